@@ -1,0 +1,72 @@
+/**
+ * One error family for the whole project. Every error carries a machine-readable `code` and
+ * the facts that explain it in fields as well as in the message, so that a user can tell what
+ * was wrong and where without parsing text.
+ */
+
+const BRAND = Symbol.for('vbus-ts.error');
+
+/** Base class of every error raised by vbus-ts. Use {@link VbusError.is} to test across realms (workers). */
+export class VbusError extends Error {
+  /** A stable identifier of the kind of error, e.g. `"ring"`, `"memory"`, `"bus"`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+  /** True for any vbus-ts error, even one made in another realm. */
+  static is(value: unknown): value is VbusError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+
+/** An access to guest memory outside the regions the guest registered. */
+export class MemoryAccessError extends VbusError {
+  constructor(
+    readonly address: number,
+    readonly length: number,
+    readonly operation: string,
+    detail: string,
+  ) {
+    super('memory', `${operation} of ${length} byte(s) at guest address 0x${address.toString(16)}: ${detail}`);
+  }
+}
+
+/**
+ * A ring (IOQ, virtqueue) holds a value that breaks a rule of its ABI. Raised while reading
+ * shared memory that the guest wrote: the device that sees it goes to a failed state.
+ */
+export class RingError extends VbusError {
+  constructor(
+    /** Name of the ring, e.g. `"venet0.tx"`. */
+    readonly ring: string,
+    /** Slot or descriptor index where the bad value was found (-1 for the header). */
+    readonly index: number,
+    /** The offending value as read. */
+    readonly value: number | bigint,
+    /** The rule that was broken, in words. */
+    readonly rule: string,
+  ) {
+    super('ring', `ring ${ring}${index >= 0 ? ` index ${index}` : ' header'}: ${rule} (value ${String(value)})`);
+  }
+}
+
+/** A misuse of the bus API (unknown device, bad config, verb on a closed connection...). */
+export class BusError extends VbusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('bus', message, options);
+  }
+}
+
+/** A configuration value that is out of range; names the option and the value. */
+export class ConfigError extends VbusError {
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+    rule: string,
+  ) {
+    super('config', `option ${option} = ${JSON.stringify(value)}: ${rule}`);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Guest memory: the address space the driver ("north") owns and shares with the device
+ * ("south"). Everything above this layer reaches guest bytes only through this interface, so an
+ * embedder can hand in its own memory (an emulator's RAM) and rings and devices work unchanged.
+ *
+ * Addresses and lengths are JavaScript numbers (exact up to 2^53). A guest-provided 64-bit value
+ * above that is simply out of every region and fails the bounds check.
+ */
+export interface GuestMemory {
+  /**
+   * A view of `length` bytes at `address`, without copying. The whole range must lie in one
+   * region; otherwise a {@link MemoryAccessError} is thrown. Writes through the view reach the guest.
+   */
+  view(address: number, length: number): Uint8Array;
+  /** True if `[address, address+length)` lies inside one region. Never throws. */
+  contains(address: number, length: number): boolean;
+  /** Copy `length` bytes out of guest memory (a snapshot the guest can no longer change). */
+  read(address: number, length: number): Uint8Array;
+  /** Copy bytes into guest memory. */
+  write(address: number, bytes: Uint8Array): void;
+  /**
+   * Int32 cells over `[address, address + 4*count)` for `Atomics` (the address must be
+   * 4-aligned and the region must be backed by a SharedArrayBuffer to work across threads).
+   */
+  int32(address: number, count: number): Int32Array;
+  /** The regions, for introspection and for sharing them with another thread. */
+  regions(): readonly MemoryRegion[];
+}
+
+/** One contiguous range of guest memory backed by a buffer. */
+export interface MemoryRegion {
+  /** Guest address of the first byte. */
+  readonly address: number;
+  /** Length in bytes. */
+  readonly length: number;
+  /** The backing store. A SharedArrayBuffer for memory shared across threads. */
+  readonly buffer: ArrayBufferLike;
+  /** Byte offset of the region inside `buffer`. */
+  readonly offset: number;
+}

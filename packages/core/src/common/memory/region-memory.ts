@@ -1,0 +1,107 @@
+import { MemoryAccessError, ConfigError } from '../errors.js';
+import type { GuestMemory, MemoryRegion } from './guest-memory.js';
+
+/**
+ * Guest memory made of regions of (Shared)ArrayBuffer placed at guest addresses. The default
+ * {@link GuestMemory}. Accesses are bounds-checked against a single region: a range that runs off
+ * a region's end is an error even when the next region starts right there, as on a real bus.
+ */
+export class RegionMemory implements GuestMemory {
+  private readonly list: Array<MemoryRegion & { bytes: Uint8Array }> = [];
+  /** Index of the region that served the last lookup: rings hit the same region again and again. */
+  private last = 0;
+
+  constructor(regions: Iterable<MemoryRegion> = []) {
+    for (const r of regions) this.addRegion(r.address, r.buffer, r.offset, r.length);
+  }
+
+  /** Allocate a new SharedArrayBuffer of `length` bytes and map it at `address`. */
+  static create(address: number, length: number): RegionMemory {
+    const m = new RegionMemory();
+    m.addRegion(address, new SharedArrayBuffer(length));
+    return m;
+  }
+
+  /**
+   * Map `buffer[offset, offset+length)` at guest address `address`. Refuses overlaps and bad
+   * ranges, leaving the map unchanged.
+   */
+  addRegion(address: number, buffer: ArrayBufferLike, offset = 0, length = buffer.byteLength - offset): MemoryRegion {
+    if (!Number.isSafeInteger(address) || address < 0) throw new ConfigError('region.address', address, 'must be a non-negative safe integer');
+    if (!Number.isSafeInteger(length) || length <= 0) throw new ConfigError('region.length', length, 'must be a positive integer');
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > buffer.byteLength)
+      throw new ConfigError('region.offset', offset, `region [${offset}, ${offset + length}) does not fit its ${buffer.byteLength}-byte buffer`);
+    if (!Number.isSafeInteger(address + length)) throw new ConfigError('region.address', address, 'region end exceeds 2^53');
+    for (const r of this.list) {
+      if (address < r.address + r.length && r.address < address + length)
+        throw new ConfigError('region.address', address, `overlaps the region at 0x${r.address.toString(16)} (+${r.length})`);
+    }
+    const region = { address, length, buffer, offset, bytes: new Uint8Array(buffer as ArrayBuffer, offset, length) };
+    this.list.push(region);
+    this.list.sort((a, b) => a.address - b.address);
+    return { address, length, buffer, offset };
+  }
+
+  /** Unmap the region that starts at `address`. Returns false if there is none. */
+  removeRegion(address: number): boolean {
+    const i = this.list.findIndex((r) => r.address === address);
+    if (i < 0) return false;
+    this.list.splice(i, 1);
+    this.last = 0;
+    return true;
+  }
+
+  regions(): readonly MemoryRegion[] {
+    return this.list.map(({ address, length, buffer, offset }) => ({ address, length, buffer, offset }));
+  }
+
+  /** Region index holding the whole range, or -1. Hot path: no allocation. */
+  private find(address: number, length: number): number {
+    const list = this.list;
+    const n = list.length;
+    if (n === 0) return -1;
+    let i = this.last < n ? this.last : 0;
+    for (let k = 0; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
+      const r = list[i]!;
+      if (address >= r.address && address - r.address <= r.length - length && length >= 0) {
+        this.last = i;
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  contains(address: number, length: number): boolean {
+    return Number.isFinite(address) && Number.isFinite(length) && this.find(address, length) >= 0;
+  }
+
+  private locate(address: number, length: number, op: string): MemoryRegion & { bytes: Uint8Array } {
+    if (!Number.isSafeInteger(address) || address < 0 || !Number.isSafeInteger(length) || length < 0)
+      throw new MemoryAccessError(Number(address), Number(length), op, 'address and length must be non-negative integers below 2^53');
+    const i = this.find(address, length);
+    if (i < 0) throw new MemoryAccessError(address, length, op, 'range is not inside one registered region');
+    return this.list[i]!;
+  }
+
+  view(address: number, length: number): Uint8Array {
+    const r = this.locate(address, length, 'view');
+    const start = address - r.address;
+    return r.bytes.subarray(start, start + length);
+  }
+
+  read(address: number, length: number): Uint8Array {
+    return this.view(address, length).slice();
+  }
+
+  write(address: number, bytes: Uint8Array): void {
+    const r = this.locate(address, bytes.length, 'write');
+    r.bytes.set(bytes, address - r.address);
+  }
+
+  int32(address: number, count: number): Int32Array {
+    const r = this.locate(address, count * 4, 'int32');
+    const byteOffset = r.offset + (address - r.address);
+    if (byteOffset % 4 !== 0) throw new MemoryAccessError(address, count * 4, 'int32', 'address is not 4-byte aligned');
+    return new Int32Array(r.buffer as ArrayBuffer, byteOffset, count);
+  }
+}
