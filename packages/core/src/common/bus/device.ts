@@ -1,0 +1,84 @@
+import type { GuestMemory } from '../memory/guest-memory.js';
+import type { ShmSignal } from '../signal/shm-signal.js';
+
+/** Plain values shown by introspection (vbus put these in sysfs). */
+export type Attributes = Record<string, string | number | boolean>;
+/** Counters shown by introspection, grouped (e.g. `{ rx: {...}, tx: {...} }`). */
+export type Counters = Record<string, Record<string, number> | number>;
+
+/**
+ * A shared-memory region a guest registered on a connection with the `shm` verb, as the device
+ * receives it: the bytes live in `memory` at `[address, address+length)` (checked to lie in the
+ * guest's memory), and `signal`, if the guest gave one, is the device's (south) endpoint, already
+ * wired to wake the guest.
+ */
+export interface ShmRegistration {
+  /** The device-defined id the guest gave (venet: RX 0, TX 1...). */
+  readonly id: number;
+  readonly address: number;
+  readonly length: number;
+  /** The guest's memory as the host sees it. */
+  readonly memory: GuestMemory;
+  /** South endpoint of the region's signal; its `handler` is the device's to set. */
+  readonly signal: ShmSignal | undefined;
+}
+
+/**
+ * The device's half of one connection. The bus calls these when the guest uses the verbs.
+ * Throwing from `call` fails only the call (the guest gets the error); a device that detects a
+ * broken ABI reports it with {@link DeviceContext.fail}.
+ */
+export interface DeviceConnectionHandler {
+  /** The `call` verb: a device-defined function number and its argument bytes; returns the reply bytes. */
+  call(func: number, data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** The `shm` verb: the guest shares a region (a ring) with an optional signal. */
+  shm(reg: ShmRegistration): void;
+  /** The connection is going away (guest closed it, guest died, device unplugged or failed). */
+  close(): void;
+  /** Per-connection counters for introspection. */
+  counters?(): Counters;
+}
+
+/** What the bus gives a device. */
+export interface DeviceContext {
+  /** The device's name on its bus. */
+  readonly name: string;
+  /**
+   * Put the device in the failed state with this error: its connections are closed, the bus
+   * emits `device-failed`, and the bus and other devices go on. Never throws.
+   */
+  fail(error: unknown): void;
+  /** Schedule work off the signal path (a device's bottom half); the connector decides when it runs. */
+  defer(fn: () => void): void;
+}
+
+/** A device instance on a bus. */
+export interface Device {
+  /** The device class's type string, e.g. `"virtual-ethernet"`. */
+  readonly type: string;
+  /** A guest opened the device: return the handler of that connection. */
+  open(connection: { readonly id: number; readonly memory: GuestMemory }): DeviceConnectionHandler;
+  attributes(): Attributes;
+  counters(): Counters;
+  /** Unplugged from its bus: release what it holds (backend ports). */
+  release?(): void;
+}
+
+/**
+ * A device class: what a plugin registers. `TConfig` is the typed configuration of a device.
+ * Bind implementations to the {@link DeviceClass} token in a ContainerModule.
+ */
+export interface DeviceClass<TConfig = unknown> {
+  /** Type string, unique on a bus (e.g. `"virtual-ethernet"`, `"virtio-net"`). */
+  readonly type: string;
+  /** ABI version of the device class. */
+  readonly version: number;
+  /** One line for introspection. */
+  readonly description: string;
+  /** Check and fill in a config. Throw {@link ConfigError} on a bad value. */
+  validate(config: unknown): TConfig;
+  create(config: TConfig, context: DeviceContext): Device;
+}
+
+/** Inversify token under which plugins bind their device classes (multi-bound). */
+export const DeviceClass = Symbol.for('vbus-ts.DeviceClass');

@@ -1,0 +1,60 @@
+import type { ShmSignal } from '../signal/shm-signal.js';
+
+/** Most signals one connection can carry: one doorbell word of bits, the top bit kept for control. */
+export const MAX_SIGNALS_PER_CONNECTION = 31;
+
+/** How one side wakes the other side's signal endpoint number `slot`. Made by a connector. */
+export interface SignalLink {
+  ring(slot: number): void;
+}
+
+/**
+ * One side's table of signal endpoints on a connection. A connector calls {@link dispatch} when
+ * the other side rang a slot; the endpoint's wakeup runs here, and an exception from a handler is
+ * caught and reported instead of escaping into the event loop.
+ */
+export class SignalRouter {
+  private readonly endpoints: Array<ShmSignal | undefined> = [];
+  constructor(private readonly onError: (error: unknown, slot: number) => void) {}
+
+  /** Register an endpoint; returns its slot. */
+  add(signal: ShmSignal): number {
+    const slot = this.endpoints.length;
+    if (slot >= MAX_SIGNALS_PER_CONNECTION) throw new RangeError(`a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals`);
+    this.endpoints.push(signal);
+    return slot;
+  }
+
+  /** Register an endpoint at a slot chosen by the other side. */
+  set(slot: number, signal: ShmSignal): void {
+    this.endpoints[slot] = signal;
+  }
+
+  get size(): number {
+    return this.endpoints.length;
+  }
+
+  /** Run the wakeup of endpoint `slot`. Unknown slots are ignored (a stale ring after close). */
+  dispatch(slot: number): void {
+    const ep = this.endpoints[slot];
+    if (ep === undefined) return;
+    try {
+      ep.wakeup();
+    } catch (error) {
+      this.onError(error, slot);
+    }
+  }
+
+  /** Dispatch every slot whose bit is set in `bits`. */
+  dispatchBits(bits: number): void {
+    while (bits !== 0) {
+      const slot = 31 - Math.clz32(bits & -bits);
+      bits &= bits - 1;
+      this.dispatch(slot);
+    }
+  }
+
+  clear(): void {
+    this.endpoints.length = 0;
+  }
+}

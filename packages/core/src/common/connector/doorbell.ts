@@ -1,0 +1,70 @@
+import type { SignalLink, SignalRouter } from '../bus/signal-router.js';
+
+/**
+ * One doorbell per connection, carrying every signal of every queue on it (vbus's bridge event
+ * ring did the same): a word of pending slot bits and a sequence word to wait on, per direction.
+ *
+ *   cell 0  bits toward the host     cell 1  sequence toward the host
+ *   cell 2  bits toward the guest    cell 3  sequence toward the guest
+ *
+ * Slot bit 31 means "a control message is waiting on the port" (for a guest blocked in Atomics.wait).
+ */
+export const DOORBELL_CELLS = 4;
+export const DOORBELL_TO_HOST = 0;
+export const DOORBELL_TO_GUEST = 2;
+export const DOORBELL_CONTROL_BIT = 31;
+
+/** Allocate a doorbell's shared cells. */
+export function newDoorbell(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(DOORBELL_CELLS * 4));
+}
+
+/** Rings one direction of a doorbell: set the slot's bit, bump the sequence, wake a waiter. */
+export class DoorbellLink implements SignalLink {
+  /** Rings sent (each one an Atomics.notify: the cost that notification prevention avoids). */
+  rings = 0;
+  constructor(
+    private readonly cells: Int32Array,
+    private readonly direction: number,
+    /** Optional side-wide wake word (cell 0), for a receiver that blocks on all its connections at once. */
+    private readonly anyCell?: Int32Array,
+  ) {}
+  ring(slot: number): void {
+    this.rings++;
+    Atomics.or(this.cells, this.direction, 1 << slot);
+    Atomics.add(this.cells, this.direction + 1, 1);
+    Atomics.notify(this.cells, this.direction + 1, 1);
+    if (this.anyCell) {
+      Atomics.add(this.anyCell, 0, 1);
+      Atomics.notify(this.anyCell, 0, 1);
+    }
+  }
+}
+
+/**
+ * Takes and dispatches whatever is pending on one direction of a doorbell. Returns the control
+ * bit's state so the caller can drain its message port.
+ */
+export function drainDoorbell(cells: Int32Array, direction: number, router: SignalRouter): boolean {
+  const bits = Atomics.exchange(cells, direction, 0);
+  if (bits === 0) return false;
+  const control = (bits & (1 << DOORBELL_CONTROL_BIT)) !== 0;
+  router.dispatchBits(bits & ~(1 << DOORBELL_CONTROL_BIT));
+  return control;
+}
+
+/**
+ * Serve one direction of a doorbell on the event loop with Atomics.waitAsync until `stopped()`.
+ * The sequence is read before the bits are taken, so a ring that lands after the take changes
+ * the sequence and the wait returns at once: no lost wakeup.
+ */
+export async function serveDoorbell(cells: Int32Array, direction: number, router: SignalRouter, stopped: () => boolean, onControl?: () => void): Promise<void> {
+  const seqCell = direction + 1;
+  while (!stopped()) {
+    const seen = Atomics.load(cells, seqCell);
+    if (drainDoorbell(cells, direction, router)) onControl?.();
+    if (stopped()) return;
+    const r = Atomics.waitAsync(cells, seqCell, seen);
+    if (r.async) await r.value;
+  }
+}

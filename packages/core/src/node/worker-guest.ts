@@ -1,0 +1,153 @@
+import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { BusError, VbusError } from '../common/errors.js';
+import { RegionMemory } from '../common/memory/region-memory.js';
+import { GuestAllocator } from '../common/memory/allocator.js';
+import type { DeviceInfo } from '../common/bus/bus.js';
+import { DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, drainDoorbell, serveDoorbell } from '../common/connector/doorbell.js';
+import { GuestConnectionImpl, type GuestBus, type GuestConnection } from '../common/connector/guest-connection.js';
+import type { GuestToHost, HostToGuest, OpenReply } from './worker-protocol.js';
+
+type WithReq = Extract<GuestToHost, { req: number }>;
+type Request = WithReq extends infer M ? (M extends WithReq ? Omit<M, 'req'> : never) : never;
+
+/** Options of {@link connectWorkerGuest}. */
+export interface WorkerGuestOptions {
+  /** Bytes of guest memory to allocate (one SharedArrayBuffer region). Default 4 MiB. */
+  memoryBytes?: number;
+  /** Guest address of that region. Default 0x10000. */
+  baseAddress?: number;
+  /**
+   * How signals from the device are received: `'event-loop'` (default) waits with
+   * Atomics.waitAsync and dispatches on the worker's event loop; `'blocking'` dispatches only
+   * inside {@link WorkerGuestRuntime.poll}, which blocks in Atomics.wait (a dedicated poll loop).
+   */
+  wait?: 'event-loop' | 'blocking';
+}
+
+/** What a guest worker gets: its memory, an allocator over it, and the bus. */
+export interface WorkerGuestRuntime {
+  readonly name: string;
+  /** `workerData.data` as given to {@link WorkerConnector.spawn}. */
+  readonly data: unknown;
+  readonly memory: RegionMemory;
+  readonly allocator: GuestAllocator;
+  readonly bus: GuestBus;
+  /**
+   * Blocking mode: dispatch signals and control messages, blocking in Atomics.wait between
+   * them, until `until()` is true or `timeoutMs` passed without any signal. Returns the number
+   * of doorbell wakes handled.
+   */
+  poll(until: () => boolean, timeoutMs?: number): number;
+  /** Close every connection and the control port (the worker may then exit). */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * In a worker started by {@link WorkerConnector.spawn}: allocate guest memory, share it with the
+ * host, and return the guest's runtime.
+ */
+export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGuestRuntime {
+  const port = workerData?.__vbusPort as MessagePort | undefined;
+  if (!port) throw new BusError('connectWorkerGuest: this thread was not started by WorkerConnector.spawn');
+  const bytes = options.memoryBytes ?? 4 << 20;
+  const base = options.baseAddress ?? 0x10000;
+  const memory = RegionMemory.create(base, bytes);
+  const allocator = new GuestAllocator(base, bytes);
+  const blocking = options.wait === 'blocking';
+  const wake = blocking ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+  const name = String(workerData.__vbusName ?? 'worker');
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  const conns = new Map<number, { guest: GuestConnectionImpl; cells: Int32Array; stop: boolean }>();
+  let nextReq = 1;
+
+  const onMessage = (m: HostToGuest): void => {
+    if (m.t === 'reply') {
+      const p = pending.get(m.req);
+      if (!p) return;
+      pending.delete(m.req);
+      if (m.ok) p.resolve(m.value);
+      else {
+        const e = new VbusError(m.error.code, m.error.message);
+        e.name = m.error.name;
+        p.reject(e);
+      }
+    } else if (m.t === 'closed') {
+      const c = conns.get(m.conn);
+      if (c) {
+        c.stop = true;
+        conns.delete(m.conn);
+        c.guest.closedBy(m.reason);
+        Atomics.add(c.cells, DOORBELL_TO_GUEST + 1, 1);
+        Atomics.notify(c.cells, DOORBELL_TO_GUEST + 1);
+      }
+    }
+  };
+  port.on('message', onMessage);
+  const drainPort = (): void => {
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onMessage(m.message as HostToGuest);
+  };
+
+  const request = (msg: Request): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const req = nextReq++;
+      pending.set(req, { resolve, reject });
+      port.postMessage({ ...msg, req } as GuestToHost);
+    });
+
+  port.postMessage({ t: 'hello', guest: name, regions: memory.regions().map((r) => ({ ...r, buffer: r.buffer as SharedArrayBuffer })), wake: wake?.buffer } satisfies GuestToHost);
+
+  const open = async (deviceName: string): Promise<GuestConnection> => {
+    const reply = (await request({ t: 'open', name: deviceName })) as OpenReply;
+    const cells = new Int32Array(reply.doorbell);
+    const connId = reply.conn;
+    const guest = new GuestConnectionImpl(
+      reply.device as DeviceInfo,
+      memory,
+      {
+        call: async (func, data) => (await request({ t: 'call', conn: connId, func, data })) as Uint8Array,
+        shm: async (id, address, length, signalAddress) => (await request({ t: 'shm', conn: connId, id, address, length, signalAddress })) as number,
+        close: async () => {
+          const c = conns.get(connId);
+          if (c) c.stop = true;
+          conns.delete(connId);
+          await request({ t: 'close', conn: connId });
+          Atomics.add(cells, DOORBELL_TO_GUEST + 1, 1);
+          Atomics.notify(cells, DOORBELL_TO_GUEST + 1);
+        },
+      },
+      new DoorbellLink(cells, DOORBELL_TO_HOST),
+      // setImmediate, not a microtask: a long poll must let the doorbell and port be served
+      (fn) => setImmediate(fn),
+    );
+    const entry = { guest, cells, stop: false };
+    conns.set(connId, entry);
+    if (!blocking) void serveDoorbell(cells, DOORBELL_TO_GUEST, guest.router, () => entry.stop, drainPort);
+    return guest;
+  };
+
+  return {
+    name,
+    data: workerData.data,
+    memory,
+    allocator,
+    bus: { devices: async () => (await request({ t: 'devices' })) as DeviceInfo[], open },
+    poll(until, timeoutMs = Infinity) {
+      if (!wake) throw new BusError("poll(): this guest was connected with wait: 'event-loop'; pass wait: 'blocking'");
+      let handled = 0;
+      while (!until()) {
+        const seen = Atomics.load(wake, 0);
+        let control = false;
+        for (const c of conns.values()) if (drainDoorbell(c.cells, DOORBELL_TO_GUEST, c.guest.router)) control = true;
+        if (control) drainPort();
+        if (until()) break;
+        if (Atomics.wait(wake, 0, seen, timeoutMs) === 'timed-out') break;
+        handled++;
+      }
+      return handled;
+    },
+    async shutdown() {
+      for (const c of [...conns.values()]) await c.guest.close();
+      port.close();
+    },
+  };
+}
