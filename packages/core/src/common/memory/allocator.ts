@@ -22,7 +22,7 @@ export class GuestAllocator {
   /** Allocate `size` bytes aligned to `align` (a power of two). Throws when out of space. */
   alloc(size: number, align = 8): number {
     if (!Number.isSafeInteger(size) || size <= 0) throw new ConfigError('alloc.size', size, 'must be a positive integer');
-    if (!Number.isSafeInteger(align) || align <= 0 || (align & (align - 1)) !== 0) throw new ConfigError('alloc.align', align, 'must be a power of two');
+    if (!Number.isSafeInteger(align) || align <= 0 || 2 ** Math.round(Math.log2(align)) !== align) throw new ConfigError('alloc.align', align, 'must be a power of two');
     for (let i = 0; i < this.free.length; i++) {
       const b = this.free[i]!;
       const start = Math.ceil(b.address / align) * align;

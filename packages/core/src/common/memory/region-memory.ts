@@ -72,7 +72,8 @@ export class RegionMemory implements GuestMemory {
   }
 
   contains(address: number, length: number): boolean {
-    return Number.isFinite(address) && Number.isFinite(length) && this.find(address, length) >= 0;
+    // the same rule as locate(): a range contains() accepts must be one view() accepts
+    return Number.isSafeInteger(address) && address >= 0 && Number.isSafeInteger(length) && length >= 0 && this.find(address, length) >= 0;
   }
 
   private locate(address: number, length: number, op: string): MemoryRegion & { bytes: Uint8Array } {
