@@ -1,0 +1,17 @@
+/** Host-side network backends ("venet-tap"), shared by every NIC plugin. */
+export * from './net-backend.js';
+export { NetError } from './net-error.js';
+export { BackendPort } from './port.js';
+export { LoopbackBackend } from './loopback-backend.js';
+export {
+  LearningSwitch,
+  type LearningSwitchOptions,
+  type SwitchAttachOptions,
+  type MacTableEntry,
+  type SwitchStats,
+  type SwitchPortInfo,
+} from './learning-switch.js';
+export { connectBackends, type PatchCable, type PatchCableOptions } from './patch-cable.js';
+export * from './pcap.js';
+export * from './offload.js';
+export * from './stream-framing.js';

@@ -1,0 +1,58 @@
+import { newPortCounters, type FrameOffload, type FrameSink, type NetBackendPort, type PortCounters } from './net-backend.js';
+
+/**
+ * A port whose transmit path is a function supplied by its backend. Counts what the NIC sends
+ * (txFrames/txBytes) and refuses, counting a drop, once disconnected. Backends deliver toward
+ * the NIC through {@link BackendPort.toNic}, which counts rxFrames/rxBytes or a drop.
+ */
+export class BackendPort implements NetBackendPort {
+  readonly counters: PortCounters = newPortCounters();
+  private connected = true;
+
+  constructor(
+    readonly name: string,
+    /**
+     * Carries a frame the NIC sent; returns false if it was not delivered. The backend counts the
+     * drop where it happened (on this port when the frame could not leave, on the destination
+     * port when the destination refused it), so that nothing is counted twice.
+     */
+    private readonly transmit: (frame: Uint8Array, offload: FrameOffload | undefined, port: BackendPort) => boolean,
+    private readonly onDisconnect?: (port: BackendPort) => void,
+  ) {}
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  deliver(frame: Uint8Array, offload?: FrameOffload): boolean {
+    const c = this.counters;
+    if (!this.connected) {
+      c.drops++;
+      return false;
+    }
+    c.txFrames++;
+    c.txBytes += frame.length;
+    return this.transmit(frame, offload, this);
+  }
+
+  /**
+   * Hand a frame to the NIC's sink, counting rxFrames/rxBytes or a drop. Used by the backend.
+   * A disconnected port refuses (counted as a drop).
+   */
+  toNic(sink: FrameSink, frame: Uint8Array, offload?: FrameOffload): boolean {
+    const c = this.counters;
+    if (this.connected && sink.deliver(frame, offload)) {
+      c.rxFrames++;
+      c.rxBytes += frame.length;
+      return true;
+    }
+    c.drops++;
+    return false;
+  }
+
+  disconnect(): void {
+    if (!this.connected) return;
+    this.connected = false;
+    this.onDisconnect?.(this);
+  }
+}

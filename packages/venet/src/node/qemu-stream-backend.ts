@@ -1,0 +1,299 @@
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { EventEmitter } from 'eventemitter3';
+import { ConfigError } from '@vbus/core';
+import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo } from '../common/backend/net-backend.js';
+import { NetError } from '../common/backend/net-error.js';
+import { needsSoftwareOffload, SoftwareOffload } from '../common/backend/offload.js';
+import { BackendPort } from '../common/backend/port.js';
+import {
+  QEMU_STREAM_MAX_FRAME,
+  QEMU_STREAM_PREFIX_LEN,
+  StreamDeframer,
+} from '../common/backend/stream-framing.js';
+
+/** Where a stream socket listens or connects: TCP `{ host, port }` or a unix socket `{ path }`. */
+export type StreamAddress = { host?: string; port: number } | { path: string };
+
+/** Options of {@link QemuStreamBackend}. */
+export interface QemuStreamOptions {
+  /** Name in errors and introspection; defaults to a description of the address. */
+  name?: string;
+  /** Largest frame accepted from the peer (default 4096+65536, QEMU's limit). */
+  maxFrame?: number;
+  /** Bytes queued in the socket beyond which frames to the peer are dropped (default 4 MiB). */
+  maxQueuedBytes?: number;
+}
+
+/** Counters of a stream backend (the attached NIC's port has its own PortCounters). */
+export interface QemuStreamCounters {
+  /** Connections accepted or made. */
+  connections: number;
+  /** Connections refused because a peer was already connected. */
+  rejected: number;
+  /** Frames and bytes received from the peer and sent to it. */
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+  /** Frames from the peer with no NIC attached to take them. */
+  dropsNoNic: number;
+  /** Frames to the peer while none is connected or its socket is backed up. */
+  dropsNoPeer: number;
+  /** Connections closed because of a length prefix of 0 or over the limit. */
+  badLength: number;
+  /** Peers that disconnected in the middle of a frame. */
+  truncated: number;
+  /** Socket errors. */
+  errors: number;
+}
+
+/** Events of a {@link QemuStreamBackend}. */
+export interface QemuStreamEvents {
+  /** A peer connected (its address as text). */
+  connect: (peer: string) => void;
+  /** The peer went away; `midFrame` if it left part of a frame behind. */
+  disconnect: (peer: string, midFrame: boolean) => void;
+  /** A framing or socket error; the connection concerned is closed. */
+  error: (err: NetError) => void;
+}
+
+type Mode = 'listen' | 'connect';
+
+/**
+ * A QEMU-compatible stream socket backend (`-netdev stream` / `-netdev socket` over TCP or a unix
+ * socket): each Ethernet frame travels as a 4-byte big-endian length then the frame, with no
+ * virtio-net header. In listen mode it serves one peer at a time (a second one is refused until
+ * the first leaves); in connect mode it connects once. One NIC attaches to it; to make it a
+ * switch port, join it to the switch with `connectBackends`.
+ *
+ * Frames with offload metadata are completed in software before they go on the wire. A peer
+ * that sends a length of 0 or over `maxFrame` is disconnected with a NetError (`reason`
+ * `"frame-length"`); a peer that leaves mid-frame is counted in `truncated`.
+ */
+export class QemuStreamBackend extends EventEmitter<QemuStreamEvents> implements NetBackend {
+  readonly kind = 'qemu-stream';
+  readonly name: string;
+  readonly counters: QemuStreamCounters = {
+    connections: 0,
+    rejected: 0,
+    framesIn: 0,
+    bytesIn: 0,
+    framesOut: 0,
+    bytesOut: 0,
+    dropsNoNic: 0,
+    dropsNoPeer: 0,
+    badLength: 0,
+    truncated: 0,
+    errors: 0,
+  };
+  readonly offload = new SoftwareOffload();
+  private readonly maxFrame: number;
+  private readonly maxQueued: number;
+  private server: Server | undefined;
+  private socket: Socket | undefined;
+  private peerName = '';
+  private readonly deframer: StreamDeframer;
+  private port: BackendPort | undefined;
+  private sink: FrameSink | undefined;
+  private closed = false;
+  private readonly wire: FrameSink = { deliver: (f) => this.writeFrame(f) };
+
+  private constructor(
+    readonly mode: Mode,
+    private readonly target: StreamAddress,
+    options: QemuStreamOptions,
+  ) {
+    super();
+    this.name = options.name ?? `qemu-stream ${mode} ${describe(target)}`;
+    this.maxFrame = options.maxFrame ?? QEMU_STREAM_MAX_FRAME;
+    this.maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
+    if (!Number.isInteger(this.maxFrame) || this.maxFrame < 14) throw new ConfigError('maxFrame', options.maxFrame, 'must be an integer of at least 14');
+    this.deframer = new StreamDeframer((f) => this.fromPeer(f), this.maxFrame);
+  }
+
+  /** Listen on TCP `{ host, port }` (port 0: an ephemeral one, see {@link address}) or a unix socket `{ path }`. */
+  static async listen(address: StreamAddress, options: QemuStreamOptions = {}): Promise<QemuStreamBackend> {
+    const b = new QemuStreamBackend('listen', address, options);
+    const server = createServer((s) => b.accept(s));
+    b.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new NetError(b.name, 'socket', describe(address), `cannot listen: ${err.message}`, { cause: err }));
+      server.once('error', onError);
+      const done = (): void => {
+        server.off('error', onError);
+        server.on('error', (err) => b.socketError(err));
+        resolve();
+      };
+      if ('path' in address) server.listen(address.path, done);
+      else server.listen(address.port, address.host ?? '127.0.0.1', done);
+    });
+    return b;
+  }
+
+  /** Connect to a peer that listens on TCP `{ host, port }` or a unix socket `{ path }`. */
+  static async connect(address: StreamAddress, options: QemuStreamOptions = {}): Promise<QemuStreamBackend> {
+    const b = new QemuStreamBackend('connect', address, options);
+    const socket = 'path' in address ? createConnection(address.path) : createConnection(address.port, address.host ?? '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new NetError(b.name, 'socket', describe(address), `cannot connect: ${err.message}`, { cause: err }));
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    b.adopt(socket);
+    return b;
+  }
+
+  /** The address listened on (with the real port when 0 was asked for) or connected to. */
+  address(): StreamAddress {
+    if (this.server) {
+      const a = this.server.address();
+      if (a !== null && typeof a === 'object') return { host: (a as AddressInfo).address, port: (a as AddressInfo).port };
+      if (typeof a === 'string') return { path: a };
+    }
+    return this.target;
+  }
+
+  /** Whether a peer is connected now. */
+  get connected(): boolean {
+    return this.socket !== undefined;
+  }
+
+  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
+    if (this.port?.isConnected) throw new NetError(this.name, 'busy', nic.name, `already attached to ${this.port.name}`);
+    const port = new BackendPort(
+      nic.name,
+      (frame, offload) => this.toPeer(port, frame, offload),
+      (p) => {
+        if (this.port === p) {
+          this.port = undefined;
+          this.sink = undefined;
+        }
+      },
+    );
+    this.port = port;
+    this.sink = toNic;
+    return port;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.port?.disconnect();
+    const s = this.socket;
+    if (s) {
+      this.socket = undefined;
+      await new Promise<void>((resolve) => {
+        s.once('close', () => resolve());
+        s.end();
+        setTimeout(() => {
+          s.destroy();
+        }, 1000).unref();
+      });
+    }
+    const server = this.server;
+    if (server) {
+      this.server = undefined;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  private accept(s: Socket): void {
+    if (this.closed || this.socket !== undefined) {
+      this.counters.rejected++;
+      s.destroy();
+      return;
+    }
+    this.adopt(s);
+  }
+
+  private adopt(s: Socket): void {
+    this.socket = s;
+    this.counters.connections++;
+    this.peerName = s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : describe(this.target);
+    this.deframer.reset();
+    if (s.remoteAddress !== undefined) s.setNoDelay(true);
+    const peer = this.peerName;
+    let broken = false;
+    s.on('data', (chunk: Buffer) => {
+      if (this.socket !== s || broken) return;
+      const bad = this.deframer.push(chunk);
+      if (bad !== undefined) {
+        broken = true;
+        this.counters.badLength++;
+        this.emit(
+          'error',
+          new NetError(this.name, 'frame-length', bad, `peer ${peer} sent a frame length of ${bad}; must be 1..${this.maxFrame}, connection closed`),
+        );
+        s.destroy();
+      }
+    });
+    s.on('error', (err) => {
+      if (this.socket === s) this.socketError(err);
+    });
+    s.on('close', () => {
+      if (this.socket !== s) return;
+      const left = broken ? 0 : this.deframer.pending;
+      if (left > 0) {
+        this.counters.truncated++;
+        this.emit('error', new NetError(this.name, 'truncated', left, `peer ${peer} disconnected in the middle of a frame (${left} bytes held)`));
+      }
+      this.socket = undefined;
+      this.deframer.reset();
+      this.emit('disconnect', peer, left > 0);
+    });
+    this.emit('connect', peer);
+  }
+
+  private socketError(err: Error): void {
+    this.counters.errors++;
+    this.emit('error', new NetError(this.name, 'socket', undefined, err.message, { cause: err }));
+  }
+
+  private fromPeer(frame: Uint8Array): void {
+    const c = this.counters;
+    c.framesIn++;
+    c.bytesIn += frame.length;
+    const port = this.port;
+    const sink = this.sink;
+    if (port === undefined || sink === undefined) {
+      c.dropsNoNic++;
+      return;
+    }
+    port.toNic(sink, frame);
+  }
+
+  private toPeer(port: BackendPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+    if (!needsSoftwareOffload(offload)) {
+      if (this.writeFrame(frame)) return true;
+      port.counters.drops++;
+      return false;
+    }
+    const errors = this.offload.stats.errors;
+    const drops = this.counters.dropsNoPeer;
+    if (this.offload.process(frame, offload, this.wire)) return true;
+    if (this.offload.stats.errors !== errors || this.counters.dropsNoPeer !== drops) port.counters.drops++;
+    return false;
+  }
+
+  private writeFrame(frame: Uint8Array): boolean {
+    const s = this.socket;
+    if (s === undefined || !s.writable || s.writableLength > this.maxQueued) {
+      this.counters.dropsNoPeer++;
+      return false;
+    }
+    const out = Buffer.allocUnsafe(QEMU_STREAM_PREFIX_LEN + frame.length);
+    out.writeUInt32BE(frame.length, 0);
+    out.set(frame, QEMU_STREAM_PREFIX_LEN);
+    s.write(out);
+    this.counters.framesOut++;
+    this.counters.bytesOut += frame.length;
+    return true;
+  }
+}
+
+function describe(a: StreamAddress): string {
+  return 'path' in a ? `unix:${a.path}` : `tcp:${a.host ?? '127.0.0.1'}:${a.port}`;
+}
