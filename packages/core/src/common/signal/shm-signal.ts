@@ -157,7 +157,9 @@ export class ShmSignal {
       while (Atomics.load(c, this.lEnabled) !== 0 && (Atomics.load(c, this.lDirty) !== 0 || Atomics.load(c, this.lPending) !== 0)) {
         do {
           if (runs++ >= MAX_RUNS_PER_WAKEUP) {
-            this.selfWake?.();
+            // pending stays set, so the peer's injects are suppressed: someone must run us again
+            if (this.selfWake) this.selfWake();
+            else setTimeout(() => this.wakeup(), 0);
             return;
           }
           Atomics.store(c, this.lDirty, 0);
@@ -166,11 +168,18 @@ export class ShmSignal {
         } while (Atomics.load(c, this.lEnabled) !== 0 && Atomics.load(c, this.lDirty) !== 0);
         Atomics.store(c, this.lPending, 0);
       }
+    } catch (error) {
+      // the handler threw: drop pending, or every later inject would be suppressed for good
+      Atomics.store(c, this.lPending, 0);
+      throw error;
     } finally {
       this.inWakeup = false;
     }
   }
 
-  /** How to re-schedule this endpoint's own wakeup when a wakeup hit its bound. Set by the connector. */
+  /**
+   * How to re-schedule this endpoint's own wakeup when a wakeup hit its bound. Set by the
+   * connector; when unset, the wakeup is re-run from a timer (a macrotask, so the event loop moves on).
+   */
   selfWake: Wake | undefined;
 }
