@@ -1,0 +1,252 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { LearningSwitch } from './learning-switch.js';
+import { LoopbackBackend } from './loopback-backend.js';
+import { connectBackends } from './patch-cable.js';
+import type { FrameOffload, FrameSink, NetBackendPort } from './net-backend.js';
+import { ConfigError } from '@vbus/core';
+
+class Collector implements FrameSink {
+  frames: Uint8Array[] = [];
+  accept: boolean | ((n: number) => boolean) = true;
+  private seen = 0;
+  deliver(frame: Uint8Array, _o?: FrameOffload): boolean {
+    const n = this.seen++;
+    const ok = typeof this.accept === 'function' ? this.accept(n) : this.accept;
+    if (!ok) return false;
+    this.frames.push(frame.slice());
+    return true;
+  }
+}
+
+const mac = (n: number): Uint8Array => new Uint8Array([0x02, 0, 0, 0, 0, n]);
+const BCAST = new Uint8Array(6).fill(0xff);
+
+function frame(dst: Uint8Array, src: Uint8Array, tag = 0, len = 60): Uint8Array {
+  const f = new Uint8Array(len);
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[12] = 0x88;
+  f[13] = 0xb5; // local experimental ethertype
+  f[14] = tag;
+  return f;
+}
+
+function setup(n: number, opts: ConstructorParameters<typeof LearningSwitch>[0] = {}) {
+  const sw = new LearningSwitch(opts);
+  const sinks: Collector[] = [];
+  const ports: NetBackendPort[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = new Collector();
+    sinks.push(c);
+    ports.push(sw.attach({ name: `p${i}`, mac: mac(i) }, c));
+  }
+  return { sw, sinks, ports };
+}
+
+describe('LearningSwitch', () => {
+  it('floods unknown unicast to every other port and never back to the ingress port', () => {
+    const { sw, sinks, ports } = setup(4);
+    ports[0]!.deliver(frame(mac(9), mac(0)));
+    expect(sinks.map((s) => s.frames.length)).toEqual([0, 1, 1, 1]);
+    expect(sw.stats.flooded).toBe(1);
+  });
+
+  it('learns source addresses and then forwards unicast to one port', () => {
+    const { sw, sinks, ports } = setup(4);
+    ports[1]!.deliver(frame(BCAST, mac(1), 1));
+    expect(sinks.map((s) => s.frames.length)).toEqual([1, 0, 1, 1]);
+    ports[2]!.deliver(frame(mac(1), mac(2), 2));
+    expect(sinks.map((s) => s.frames.length)).toEqual([1, 1, 1, 1]);
+    expect(sinks[1]!.frames[0]![14]).toBe(2);
+    expect(sw.stats.forwarded).toBe(1);
+    expect(sw.lookup(mac(1))).toBe('p1');
+    expect(sw.lookup(mac(2))).toBe('p2');
+    expect(sw.entries().map((e) => [e.mac, e.port]).sort()).toEqual([
+      ['02:00:00:00:00:01', 'p1'],
+      ['02:00:00:00:00:02', 'p2'],
+    ]);
+  });
+
+  it('floods multicast and broadcast even for learned-looking addresses, and does not learn group sources', () => {
+    const { sw, sinks, ports } = setup(3);
+    const mcast = new Uint8Array([0x01, 0x00, 0x5e, 0, 0, 1]);
+    ports[0]!.deliver(frame(mcast, mac(0)));
+    ports[1]!.deliver(frame(mac(0), mcast)); // group source: never learned
+    expect(sw.lookup(mcast)).toBeUndefined();
+    expect(sinks.map((s) => s.frames.length)).toEqual([1, 1, 1]);
+  });
+
+  it('filters a frame whose destination is learned on the ingress port', () => {
+    const { sw, sinks, ports } = setup(3);
+    ports[0]!.deliver(frame(BCAST, mac(0)));
+    ports[0]!.deliver(frame(BCAST, mac(5))); // mac 5 also lives behind p0
+    ports[0]!.deliver(frame(mac(5), mac(0)));
+    expect(sw.stats.filtered).toBe(1);
+    expect(sinks.map((s) => s.frames.length)).toEqual([0, 2, 2]);
+  });
+
+  it('moves an address to the port it is seen on last', () => {
+    const { sw, ports } = setup(3);
+    ports[0]!.deliver(frame(BCAST, mac(7)));
+    ports[2]!.deliver(frame(BCAST, mac(7)));
+    expect(sw.lookup(mac(7))).toBe('p2');
+    expect(sw.stats.moved).toBe(1);
+  });
+
+  it('ages entries out with an injected clock (lazily, on lookup)', () => {
+    let t = 1_000;
+    const { sw, sinks, ports } = setup(3, { ageMs: 10_000, now: () => t });
+    ports[1]!.deliver(frame(BCAST, mac(1)));
+    t += 10_000; // exactly the age: still valid
+    ports[0]!.deliver(frame(mac(1), mac(0)));
+    expect(sinks[2]!.frames.length).toBe(1); // only the first broadcast
+    t += 10_001;
+    expect(sw.entries().find((e) => e.port === 'p1')).toBeUndefined();
+    ports[0]!.deliver(frame(mac(1), mac(0)));
+    expect(sw.stats.expired).toBe(1);
+    expect(sinks[2]!.frames.length).toBe(2); // flooded again
+    expect(sinks[1]!.frames.length).toBe(2);
+  });
+
+  it('default age is 300 s', () => {
+    let t = 0;
+    const { sw, ports } = setup(2, { now: () => t });
+    ports[0]!.deliver(frame(BCAST, mac(0)));
+    t = 300_000;
+    expect(sw.lookup(mac(0))).toBe('p0');
+    t = 300_001;
+    expect(sw.lookup(mac(0))).toBeUndefined();
+  });
+
+  it('stops learning at maxEntries (frames still flood) and recovers room from expired entries', () => {
+    let t = 0;
+    const { sw, sinks, ports } = setup(2, { maxEntries: 2, ageMs: 100, now: () => t });
+    for (let i = 10; i < 13; i++) ports[0]!.deliver(frame(BCAST, mac(i)));
+    expect(sw.entries().length).toBe(2);
+    expect(sw.stats.tableFull).toBe(1);
+    ports[1]!.deliver(frame(mac(12), mac(1)));
+    expect(sinks[0]!.frames.length).toBe(1); // unknown: flooded to p0
+    t = 1_000;
+    ports[0]!.deliver(frame(BCAST, mac(12)));
+    expect(sw.lookup(mac(12))).toBe('p0');
+  });
+
+  it('counts drops when a sink refuses, and sent = delivered + dropped per destination', () => {
+    const { sw, sinks, ports } = setup(2);
+    ports[1]!.deliver(frame(BCAST, mac(1)));
+    sinks[1]!.accept = (n) => n % 3 !== 0;
+    const before = { ...ports[1]!.counters };
+    let refused = 0;
+    for (let i = 0; i < 30; i++) if (!ports[0]!.deliver(frame(mac(1), mac(0), i, 64 + i))) refused++;
+    const c = ports[1]!.counters;
+    expect(c.drops - before.drops).toBe(10);
+    expect(refused).toBe(10);
+    expect(c.rxFrames + c.drops).toBe(ports[0]!.counters.txFrames);
+    expect(ports[0]!.counters.drops).toBe(0);
+    expect(sw.ports().map((p) => p.name)).toEqual(['p0', 'p1']);
+  });
+
+  it('property: per port, frames sent toward it = rxFrames + drops; ingress never receives its own frame', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ from: fc.nat(3), to: fc.integer({ min: -1, max: 5 }), refuse: fc.boolean() }), { maxLength: 80 }),
+        (ops) => {
+          const { sw, sinks, ports } = setup(4);
+          const expected = [0, 0, 0, 0];
+          for (const op of ops) {
+            const dst = op.to < 0 ? BCAST : mac(op.to);
+            // Model: which ports should receive?
+            // (the switch learns the source before it looks up the destination)
+            const learned = op.to === op.from ? `p${op.from}` : op.to >= 0 ? sw.lookup(mac(op.to)) : undefined;
+            const targets = learned !== undefined ? [Number(learned.slice(1))] : [0, 1, 2, 3];
+            for (const t of targets) if (t !== op.from) expected[t]!++;
+            for (const s of sinks) s.accept = !op.refuse;
+            const tag = op.from;
+            ports[op.from]!.deliver(frame(dst, mac(op.from), tag));
+          }
+          for (let i = 0; i < 4; i++) {
+            const c = ports[i]!.counters;
+            expect(c.rxFrames + c.drops).toBe(expected[i]);
+            expect(sinks[i]!.frames.every((f) => f[14] !== i)).toBe(true);
+          }
+        },
+      ),
+    );
+  });
+
+  it('a disconnected port refuses frames (counted) and its addresses are forgotten', () => {
+    const { sw, sinks, ports } = setup(3);
+    ports[1]!.deliver(frame(BCAST, mac(1)));
+    ports[1]!.disconnect();
+    expect(sw.lookup(mac(1))).toBeUndefined();
+    expect(ports[1]!.deliver(frame(BCAST, mac(1)))).toBe(false);
+    expect(ports[1]!.counters.drops).toBe(1);
+    ports[0]!.deliver(frame(BCAST, mac(0)));
+    expect(sinks[1]!.frames.length).toBe(0);
+    expect(sw.ports().length).toBe(2);
+  });
+
+  it('drops runts on the ingress port', () => {
+    const { sw, ports } = setup(2);
+    expect(ports[0]!.deliver(new Uint8Array(10))).toBe(false);
+    expect(ports[0]!.counters.drops).toBe(1);
+    expect(sw.stats.runts).toBe(1);
+  });
+
+  it('captures every frame entering the switch and per-port traffic both ways', () => {
+    const span = new Collector();
+    const portCap = new Collector();
+    const sw = new LearningSwitch({ capture: span });
+    const a = sw.attach({ name: 'a', mac: mac(0) }, new Collector(), { capture: portCap });
+    const b = sw.attach({ name: 'b', mac: mac(1) }, new Collector());
+    a.deliver(frame(BCAST, mac(0)));
+    b.deliver(frame(mac(0), mac(1)));
+    expect(span.frames.length).toBe(2);
+    expect(portCap.frames.length).toBe(2);
+  });
+
+  it('refuses bad options', () => {
+    expect(() => new LearningSwitch({ ageMs: 0 })).toThrow(ConfigError);
+    expect(() => new LearningSwitch({ maxEntries: -1 })).toThrow(ConfigError);
+  });
+
+  it('joins another backend as a switch port with connectBackends', () => {
+    const { sw, sinks, ports } = setup(2);
+    const loop = new LoopbackBackend();
+    const cable = connectBackends(sw, loop, { name: 'loop' });
+    // A frame flooded to the cable comes back from the loopback into the switch (a loop, on
+    // purpose) and is flooded once more to every port but the cable.
+    ports[0]!.deliver(frame(BCAST, mac(0), 42));
+    expect(sinks[1]!.frames.length).toBe(2);
+    expect(sinks[0]!.frames.length).toBe(1);
+    expect(sw.ports().map((p) => p.name)).toEqual(['p0', 'p1', 'loop']);
+    expect(cable.a.counters.rxFrames).toBe(1);
+    expect(cable.a.counters.txFrames).toBe(1);
+    // the reflected frame moved mac(0) to the cable port
+    expect(sw.lookup(mac(0))).toBe('loop');
+    cable.disconnect();
+    expect(sw.ports().length).toBe(2);
+  });
+});
+
+describe('LoopbackBackend', () => {
+  it('reflects each frame to the sending NIC only, counting', async () => {
+    const lb = new LoopbackBackend();
+    const a = new Collector();
+    const b = new Collector();
+    const pa = lb.attach({ name: 'a', mac: mac(0) }, a);
+    lb.attach({ name: 'b', mac: mac(1) }, b);
+    expect(pa.deliver(frame(BCAST, mac(0), 5))).toBe(true);
+    expect(a.frames.length).toBe(1);
+    expect(a.frames[0]![14]).toBe(5);
+    expect(b.frames.length).toBe(0);
+    expect(pa.counters).toEqual({ txFrames: 1, txBytes: 60, rxFrames: 1, rxBytes: 60, drops: 0 });
+    a.accept = false;
+    expect(pa.deliver(frame(BCAST, mac(0)))).toBe(false);
+    expect(pa.counters.drops).toBe(1);
+    await lb.close();
+    expect(pa.deliver(frame(BCAST, mac(0)))).toBe(false);
+    expect(pa.counters.drops).toBe(2);
+  });
+});
