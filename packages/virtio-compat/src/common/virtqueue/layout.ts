@@ -203,7 +203,7 @@ export interface LegacySplitLayout {
   readonly usedEvent: number;
   /** Offset of avail_event (used ring tail). */
   readonly availEvent: number;
-  /** Total bytes, as vring_size() computes it (without the trailing avail_event). */
+  /** Total bytes, as vring_size() computes it (through the trailing avail_event). */
   readonly total: number;
 }
 export function legacySplitLayout(n: number, align: number): LegacySplitLayout {
@@ -215,7 +215,7 @@ export function legacySplitLayout(n: number, align: number): LegacySplitLayout {
     used,
     usedEvent: avail + usedEventOffset(n),
     availEvent: used + availEventOffset(n),
-    total: used + VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * n,
+    total: used + VIRTQ_USED_OVERHEAD + VIRTQ_USED_ELEM_SIZE * n,
   };
 }
 
