@@ -52,12 +52,14 @@ export class Ioq {
     readonly side: Side,
     readonly name: string,
     count: number,
-    wake: Wake,
+    wake: Wake | ShmSignal,
   ) {
     this.count = count;
     this.bytes = memory.view(address, ioqByteLength(count));
     this.words = memory.int32(address, ioqByteLength(count) >> 2);
-    this.signal = new ShmSignal(memory.int32(address + IOQ_OFF_SIGNAL, 8), side, wake, `${name}.signal`);
+    // An endpoint the caller already holds (the one the bus wired for this ring) is used as is,
+    // so its counters are the ones introspection shows.
+    this.signal = wake instanceof ShmSignal ? wake : new ShmSignal(memory.int32(address + IOQ_OFF_SIGNAL, 8), side, wake, `${name}.signal`);
   }
 
   /** Bytes a ring of `count` descriptors occupies. */
@@ -82,9 +84,10 @@ export class Ioq {
 
   /**
    * Attach to a ring at `address`. Checks magic, version and count, and that the whole ring lies
-   * in guest memory. `wake` is how this side wakes the other.
+   * in guest memory. `wake` is how this side wakes the other, or this side's endpoint of the
+   * ring's embedded signal if the caller already has one.
    */
-  static attach(memory: GuestMemory, address: number, side: Side, wake: Wake, name = `ioq@0x${address.toString(16)}`, maxCount = IOQ_MAX_COUNT): Ioq {
+  static attach(memory: GuestMemory, address: number, side: Side, wake: Wake | ShmSignal, name = `ioq@0x${address.toString(16)}`, maxCount = IOQ_MAX_COUNT): Ioq {
     if (address % 8 !== 0) throw new RingError(name, -1, address, 'ring address must be 8-byte aligned');
     if (!memory.contains(address, IOQ_HEADER_SIZE)) throw new RingError(name, -1, address, 'ring header is not inside guest memory');
     const h = memory.view(address, IOQ_HEADER_SIZE);

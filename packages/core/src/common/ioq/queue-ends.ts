@@ -1,9 +1,9 @@
 import { RingError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Side } from '../signal/layout.js';
-import type { Wake } from '../signal/shm-signal.js';
+import type { ShmSignal, Wake } from '../signal/shm-signal.js';
 import { Ioq, type IoqIterator } from './ioq.js';
-import { IOQ_ITER_NOFLIPOWNER, IoqIndex, IoqSeek } from './layout.js';
+import { IOQ_ITER_NOFLIPOWNER, IOQ_OFF_SIGNAL, IoqIndex, IoqSeek } from './layout.js';
 
 /**
  * The driver's (north's) end of an IOQ, in the pattern venet uses: post a buffer (make it valid,
@@ -17,6 +17,11 @@ export class IoqDriverQueue {
   private readonly reclaimIter: IoqIterator;
   /** Buffers handed to south and not yet reclaimed. */
   outstanding = 0;
+  /**
+   * The north endpoint of the ring's signal. Starts unwired; set it to the endpoint that
+   * `GuestConnection.shm` returns for this ring, so that {@link kick} reaches the device.
+   */
+  signal: ShmSignal;
 
   constructor(memory: GuestMemory, address: number, count: number, name: string) {
     Ioq.format(memory, address, count);
@@ -24,6 +29,16 @@ export class IoqDriverQueue {
     this.valid = this.ioq.iterator(IoqIndex.Valid, IOQ_ITER_NOFLIPOWNER).seek(IoqSeek.Tail);
     this.inuse = this.ioq.iterator(IoqIndex.Inuse, 0).seek(IoqSeek.Tail);
     this.reclaimIter = this.ioq.iterator(IoqIndex.Valid, IOQ_ITER_NOFLIPOWNER).seek(IoqSeek.Head);
+    this.signal = this.ioq.signal;
+  }
+
+  /** Bytes of the ring, for the `shm` verb. */
+  get byteLength(): number {
+    return Ioq.byteLength(this.ioq.count);
+  }
+  /** Guest address of the ring's embedded shm-signal descriptor, for the `shm` verb. */
+  get signalAddress(): number {
+    return this.ioq.address + IOQ_OFF_SIGNAL;
   }
 
   get count(): number {
@@ -50,7 +65,7 @@ export class IoqDriverQueue {
 
   /** Wake south (suppressed if south is polling or already woken). */
   kick(): boolean {
-    return this.ioq.signal.inject();
+    return this.signal.inject();
   }
 
   /**
@@ -90,8 +105,8 @@ export class IoqDeviceQueue {
   len = 0;
   cookie = 0;
 
-  constructor(memory: GuestMemory, address: number, length: number, wake: Wake, name: string, maxCount?: number) {
-    this.ioq = Ioq.attach(memory, address, Side.South, wake, name, maxCount);
+  constructor(memory: GuestMemory, address: number, length: number, signal: Wake | ShmSignal, name: string, maxCount?: number) {
+    this.ioq = Ioq.attach(memory, address, Side.South, signal, name, maxCount);
     if (Ioq.byteLength(this.ioq.count) > length)
       throw new RingError(name, -1, this.ioq.count, `ring of ${this.ioq.count} descriptors needs ${Ioq.byteLength(this.ioq.count)} bytes but the region has ${length}`);
     this.iter = this.ioq.iterator(IoqIndex.Inuse, 0).seek(IoqSeek.Head);

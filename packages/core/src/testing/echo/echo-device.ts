@@ -1,0 +1,151 @@
+import { ContainerModule } from 'inversify';
+import { ConfigError } from '../../common/errors.js';
+import type { Device, DeviceClass, DeviceConnectionHandler, DeviceContext, ShmRegistration } from '../../common/bus/device.js';
+import { DeviceClass as DeviceClassToken } from '../../common/bus/device.js';
+import { IoqDeviceQueue } from '../../common/ioq/queue-ends.js';
+import { BusError } from '../../common/errors.js';
+
+/** ABI of the echo device: what the driver sends on TX comes back on RX. */
+export const ECHO_TYPE = 'vbus-echo';
+export const ECHO_QUEUE_RX = 0;
+export const ECHO_QUEUE_TX = 1;
+/** call: returns its argument unchanged. */
+export const ECHO_CALL_PING = 0;
+
+export interface EchoConfig {
+  /** Signal tx-complete every N frames (and when the queue drains). */
+  txCompleteEvery: number;
+}
+
+/** Counters of one echo connection. */
+export interface EchoCounters {
+  frames: number;
+  bytes: number;
+  drops: number;
+  kicks: number;
+  txCompleteSignals: number;
+  rxSignals: number;
+}
+
+/**
+ * A complete small device class: two IOQs (RX 0, TX 1), one call. It shows the pattern every
+ * device here follows: on a kick, mask the signal and drain the ring; complete every N frames or
+ * on drain; unmask (the shm-signal re-checks, so nothing is stranded).
+ */
+export class EchoDeviceClass implements DeviceClass<EchoConfig> {
+  readonly type = ECHO_TYPE;
+  readonly version = 1;
+  readonly description = 'echoes every TX frame back on RX (an example device)';
+  validate(config: unknown): EchoConfig {
+    const c = (config ?? {}) as Partial<EchoConfig>;
+    const n = c.txCompleteEvery ?? 10;
+    if (!Number.isInteger(n) || n < 1 || n > 4096) throw new ConfigError('txCompleteEvery', n, 'must be an integer in [1, 4096]');
+    return { txCompleteEvery: n };
+  }
+  create(config: EchoConfig, context: DeviceContext): Device {
+    return new EchoDevice(config, context);
+  }
+}
+
+class EchoDevice implements Device {
+  readonly type = ECHO_TYPE;
+  private readonly conns = new Set<EchoConnection>();
+  constructor(
+    private readonly config: EchoConfig,
+    private readonly context: DeviceContext,
+  ) {}
+  open(): DeviceConnectionHandler {
+    const c = new EchoConnection(this.config, this.context, () => this.conns.delete(c));
+    this.conns.add(c);
+    return c;
+  }
+  attributes() {
+    return { txCompleteEvery: this.config.txCompleteEvery };
+  }
+  counters() {
+    const total: Record<string, number> = { frames: 0, bytes: 0, drops: 0 };
+    for (const c of this.conns) for (const k of Object.keys(total)) total[k]! += c.stats[k as keyof EchoCounters];
+    return total;
+  }
+}
+
+class EchoConnection implements DeviceConnectionHandler {
+  readonly stats: EchoCounters = { frames: 0, bytes: 0, drops: 0, kicks: 0, txCompleteSignals: 0, rxSignals: 0 };
+  counters(): Record<string, number> {
+    return { ...this.stats };
+  }
+  private rx: IoqDeviceQueue | undefined;
+  private tx: IoqDeviceQueue | undefined;
+  private txReg: ShmRegistration | undefined;
+
+  constructor(
+    private readonly config: EchoConfig,
+    private readonly context: DeviceContext,
+    private readonly onClose: () => void,
+  ) {}
+
+  call(func: number, data: Uint8Array): Uint8Array {
+    if (func === ECHO_CALL_PING) return data.slice();
+    throw new BusError(`${this.context.name}: unknown call ${func}`);
+  }
+
+  shm(reg: ShmRegistration): void {
+    if (!reg.signal) throw new BusError(`${this.context.name}: queue ${reg.id} needs a signal`);
+    const q = new IoqDeviceQueue(reg.memory, reg.address, reg.length, reg.signal, `${this.context.name}.${reg.id === ECHO_QUEUE_RX ? 'rx' : 'tx'}`);
+    if (reg.id === ECHO_QUEUE_RX) this.rx = q;
+    else if (reg.id === ECHO_QUEUE_TX) {
+      this.tx = q;
+      this.txReg = reg;
+      reg.signal.handler = () => this.onKick();
+    } else throw new BusError(`${this.context.name}: unknown queue id ${reg.id}`);
+  }
+
+  /** TX kick: drain with the signal masked. Ring errors propagate and fail the device. */
+  private onKick(): void {
+    const tx = this.tx!;
+    const rx = this.rx;
+    const mem = this.txReg!.memory;
+    const signal = this.txReg!.signal!;
+    this.stats.kicks++;
+    signal.disable();
+    let sinceSignal = 0;
+    let rxDone = 0;
+    while (tx.next()) {
+      const len = tx.len;
+      const src = mem.view(tx.ptr, len);
+      if (rx && rx.next()) {
+        if (rx.len < len) {
+          this.stats.drops++;
+          rx.complete(0);
+        } else {
+          mem.view(rx.ptr, len).set(src);
+          rx.complete(len);
+          this.stats.frames++;
+          this.stats.bytes += len;
+        }
+        rxDone++;
+      } else this.stats.drops++;
+      tx.complete(0);
+      if (++sinceSignal >= this.config.txCompleteEvery) {
+        if (tx.notify()) this.stats.txCompleteSignals++;
+        sinceSignal = 0;
+      }
+      if (rxDone >= this.config.txCompleteEvery && rx) {
+        if (rx.notify()) this.stats.rxSignals++;
+        rxDone = 0;
+      }
+    }
+    if (rxDone > 0 && rx && rx.notify()) this.stats.rxSignals++;
+    if (sinceSignal > 0 && tx.notify()) this.stats.txCompleteSignals++;
+    signal.enable();
+  }
+
+  close(): void {
+    this.onClose();
+  }
+}
+
+/** The plugin's container module: binds the echo device class. */
+export const echoModule = new ContainerModule((options) => {
+  options.bind<DeviceClass<unknown>>(DeviceClassToken).toConstantValue(new EchoDeviceClass() as DeviceClass<unknown>);
+});
