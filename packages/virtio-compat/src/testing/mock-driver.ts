@@ -180,11 +180,19 @@ export class MockDriver<T = number> {
   writeDescriptor(i: number, d: SplitDescriptor): void {
     encodeSplitDescriptor(this.memory.view(this.split.descTable + i * VIRTQ_DESC_SIZE, VIRTQ_DESC_SIZE), 0, d);
   }
-  /** Write a table of split-layout descriptors anywhere in memory (an indirect table); returns its address. */
+  /**
+   * Write an indirect table anywhere in memory; returns its address. Entries are encoded in this
+   * ring's layout: split `{addr, len, flags, next}`, or packed `{addr, len, id 0, flags}` (where
+   * `next` is dropped).
+   */
   writeIndirectTable(descs: readonly SplitDescriptor[]): number {
     const addr = this.alloc(descs.length * VIRTQ_DESC_SIZE, VIRTQ_DESC_ALIGN);
     const v = this.memory.view(addr, descs.length * VIRTQ_DESC_SIZE);
-    descs.forEach((d, k) => encodeSplitDescriptor(v, k * VIRTQ_DESC_SIZE, d));
+    descs.forEach((d, k) =>
+      this.kind === 'split'
+        ? encodeSplitDescriptor(v, k * VIRTQ_DESC_SIZE, d)
+        : encodePackedDescriptor(v, k * VIRTQ_DESC_SIZE, { addr: d.addr, len: d.len, id: 0, flags: d.flags }),
+    );
     return addr;
   }
   /** Split: put `head` in the next avail slot and bump avail.idx (raw; bypasses the driver). */
