@@ -1,0 +1,14 @@
+/**
+ * @vbus/core/testing: helpers for device authors' tests (mock drivers that build rings,
+ * including hostile ones).
+ * @packageDocumentation
+ */
+export {
+  IoqMockDriver,
+  type IoqMockDriverOptions,
+  type MockBuffer,
+  type IoqHeaderField,
+  type IoqIndexField,
+  type IoqDescField,
+  type SignalField,
+} from './ioq-mock-driver.js';
