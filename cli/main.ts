@@ -1,0 +1,34 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { demoEcho } from './demo-echo.js';
+
+function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}, got "${value}"`);
+    return n;
+  };
+}
+
+const program = new Command();
+program
+  .name('vbus')
+  .description('vbus-ts: a virtual bus for paravirtual I/O (IOQ rings, shm-signal, venet, virtio-net)')
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  })
+  .configureOutput({ outputError: (str, write) => write(`vbus: ${str.replace(/^error: /, '')}`) });
+
+program
+  .command('demo')
+  .description('move real frames across a worker thread and print the signal economy')
+  .option('--echo', 'run the core echo-device demo (IOQ across a worker thread)', false)
+  .option('--frames <n>', 'frames to stream', positiveInt('--frames'), 200_000)
+  .option('--burst <n>', 'frames per burst (one kick each)', positiveInt('--burst', 256), 128)
+  .option('--size <bytes>', 'frame size', positiveInt('--size', 2048), 64)
+  .option('--tx-complete-every <n>', 'tx-complete mitigation N', positiveInt('--tx-complete-every', 4096), 10)
+  .action(async (o: { echo: boolean; frames: number; burst: number; size: number; txCompleteEvery: number }) => {
+    const r = await demoEcho(o);
+    process.exitCode = r.intact && r.received === r.sent ? 0 : 1;
+  });
+
+await program.parseAsync(process.argv);
