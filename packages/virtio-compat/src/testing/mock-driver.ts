@@ -147,8 +147,9 @@ export class MockDriver<T = number> {
     const written = new Uint8Array(Math.min(len, p.writable.reduce((s, seg) => s + seg.len, 0)));
     let at = 0;
     for (const seg of p.writable) {
+      if (at === written.length) break;
       const k = Math.min(seg.len, written.length - at);
-      if (k <= 0) break;
+      if (k === 0) continue;
       written.set(this.memory.view(seg.addr, k), at);
       at += k;
     }
