@@ -250,3 +250,21 @@ describe('LoopbackBackend', () => {
     expect(pa.counters.drops).toBe(2);
   });
 });
+
+describe('LearningSwitch robustness', () => {
+  it('a sink that throws counts a drop and does not stop the flood to other ports', () => {
+    const sw = new LearningSwitch();
+    const ok = new Collector();
+    const src = sw.attach({ name: 'src', mac: mac(0) }, new Collector());
+    const bad = sw.attach({ name: 'bad', mac: mac(1) }, {
+      deliver() {
+        throw new Error('boom');
+      },
+    });
+    sw.attach({ name: 'ok', mac: mac(2) }, ok);
+    expect(() => src.deliver(frame(BCAST, mac(0)))).not.toThrow();
+    expect(ok.frames.length).toBe(1);
+    expect(bad.counters.drops).toBe(1);
+    expect((bad as unknown as { sinkErrors: number }).sinkErrors).toBe(1);
+  });
+});

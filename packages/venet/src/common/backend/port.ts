@@ -8,6 +8,10 @@ import { newPortCounters, type FrameOffload, type FrameSink, type NetBackendPort
 export class BackendPort implements NetBackendPort {
   readonly counters: PortCounters = newPortCounters();
   private connected = true;
+  /** Times the NIC's sink threw instead of returning (each counted as a drop). */
+  sinkErrors = 0;
+  /** The last error the NIC's sink threw. */
+  lastSinkError: unknown;
 
   constructor(
     readonly name: string,
@@ -41,7 +45,18 @@ export class BackendPort implements NetBackendPort {
    */
   toNic(sink: FrameSink, frame: Uint8Array, offload?: FrameOffload): boolean {
     const c = this.counters;
-    if (this.connected && sink.deliver(frame, offload)) {
+    let ok = false;
+    if (this.connected) {
+      try {
+        ok = sink.deliver(frame, offload);
+      } catch (err) {
+        // A sink that throws must not break the backend (a flood to other ports, a socket's
+        // data handler): the frame counts as dropped and the error is kept for introspection.
+        this.sinkErrors++;
+        this.lastSinkError = err;
+      }
+    }
+    if (ok) {
       c.rxFrames++;
       c.rxBytes += frame.length;
       return true;
