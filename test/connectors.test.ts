@@ -36,6 +36,7 @@ async function simulated(burst: number, bursts: number, size: number): Promise<{
 
 async function inWorker(burst: number, bursts: number, size: number): Promise<EchoScenarioResult> {
   const bus = newBus();
+  bus.on('device-failed', (d, e) => console.error(`device ${d.name} failed: ${e.message}`));
   const connector = new WorkerConnector(bus);
   const guest = connector.spawn(new URL('./fixtures/echo-guest.ts', import.meta.url), { workerData: { device: 'echo0', burst, bursts, size } });
   const result = await new Promise<EchoScenarioResult>((resolve, reject) => {

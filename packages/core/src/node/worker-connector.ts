@@ -129,6 +129,7 @@ class GuestSession {
           guest: this.name,
           memory: this.memory,
           toGuest,
+          defer: (fn) => setImmediate(fn),
           onClosed: (reason) => {
             const c = this.connections.get(host.id);
             if (c) c.stop = true;

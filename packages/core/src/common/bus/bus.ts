@@ -58,6 +58,12 @@ export interface GuestAttachment {
   readonly toGuest: SignalLink;
   /** Told when the host side closes the connection (device unplugged or failed). */
   readonly onClosed: (reason: string) => void;
+  /**
+   * How host-side work for this guest is deferred (an endpoint that hit its wakeup bound
+   * re-dispatches through it). Default: the bus's scheduler. The worker connector uses a
+   * macrotask so a guest that storms signals cannot starve the event loop.
+   */
+  readonly defer?: (fn: () => void) => void;
 }
 
 let nextConnectionId = 1;
@@ -80,7 +86,11 @@ export class HostConnection {
     readonly attachment: GuestAttachment,
     readonly handler: DeviceConnectionHandler,
   ) {
-    this.router = new SignalRouter((error) => device.fail(error));
+    const scheduler = device.bus.scheduler;
+    this.router = new SignalRouter(
+      (error) => device.fail(error),
+      attachment.defer ?? ((fn) => scheduler.schedule(fn)),
+    );
   }
 
   get isOpen(): boolean {

@@ -15,19 +15,29 @@ export interface SignalLink {
  */
 export class SignalRouter {
   private readonly endpoints: Array<ShmSignal | undefined> = [];
-  constructor(private readonly onError: (error: unknown, slot: number) => void) {}
+  /**
+   * @param onError told when an endpoint's handler throws
+   * @param defer how this side runs work later; an endpoint that hit its per-wakeup bound
+   *   re-dispatches itself through it (so a simulated guest stays in virtual time)
+   */
+  constructor(
+    private readonly onError: (error: unknown, slot: number) => void,
+    private readonly defer?: (fn: () => void) => void,
+  ) {}
 
   /** Register an endpoint; returns its slot. */
   add(signal: ShmSignal): number {
     const slot = this.endpoints.length;
     if (slot >= MAX_SIGNALS_PER_CONNECTION) throw new RangeError(`a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals`);
-    this.endpoints.push(signal);
+    this.set(slot, signal);
     return slot;
   }
 
   /** Register an endpoint at a slot chosen by the other side. */
   set(slot: number, signal: ShmSignal): void {
     this.endpoints[slot] = signal;
+    const defer = this.defer;
+    if (defer) signal.selfWake = () => defer(() => this.dispatch(slot));
   }
 
   get size(): number {

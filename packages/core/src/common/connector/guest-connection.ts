@@ -67,7 +67,7 @@ export class GuestConnectionImpl implements GuestConnection {
       const msg = error instanceof Error ? error.message : String(error);
       void this.control.close().catch(() => {});
       this.closedBy(`guest signal handler for slot ${slot} threw: ${msg}`);
-    });
+    }, deferFn);
   }
 
   get closed(): boolean {

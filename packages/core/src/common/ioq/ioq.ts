@@ -227,8 +227,11 @@ export class IoqIterator {
    * owns it. Advances the tail, sets full when it meets the head, then (after the descriptor
    * writes, which Atomics orders) flips ownership and signals if AUTOUPDATE.
    *
-   * A full index (full set and tail == head) is refused even when this side owns the slot: north
-   * owns free slots and returned-but-unreclaimed ones alike. Pop likewise refuses an empty index.
+   * On a bookkeeping iterator (NOFLIPOWNER, e.g. north's valid index) ownership cannot tell a
+   * free slot from a returned-but-unreclaimed one, so a full index is refused there, and pop
+   * refuses an empty one; that index has a single writer, so its `full` flag is exact. On a
+   * flipping iterator the other side writes head or tail concurrently and `full` can be stale
+   * for an instant, so ownership alone decides (it is what the two sides synchronise on).
    */
   push(): void {
     const q = this.ioq;
@@ -237,7 +240,7 @@ export class IoqIterator {
     if (!q.owned(this.pos)) throw new RingError(q.name, this.pos, q.sown(this.pos) ? 1 : 0, 'push of a descriptor this side does not own');
     // north owns free and returned-but-unreclaimed slots alike, so ownership cannot tell full;
     // full counts only with tail == head (the other side may have just popped and cleared it)
-    if (q.isFull(this.index) && q.readIndex(this.index, IOQ_IDX_HEAD) === tail) throw new RingError(q.name, this.pos, 1, 'push into a full index');
+    if (!this.flipOwner && q.isFull(this.index) && q.readIndex(this.index, IOQ_IDX_HEAD) === tail) throw new RingError(q.name, this.pos, 1, 'push into a full index');
     const next = tail + 1 === q.count ? 0 : tail + 1;
     q.writeIndex(this.index, IOQ_IDX_TAIL, next);
     if (next === q.readIndex(this.index, IOQ_IDX_HEAD)) q.writeIndex(this.index, IOQ_IDX_FULL, 1);
@@ -255,7 +258,7 @@ export class IoqIterator {
     const head = q.readIndex(this.index, IOQ_IDX_HEAD);
     if (this.pos !== head) throw new RingError(q.name, this.pos, head, 'pop is only allowed at the head');
     if (!q.owned(this.pos)) throw new RingError(q.name, this.pos, q.sown(this.pos) ? 1 : 0, 'pop of a descriptor this side does not own');
-    if (!q.isFull(this.index) && q.readIndex(this.index, IOQ_IDX_TAIL) === head) throw new RingError(q.name, this.pos, head, 'pop from an empty index');
+    if (!this.flipOwner && !q.isFull(this.index) && q.readIndex(this.index, IOQ_IDX_TAIL) === head) throw new RingError(q.name, this.pos, head, 'pop from an empty index');
     const next = head + 1 === q.count ? 0 : head + 1;
     q.writeIndex(this.index, IOQ_IDX_HEAD, next);
     q.writeIndex(this.index, IOQ_IDX_FULL, 0);
