@@ -1,0 +1,351 @@
+import { BusError, Ioq, IoqDriverQueue, le, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
+import type { FrameOffload, FrameSink } from '../backend/net-backend.js';
+import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } from '../backend/offload.js';
+import * as abi from '../abi/venet-abi.js';
+
+/** Options of {@link VenetDriver.open}. */
+export interface VenetDriverOptions {
+  /** RX and TX ring size (default 256). */
+  ringSize?: number;
+  /** Bytes per rx and tx buffer (default 2048: MTU 1500 + headers). */
+  bufferSize?: number;
+  /** NAPI weight: frames per poll before yielding with conn.defer (default 128). */
+  pollWeight?: number;
+  /** SG group bits to request (default VENET_CAP_SG; 0 to use plain descriptors). */
+  sg?: number;
+  /** EVENTQ group bits to request (default LINKSTATE | TXC; 0 for no event queue). */
+  eventq?: number;
+  /** Most segments in one {@link VenetDriver.sendv} (default 8). */
+  maxSegments?: number;
+  /** Event ring size (default 64). */
+  eventRingSize?: number;
+}
+
+/** What the driver counts. */
+export interface VenetDriverCounters {
+  sent: number;
+  received: number;
+  /** Sends refused because every tx buffer was in flight. */
+  txBusy: number;
+  /** Tx-complete signals (or TXC event batches) handled. */
+  txCompletes: number;
+  /** Rx signals taken (NAPI entries) and polls run. */
+  rxInterrupts: number;
+  polls: number;
+  /** Events read from the event ring, by kind. */
+  linkEvents: number;
+  txcEvents: number;
+  /** RX buffers the device gave back empty (FLUSHRX). */
+  rxEmpty: number;
+}
+
+/** A segment of a multi-part send, with optional offload for the whole frame. */
+export interface VenetSendOptions {
+  more?: boolean;
+  offload?: Partial<FrameOffload>;
+}
+
+const EV_BUF = 32;
+
+/**
+ * The guest's venet driver: negotiates SG and the event queue, registers the rings, posts rx
+ * buffers and brings the link up. Transmit kicks only at the end of a batch (`more`, Linux's
+ * xmit_more); receive is NAPI: the first rx signal masks further ones, polls in batches of
+ * pollWeight yielding with `conn.defer`, refills, then unmasks (the shm-signal re-checks).
+ *
+ * It is a {@link FrameSink} (deliver = send), so anything that transmits into a sink (the
+ * GuestResponder) can run on top; received frames go to {@link onFrame}.
+ */
+export class VenetDriver implements FrameSink {
+  readonly rx: IoqDriverQueue;
+  readonly tx: IoqDriverQueue;
+  evq: IoqDriverQueue | undefined;
+  mac = new Uint8Array(6);
+  /** Negotiated SG and EVENTQ bits. */
+  sgCaps = 0;
+  eventqCaps = 0;
+  linkUp = false;
+  readonly counters: VenetDriverCounters = { sent: 0, received: 0, txBusy: 0, txCompletes: 0, rxInterrupts: 0, polls: 0, linkEvents: 0, txcEvents: 0, rxEmpty: 0 };
+  /** Each received frame; the view is valid only during the call. */
+  onFrame: (frame: Uint8Array) => void = () => {};
+  /** Link state changes reported by LINKSTATE events. */
+  onLink: (up: boolean) => void = () => {};
+  private rxSignal!: ShmSignal;
+  private txSignal!: ShmSignal;
+  private evqSignal: ShmSignal | undefined;
+  private readonly bufferSize: number;
+  private readonly pollWeight: number;
+  private readonly maxSegments: number;
+  private readonly rxBuffers: number[] = [];
+  private readonly txBuffers: number[] = [];
+  /** Per tx slot: where its SG descriptor lives. */
+  private readonly txSg: number[] = [];
+  private readonly txFree: number[] = [];
+  private readonly evBuffers: number[] = [];
+  private polling = false;
+  private stopping = false;
+
+  private constructor(
+    readonly conn: GuestConnection,
+    private readonly allocator: GuestAllocator,
+    options: VenetDriverOptions,
+  ) {
+    const n = options.ringSize ?? abi.VENET_DEFAULT_GUEST_RING_SIZE;
+    this.bufferSize = options.bufferSize ?? 2048;
+    this.pollWeight = options.pollWeight ?? abi.VENET_DEFAULT_POLL_WEIGHT;
+    this.maxSegments = options.maxSegments ?? 8;
+    if (!(this.maxSegments >= 1 && this.maxSegments <= abi.VENET_SG_MAX_IOV)) throw new BusError(`maxSegments must be in [1, ${abi.VENET_SG_MAX_IOV}]`);
+    const mem = conn.memory;
+    this.rx = new IoqDriverQueue(mem, allocator.alloc(Ioq.byteLength(n), 64), n, `${conn.device.name}.rx`);
+    this.tx = new IoqDriverQueue(mem, allocator.alloc(Ioq.byteLength(n), 64), n, `${conn.device.name}.tx`);
+    for (let i = 0; i < n; i++) {
+      this.rxBuffers.push(allocator.alloc(this.bufferSize, 64));
+      this.txBuffers.push(allocator.alloc(this.bufferSize, 64));
+      this.txFree.push(n - 1 - i);
+    }
+  }
+
+  /** Negotiate, query the MAC, set up and register rings, post rx buffers, bring the link up. */
+  static async open(conn: GuestConnection, allocator: GuestAllocator, options: VenetDriverOptions = {}): Promise<VenetDriver> {
+    const d = new VenetDriver(conn, allocator, options);
+    // negotiation order: SG, then EVENTQ (L4RO is not used)
+    d.sgCaps = await d.negotiate(abi.VENET_CAP_GROUP_SG, options.sg ?? abi.VENET_CAP_SG);
+    d.eventqCaps = await d.negotiate(abi.VENET_CAP_GROUP_EVENTQ, options.eventq ?? abi.VENET_CAP_EVQ_LINKSTATE | abi.VENET_CAP_EVQ_TXC);
+    d.mac = (await conn.call(abi.VENET_FUNC_MACQUERY)).slice(0, 6);
+    if ((d.sgCaps & abi.VENET_CAP_SG) !== 0) {
+      const size = abi.venetSgSize(d.maxSegments);
+      for (let i = 0; i < d.tx.count; i++) d.txSg.push(allocator.alloc(size, 8));
+    }
+    for (let i = 0; i < d.rx.count; i++) d.rx.post(d.rxBuffers[i]!, d.bufferSize, i);
+    d.rxSignal = d.rx.signal = (await conn.shm(abi.VENET_QUEUE_RX, d.rx.ioq.address, d.rx.byteLength, d.rx.signalAddress))!;
+    d.txSignal = d.tx.signal = (await conn.shm(abi.VENET_QUEUE_TX, d.tx.ioq.address, d.tx.byteLength, d.tx.signalAddress))!;
+    d.rxSignal.handler = () => {
+      // NAPI: mask, then poll until empty; the unmask re-checks
+      d.counters.rxInterrupts++;
+      d.rxSignal.disable();
+      if (!d.polling) {
+        d.polling = true;
+        d.poll();
+      }
+    };
+    d.txSignal.handler = () => {
+      d.counters.txCompletes++;
+      d.reclaimTx();
+    };
+    if (d.eventqCaps !== 0) {
+      const m = options.eventRingSize ?? 64;
+      const q = new IoqDriverQueue(conn.memory, allocator.alloc(Ioq.byteLength(m), 64), m, `${conn.device.name}.evq`);
+      for (let i = 0; i < m; i++) {
+        d.evBuffers.push(allocator.alloc(EV_BUF, 8));
+        q.post(d.evBuffers[i]!, EV_BUF, i);
+      }
+      d.evq = q;
+      d.evqSignal = q.signal = (await conn.shm(abi.VENET_QUEUE_EVQ, q.ioq.address, q.byteLength, q.signalAddress))!;
+      d.evqSignal.handler = () => d.pollEvents();
+      const arg = new Uint8Array(abi.VENET_EVQ_QUERY_SIZE);
+      le.setU32(arg, abi.VENET_EVQ_OFF_EVSIZE, EV_BUF);
+      le.setU32(arg, abi.VENET_EVQ_OFF_QID, abi.VENET_QUEUE_EVQ);
+      await conn.call(abi.VENET_FUNC_EVQQUERY, arg);
+    }
+    await conn.call(abi.VENET_FUNC_LINKUP);
+    d.linkUp = true;
+    return d;
+  }
+
+  private async negotiate(gid: number, bits: number): Promise<number> {
+    const arg = new Uint8Array(abi.VENET_CAPS_SIZE);
+    le.setU32(arg, abi.VENET_CAPS_OFF_GID, gid);
+    le.setU32(arg, abi.VENET_CAPS_OFF_BITS, bits);
+    const r = await this.conn.call(abi.VENET_FUNC_NEGCAP, arg);
+    return r.length >= abi.VENET_CAPS_SIZE ? le.getU32(r, abi.VENET_CAPS_OFF_BITS) : 0;
+  }
+
+  /** True if transmit uses SG descriptors. */
+  get sg(): boolean {
+    return (this.sgCaps & abi.VENET_CAP_SG) !== 0;
+  }
+
+  /** FrameSink: send one complete frame. */
+  deliver(frame: Uint8Array): boolean {
+    return this.send(frame);
+  }
+
+  /**
+   * Send one frame. False (counted in txBusy) if every tx buffer is in flight. With `more` the
+   * kick is left to the last frame of the batch (or {@link flush}).
+   */
+  send(frame: Uint8Array, more = false): boolean {
+    return this.sendv([frame], { more });
+  }
+
+  /**
+   * Send a frame made of several parts: with SG each part is its own iov entry; without SG
+   * the parts are copied together. Optional offload metadata needs SG (and its capability).
+   */
+  sendv(parts: readonly Uint8Array[], options: VenetSendOptions = {}): boolean {
+    let total = 0;
+    for (const p of parts) total += p.length;
+    if (total > this.bufferSize) throw new BusError(`${this.conn.device.name}: frame of ${total} bytes exceeds the tx buffer size ${this.bufferSize}`);
+    if (this.sg && parts.length > this.maxSegments) throw new BusError(`${this.conn.device.name}: ${parts.length} segments exceed maxSegments ${this.maxSegments}`);
+    if (options.offload && !this.sg) throw new BusError(`${this.conn.device.name}: offload metadata needs SG`);
+    if (this.txFree.length === 0) this.reclaimTx();
+    const slot = this.txFree.pop();
+    if (slot === undefined) {
+      this.counters.txBusy++;
+      if (!options.more) this.tx.kick();
+      return false;
+    }
+    const mem = this.conn.memory;
+    const buf = this.txBuffers[slot]!;
+    if (!this.sg) {
+      let at = 0;
+      for (const p of parts) {
+        mem.view(buf + at, p.length).set(p);
+        at += p.length;
+      }
+      this.tx.post(buf, total, slot);
+    } else {
+      const sgAddr = this.txSg[slot]!;
+      const count = parts.length;
+      const sg = mem.view(sgAddr, abi.venetSgSize(count));
+      sg.fill(0, 0, abi.VENET_SG_HEADER_SIZE);
+      le.setU64(sg, abi.VENET_SG_OFF_COOKIE, slot);
+      le.setU32(sg, abi.VENET_SG_OFF_LEN, total);
+      le.setU32(sg, abi.VENET_SG_OFF_COUNT, count);
+      const o = options.offload;
+      if (o) {
+        let flags = 0;
+        if (o.needsCsum) {
+          flags |= abi.VENET_SG_FLAG_NEEDS_CSUM;
+          le.setU16(sg, abi.VENET_SG_OFF_CSUM_START, o.csumStart ?? 0);
+          le.setU16(sg, abi.VENET_SG_OFF_CSUM_OFFSET, o.csumOffset ?? 0);
+        }
+        if (o.gsoType !== undefined && o.gsoType !== GSO_NONE) {
+          flags |= abi.VENET_SG_FLAG_GSO;
+          sg[abi.VENET_SG_OFF_GSO_TYPE] = o.gsoType === GSO_TCPV4 ? abi.VENET_GSO_TYPE_TCPV4 : o.gsoType === GSO_TCPV6 ? abi.VENET_GSO_TYPE_TCPV6 : o.gsoType === GSO_UDP ? abi.VENET_GSO_TYPE_UDP : 0xff;
+          le.setU16(sg, abi.VENET_SG_OFF_GSO_HDRLEN, o.hdrLen ?? 0);
+          le.setU16(sg, abi.VENET_SG_OFF_GSO_SIZE, o.gsoSize ?? 0);
+          if (o.ecn) flags |= abi.VENET_SG_FLAG_ECN;
+        }
+        le.setU32(sg, abi.VENET_SG_OFF_FLAGS, flags);
+      }
+      let at = 0;
+      for (let k = 0; k < count; k++) {
+        const p = parts[k]!;
+        // parts sit back to back in the slot buffer, each described by its own iov entry
+        mem.view(buf + at, p.length).set(p);
+        const io = abi.VENET_SG_OFF_IOV + k * abi.VENET_IOV_SIZE;
+        le.setU32(sg, io + abi.VENET_IOV_OFF_LEN, p.length);
+        le.setU32(sg, io + 4, 0);
+        le.setU64(sg, io + abi.VENET_IOV_OFF_PTR, buf + at);
+        at += p.length;
+      }
+      this.tx.post(sgAddr, abi.venetSgSize(count), slot);
+    }
+    this.counters.sent++;
+    if (!options.more) this.tx.kick();
+    return true;
+  }
+
+  /** Kick the device (after a batch sent with `more`). */
+  flush(): void {
+    this.tx.kick();
+  }
+
+  /** Take back tx buffers the device finished. */
+  reclaimTx(): number {
+    return this.tx.reclaim((cookie) => this.txFree.push(cookie));
+  }
+
+  /** Tx buffers in flight. */
+  get txInFlight(): number {
+    return this.tx.outstanding;
+  }
+
+  /** Signal counters of the tx ring (injected = kicks; wakeups = tx-complete interrupts). */
+  get txSignalCounters() {
+    return this.txSignal.counters;
+  }
+  /** Signal counters of the rx ring (wakeups = rx interrupts). */
+  get rxSignalCounters() {
+    return this.rxSignal.counters;
+  }
+  get evqSignalCounters() {
+    return this.evqSignal?.counters;
+  }
+
+  /** One NAPI poll: up to pollWeight frames, refilling as it goes, then yield or unmask. */
+  private poll(): void {
+    this.counters.polls++;
+    const mem = this.conn.memory;
+    const done = this.rx.reclaim((cookie, len) => {
+      const buf = this.rxBuffers[cookie];
+      if (buf === undefined) return;
+      if (len === 0) this.counters.rxEmpty++;
+      else {
+        this.counters.received++;
+        this.onFrame(mem.view(buf, Math.min(len, this.bufferSize)));
+      }
+      if (!this.stopping) this.rx.post(buf, this.bufferSize, cookie);
+    }, this.pollWeight);
+    if (done === this.pollWeight && !this.conn.closed) this.conn.defer(() => this.poll());
+    else {
+      this.polling = false;
+      this.rxSignal.enable();
+    }
+  }
+
+  private pollEvents(): void {
+    const q = this.evq!;
+    const mem = this.conn.memory;
+    let txc = 0;
+    q.reclaim((cookie, len) => {
+      const buf = this.evBuffers[cookie]!;
+      if (len >= abi.VENET_EVENT_HEADER_SIZE) {
+        const ev = mem.view(buf, Math.min(len, EV_BUF));
+        const id = le.getU32(ev, abi.VENET_EVENT_OFF_ID);
+        if (id === abi.VENET_EVENT_LINKSTATE) {
+          this.counters.linkEvents++;
+          this.linkUp = ev[abi.VENET_EVENT_LINKSTATE_OFF_STATE] !== 0;
+          this.onLink(this.linkUp);
+        } else if (id === abi.VENET_EVENT_TXC) {
+          this.counters.txcEvents++;
+          txc++;
+        }
+      }
+      q.post(buf, EV_BUF, cookie);
+    });
+    if (txc > 0) {
+      this.counters.txCompletes++;
+      this.reclaimTx();
+    }
+  }
+
+  /** Ask the device for every posted rx buffer back (used before closing). */
+  async flushRx(): Promise<void> {
+    this.stopping = true;
+    await this.conn.call(abi.VENET_FUNC_FLUSHRX);
+  }
+
+  async linkDown(): Promise<void> {
+    await this.conn.call(abi.VENET_FUNC_LINKDOWN);
+    this.linkUp = false;
+  }
+
+  /**
+   * Run something that transmits into a sink (a GuestResponder) on this driver: its frames go
+   * out through {@link send}, and received frames go to its `receive`.
+   */
+  attach(peer: { receive(frame: Uint8Array): unknown; setTransmit(transmit: (frame: Uint8Array) => boolean): void }): void {
+    peer.setTransmit((f) => this.send(f));
+    this.onFrame = (f) => {
+      peer.receive(f);
+    };
+  }
+
+  /** Close the connection (the device releases the rings). Buffers stay allocated in `allocator`. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    await this.conn.close();
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * @vbus/venet: the venet paravirtual NIC (device and guest driver), the host network backends
+ * shared by every NIC plugin, and a minimal guest IPv4 responder.
+ * @packageDocumentation
+ */
+export * from './common/abi/venet-abi.js';
+export { VenetDeviceClass, VenetDevice, VenetConnection, VENET_HOST_CAPS, type VenetQueueCounters } from './common/device/venet-device.js';
+export { validateVenetConfig, randomLocalMac, type VenetConfig, type VenetConfigInput } from './common/device/venet-config.js';
+export { VenetDriver, type VenetDriverOptions, type VenetDriverCounters, type VenetSendOptions } from './common/driver/venet-driver.js';
+export { venetModule } from './venet-module.js';
+export * from './common/backend/index.js';
+export * from './common/responder/index.js';

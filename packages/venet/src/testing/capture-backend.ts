@@ -1,0 +1,38 @@
+import { BackendPort } from '../common/backend/port.js';
+import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo } from '../common/backend/net-backend.js';
+
+/**
+ * A backend for tests: keeps a copy of every frame a NIC sends (with its offload metadata), and
+ * lets the test push frames toward the NIC with {@link inject}. One NIC at a time.
+ */
+export class CaptureBackend implements NetBackend {
+  readonly kind = 'capture';
+  readonly frames: { frame: Uint8Array; offload: FrameOffload | undefined }[] = [];
+  /** If false, frames the NIC sends are refused (the port counts the drop). */
+  accept = true;
+  port: BackendPort | undefined;
+  private sink: FrameSink | undefined;
+
+  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
+    this.sink = toNic;
+    this.port = new BackendPort(nic.name, (frame, offload) => {
+      if (!this.accept) {
+        this.port!.counters.drops++;
+        return false;
+      }
+      this.frames.push({ frame: frame.slice(), offload: offload ? { ...offload } : undefined });
+      return true;
+    });
+    return this.port;
+  }
+
+  /** Deliver a frame toward the NIC; returns what the NIC answered (false: dropped). */
+  inject(frame: Uint8Array): boolean {
+    if (!this.port || !this.sink) return false;
+    return this.port.toNic(this.sink, frame);
+  }
+
+  async close(): Promise<void> {
+    this.port?.disconnect();
+  }
+}
