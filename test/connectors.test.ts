@@ -83,3 +83,18 @@ describe('the same echo scenario over every connector', () => {
     expect(a.trace.join('\n')).toBe(b.trace.join('\n'));
   });
 });
+
+describe('worker connector in blocking mode (Atomics.wait poll loop)', () => {
+  it('moves every frame with the guest blocked in Atomics.wait between signals', async () => {
+    const bus = newBus();
+    const guest = new WorkerConnector(bus).spawn(new URL('./fixtures/echo-guest-blocking.ts', import.meta.url), { workerData: { burst: 200, bursts: 30, size: 256 } });
+    const r = await new Promise<EchoScenarioResult & { polls: number }>((resolve, reject) => {
+      guest.worker.once('message', resolve);
+      guest.worker.once('error', reject);
+    });
+    await guest.exited;
+    expect(r).toMatchObject({ sent: 6000, received: 6000, intact: true });
+    expect(r.kicks).toBeLessThanOrEqual(30);
+    expect(r.polls).toBeGreaterThan(0);
+  });
+});

@@ -59,6 +59,8 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   const conns = new Map<number, { guest: GuestConnectionImpl; cells: Int32Array; stop: boolean }>();
   let nextReq = 1;
+  /** Work deferred by drivers in blocking mode, run by poll(). */
+  const deferred: Array<() => void> = [];
 
   const onMessage = (m: HostToGuest): void => {
     if (m.t === 'reply') {
@@ -116,8 +118,9 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
         },
       },
       new DoorbellLink(cells, DOORBELL_TO_HOST),
-      // setImmediate, not a microtask: a long poll must let the doorbell and port be served
-      (fn) => setImmediate(fn),
+      // setImmediate, not a microtask: a long poll must let the doorbell and port be served.
+      // In blocking mode the event loop is not running inside poll(), so poll() runs them.
+      blocking ? (fn) => deferred.push(fn) : (fn) => setImmediate(fn),
     );
     const entry = { guest, cells, stop: false };
     conns.set(connId, entry);
@@ -139,7 +142,10 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
         let control = false;
         for (const c of conns.values()) if (drainDoorbell(c.cells, DOORBELL_TO_GUEST, c.guest.router)) control = true;
         if (control) drainPort();
+        // run what drivers deferred (NAPI continuations), oldest first, without waiting
+        for (let n = deferred.length; n > 0; n--) deferred.shift()!();
         if (until()) break;
+        if (deferred.length > 0) continue;
         if (Atomics.wait(wake, 0, seen, timeoutMs) === 'timed-out') break;
         handled++;
       }
