@@ -119,7 +119,7 @@ export class VenetDevice implements Device {
 
   open(connection: { readonly id: number; readonly memory: GuestMemory }): DeviceConnectionHandler {
     if (this.conn) throw new BusError(`${this.context.name}: a venet device takes one connection at a time (connection ${this.conn.id} is open)`);
-    const c = new VenetConnection(this, connection.id, () => {
+    const c = new VenetConnection(this, connection, () => {
       if (this.conn === c) this.conn = undefined;
     });
     this.conn = c;
@@ -186,12 +186,17 @@ export class VenetConnection implements DeviceConnectionHandler {
 
   constructor(
     private readonly device: VenetDevice,
-    readonly id: number,
+    private readonly connection: { readonly id: number },
     private readonly onClose: () => void,
   ) {
     this.name = device.context.name;
     this.config = device.config;
     this.stats = device.stats;
+  }
+
+  /** The bus's id of this connection (read lazily: the bus assigns it after open returns). */
+  get id(): number {
+    return this.connection.id;
   }
 
   // ---------------------------------------------------------------- calls
