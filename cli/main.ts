@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { demoEcho } from './demo-echo.js';
+import { demoNics } from './demo-nic.js';
 
 function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -26,9 +27,15 @@ program
   .option('--burst <n>', 'frames per burst (one kick each)', positiveInt('--burst', 256), 128)
   .option('--size <bytes>', 'frame size', positiveInt('--size', 2048), 64)
   .option('--tx-complete-every <n>', 'tx-complete mitigation N', positiveInt('--tx-complete-every', 4096), 10)
-  .action(async (o: { echo: boolean; frames: number; burst: number; size: number; txCompleteEvery: number }) => {
-    const r = await demoEcho(o);
-    process.exitCode = r.intact && r.received === r.sent ? 0 : 1;
+  .option('--nics <kinds>', 'comma-separated NIC kinds of the guests (venet, virtio-net)', 'venet,venet')
+  .action(async (o: { echo: boolean; frames: number; burst: number; size: number; txCompleteEvery: number; nics: string }) => {
+    if (o.echo) {
+      const r = await demoEcho(o);
+      process.exitCode = r.intact && r.received === r.sent ? 0 : 1;
+      return;
+    }
+    const ok = await demoNics({ frames: o.frames, size: o.size, batch: o.burst, txCompleteEvery: o.txCompleteEvery, kinds: o.nics.split(',').map((s) => s.trim()) });
+    process.exitCode = ok ? 0 : 1;
   });
 
 await program.parseAsync(process.argv);

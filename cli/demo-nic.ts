@@ -1,0 +1,115 @@
+import { createVbus } from '@vbus/core';
+import { WorkerConnector } from '@vbus/core/node';
+import { LearningSwitch, venetModule } from '@vbus/venet';
+import type { ContainerModule } from 'inversify';
+import { NicGuestHandle } from './nic-host.js';
+import { table } from './table.js';
+
+export interface NicSpec {
+  /** Device class type on the bus. */
+  type: string;
+  /** Guest driver kind. */
+  kind: string;
+}
+
+/** The NIC plugins the demo knows; virtio-net joins when its package provides a driver. */
+export async function nicPlugins(): Promise<{ modules: ContainerModule[]; nics: Record<string, NicSpec> }> {
+  const modules: ContainerModule[] = [venetModule];
+  const nics: Record<string, NicSpec> = { venet: { type: 'virtual-ethernet', kind: 'venet' } };
+  return { modules, nics };
+}
+
+/**
+ * The main demo: guests in worker threads, each with a NIC on one learning switch, ping each
+ * other and stream a burst; prints frames, signals injected and suppressed, and signals per frame.
+ */
+export async function demoNics(options: { frames: number; size: number; batch: number; txCompleteEvery: number; kinds: string[] }): Promise<boolean> {
+  const { modules, nics } = await nicPlugins();
+  const { vbus } = createVbus({ modules });
+  const bus = vbus.createBus('demo');
+  const sw = new LearningSwitch({ name: 'switch0' });
+  const failures: string[] = [];
+  bus.on('device-failed', (d, e) => failures.push(`${d.name}: ${e.message}`));
+  const connector = new WorkerConnector(bus);
+  const kinds = options.kinds.length >= 2 ? options.kinds : [options.kinds[0] ?? 'venet', options.kinds[0] ?? 'venet'];
+  const guests: Array<{ name: string; ip: string; kind: string; handle: NicGuestHandle }> = [];
+  for (let i = 0; i < kinds.length; i++) {
+    const kind = kinds[i]!;
+    const spec = nics[kind];
+    if (!spec) throw new Error(`unknown NIC kind "${kind}" (known: ${Object.keys(nics).join(', ')})`);
+    const name = `${kind === 'venet' ? 'venet' : 'vnet'}${i}`;
+    const mac = `52:54:00:12:34:${(0x10 + i).toString(16)}`;
+    bus.createDevice(spec.type, name, { mac, backend: sw, txCompleteEvery: options.txCompleteEvery });
+    const ip = `192.0.2.${10 + i}`;
+    guests.push({ name, ip, kind, handle: await NicGuestHandle.spawn(connector, { device: name, kind: spec.kind, ip }) });
+  }
+  const [a, b] = guests as [(typeof guests)[0], (typeof guests)[0]];
+  console.log(`bus "demo": ${guests.map((g) => `${g.name} (${g.kind}, ${g.ip}, worker thread)`).join(' and ')} on learning switch "switch0"\n`);
+  const pingAB = await a.handle.request<{ rtts: number[] }>({ cmd: 'ping', ip: b.ip, count: 5, size: 56 });
+  const pingBA = await b.handle.request<{ rtts: number[] }>({ cmd: 'ping', ip: a.ip, count: 5, size: 1000 });
+  const fmt = (r: number[]) => r.map((x) => x.toFixed(3)).join(', ');
+  console.log(`ping ${a.name} -> ${b.ip} (56 bytes): rtt ms ${fmt(pingAB.rtts)}`);
+  console.log(`ping ${b.name} -> ${a.ip} (1000 bytes): rtt ms ${fmt(pingBA.rtts)}\n`);
+
+  const before = snapshotCounters(bus.introspect());
+  const stream = await a.handle.request<{ sent: number; ms: number }>({ cmd: 'stream', ip: b.ip, frames: options.frames, size: options.size, batch: options.batch });
+  // wait until b has taken every frame the switch delivered (bounded)
+  let statsB = await b.handle.request<{ received: number }>({ cmd: 'stats' });
+  for (let i = 0; i < 200 && statsB.received - (before[b.name]?.rxFrames ?? 0) < stream.sent; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    statsB = await b.handle.request<{ received: number }>({ cmd: 'stats' });
+  }
+  const after = snapshotCounters(bus.introspect());
+  const rows: Array<Array<string | number>> = [['device', 'kind', 'tx frames', 'rx frames', 'drops', 'kicks', 'interrupts', 'suppressed', 'signals/frame']];
+  for (const g of guests) {
+    const d = diff(after[g.name]!, before[g.name]!);
+    const frames = d.txFrames + d.rxFrames;
+    rows.push([g.name, g.kind, d.txFrames, d.rxFrames, d.drops, d.kicks, d.interrupts, d.suppressed, frames ? (d.kicks + d.interrupts) / frames : 0]);
+  }
+  const mbps = (stream.sent * options.size * 8) / (stream.ms * 1000);
+  console.log(`stream ${a.name} -> ${b.name}: ${stream.sent.toLocaleString('en-US')} frames of ${options.size} bytes in batches of ${options.batch}, ${stream.ms.toFixed(0)} ms (${((stream.sent / stream.ms) * 1000).toFixed(0)} frames/s, ${mbps.toFixed(0)} Mbit/s)`);
+  console.log(table(rows));
+  const lost = stream.sent - (after[b.name]!.rxFrames - before[b.name]!.rxFrames) - (after[b.name]!.drops - before[b.name]!.drops);
+  console.log(`\nframes sent = delivered + dropped: ${lost === 0 ? 'yes' : `NO (${lost} unaccounted)`}; switch table: ${sw.entries().length} MACs learned`);
+  if (failures.length) console.log(`device failures: ${failures.join('; ')}`);
+  for (const g of guests) await g.handle.stop();
+  await sw.close();
+  return failures.length === 0 && lost === 0;
+}
+
+interface NicCounters {
+  txFrames: number;
+  rxFrames: number;
+  drops: number;
+  kicks: number;
+  interrupts: number;
+  suppressed: number;
+}
+
+function snapshotCounters(s: ReturnType<import('@vbus/core').Bus['introspect']>): Record<string, NicCounters> {
+  const out: Record<string, NicCounters> = {};
+  for (const d of s.devices) {
+    const c = d.counters as Record<string, Record<string, number>>;
+    const sum = (k: string) => Object.values(c).reduce((s2, q) => s2 + (typeof q === 'object' ? (q[k] ?? 0) : 0), 0);
+    out[d.name] = {
+      txFrames: c.tx?.frames ?? 0,
+      rxFrames: c.rx?.frames ?? 0,
+      drops: (c.rx?.drops ?? 0) + (c.tx?.drops ?? 0),
+      kicks: sum('kicks'),
+      interrupts: sum('interrupts'),
+      suppressed: sum('suppressed'),
+    };
+  }
+  return out;
+}
+
+function diff(a: NicCounters, b: NicCounters): NicCounters {
+  return {
+    txFrames: a.txFrames - b.txFrames,
+    rxFrames: a.rxFrames - b.rxFrames,
+    drops: a.drops - b.drops,
+    kicks: a.kicks - b.kicks,
+    interrupts: a.interrupts - b.interrupts,
+    suppressed: a.suppressed - b.suppressed,
+  };
+}

@@ -1,0 +1,33 @@
+import type { GuestAllocator, GuestConnection } from '@vbus/core';
+import { VenetDriver } from '@vbus/venet';
+
+/** What the CLI needs of a guest NIC driver, whichever plugin it is. */
+export interface GuestNic {
+  readonly mac: Uint8Array;
+  onFrame: (frame: Uint8Array) => void;
+  send(frame: Uint8Array, more?: boolean): boolean;
+  flush(): void;
+  attach(peer: { receive(frame: Uint8Array): unknown; setTransmit(transmit: (frame: Uint8Array) => boolean): void }): void;
+  counters(): Record<string, number>;
+}
+
+/** Open the guest driver of `kind` on a connection. */
+export async function openGuestNic(kind: string, conn: GuestConnection, allocator: GuestAllocator): Promise<GuestNic> {
+  if (kind === 'venet') {
+    const d = await VenetDriver.open(conn, allocator);
+    return {
+      mac: d.mac,
+      get onFrame() {
+        return d.onFrame;
+      },
+      set onFrame(f) {
+        d.onFrame = f;
+      },
+      send: (f, more) => d.send(f, more),
+      flush: () => d.flush(),
+      attach: (p) => d.attach(p),
+      counters: () => ({ ...d.counters }),
+    };
+  }
+  throw new Error(`no guest driver for NIC kind "${kind}"`);
+}

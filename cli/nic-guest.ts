@@ -1,0 +1,62 @@
+// A guest worker with one NIC (venet, or virtio-net when available) and the IPv4 responder.
+// The host drives it with messages: ping, stream, stats, stop.
+import { parentPort } from 'node:worker_threads';
+import { connectWorkerGuest } from '@vbus/core/node';
+import { GuestResponder, buildUdpFrame, parseIpv4 } from '@vbus/venet';
+import { openGuestNic, type GuestNic } from './guest-nic.js';
+
+export type NicGuestCommand =
+  | { cmd: 'ping'; ip: string; count: number; size: number }
+  | { cmd: 'stream'; ip: string; frames: number; size: number; batch: number }
+  | { cmd: 'stats' }
+  | { cmd: 'stop' };
+
+const g = connectWorkerGuest({ memoryBytes: 32 << 20 });
+const opts = g.data as { device: string; kind: 'venet' | 'virtio-net'; ip: string };
+const conn = await g.bus.open(opts.device);
+const nic: GuestNic = await openGuestNic(opts.kind, conn, g.allocator);
+const responder = new GuestResponder({ mac: nic.mac, ip: opts.ip, name: opts.device });
+nic.attach(responder);
+let received = 0;
+const toResponder = nic.onFrame;
+nic.onFrame = (f) => {
+  received++;
+  toResponder(f);
+};
+const port = parentPort!;
+const yieldToLoop = () => new Promise((r) => setImmediate(r));
+
+port.on('message', async (m: NicGuestCommand) => {
+  try {
+    if (m.cmd === 'ping') {
+      const rtts: number[] = [];
+      for (let seq = 1; seq <= m.count; seq++) rtts.push((await responder.ping(m.ip, m.size, undefined, seq)).rttMs);
+      port.postMessage({ cmd: 'ping', rtts });
+    } else if (m.cmd === 'stream') {
+      const dstMac = await responder.resolve(m.ip);
+      const payload = new Uint8Array(Math.max(0, m.size - 42));
+      const frame = buildUdpFrame({ srcMac: nic.mac, dstMac, srcIp: parseIpv4(opts.ip), dstIp: parseIpv4(m.ip), srcPort: 40000, dstPort: 9, data: payload });
+      const start = performance.now();
+      let sent = 0;
+      while (sent < m.frames) {
+        const last = sent + 1 === m.frames || (sent + 1) % m.batch === 0;
+        if (nic.send(frame, !last)) sent++;
+        else {
+          nic.flush();
+          await yieldToLoop();
+        }
+        if (last) await yieldToLoop();
+      }
+      port.postMessage({ cmd: 'stream', sent, ms: performance.now() - start });
+    } else if (m.cmd === 'stats') {
+      port.postMessage({ cmd: 'stats', received, nic: nic.counters() });
+    } else if (m.cmd === 'stop') {
+      responder.close?.();
+      await g.shutdown();
+      port.close();
+    }
+  } catch (e) {
+    port.postMessage({ cmd: 'error', message: e instanceof Error ? e.message : String(e) });
+  }
+});
+port.postMessage({ cmd: 'ready', mac: Array.from(nic.mac) });
