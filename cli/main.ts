@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { demoEcho } from './demo-echo.js';
 import { demoNics } from './demo-nic.js';
+import { serve } from './serve.js';
 
 function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -36,6 +37,29 @@ program
     }
     const ok = await demoNics({ frames: o.frames, size: o.size, batch: o.burst, txCompleteEvery: o.txCompleteEvery, kinds: o.nics.split(',').map((s) => s.trim()) });
     process.exitCode = ok ? 0 : 1;
+  });
+
+program
+  .command('serve')
+  .description('one guest with an IPv4 responder (ARP, ICMP echo, UDP echo on port 7) whose NIC backend is a QEMU-compatible socket; runs until interrupted, then prints its counters')
+  .requiredOption('--ip <addr/prefix>', 'the guest\'s IPv4 address, e.g. 192.0.2.1/24')
+  .option('--device <kind>', 'NIC plugin: venet (or virtio-net when available)', 'venet')
+  .option('--listen <host:port>', 'listen for QEMU -netdev stream/socket (4-byte big-endian length framing)')
+  .option('--connect <host:port>', 'connect to a QEMU -netdev stream/socket server')
+  .option('--unix <path>', 'listen on a unix stream socket (with --unix-connect: connect to it)')
+  .option('--unix-connect', 'connect to --unix PATH instead of listening', false)
+  .option('--udp <local:remote>', 'UDP on 127.0.0.1, one frame per datagram (QEMU -netdev dgram)')
+  .option('--pcap <file>', 'capture every frame to a pcap file')
+  .option('--mac <mac>', 'the NIC\'s MAC address (default: random locally administered)')
+  .option('--mtu <bytes>', 'MTU', positiveInt('--mtu', 65535))
+  .option('--exit-after <seconds>', 'stop after this many seconds', positiveInt('--exit-after'))
+  .action(async (o: Parameters<typeof serve>[0]) => {
+    try {
+      await serve(o);
+    } catch (e) {
+      console.error(`vbus serve: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(2);
+    }
   });
 
 await program.parseAsync(process.argv);

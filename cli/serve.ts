@@ -1,0 +1,97 @@
+import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
+import { connectBackends, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/venet';
+import { PcapFile, QemuDgramBackend, QemuStreamBackend } from '@vbus/venet/node';
+import { nicPlugins } from './demo-nic.js';
+import { openGuestNic } from './guest-nic.js';
+import { table } from './table.js';
+
+export interface ServeOptions {
+  device: string;
+  ip: string;
+  listen?: string;
+  connect?: string;
+  unix?: string;
+  unixConnect?: boolean;
+  udp?: string;
+  pcap?: string;
+  mac?: string;
+  mtu?: number;
+  exitAfter?: number;
+}
+
+/** Parse "HOST:PORT" (IPv6 in brackets) into its parts; throws a message naming the option. */
+export function parseHostPort(option: string, text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`${option} must be HOST:PORT (e.g. 127.0.0.1:10000), got "${text}"`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+/**
+ * One guest with the IPv4 responder, its NIC's backend on a QEMU-compatible socket, so a QEMU VM
+ * started with -netdev stream/socket/dgram joins the same Ethernet segment. Runs until SIGINT or
+ * SIGTERM (or --exit-after), then prints its counters.
+ */
+export async function serve(o: ServeOptions): Promise<void> {
+  const { modules, nics } = await nicPlugins();
+  const spec = nics[o.device];
+  if (!spec) throw new Error(`--device must be one of ${Object.keys(nics).join(', ')}, got "${o.device}"`);
+  const ipm = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?$/.exec(o.ip);
+  if (!ipm) throw new Error(`--ip must be an IPv4 address with an optional prefix, like 192.0.2.1/24, got "${o.ip}"`);
+  const modes = [o.listen, o.connect, o.unix, o.udp].filter((x) => x !== undefined).length;
+  if (modes !== 1) throw new Error('give exactly one of --listen HOST:PORT, --connect HOST:PORT, --unix PATH, --udp LOCAL_PORT:REMOTE_PORT');
+
+  let socket: NetBackend;
+  let where: string;
+  if (o.listen) {
+    const b = await QemuStreamBackend.listen(parseHostPort('--listen', o.listen));
+    const a = b.address();
+    where = 'host' in a ? `listening on ${a.host}:${a.port} (QEMU: -netdev stream,id=n0,server=off,addr.type=inet,addr.host=${a.host},addr.port=${a.port})` : '';
+    socket = b;
+  } else if (o.connect) {
+    socket = await QemuStreamBackend.connect(parseHostPort('--connect', o.connect));
+    where = `connected to ${o.connect}`;
+  } else if (o.unix) {
+    socket = o.unixConnect ? await QemuStreamBackend.connect({ path: o.unix }) : await QemuStreamBackend.listen({ path: o.unix });
+    where = `${o.unixConnect ? 'connected to' : 'listening on'} unix socket ${o.unix}`;
+  } else {
+    const m = /^(\d{1,5}):(\d{1,5})$/.exec(o.udp!);
+    if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) throw new Error(`--udp must be LOCAL_PORT:REMOTE_PORT, got "${o.udp}"`);
+    socket = await QemuDgramBackend.open({ local: { host: '127.0.0.1', port: Number(m[1]) }, remote: { host: '127.0.0.1', port: Number(m[2]) } });
+    where = `udp 127.0.0.1:${m[1]} <-> 127.0.0.1:${m[2]} (QEMU: -netdev dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=${m[2]},remote.type=inet,remote.host=127.0.0.1,remote.port=${m[1]})`;
+  }
+  const pcap = o.pcap ? PcapFile.open(o.pcap) : undefined;
+  const sw = new LearningSwitch({ name: 'serve', capture: pcap?.sink });
+  const cable = connectBackends(sw, socket, { name: 'socket' });
+
+  const { vbus } = createVbus({ modules });
+  const bus = vbus.createBus('serve');
+  bus.on('device-failed', (d, e) => console.error(`device ${d.name} failed: ${e.message}`));
+  bus.createDevice(spec.type, 'nic0', { mac: o.mac, mtu: o.mtu, backend: sw });
+  const mem = RegionMemory.create(0x10000, 16 << 20);
+  const conn = new InProcessConnector(bus, mem, { guest: 'serve' }).open('nic0');
+  const nic = await openGuestNic(spec.kind, conn, new GuestAllocator(0x10000, 16 << 20));
+  const responder = new GuestResponder({ mac: nic.mac, ip: ipm[1]!, prefixLength: ipm[2] ? Number(ipm[2]) : 24, mtu: o.mtu });
+  nic.attach(responder);
+  const macText = Array.from(nic.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  console.log(`vbus serve: ${o.device} ${macText} ${o.ip} ${where}${pcap ? `, capturing to ${o.pcap}` : ''}`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (o.exitAfter) setTimeout(stop, o.exitAfter * 1000).unref();
+  });
+  const dev = bus.introspect().devices[0]!;
+  const c = dev.counters as Record<string, Record<string, number>>;
+  const rows: Array<Array<string | number>> = [['queue', 'frames', 'bytes', 'drops', 'kicks', 'interrupts', 'suppressed']];
+  for (const [q, v] of Object.entries(c)) if (typeof v === 'object') rows.push([q, v.frames ?? 0, v.bytes ?? 0, v.drops ?? 0, v.kicks ?? 0, v.interrupts ?? 0, v.suppressed ?? 0]);
+  console.log(table(rows));
+  const r = responder.counters as unknown as Record<string, number>;
+  console.log(`responder: ${Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  cable.disconnect?.();
+  await conn.close();
+  await sw.close();
+  await socket.close();
+  await pcap?.close();
+}
