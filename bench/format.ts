@@ -1,0 +1,89 @@
+// Text table and SVG chart of a bench report.
+import type { BenchReport, BenchRow } from './run.js';
+
+function fmt(n: number | null | undefined, digits = 2): string {
+  if (n === null || n === undefined || Number.isNaN(n)) return '-';
+  if (Math.abs(n) >= 1e9) return `${(n / 1e9).toFixed(digits)} G`;
+  if (Math.abs(n) >= 1e6) return `${(n / 1e6).toFixed(digits)} M`;
+  if (Math.abs(n) >= 1e4) return `${(n / 1e3).toFixed(1)} k`;
+  if (Number.isInteger(n)) return String(n);
+  if (Math.abs(n) >= 1) return n.toFixed(digits);
+  return n.toFixed(4);
+}
+
+function align(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+export function formatTable(report: BenchReport): string {
+  const out: string[] = [];
+  const head = ['row', 'device', 'connector', 'bytes', 'frames', 'frames/s', 'bits/s', 'kicks/frame', 'irq/frame', 'kicks', 'tx-compl', 'rx irq', 'x ring', 'x postMsg'];
+  const rowCells = (r: BenchRow) =>
+    r.measured
+      ? [r.name, r.device, r.connector, String(r.frameSize), fmt(r.frames), fmt(r.framesPerSec), fmt(r.bitsPerSec), fmt(r.kicksPerFrame), fmt(r.interruptsPerFrame), fmt(r.kicks), fmt(r.txCompleteInterrupts), fmt(r.rxInterrupts), fmt(r.ratioToRing, 3), fmt(r.ratioToPostMessage)]
+      : [r.name, r.device, r.connector, String(r.frameSize), r.note, '', '', '', '', '', '', '', '', ''];
+  for (const section of ['baseline', 'throughput', 'signals'] as const) {
+    out.push(`\n${section === 'baseline' ? 'Baselines (same run, main thread + one worker)' : section === 'throughput' ? 'Bus throughput (frames one way into the device)' : 'Signal counts'}`);
+    out.push(align([head, ...report.rows.filter((r) => r.section === section).map(rowCells)]));
+  }
+  out.push('\nRound-trip latency (µs)');
+  out.push(
+    align([
+      ['row', 'device', 'connector', 'samples', 'p50 µs', 'p99 µs', 'x atomics rtt', 'x spin rtt'],
+      ...report.latency.map((l) => [l.name, l.device, l.connector, String(l.samples), fmt(l.p50Us), fmt(l.p99Us), fmt(l.ratioToAtomicsRtt), fmt(l.ratioToSpinRtt)]),
+    ]),
+  );
+  const m = report.memory;
+  out.push(`\nMemory: heap ${fmt(m.heapBeforeBytes)}B before, ${fmt(m.heapAfterBytes)}B after ${m.frames.toLocaleString('en-US')} frames (${m.device}, ${m.connector}): growth ${m.growthBytes.toLocaleString('en-US')} bytes`);
+  out.push('\nTargets');
+  out.push(align([['target', 'value', 'met'], ...report.targets.map((t) => [t.target, t.value, t.met === null ? 'n/a' : t.met ? 'yes' : 'NO'])]));
+  out.push(`\n${report.mode} run, ${report.seconds.toFixed(1)} s, Node ${report.machine.node}, ${report.machine.cpus} cores (${report.machine.cpuModel})`);
+  return out.join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A plain SVG: one bar chart of frames/s, one of kicks + interrupts per frame (log scale). */
+export function formatSvg(report: BenchReport): string {
+  const rows = report.rows.filter((r) => r.measured && r.framesPerSec !== null && r.section !== 'signals');
+  const sig = report.rows.filter((r) => r.measured && r.section !== 'baseline' && r.kicksPerFrame !== null);
+  const labelW = 430;
+  const barW = 420;
+  const rowH = 18;
+  const top = 40;
+  const h1 = rows.length * rowH;
+  const top2 = top + h1 + 60;
+  const h2 = sig.length * rowH;
+  const height = top2 + h2 + 40;
+  const width = labelW + barW + 140;
+  const max = Math.max(...rows.map((r) => r.framesPerSec!), 1);
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="100%" height="100%" fill="white"/>`);
+  parts.push(`<text x="10" y="22" font-size="15" font-weight="bold">vbus-ts bench (${report.mode}, Node ${esc(report.machine.node)}, ${report.machine.cpus} cores): frames/s</text>`);
+  rows.forEach((r, i) => {
+    const y = top + i * rowH;
+    const w = Math.max(1, (r.framesPerSec! / max) * barW);
+    const color = r.section === 'baseline' ? '#888' : r.connector === 'worker' ? '#2a6fb0' : '#4ca64c';
+    parts.push(`<text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(`${r.name} · ${r.connector} · ${r.frameSize} B`)}</text>`);
+    parts.push(`<rect x="${labelW}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowH - 4}" fill="${color}"/>`);
+    parts.push(`<text x="${labelW + w + 4}" y="${y + 13}">${(r.framesPerSec! / 1e6).toFixed(3)} M/s</text>`);
+  });
+  parts.push(`<text x="10" y="${top2 - 18}" font-size="15" font-weight="bold">signals per frame (kicks red, interrupts orange; log scale, 1e-5 .. 10)</text>`);
+  const logW = (v: number) => (v <= 0 ? 0 : Math.max(1, ((Math.log10(v) + 5) / 6) * barW));
+  sig.forEach((r, i) => {
+    const y = top2 + i * rowH;
+    const k = logW(r.kicksPerFrame!);
+    const q = logW(r.interruptsPerFrame!);
+    parts.push(`<text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(`${r.name} · ${r.connector} · ${r.frameSize} B`)}</text>`);
+    parts.push(`<rect x="${labelW}" y="${y + 2}" width="${k.toFixed(1)}" height="${(rowH - 4) / 2}" fill="#c0392b"/>`);
+    parts.push(`<rect x="${labelW}" y="${y + 2 + (rowH - 4) / 2}" width="${q.toFixed(1)}" height="${(rowH - 4) / 2}" fill="#e67e22"/>`);
+    parts.push(`<text x="${labelW + Math.max(k, q) + 4}" y="${y + 13}">${r.kicksPerFrame!.toFixed(4)} / ${r.interruptsPerFrame!.toFixed(4)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}

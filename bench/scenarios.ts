@@ -1,0 +1,205 @@
+// The guest side of every bus measurement, the same code on the in-process connector (main
+// thread) and in the worker guest (bench/bus-guest.ts).
+import type { GuestAllocator, GuestConnection, SignalCounters } from '@vbus/core';
+import { EchoDriver } from '@vbus/core/testing/echo';
+import { percentile } from './stats.js';
+
+export type DeviceKind = 'echo' | 'venet';
+
+/** What a driver must offer the benchmark (EchoDriver and VenetDriver both do). */
+interface BenchDriver {
+  send(frame: Uint8Array, more?: boolean): boolean;
+  flush(): void;
+  onFrame: (frame: Uint8Array) => void;
+  readonly counters: { sent: number; received: number };
+  readonly tx: { readonly outstanding: number };
+  readonly txSignalCounters: SignalCounters;
+  readonly rxSignalCounters: SignalCounters;
+  readonly evqSignalCounters?: SignalCounters | undefined;
+  reclaimTx?(): number;
+}
+
+interface VenetModuleShape {
+  VenetDriver: { open(conn: GuestConnection, allocator: GuestAllocator, options?: { ringSize?: number }): Promise<BenchDriver> };
+}
+
+const VENET_SPEC = '@vbus/venet';
+let venet: VenetModuleShape | null | undefined;
+
+/** The venet package if it exports a driver and a module in this build, else null. */
+export async function loadVenet(): Promise<(VenetModuleShape & { venetModule: unknown }) | null> {
+  if (venet === undefined) {
+    try {
+      const m = (await import(VENET_SPEC)) as Partial<VenetModuleShape & { venetModule: unknown }>;
+      venet = m.VenetDriver && m.venetModule ? (m as VenetModuleShape) : null;
+    } catch {
+      venet = null;
+    }
+  }
+  return venet as (VenetModuleShape & { venetModule: unknown }) | null;
+}
+
+export const RING = 256;
+
+async function openDriver(device: DeviceKind, conn: GuestConnection, allocator: GuestAllocator): Promise<BenchDriver> {
+  if (device === 'echo') return (await EchoDriver.open(conn, allocator, { ringSize: RING })) as unknown as BenchDriver;
+  const v = await loadVenet();
+  if (!v) throw new Error('venet driver not available in this build');
+  return v.VenetDriver.open(conn, allocator, { ringSize: RING });
+}
+
+export interface StreamJob {
+  kind: 'stream';
+  device: DeviceKind;
+  deviceName: string;
+  size: number;
+  frames: number;
+  /** false: every frame is sent on its own with a kick (notification prevention on the driver side off). */
+  batching: boolean;
+}
+export interface ScenarioJob {
+  kind: 'scenario';
+  device: 'echo';
+  deviceName: string;
+  size: number;
+  burst: number;
+  bursts: number;
+}
+export interface LatencyJob {
+  kind: 'latency';
+  device: 'echo';
+  deviceName: string;
+  size: number;
+  samples: number;
+}
+export type Job = StreamJob | ScenarioJob | LatencyJob;
+
+export interface SignalTotals {
+  frames: number;
+  received: number;
+  seconds: number;
+  kicks: number;
+  kicksSuppressed: number;
+  txCompleteInterrupts: number;
+  rxInterrupts: number;
+  eventInterrupts: number;
+}
+export interface LatencyResult {
+  samples: number;
+  p50Us: number;
+  p99Us: number;
+}
+export type JobResult = { job: Job; signals?: SignalTotals; latency?: LatencyResult; error?: string };
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function until(done: () => boolean, what: string, conn: GuestConnection, timeoutMs = 60_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (conn.closed) throw new Error(`${what}: connection closed`);
+    if (performance.now() > deadline) throw new Error(`${what}: no progress for ${timeoutMs} ms`);
+    await tick();
+  }
+}
+
+function totals(d: BenchDriver, frames: number, seconds: number): SignalTotals {
+  return {
+    frames,
+    received: d.counters.received,
+    seconds,
+    kicks: d.txSignalCounters.injected,
+    kicksSuppressed: d.txSignalCounters.suppressed,
+    txCompleteInterrupts: d.txSignalCounters.wakeups,
+    rxInterrupts: d.rxSignalCounters.wakeups,
+    eventInterrupts: d.evqSignalCounters?.wakeups ?? 0,
+  };
+}
+
+/**
+ * Stream `frames` frames one way into the device. With batching the driver writes what the ring
+ * allows (xmit_more) and kicks once per batch; without, each frame is its own send and kick. The
+ * echo device sends each frame back, so the sender keeps at most one ring of frames unanswered.
+ */
+async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAllocator, probe?: (phase: 'start' | 'end') => void): Promise<SignalTotals> {
+  const d = await openDriver(job.device, conn, allocator);
+  probe?.('start');
+  const frame = new Uint8Array(job.size);
+  const echo = job.device === 'echo';
+  let sent = 0;
+  const t0 = performance.now();
+  while (sent < job.frames) {
+    let n = 0;
+    while (sent < job.frames && (!echo || sent - d.counters.received < RING)) {
+      frame[0] = sent;
+      if (!d.send(frame, job.batching)) break;
+      sent++;
+      n++;
+      // unbatched: let the device run before the next frame, so that each kick can cross
+      if (!job.batching) break;
+    }
+    if (job.batching && n > 0) d.flush();
+    await tick();
+  }
+  if (echo) await until(() => d.counters.received >= job.frames && d.tx.outstanding === 0, `${job.deviceName} stream`, conn);
+  else await until(() => (d.reclaimTx?.(), d.tx.outstanding === 0), `${job.deviceName} stream`, conn);
+  const seconds = (performance.now() - t0) / 1000;
+  const r = totals(d, job.frames, seconds);
+  probe?.('end');
+  await conn.close();
+  return r;
+}
+
+/** Bursts of `burst` frames, each burst kicked once and waited for (the connectors test's shape). */
+async function scenario(job: ScenarioJob, conn: GuestConnection, allocator: GuestAllocator): Promise<SignalTotals> {
+  const d = await openDriver('echo', conn, allocator);
+  const frame = new Uint8Array(job.size);
+  const t0 = performance.now();
+  let sent = 0;
+  for (let b = 0; b < job.bursts; b++) {
+    for (let i = 0; i < job.burst; i++) {
+      if (!d.send(frame, i < job.burst - 1)) {
+        d.flush();
+        await until(() => d.tx.outstanding < RING, 'burst', conn);
+        i--;
+        continue;
+      }
+      sent++;
+    }
+    const target = sent;
+    await until(() => d.counters.received >= target && d.tx.outstanding === 0, `${job.deviceName} burst`, conn);
+  }
+  const r = totals(d, sent, (performance.now() - t0) / 1000);
+  await conn.close();
+  return r;
+}
+
+/** One frame at a time: send, wait for its echo, repeat. */
+async function latency(job: LatencyJob, conn: GuestConnection, allocator: GuestAllocator): Promise<LatencyResult> {
+  const d = await openDriver('echo', conn, allocator);
+  const frame = new Uint8Array(job.size);
+  const samples = new Float64Array(job.samples);
+  const warmup = Math.min(100, Math.floor(job.samples / 10));
+  for (let i = -warmup; i < job.samples; i++) {
+    const t0 = process.hrtime.bigint();
+    let t1 = 0n;
+    d.onFrame = () => {
+      t1 = process.hrtime.bigint();
+    };
+    d.send(frame);
+    await until(() => t1 !== 0n, `${job.deviceName} latency`, conn, 10_000);
+    if (i >= 0) samples[i] = Number(t1 - t0) / 1000;
+  }
+  await conn.close();
+  return { samples: job.samples, p50Us: percentile(samples, 0.5), p99Us: percentile(samples, 0.99) };
+}
+
+/** Run one job on an open connection (closed when done). */
+export async function runJob(job: Job, conn: GuestConnection, allocator: GuestAllocator, probe?: (phase: 'start' | 'end') => void): Promise<JobResult> {
+  try {
+    if (job.kind === 'stream') return { job, signals: await stream(job, conn, allocator, probe) };
+    if (job.kind === 'scenario') return { job, signals: await scenario(job, conn, allocator) };
+    return { job, latency: await latency(job, conn, allocator) };
+  } catch (e) {
+    return { job, error: e instanceof Error ? e.message : String(e) };
+  }
+}
