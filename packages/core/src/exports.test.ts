@@ -1,0 +1,82 @@
+import { expect, it } from 'vitest';
+import * as core from '@vbus/core';
+import * as node from '@vbus/core/node';
+
+// The public surface is a promise to plugin authors and embedders: a change here is deliberate.
+it('pins the public exports of @vbus/core', () => {
+  expect(Object.keys(core).sort()).toMatchInlineSnapshot(`
+    [
+      "Bus",
+      "BusError",
+      "ConfigError",
+      "DeviceClass",
+      "GuestAllocator",
+      "HostConnection",
+      "IOQ_DESC_COOKIE",
+      "IOQ_DESC_LEN",
+      "IOQ_DESC_PTR",
+      "IOQ_DESC_SIZE",
+      "IOQ_DESC_SOWN",
+      "IOQ_DESC_VALID",
+      "IOQ_HEADER_SIZE",
+      "IOQ_IDX_FULL",
+      "IOQ_IDX_HEAD",
+      "IOQ_IDX_TAIL",
+      "IOQ_ITER_AUTOUPDATE",
+      "IOQ_ITER_NOFLIPOWNER",
+      "IOQ_MAGIC",
+      "IOQ_MAX_COUNT",
+      "IOQ_OFF_COUNT",
+      "IOQ_OFF_IDX_INUSE",
+      "IOQ_OFF_IDX_VALID",
+      "IOQ_OFF_MAGIC",
+      "IOQ_OFF_SIGNAL",
+      "IOQ_OFF_VERSION",
+      "IOQ_VERSION",
+      "InProcessConnector",
+      "Ioq",
+      "IoqDeviceQueue",
+      "IoqDriverQueue",
+      "IoqIndex",
+      "IoqIterator",
+      "IoqSeek",
+      "MAX_SIGNALS_PER_CONNECTION",
+      "MemoryAccessError",
+      "MicrotaskScheduler",
+      "RegionMemory",
+      "RingError",
+      "SHM_SIGNAL_MAGIC",
+      "SHM_SIGNAL_OFF_MAGIC",
+      "SHM_SIGNAL_OFF_SIDES",
+      "SHM_SIGNAL_OFF_VERSION",
+      "SHM_SIGNAL_SIDE_DIRTY",
+      "SHM_SIGNAL_SIDE_ENABLED",
+      "SHM_SIGNAL_SIDE_PENDING",
+      "SHM_SIGNAL_SIDE_SIZE",
+      "SHM_SIGNAL_SIZE",
+      "SHM_SIGNAL_VERSION",
+      "Scheduler",
+      "ShmSignal",
+      "Side",
+      "SignalRouter",
+      "SimulatedConnector",
+      "Vbus",
+      "VbusError",
+      "VbusToken",
+      "VirtualTimeScheduler",
+      "createVbus",
+      "ioqByteLength",
+      "le",
+      "signalCell",
+    ]
+  `);
+});
+
+it('pins the public exports of @vbus/core/node', () => {
+  expect(Object.keys(node).sort()).toMatchInlineSnapshot(`
+    [
+      "WorkerConnector",
+      "connectWorkerGuest",
+    ]
+  `);
+});
