@@ -101,6 +101,8 @@ class DeviceRing {
 export class VenetDevice implements Device {
   readonly type = abi.VENET_TYPE;
   readonly stats = { rx: newQueueCounters(), tx: newQueueCounters(), evq: newQueueCounters() };
+  /** Why rx frames were dropped (the sum is stats.rx.drops). */
+  readonly rxDrops = { noConnection: 0, linkDown: 0, noBuffer: 0, tooBig: 0, backlogFull: 0 };
   readonly port: NetBackendPort | undefined;
   private conn: VenetConnection | undefined;
 
@@ -129,6 +131,7 @@ export class VenetDevice implements Device {
   private fromBackend(frame: Uint8Array): boolean {
     const c = this.conn;
     if (!c) {
+      this.rxDrops.noConnection++;
       this.stats.rx.drops++;
       return false;
     }
@@ -151,7 +154,7 @@ export class VenetDevice implements Device {
   }
 
   counters(): Counters {
-    return { rx: { ...this.stats.rx }, tx: { ...this.stats.tx }, evq: { ...this.stats.evq } };
+    return { rx: { ...this.stats.rx }, tx: { ...this.stats.tx }, evq: { ...this.stats.evq }, rxDrops: { ...this.rxDrops } };
   }
 
   release(): void {
@@ -514,6 +517,7 @@ export class VenetConnection implements DeviceConnectionHandler {
   /** A frame from the backend for the guest. False (counted as a drop) if it could not be placed. */
   receive(frame: Uint8Array): boolean {
     if (this.failed || this.closed || !this.linkUp || !this.rx) {
+      this.device.rxDrops.linkDown++;
       this.stats.rx.drops++;
       return false;
     }
@@ -525,6 +529,7 @@ export class VenetConnection implements DeviceConnectionHandler {
       if (gapUs < threshold || this.rxBacklog.length > 0) {
         // throughput mode: queue a copy and deliver from the device's bottom half
         if (this.rxBacklog.length >= this.rx.count) {
+          this.device.rxDrops.backlogFull++;
           this.stats.rx.drops++;
           return false;
         }
@@ -558,12 +563,14 @@ export class VenetConnection implements DeviceConnectionHandler {
   private placeRx(frame: Uint8Array): boolean {
     const rx = this.rx!;
     if (!rx.next()) {
+      this.device.rxDrops.noBuffer++;
       rx.stats.drops++;
       return false;
     }
     const ptr = rx.q.ptr;
     const len = rx.q.len;
     if (frame.length > len) {
+      this.device.rxDrops.tooBig++;
       rx.stats.drops++;
       return false;
     }
