@@ -159,10 +159,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const started = performance.now();
   const progress = options.onProgress ?? (() => {});
   const quick = options.quick ?? false;
-  const F = options.frames ?? (quick ? 100_000 : 1_000_000);
+  const F = options.frames ?? (quick ? 300_000 : 2_000_000);
   const custom = options.frames !== undefined;
-  const memoryFrames = options.frames ?? (quick ? 1_000_000 : 10_000_000);
-  const postFrames = custom ? F : quick ? 100_000 : 300_000;
+  const memoryFrames = options.frames ?? (quick ? 2_000_000 : 10_000_000);
+  const postFrames = custom ? F : quick ? 200_000 : 500_000;
   const atomicsRounds = custom ? Math.min(F, 2000) : quick ? 2000 : 10_000;
   const spinRounds = custom ? Math.min(F, 20_000) : quick ? 20_000 : 200_000;
   const latencySamples = custom ? Math.min(F, 500) : quick ? 2000 : 10_000;
