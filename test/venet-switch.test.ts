@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { WorkerConnector } from '@vbus/core/node';
 import { GuestResponder, LearningSwitch, VenetDriver, VENET_CAP_SG, type VenetDevice } from '@vbus/venet';
@@ -6,10 +7,10 @@ import { addVenet, inProcessGuest, newVenetBus, settle } from './fixtures/venet-
 
 const GUEST = new URL('./fixtures/venet-guest.ts', import.meta.url);
 
-function nextMessage<T>(w: { once(ev: string, fn: (v: never) => void): unknown }): Promise<T> {
+function nextMessage<T>(w: Worker): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    w.once('message', resolve as (v: never) => void);
-    w.once('error', reject as (v: never) => void);
+    w.once('message', resolve);
+    w.once('error', reject);
   });
 }
 
@@ -34,8 +35,10 @@ describe('venet over the worker connector', () => {
       const tx = bus.device<VenetDevice>('venet0').counters().tx as Record<string, number>;
       expect(tx.kicks).toBe(1);
       expect(tx.interrupts! + tx.suppressed!).toBe(Math.ceil(burst / n));
-      expect(r.txCompletes).toBe(tx.interrupts);
-      if (burst === 1) expect(r.txCompletes).toBe(1);
+      // the guest may report before it has handled the last wake still in its doorbell
+      expect(r.txCompletes).toBeGreaterThanOrEqual(1);
+      expect(r.txCompletes).toBeLessThanOrEqual(tx.interrupts!);
+      if (burst === 1) expect(tx.interrupts).toBe(1);
       expect(r.txCompletes).toBeLessThanOrEqual(Math.ceil(burst / n));
     });
   }
