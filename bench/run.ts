@@ -7,7 +7,7 @@ import { WorkerConnector } from '@vbus/core/node';
 import { echoModule } from '@vbus/core/testing/echo';
 import type { ContainerModule } from 'inversify';
 import { BaselineThread, type PingPongBaseline, type PostMessageBaseline, type RingBaseline } from './baselines.js';
-import { loadVenet, runJob, type Job, type JobResult, type SignalTotals, type StreamJob } from './scenarios.js';
+import { loadVenet, loadVirtio, runJob, type Job, type JobResult, type SignalTotals, type StreamJob } from './scenarios.js';
 
 export interface BenchOptions {
   /** Whole run under a minute. */
@@ -114,13 +114,15 @@ function emptyRow(partial: Partial<BenchRow> & Pick<BenchRow, 'section' | 'name'
 }
 
 /** Build the bus every bus row uses: echo devices with tx-complete every 1, 10, 64, and venet if available. */
-function newBus(venetModule: unknown): Bus {
+function newBus(venetModule: unknown, virtioModule: unknown): Bus {
   const modules: ContainerModule[] = [echoModule];
   if (venetModule) modules.push(venetModule as ContainerModule);
+  if (virtioModule) modules.push(virtioModule as ContainerModule);
   const { vbus } = createVbus({ modules });
   const bus = vbus.createBus('bench');
   for (const n of [1, 10, 64]) bus.createDevice('vbus-echo', `echo-n${n}`, { txCompleteEvery: n });
   if (venetModule) bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: TX_COMPLETE_DEFAULT });
+  if (virtioModule) bus.createDevice('virtio-net', 'virtio-net0', {});
   return bus;
 }
 
@@ -255,15 +257,17 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
   // --- bus rows ---
   const venet = await loadVenet();
-  const bus = newBus(venet?.venetModule);
+  const virtio = await loadVirtio();
+  const bus = newBus(venet?.venetModule, virtio?.virtioNetModule);
   bus.on('device-failed', (d, e) => progress(`device ${d.name} failed: ${e.message}`));
-  const devices: Array<{ device: 'echo' | 'venet'; name: string }> = [{ device: 'echo', name: 'echo-n10' }];
+  const devices: Array<{ device: 'echo' | 'venet' | 'virtio-net'; name: string }> = [{ device: 'echo', name: 'echo-n10' }];
   if (venet) devices.push({ device: 'venet', name: 'venet0' });
+  if (virtio) devices.push({ device: 'virtio-net', name: 'virtio-net0' });
   type Planned = { job: Job; rowName: string; section: BenchRow['section'] | 'latency' };
   const plan: Planned[] = [];
   for (const d of devices)
     for (const size of SIZES)
-      plan.push({ job: { kind: 'stream', device: d.device, deviceName: d.name, size, frames: F, batching: true }, rowName: `${d.device} stream, tx-complete every 10`, section: 'throughput' });
+      plan.push({ job: { kind: 'stream', device: d.device, deviceName: d.name, size, frames: F, batching: true }, rowName: d.device === 'virtio-net' ? 'virtio-net stream (device default notification suppression)' : `${d.device} stream, tx-complete every 10`, section: 'throughput' });
   plan.push({
     job: { kind: 'stream', device: 'echo', deviceName: 'echo-n1', size: 64, frames: Math.max(1, Math.floor(F / 10)), batching: false },
     rowName: 'echo, notification prevention off (kick per frame, tx-complete every 1)',
@@ -322,19 +326,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   if (!venet)
     for (const connector of ['in-process', 'worker'])
       rows.push(emptyRow({ section: 'throughput', name: 'venet', device: 'venet', connector, frameSize: 64, measured: false, note: 'not measured: venet driver not available in this build' }));
-  const virtio = await loadOptional('@vbus/virtio-compat', ['VirtioNetDriver', 'virtioNetModule']);
-  for (const connector of ['in-process', 'worker'])
-    rows.push(
-      emptyRow({
-        section: 'throughput',
-        name: 'virtio-net',
-        device: 'virtio-net',
-        connector,
-        frameSize: 64,
-        measured: false,
-        note: virtio ? 'not measured: virtio-net is exported but not wired into this benchmark yet' : 'not measured: virtio-net driver not available in this build',
-      }),
-    );
+  if (!virtio)
+    for (const connector of ['in-process', 'worker'])
+      rows.push(emptyRow({ section: 'throughput', name: 'virtio-net', device: 'virtio-net', connector, frameSize: 64, measured: false, note: 'not measured: virtio-net driver not available in this build' }));
 
   // --- memory: heap before/after N frames in one thread ---
   const gc = gcFunction();
@@ -364,15 +358,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   };
   report.targets = checkTargets(report);
   return report;
-}
-
-async function loadOptional(spec: string, names: string[]): Promise<boolean> {
-  try {
-    const m = (await import(spec)) as Record<string, unknown>;
-    return names.every((n) => m[n] !== undefined);
-  } catch {
-    return false;
-  }
 }
 
 function busRow(section: BenchRow['section'], name: string, connector: string, job: Job, r: JobResult, ring: Map<number, RingBaseline>, post: Map<number, PostMessageBaseline>): BenchRow {

@@ -4,7 +4,7 @@ import type { GuestAllocator, GuestConnection, SignalCounters } from '@vbus/core
 import { EchoDriver } from '@vbus/core/testing/echo';
 import { percentile } from './stats.js';
 
-export type DeviceKind = 'echo' | 'venet';
+export type DeviceKind = 'echo' | 'venet' | 'virtio-net';
 
 /** What a driver must offer the benchmark (EchoDriver and VenetDriver both do). */
 interface BenchDriver {
@@ -41,8 +41,65 @@ export async function loadVenet(): Promise<(VenetModuleShape & { venetModule: un
 
 export const RING = 256;
 
+interface VirtioNetDriverShape {
+  send(frame: Uint8Array, more?: boolean): boolean;
+  flush(): void;
+  onFrame: (frame: Uint8Array) => void;
+  readonly counters: { sent: number; received: number };
+  txFree(): number;
+  signalCounters(): { tx: SignalCounters; rx: SignalCounters };
+}
+interface VirtioModuleShape {
+  VirtioNetDriver: { open(conn: GuestConnection, allocator: GuestAllocator, options?: { queueSize?: number }): Promise<VirtioNetDriverShape> };
+  virtioNetModule: unknown;
+}
+const VIRTIO_SPEC = '@vbus/virtio-compat';
+let virtio: VirtioModuleShape | null | undefined;
+
+/** The virtio-compat package if it exports a virtio-net driver and module in this build, else null. */
+export async function loadVirtio(): Promise<VirtioModuleShape | null> {
+  if (virtio === undefined) {
+    try {
+      const m = (await import(VIRTIO_SPEC)) as Partial<VirtioModuleShape>;
+      virtio = m.VirtioNetDriver && m.virtioNetModule ? (m as VirtioModuleShape) : null;
+    } catch {
+      virtio = null;
+    }
+  }
+  return virtio;
+}
+
+/** virtio-net's driver has its own shape (virtqueues, needsKick); present it as a BenchDriver. */
+function adaptVirtio(d: VirtioNetDriverShape): BenchDriver {
+  const sig = d.signalCounters();
+  return {
+    send: (f, more) => d.send(f, more),
+    flush: () => d.flush(),
+    set onFrame(fn: (frame: Uint8Array) => void) {
+      d.onFrame = fn;
+    },
+    get onFrame() {
+      return d.onFrame;
+    },
+    counters: d.counters,
+    tx: {
+      get outstanding() {
+        return RING - d.txFree();
+      },
+    },
+    txSignalCounters: sig.tx,
+    rxSignalCounters: sig.rx,
+    reclaimTx: () => d.txFree(),
+  };
+}
+
 async function openDriver(device: DeviceKind, conn: GuestConnection, allocator: GuestAllocator): Promise<BenchDriver> {
   if (device === 'echo') return (await EchoDriver.open(conn, allocator, { ringSize: RING })) as unknown as BenchDriver;
+  if (device === 'virtio-net') {
+    const m = await loadVirtio();
+    if (!m) throw new Error('virtio-net driver not available in this build');
+    return adaptVirtio(await m.VirtioNetDriver.open(conn, allocator, { queueSize: RING }));
+  }
   const v = await loadVenet();
   if (!v) throw new Error('venet driver not available in this build');
   return v.VenetDriver.open(conn, allocator, { ringSize: RING });
