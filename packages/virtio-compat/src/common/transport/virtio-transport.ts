@@ -316,7 +316,8 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
     if ((current & ~wanted) !== 0) throw new BusError(`${name}: status 0x${value.toString(16)} clears bits of 0x${current.toString(16)}; only a reset (0) clears status (§2.1.2)`);
     const added = wanted & ~current;
     if (added & VIRTIO_CONFIG_S_FAILED) {
-      this.status |= VIRTIO_CONFIG_S_FAILED;
+      // the driver gave up: keep what it wrote (minus DRIVER_OK's effect) and stop the queues
+      this.status = (this.status & S_NEEDS_RESET) | wanted;
       this.safeStop();
       return;
     }

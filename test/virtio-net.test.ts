@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { LearningSwitch, LoopbackBackend } from '../packages/venet/src/common/backend/index.js';
+import { GuestResponder } from '../packages/venet/src/common/responder/index.js';
+import { featureMask, VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_MRG_RXBUF, type VirtioNetDevice, type VirtioNetDriver } from '@vbus/virtio-compat';
+import { frameTo, newVirtioBus, openDriver, settle, until } from './fixtures/virtio-harness.js';
+
+async function loopbackDriver(options: Parameters<typeof openDriver>[2] = {}) {
+  const bus = newVirtioBus();
+  bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:00:01', backend: new LoopbackBackend() });
+  const d = await openDriver(bus, 'vnet0', options);
+  await settle();
+  return { bus, d };
+}
+
+function signals(d: VirtioNetDriver) {
+  return { kicks: d.counters.kicks, interrupts: d.counters.interrupts };
+}
+
+describe('virtio-net signal economy (in-process, loopback backend)', () => {
+  for (const ring of ['split', 'packed'] as const) {
+    it(`${ring}: one frame costs 1 kick and 1 interrupt`, async () => {
+      const { d } = await loopbackDriver({ ring });
+      let got = 0;
+      d.onFrame = () => got++;
+      const before = signals(d);
+      expect(d.send(frameTo(d.mac, d.mac, 1))).toBe(true);
+      await until(() => got === 1);
+      await settle();
+      const after = signals(d);
+      expect({ kicks: after.kicks - before.kicks, interrupts: after.interrupts - before.interrupts }).toEqual({ kicks: 1, interrupts: 1 });
+    });
+
+    it(`${ring}: a burst of 100 with more costs 1 kick`, async () => {
+      const { d } = await loopbackDriver({ ring });
+      let got = 0;
+      d.onFrame = () => got++;
+      const before = signals(d);
+      for (let i = 0; i < 100; i++) expect(d.send(frameTo(d.mac, d.mac, i), i < 99)).toBe(true);
+      await until(() => got === 100);
+      await settle();
+      const after = signals(d);
+      expect(after.kicks - before.kicks).toBe(1);
+      expect(after.interrupts - before.interrupts).toBe(1);
+    });
+  }
+
+  it('steady stream with EVENT_IDX: kicks and interrupts per frame ≤ 0.01', async () => {
+    const results: Record<string, { frames: number; kicks: number; interrupts: number }> = {};
+    for (const ring of ['split', 'packed'] as const) {
+      const { d } = await loopbackDriver({ ring });
+      expect(d.features & featureMask(VIRTIO_F_EVENT_IDX)).not.toBe(0n);
+      let got = 0;
+      let inOrder = true;
+      d.onFrame = (f) => {
+        if (new DataView(f.buffer, f.byteOffset).getUint32(14, true) !== got) inOrder = false;
+        got++;
+      };
+      const N = 20_000;
+      const before = signals(d);
+      for (let i = 0; i < N; ) {
+        if (d.send(frameTo(d.mac, d.mac, i))) i++;
+        else await new Promise<void>((r) => setImmediate(r));
+      }
+      await until(() => got === N);
+      await settle();
+      const after = signals(d);
+      results[ring] = { frames: N, kicks: after.kicks - before.kicks, interrupts: after.interrupts - before.interrupts };
+      expect(inOrder).toBe(true);
+      expect(results[ring]!.kicks / N).toBeLessThanOrEqual(0.01);
+      expect(results[ring]!.interrupts / N).toBeLessThanOrEqual(0.01);
+    }
+    console.log('steady stream signal counts', JSON.stringify(results));
+  });
+});
+
+describe('virtio-net receive with MRG_RXBUF', () => {
+  it('spreads a frame over several small rx buffers (num_buffers) and the driver reassembles it', async () => {
+    const { d, bus } = await loopbackDriver({ rxBufferSize: 256, txBufferSize: 2048 });
+    expect(d.features & featureMask(VIRTIO_NET_F_MRG_RXBUF)).not.toBe(0n);
+    const frames: Uint8Array[] = [];
+    d.onFrame = (f) => frames.push(f.slice());
+    const big = frameTo(d.mac, d.mac, 7, 1000);
+    for (let i = 60; i < 1000; i++) big[i] = i & 0xff;
+    d.send(big);
+    await until(() => frames.length === 1);
+    expect(frames[0]).toEqual(big);
+    expect(bus.device<VirtioNetDevice>('vnet0').counters().rx0!.frames).toBe(1);
+  });
+
+  it('without MRG_RXBUF a frame larger than a buffer is a counted drop', async () => {
+    const { d, bus } = await loopbackDriver({ rxBufferSize: 256, features: ~featureMask(VIRTIO_NET_F_MRG_RXBUF) });
+    let got = 0;
+    d.onFrame = () => got++;
+    d.send(frameTo(d.mac, d.mac, 1, 1000));
+    d.send(frameTo(d.mac, d.mac, 2, 100));
+    await until(() => got === 1);
+    await settle();
+    expect(got).toBe(1);
+    expect(bus.device<VirtioNetDevice>('vnet0').counters().rx0!.drops).toBe(1);
+    expect(d.counters.rxErrors).toBe(1); // the buffer came back empty and was reposted
+  });
+});
+
+async function pingOverSwitch(ring: 'split' | 'packed') {
+  const sw = new LearningSwitch({ name: 'sw0' });
+  const bus = newVirtioBus();
+  bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:00:0a', backend: sw });
+  const d = await openDriver(bus, 'vnet0', { ring });
+  const guest = new GuestResponder({ mac: d.mac, ip: '192.0.2.10', timeoutMs: 2000 }, (f) => d.transmit(f));
+  d.onFrame = (f) => guest.receive(f);
+  // the host side: a responder attached straight to the switch
+  const host = new GuestResponder({ mac: Uint8Array.from([0x02, 0, 0, 0, 0, 0x01]), ip: '192.0.2.1', timeoutMs: 2000, name: 'host' });
+  const port = sw.attach({ name: 'host', mac: host.mac }, host);
+  host.setTransmit((f) => port.deliver(f));
+  return { bus, sw, d, guest, host };
+}
+
+describe('virtio-net over a LearningSwitch with GuestResponders', () => {
+  for (const ring of ['split', 'packed'] as const) {
+    it(`${ring}: guest and host ping each other`, async () => {
+      const { d, guest, host } = await pingOverSwitch(ring);
+      const r1 = await guest.ping('192.0.2.1', 1000);
+      expect(r1.from).toBe('192.0.2.1');
+      const r2 = await host.ping('192.0.2.10', 56, undefined, 2);
+      expect(r2.from).toBe('192.0.2.10');
+      expect(guest.counters.echoRepliesOut).toBe(1);
+      expect(d.counters.received).toBeGreaterThanOrEqual(2);
+      guest.close();
+      host.close();
+    });
+  }
+});
+
+describe('virtio-net: hostile guest', () => {
+  it('a ring error sets DEVICE_NEEDS_RESET naming queue, index and rule; other devices keep moving frames', async () => {
+    const sw = new LearningSwitch({ name: 'sw0' });
+    const bus = newVirtioBus();
+    bus.createDevice('virtio-net', 'bad0', { mac: '52:54:00:00:00:0b', backend: sw });
+    bus.createDevice('virtio-net', 'good0', { mac: '52:54:00:00:00:0c', backend: sw });
+    bus.createDevice('virtio-net', 'good1', { mac: '52:54:00:00:00:0d', backend: sw });
+    const bad = await openDriver(bus, 'bad0');
+    const g0 = await openDriver(bus, 'good0');
+    const g1 = await openDriver(bus, 'good1');
+    let needsReset = false;
+    bad.onConfigChange = (s) => (needsReset = s.needsReset);
+
+    // corrupt the tx ring: the next available head is out of range
+    const txq = (bad as unknown as { tx: Array<{ vq: { addresses: { availRing: number } } }> }).tx[0]!.vq;
+    const avail = txq.addresses.availRing;
+    const mem = bad.guest.memory;
+    bad.send(frameTo(g0.mac, bad.mac, 0), true);
+    new DataView(mem.view(avail + 4, 2).buffer, mem.view(avail + 4, 2).byteOffset).setUint16(0, 0x7777, true); // ring[0]
+    bad.flush();
+    await until(() => needsReset);
+    const status = await bad.transport.getStatus();
+    expect(status & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET).toBeTruthy();
+    const err = await bad.transport.error();
+    expect(err).toMatch(/bad0\.tx0/);
+    expect(err).toMatch(/index 0/);
+    expect(err).toMatch(/not below the queue size/);
+    expect(bus.device<VirtioNetDevice>('bad0').errors()[0]).toBe(err);
+    expect(bus.status('bad0').state).toBe('ready'); // only the connection stopped, not the device
+
+    // the others still move frames through the same switch
+    let got = 0;
+    g1.onFrame = () => got++;
+    for (let i = 0; i < 10; i++) g0.send(frameTo(g1.mac, g0.mac, i), i < 9);
+    await until(() => got === 10);
+
+    // a reset brings the bad device back
+    const again = await openDriver(bus, 'bad0');
+    let back = 0;
+    g0.onFrame = () => back++;
+    again.send(frameTo(g0.mac, again.mac, 1));
+    await until(() => back === 1);
+  });
+});
