@@ -175,3 +175,33 @@ describe('virtio-net: hostile guest', () => {
     await until(() => back === 1);
   });
 });
+
+describe('virtio-net over the worker connector', () => {
+  it('a guest in a worker thread and a host responder ping each other over a LearningSwitch', async () => {
+    const { WorkerConnector } = await import('@vbus/core/node');
+    const sw = new LearningSwitch({ name: 'sw0' });
+    const bus = newVirtioBus();
+    bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:01:0a', backend: sw });
+    const host = new GuestResponder({ mac: Uint8Array.from([0x02, 0, 0, 0, 0, 0x01]), ip: '192.0.2.1', timeoutMs: 5000, name: 'host' });
+    const port = sw.attach({ name: 'host', mac: host.mac }, host);
+    host.setTransmit((f) => port.deliver(f));
+    const guest = new WorkerConnector(bus).spawn(new URL('./fixtures/virtio-guest.ts', import.meta.url), {
+      workerData: { device: 'vnet0', ring: 'split', ip: '192.0.2.10', peer: '192.0.2.1', pings: 5 },
+    });
+    const next = () =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        guest.worker.once('message', resolve);
+        guest.worker.once('error', reject);
+      });
+    const first = await next();
+    expect(first.pinged).toBe(5);
+    const reply = await host.ping('192.0.2.10', 200);
+    expect(reply.from).toBe('192.0.2.10');
+    guest.worker.postMessage('stop');
+    const last = await next();
+    expect(last.echoRepliesOut).toBe(1);
+    expect(host.counters.echoRepliesOut).toBe(5);
+    await guest.exited;
+    host.close();
+  });
+});
