@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoopbackBackend } from '../packages/venet/src/common/backend/index.js';
+import { LoopbackBackend } from '@vbus/venet';
 import {
   VIRTIO_CALL_GET_STATUS,
   VIRTIO_CALL_QUEUE_SELECT,

@@ -1,6 +1,6 @@
 import { ConfigError, type Device, type DeviceClass, type DeviceConnectionHandler, type DeviceContext, type GuestMemory } from '@vbus/core';
-// Types only: the backends live in @vbus/venet (shared by every NIC front end).
-import type { FrameOffload, FrameSink, NetBackend, NetBackendPort } from '../../../../venet/src/common/backend/net-backend.js';
+// The backends live in @vbus/venet: one backend interface serves venet and virtio-net.
+import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort } from '@vbus/venet';
 import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
 import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTQ_MAX_SIZE, featureMask, hasFeature } from '../virtqueue/layout.js';
 import { VirtioDeviceConnection, type QueueCounters, type QueueSlot } from '../transport/virtio-transport.js';
@@ -45,7 +45,6 @@ import {
   emptyNetHeader,
   encodeNetHeader,
 } from './virtio-net-abi.js';
-import { SoftwareOffload, needsSoftwareOffload } from '../../../../venet/src/common/backend/offload.js';
 
 /** Features this device implements (VERSION_1 is always offered by the transport). */
 export const VIRTIO_NET_SUPPORTED_FEATURES: bigint = [

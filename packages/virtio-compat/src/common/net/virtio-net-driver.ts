@@ -1,5 +1,5 @@
 import { BusError, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
-import type { FrameOffload } from '../../../../venet/src/common/backend/net-backend.js';
+import type { FrameOffload, FrameSink } from '@vbus/venet';
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE,
   VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET,
@@ -128,7 +128,7 @@ interface Queue {
  * Frame-sink shape (as venet's driver): `transmit(frame)` sends, `onFrame` receives, so a
  * GuestResponder runs on it: `responder.setTransmit((f) => d.transmit(f)); d.onFrame = (f) => responder.receive(f)`.
  */
-export class VirtioNetDriver {
+export class VirtioNetDriver implements FrameSink {
   /** Called for each received frame; the view is valid only during the call. */
   onFrame: (frame: Uint8Array, offload?: FrameOffload) => void = () => {};
   /** Called when the link state changes or the device needs a reset. */
@@ -291,9 +291,13 @@ export class VirtioNetDriver {
 
   // --- transmit -----------------------------------------------------------------------------------
 
-  /** FrameSink-style transmit: send one frame now. */
+  /** Send one frame now (kick if the device asked). */
   transmit(frame: Uint8Array): boolean {
     return this.send(frame, false);
+  }
+  /** FrameSink (as venet's driver): deliver = send, offload metadata goes into the header. */
+  deliver(frame: Uint8Array, offload?: FrameOffload): boolean {
+    return this.send(frame, false, offload);
   }
 
   /**
