@@ -167,43 +167,69 @@ describe('virtio-net: hostile guest', () => {
     for (let i = 0; i < 10; i++) g0.send(frameTo(g1.mac, g0.mac, i), i < 9);
     await until(() => got === 10);
 
-    // a reset brings the bad device back
-    const again = await openDriver(bus, 'bad0');
+    // writing status 0 (the driver's recover) brings the connection back on the same signals
+    await bad.recover();
+    expect(await bad.transport.getStatus()).toBe(0x0f);
+    expect(await bad.transport.error()).toBe('');
     let back = 0;
     g0.onFrame = () => back++;
-    again.send(frameTo(g0.mac, again.mac, 1));
+    bad.send(frameTo(g0.mac, bad.mac, 1));
     await until(() => back === 1);
+  });
+
+  it('packed ring: a descriptor outside guest memory sets DEVICE_NEEDS_RESET; the device stays up', async () => {
+    const bus = newVirtioBus();
+    bus.createDevice('virtio-net', 'bad0', { backend: new LoopbackBackend() });
+    const bad = await openDriver(bus, 'bad0', { ring: 'packed' });
+    let needsReset = false;
+    bad.onConfigChange = (s) => (needsReset = s.needsReset);
+    const txq = (bad as unknown as { tx: Array<{ vq: { addresses: { descRing: number } } }> }).tx[0]!.vq;
+    bad.send(frameTo(bad.mac, bad.mac, 0), true);
+    const desc = bad.guest.memory.view(txq.addresses.descRing, 16);
+    new DataView(desc.buffer, desc.byteOffset).setUint32(4, 0x4000_0000, true); // addr high word: far outside
+    bad.flush();
+    await until(() => needsReset);
+    const err = await bad.transport.error();
+    expect(err).toMatch(/bad0\.tx0 index 0: .*outside guest memory/);
+    expect(bus.status('bad0').state).toBe('ready');
+    await bad.recover();
+    let got = 0;
+    bad.onFrame = () => got++;
+    bad.send(frameTo(bad.mac, bad.mac, 1));
+    await until(() => got === 1);
   });
 });
 
 describe('virtio-net over the worker connector', () => {
-  it('a guest in a worker thread and a host responder ping each other over a LearningSwitch', async () => {
-    const { WorkerConnector } = await import('@vbus/core/node');
-    const sw = new LearningSwitch({ name: 'sw0' });
-    const bus = newVirtioBus();
-    bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:01:0a', backend: sw });
-    const host = new GuestResponder({ mac: Uint8Array.from([0x02, 0, 0, 0, 0, 0x01]), ip: '192.0.2.1', timeoutMs: 5000, name: 'host' });
-    const port = sw.attach({ name: 'host', mac: host.mac }, host);
-    host.setTransmit((f) => port.deliver(f));
-    const guest = new WorkerConnector(bus).spawn(new URL('./fixtures/virtio-guest.ts', import.meta.url), {
-      workerData: { device: 'vnet0', ring: 'split', ip: '192.0.2.10', peer: '192.0.2.1', pings: 5 },
-    });
-    const next = () =>
-      new Promise<Record<string, unknown>>((resolve, reject) => {
-        guest.worker.once('message', resolve);
-        guest.worker.once('error', reject);
+  for (const ring of ['split', 'packed'] as const) {
+    it(`${ring}: a guest in a worker thread and a host responder ping each other over a LearningSwitch`, async () => {
+      const { WorkerConnector } = await import('@vbus/core/node');
+      const sw = new LearningSwitch({ name: 'sw0' });
+      const bus = newVirtioBus();
+      bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:01:0a', backend: sw });
+      const host = new GuestResponder({ mac: Uint8Array.from([0x02, 0, 0, 0, 0, 0x01]), ip: '192.0.2.1', timeoutMs: 5000, name: 'host' });
+      const port = sw.attach({ name: 'host', mac: host.mac }, host);
+      host.setTransmit((f) => port.deliver(f));
+      const guest = new WorkerConnector(bus).spawn(new URL('./fixtures/virtio-guest.ts', import.meta.url), {
+        workerData: { device: 'vnet0', ring, ip: '192.0.2.10', peer: '192.0.2.1', pings: 5 },
       });
-    const first = await next();
-    expect(first.pinged).toBe(5);
-    const reply = await host.ping('192.0.2.10', 200);
-    expect(reply.from).toBe('192.0.2.10');
-    guest.worker.postMessage('stop');
-    const last = await next();
-    expect(last.echoRepliesOut).toBe(1);
-    expect(host.counters.echoRepliesOut).toBe(5);
-    await guest.exited;
-    host.close();
-  });
+      const next = () =>
+        new Promise<Record<string, unknown>>((resolve, reject) => {
+          guest.worker.once('message', resolve);
+          guest.worker.once('error', reject);
+        });
+      const first = await next();
+      expect(first.pinged).toBe(5);
+      const reply = await host.ping('192.0.2.10', 200);
+      expect(reply.from).toBe('192.0.2.10');
+      guest.worker.postMessage('stop');
+      const last = await next();
+      expect(last.echoRepliesOut).toBe(1);
+      expect(host.counters.echoRepliesOut).toBe(5);
+      await guest.exited;
+      host.close();
+    });
+  }
 });
 
 describe('virtio-net multiqueue and offload metadata', () => {

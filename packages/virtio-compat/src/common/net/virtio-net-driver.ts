@@ -160,6 +160,8 @@ export class VirtioNetDriver implements FrameSink {
   private readonly ctrlWaiters = new Map<number, (ack: number) => void>();
   private readonly options: Required<Omit<VirtioNetDriverOptions, 'features'>> & { features: bigint };
   private readonly polling: boolean[] = [];
+  private readonly signals = new Map<number, ShmSignal>();
+  private configSignal: ShmSignal | undefined;
 
   private constructor(
     readonly conn: GuestConnection,
@@ -183,6 +185,21 @@ export class VirtioNetDriver implements FrameSink {
     const d = new VirtioNetDriver(conn, allocator, options);
     await d.init();
     return d;
+  }
+
+  /**
+   * Reset the device and bring it up again (after DEVICE_NEEDS_RESET, say): fresh rings and
+   * buffers, the same signals (shm registrations live as long as the connection).
+   */
+  async recover(): Promise<void> {
+    const old = [...this.rx, ...this.tx, ...(this.ctrl ? [this.ctrl] : [])];
+    this.rx = [];
+    this.tx = [];
+    this.ctrl = undefined;
+    for (const w of this.ctrlWaiters.values()) w(1);
+    this.ctrlWaiters.clear();
+    await this.init();
+    void old; // their memory stays allocated: the device may still have been writing into it
   }
 
   private async init(): Promise<void> {
@@ -223,8 +240,8 @@ export class VirtioNetDriver implements FrameSink {
       this.tx.push(await this.setupQueue(txQueueIndex(k), this.options.txBufferSize, 'tx'));
     }
     if (this.has(VIRTIO_NET_F_CTRL_VQ)) this.ctrl = await this.setupQueue(ctrlQueueIndex(this.maxPairs), 64, 'ctrl');
-    const cfgSignal = await t.registerConfigSignal();
-    cfgSignal.handler = () => void this.onConfigSignal();
+    this.configSignal ??= await t.registerConfigSignal();
+    this.configSignal.handler = () => void this.onConfigSignal();
 
     for (const q of this.rx) {
       this.refill(q);
@@ -258,7 +275,11 @@ export class VirtioNetDriver implements FrameSink {
     const a = vq instanceof PackedQueueDriver ? vq.addresses : (vq as SplitQueueDriver<number>).addresses;
     const areas =
       'descRing' in a ? { desc: a.descRing, driver: a.driverEvent, device: a.deviceEvent } : { desc: a.descTable, driver: a.availRing, device: a.usedRing };
-    const signal = await this.transport.registerQueue(index, { address: areas.desc, length: 16 * common.size });
+    let signal = this.signals.get(index);
+    if (!signal) {
+      signal = await this.transport.registerQueue(index, { address: areas.desc, length: 16 * common.size });
+      this.signals.set(index, signal);
+    }
     await this.transport.setupQueue(index, common.size, areas);
     const buffers: number[] = [];
     for (let i = 0; i < common.size; i++) buffers.push(this.allocator.alloc(bufferSize, 64));
