@@ -1,0 +1,358 @@
+// The soak: NICs of several kinds on one learning switch, guests in worker threads streaming to
+// each other, and faults injected one at a time while they run. Every frame is accounted for.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createVbus, type Bus } from '@vbus/core';
+import { WorkerConnector, type WorkerGuest } from '@vbus/core/node';
+import { LearningSwitch, venetModule } from '@vbus/venet';
+import { virtioNetModule, type VirtioNetDevice } from '@vbus/virtio-compat';
+import { AccountingBackend } from './accounting.js';
+import type { SoakGuestCommand, SoakGuestData } from './guest.js';
+
+export type FaultKind = 'kill-terminate' | 'kill-throw' | 'kill-exit' | 'unplug' | 'hostile' | 'link-flap' | 'rx-starve';
+export const FAULT_KINDS: FaultKind[] = ['kill-terminate', 'kill-throw', 'kill-exit', 'unplug', 'hostile', 'link-flap', 'rx-starve'];
+
+export interface SoakOptions {
+  /** How long to inject faults, in ms. */
+  durationMs: number;
+  guests?: number;
+  seed?: number;
+  /** Include virtio-net guests (every second NIC). Default true. */
+  virtio?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface FaultRecord {
+  kind: FaultKind;
+  target: string;
+  survived: boolean;
+  detail: string;
+  ms: number;
+}
+
+export interface SoakReport {
+  guests: Array<{ name: string; kind: string }>;
+  seconds: number;
+  framesSent: number;
+  framesDelivered: number;
+  framesDropped: number;
+  dropped: { refusedRx: number; switch: number; preSwitch: number; atFault: number };
+  floodCopies: number;
+  framesLost: number;
+  faults: FaultRecord[];
+  faultsInjected: number;
+  faultsSurvived: number;
+  incarnations: number;
+  heapBeforeBytes: number;
+  heapAfterBytes: number;
+  heapGrowthBytes: number;
+  gcExposed: boolean;
+  problems: string[];
+  ok: boolean;
+}
+
+/** Most frames a dead guest can leave behind in one ring (the rings are at most this big). */
+const RING_BOUND = 1024;
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+function getGc(): (() => void) | undefined {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g;
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Nic {
+  name: string;
+  kind: 'venet' | 'virtio-net';
+  mac: number[];
+}
+
+interface Incarnation {
+  nic: Nic;
+  guest: WorkerGuest;
+  c: Int32Array;
+  offered0: number;
+  accepted0: number;
+  /** Frames the device took but dropped before the switch (virtio-net with its link down). */
+  preSwitch: number;
+  dead: boolean;
+  offered1?: number;
+  accepted1?: number;
+}
+
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const log = options.log ?? (() => {});
+  const random = rng(options.seed ?? 1);
+  const nGuests = Math.max(2, options.guests ?? 4);
+  const withVirtio = options.virtio !== false;
+  const gc = getGc();
+  const { vbus } = createVbus({ modules: withVirtio ? [venetModule, virtioNetModule] : [venetModule] });
+  const bus: Bus = vbus.createBus('soak');
+  const sw = new LearningSwitch({ name: 'soak-switch' });
+  const acct = new AccountingBackend(sw);
+  const connector = new WorkerConnector(bus);
+  const failedEvents: string[] = [];
+  bus.on('device-failed', (d) => failedEvents.push(d.name));
+  const problems: string[] = [];
+
+  const nics: Nic[] = [];
+  for (let i = 0; i < nGuests; i++) {
+    const kind = withVirtio && i % 2 === 1 ? 'virtio-net' : 'venet';
+    nics.push({ name: `${kind === 'venet' ? 'venet' : 'vnet'}${i}`, kind, mac: [0x52, 0x54, 0, 0x50, 0, i + 1] });
+  }
+  const macText = (n: Nic) => n.mac.map((b) => b.toString(16).padStart(2, '0')).join(':');
+  const plug = (n: Nic) => {
+    if (n.kind === 'venet') bus.createDevice('virtual-ethernet', n.name, { mac: macText(n), backend: acct, ringSize: 256 });
+    else bus.createDevice('virtio-net', n.name, { mac: macText(n), backend: acct, maxQueueSize: 256 });
+  };
+  nics.forEach(plug);
+
+  const incarnations: Incarnation[] = [];
+  const live = new Map<string, Incarnation>();
+  const post = (inc: Incarnation, m: SoakGuestCommand) => inc.guest.worker.postMessage(m);
+
+  async function spawn(nic: Nic): Promise<Incarnation> {
+    const counters = new SharedArrayBuffer(8 * 4);
+    const data: SoakGuestData = { device: nic.name, kind: nic.kind, counters, batch: 32, pauseMs: 2, size: 128 };
+    const guest = connector.spawn(new URL('./guest.ts', import.meta.url), { name: `soak-${nic.name}`, workerData: data });
+    guest.worker.on('error', () => {}); // crashes are the point; the connector reports them
+    const a = acct.account(nic.name);
+    const inc: Incarnation = { nic, guest, c: new Int32Array(counters), offered0: a.offered, accepted0: a.accepted(), preSwitch: 0, dead: false };
+    incarnations.push(inc);
+    live.set(nic.name, inc);
+    if (!(await waitFor(() => Atomics.load(inc.c, 3) === 1, 15_000))) throw new Error(`guest ${nic.name} did not come up`);
+    post(inc, { cmd: 'peers', macs: nics.filter((n) => n !== nic).map((n) => n.mac) });
+    post(inc, { cmd: 'run', on: true });
+    return inc;
+  }
+
+  /** The guest is gone (or about to be): wait for its exit, check the host let go of it. */
+  async function bury(inc: Incarnation, how: 'terminate' | 'throw' | 'exit'): Promise<string | undefined> {
+    if (how === 'terminate') void inc.guest.worker.terminate();
+    else post(inc, { cmd: how });
+    const exited = await Promise.race([inc.guest.exited.then(() => true), sleep(10_000).then(() => false)]);
+    if (!exited) return 'worker did not exit';
+    inc.dead = true;
+    live.delete(inc.nic.name);
+    const a = acct.account(inc.nic.name);
+    inc.offered1 = a.offered;
+    inc.accepted1 = a.accepted();
+    if (inc.guest.connections() !== 0) return `host still holds ${inc.guest.connections()} connections`;
+    if (inc.guest.memoryBytes() !== 0) return `host still holds ${inc.guest.memoryBytes()} bytes of guest memory`;
+    const dev = bus.introspect().devices.find((d) => d.name === inc.nic.name);
+    if (dev && dev.connections.length !== 0) return `device ${inc.nic.name} still has ${dev.connections.length} connections`;
+    return undefined;
+  }
+
+  const moved = async (inc: Incarnation, ms = 5000) => {
+    const s = Atomics.load(inc.c, 0);
+    const r = Atomics.load(inc.c, 1);
+    return waitFor(() => Atomics.load(inc.c, 0) > s + 10 && Atomics.load(inc.c, 1) > r, ms);
+  };
+
+  async function inject(kind: FaultKind, nic: Nic): Promise<string | undefined> {
+    const inc = live.get(nic.name)!;
+    switch (kind) {
+      case 'kill-terminate':
+      case 'kill-throw':
+      case 'kill-exit': {
+        await sleep(random() * 50);
+        const err = await bury(inc, kind === 'kill-terminate' ? 'terminate' : kind === 'kill-throw' ? 'throw' : 'exit');
+        if (err) return err;
+        break;
+      }
+      case 'unplug': {
+        bus.removeDevice(nic.name);
+        if (!(await waitFor(() => Atomics.load(inc.c, 4) === 1, 3000))) return 'guest did not see its connection close';
+        await sleep(50);
+        const err = await bury(inc, 'terminate');
+        if (err) return err;
+        plug(nic);
+        break;
+      }
+      case 'hostile': {
+        const before = failedEvents.length;
+        post(inc, { cmd: 'hostile' });
+        if (!(await waitFor(() => failedEvents.length > before && failedEvents.at(-1) === nic.name, 3000))) return 'hostile descriptor did not fail the device';
+        if (bus.status(nic.name).state !== 'failed') return 'device not in failed state';
+        const err = await bury(inc, 'terminate');
+        if (err) return err;
+        bus.resetDevice(nic.name);
+        if (bus.status(nic.name).state !== 'ready') return 'reset did not make the device ready';
+        break;
+      }
+      case 'link-flap': {
+        const a = acct.account(nic.name);
+        if (nic.kind === 'virtio-net') {
+          const dev = bus.device<VirtioNetDevice>(nic.name);
+          const taken = () => Object.entries(dev.counters()).filter(([q]) => q.startsWith('tx')).reduce((s, [, v]) => s + (v.frames ?? 0) + (v.drops ?? 0), 0);
+          const t0 = taken();
+          const o0 = a.offered;
+          dev.setLink(false);
+          await sleep(100);
+          dev.setLink(true);
+          inc.preSwitch += taken() - t0 - (a.offered - o0);
+        } else {
+          post(inc, { cmd: 'link-flap', ms: 100 });
+          await sleep(150);
+        }
+        const r = a.rxAccepted;
+        if (!(await waitFor(() => a.rxAccepted > r, 5000))) return 'no frames reached the NIC after link up';
+        return undefined;
+      }
+      case 'rx-starve': {
+        const a = acct.account(nic.name);
+        const refused = a.rxRefused;
+        post(inc, { cmd: 'starve', ms: 200 });
+        await sleep(250);
+        const r = a.rxAccepted;
+        if (!(await waitFor(() => a.rxAccepted > r, 5000))) return 'rx did not resume after starvation';
+        return a.rxRefused > refused ? undefined : undefined;
+      }
+    }
+    const next = await spawn(nic);
+    if (!(await moved(next))) return 'the restarted guest did not move frames';
+    return undefined;
+  }
+
+  const start = Date.now();
+  for (const n of nics) await spawn(n);
+  for (const inc of live.values()) if (!(await moved(inc, 10_000))) problems.push(`${inc.nic.name}: no frames at start`);
+  await sleep(300);
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const faults: FaultRecord[] = [];
+  const deadline = Date.now() + options.durationMs;
+  while (Date.now() < deadline) {
+    await sleep(100 + random() * 300);
+    const kind = FAULT_KINDS[Math.floor(random() * FAULT_KINDS.length)]!;
+    const candidates = kind === 'hostile' ? nics.filter((n) => n.kind === 'venet') : nics;
+    const nic = candidates[Math.floor(random() * candidates.length)]!;
+    const others = [...live.values()].filter((i) => i.nic !== nic).map((i) => ({ i, s: Atomics.load(i.c, 0), r: Atomics.load(i.c, 1) }));
+    const t0 = Date.now();
+    let err: string | undefined;
+    try {
+      err = await inject(kind, nic);
+    } catch (e) {
+      err = e instanceof Error ? e.message : String(e);
+    }
+    if (!err) {
+      for (const o of others) {
+        if (!(await waitFor(() => Atomics.load(o.i.c, 0) > o.s && Atomics.load(o.i.c, 1) > o.r, 3000))) err = `bystander ${o.i.nic.name} stopped moving frames`;
+      }
+    }
+    const rec: FaultRecord = { kind, target: nic.name, survived: !err, detail: err ?? 'ok', ms: Date.now() - t0 };
+    faults.push(rec);
+    log(`fault ${faults.length}: ${kind} on ${nic.name}: ${rec.survived ? 'survived' : `NOT survived (${err})`} in ${rec.ms} ms`);
+    if (!live.has(nic.name)) {
+      try {
+        await spawn(nic);
+      } catch (e) {
+        problems.push(`could not restart ${nic.name}: ${String(e)}`);
+      }
+    }
+  }
+
+  // quiesce: stop sending, let every ring drain, then account
+  for (const inc of live.values()) post(inc, { cmd: 'run', on: false });
+  const snapshot = () => [...live.values()].map((i) => `${Atomics.load(i.c, 0)}/${Atomics.load(i.c, 1)}/${acct.account(i.nic.name).offered}/${acct.account(i.nic.name).rxAccepted}`).join(',');
+  let prev = '';
+  for (let i = 0; i < 100; i++) {
+    await sleep(100);
+    const s = snapshot();
+    if (s === prev) break;
+    prev = s;
+  }
+  gc?.();
+  const heapAfter = process.memoryUsage().heapUsed;
+
+  let sent = 0;
+  let delivered = 0;
+  let preSwitch = 0;
+  let atFault = 0;
+  let lost = 0;
+  for (const inc of incarnations) {
+    const a = acct.account(inc.nic.name);
+    const s = Atomics.load(inc.c, 0);
+    const r = Atomics.load(inc.c, 1);
+    sent += s;
+    delivered += r;
+    preSwitch += inc.preSwitch;
+    const offered = (inc.offered1 ?? a.offered) - inc.offered0;
+    const accepted = (inc.accepted1 ?? a.accepted()) - inc.accepted0;
+    const txGap = s - offered - inc.preSwitch;
+    const rxGap = accepted - r;
+    if (!inc.dead) {
+      if (txGap !== 0 || rxGap !== 0) problems.push(`${inc.nic.name} (live): tx gap ${txGap}, rx gap ${rxGap}`);
+      lost += Math.abs(txGap) + Math.abs(rxGap);
+    } else {
+      for (const [what, gap] of [['tx', txGap], ['rx', rxGap]] as const) {
+        if (gap < 0 || gap > RING_BOUND) {
+          problems.push(`${inc.nic.name} (dead): ${what} gap ${gap} outside [0, ${RING_BOUND}]`);
+          lost += Math.abs(gap);
+        } else atFault += gap;
+      }
+    }
+  }
+  let refusedRx = 0;
+  let dropSwitch = 0;
+  let floodCopies = 0;
+  for (const a of acct.all().values()) {
+    refusedRx += a.refusedRx;
+    dropSwitch += a.droppedSwitch;
+    floodCopies += a.floodCopies;
+    if (a.offered !== a.delivered + a.refusedRx + a.droppedSwitch) problems.push('switch accounting does not add up');
+  }
+  const dropped = refusedRx + dropSwitch + preSwitch + atFault;
+  const identity = sent - delivered - dropped;
+  if (identity !== lost) problems.push(`sent - delivered - dropped = ${identity}, expected ${lost}`);
+  lost = Math.max(lost, Math.abs(identity));
+
+  for (const inc of [...live.values()]) await bury(inc, 'terminate');
+  await sw.close();
+  const survived = faults.filter((f) => f.survived).length;
+  return {
+    guests: nics.map((n) => ({ name: n.name, kind: n.kind })),
+    seconds: (Date.now() - start) / 1000,
+    framesSent: sent,
+    framesDelivered: delivered,
+    framesDropped: dropped,
+    dropped: { refusedRx, switch: dropSwitch, preSwitch, atFault },
+    floodCopies,
+    framesLost: lost,
+    faults,
+    faultsInjected: faults.length,
+    faultsSurvived: survived,
+    incarnations: incarnations.length,
+    heapBeforeBytes: heapBefore,
+    heapAfterBytes: heapAfter,
+    heapGrowthBytes: heapAfter - heapBefore,
+    gcExposed: gc !== undefined,
+    problems,
+    ok: lost === 0 && survived === faults.length && problems.length === 0,
+  };
+}
