@@ -225,7 +225,10 @@ export class Bus extends EventEmitter<BusEvents> {
     if (!cls) throw new BusError(`bus ${this.name}: no device class "${type}" is registered (known: ${[...this.classes.keys()].join(', ') || 'none'})`);
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new ConfigError('device.name', name, 'must be 1 to 64 characters of [A-Za-z0-9_.-]');
     if (this.entries.has(name)) throw new BusError(`bus ${this.name}: a device named "${name}" already exists`);
-    const checked = cls.validate(config);
+    return this.add(cls, name, cls.validate(config));
+  }
+
+  private add(cls: DeviceClass<unknown>, name: string, checked: unknown): DeviceInfo {
     const entry = new DeviceEntry(this, name, cls, checked);
     entry.device = cls.create(checked, this.contextFor(entry));
     this.entries.set(name, entry);
@@ -251,7 +254,8 @@ export class Bus extends EventEmitter<BusEvents> {
     const entry = this.entry(name);
     const { deviceClass, config } = entry;
     this.removeDevice(name);
-    return this.createDevice(deviceClass.type, name, config);
+    // the config was validated when the device was created; a validator need not accept its own output
+    return this.add(deviceClass, name, config);
   }
 
   /** The devices a guest can see. */
