@@ -1,0 +1,93 @@
+// A real Linux VM under QEMU (TCG) with a virtio-net NIC joins a vbus Ethernet segment through
+// QEMU's -netdev stream and -netdev dgram, and pings a TypeScript guest on a venet NIC (and is pinged).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
+import { connectBackends, GuestResponder, LearningSwitch, venetModule, VenetDriver, type NetBackend } from '@vbus/venet';
+import { QemuDgramBackend, QemuStreamBackend } from '@vbus/venet/node';
+import { buildInitramfs, findKernel } from './qemu/initramfs.js';
+
+const VM_IP = '192.0.2.2';
+const OUR_IP = '192.0.2.1';
+
+async function venetGuestOn(backend: NetBackend) {
+  const { vbus } = createVbus({ modules: [venetModule] });
+  const bus = vbus.createBus('qemu');
+  const sw = new LearningSwitch();
+  const cable = connectBackends(sw, backend, { name: 'qemu' });
+  bus.createDevice('virtual-ethernet', 'venet0', { mac: '52:54:00:00:00:01', backend: sw });
+  const mem = RegionMemory.create(0x10000, 8 << 20);
+  const conn = new InProcessConnector(bus, mem).open('venet0');
+  const nic = await VenetDriver.open(conn, new GuestAllocator(0x10000, 8 << 20));
+  const responder = new GuestResponder({ mac: nic.mac, ip: OUR_IP, timeoutMs: 20_000 });
+  nic.attach(responder);
+  return { bus, sw, responder, cable, close: async () => { await conn.close(); await sw.close(); } };
+}
+
+function bootVm(netdev: string, script: string): { output: () => string; exited: Promise<number>; kill: () => void } {
+  const { vmlinuz, modules } = findKernel();
+  const dir = mkdtempSync(join(tmpdir(), 'vbus-qemu-'));
+  const initrd = join(dir, 'initrd.cpio');
+  writeFileSync(initrd, buildInitramfs(modules, `${VM_IP}/24`, script));
+  const qemu = spawn('qemu-system-x86_64', [
+    '-accel', 'tcg', '-m', '256', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
+    '-kernel', vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 quiet',
+    '-netdev', netdev, '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02',
+  ]);
+  let out = '';
+  qemu.stdout.on('data', (d) => (out += d));
+  qemu.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number>((r) => qemu.once('exit', (c) => r(c ?? -1)));
+  return { output: () => out, exited, kill: () => qemu.kill('SIGKILL') };
+}
+
+async function until(cond: () => boolean, ms: number, what: string, log: () => string) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; VM console:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a real Linux VM (QEMU, virtio-net) on a vbus segment', { timeout: 240_000 }, () => {
+  it('-netdev stream: the VM pings the venet guest and the venet guest pings the VM', async () => {
+    const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 });
+    const addr = backend.address() as { host: string; port: number };
+    const g = await venetGuestOn(backend);
+    // the VM waits for our ping (it shows up in its ARP table) before it powers off
+    const vm = bootVm(`stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=${addr.port}`, `ping -c 3 -W 5 ${OUR_IP}\nsleep 4`);
+    try {
+      await until(() => vm.output().includes('VBUS-GUEST-UP'), 90_000, 'the VM to boot', vm.output);
+      await until(() => /3 packets received/.test(vm.output()), 30_000, "the VM's pings", vm.output);
+      const reply = await g.responder.ping(VM_IP, 200);
+      expect(reply.from).toBe(VM_IP);
+      expect(reply.size).toBe(200);
+      expect(await vm.exited).toBe(0);
+      expect(vm.output()).toMatch(/3 packets transmitted, 3 packets received/);
+    } finally {
+      vm.kill();
+      await g.close();
+      await backend.close();
+    }
+  });
+
+  it('-netdev dgram: one frame per UDP datagram, ping both ways', async () => {
+    const backend = await QemuDgramBackend.open({ local: { host: '127.0.0.1', port: 0 } });
+    const local = backend.address().port;
+    const g = await venetGuestOn(backend);
+    const vm = bootVm(`dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=0,remote.type=inet,remote.host=127.0.0.1,remote.port=${local}`, `ping -c 3 -W 5 ${OUR_IP}\nsleep 4`);
+    try {
+      await until(() => /3 packets received/.test(vm.output()), 120_000, "the VM's pings", vm.output);
+      const reply = await g.responder.ping(VM_IP, 100);
+      expect(reply.from).toBe(VM_IP);
+      expect(await vm.exited).toBe(0);
+    } finally {
+      vm.kill();
+      await g.close();
+      await backend.close();
+    }
+  });
+});
