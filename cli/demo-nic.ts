@@ -1,6 +1,7 @@
 import { createVbus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
 import { LearningSwitch, venetModule } from '@vbus/venet';
+import { virtioNetModule } from '@vbus/virtio-compat';
 import type { ContainerModule } from 'inversify';
 import { NicGuestHandle } from './nic-host.js';
 import { table } from './table.js';
@@ -12,10 +13,14 @@ export interface NicSpec {
   kind: string;
 }
 
-/** The NIC plugins the demo knows; virtio-net joins when its package provides a driver. */
+/** The NIC plugins the CLI knows: both served by the same host backends. */
 export async function nicPlugins(): Promise<{ modules: ContainerModule[]; nics: Record<string, NicSpec> }> {
-  const modules: ContainerModule[] = [venetModule];
-  const nics: Record<string, NicSpec> = { venet: { type: 'virtual-ethernet', kind: 'venet' } };
+  const modules: ContainerModule[] = [venetModule, virtioNetModule];
+  const nics: Record<string, NicSpec> = {
+    venet: { type: 'virtual-ethernet', kind: 'venet' },
+    'virtio-net': { type: 'virtio-net', kind: 'virtio-net' },
+    'virtio-net-packed': { type: 'virtio-net', kind: 'virtio-net-packed' },
+  };
   return { modules, nics };
 }
 
@@ -37,7 +42,7 @@ export async function demoNics(options: { frames: number; size: number; batch: n
     const kind = kinds[i]!;
     const spec = nics[kind];
     if (!spec) throw new Error(`unknown NIC kind "${kind}" (known: ${Object.keys(nics).join(', ')})`);
-    const name = `${kind === 'venet' ? 'venet' : 'vnet'}${i}`;
+    const name = `${kind === 'venet' ? 'venet' : 'virtio'}${i}`;
     const mac = `52:54:00:12:34:${(0x10 + i).toString(16)}`;
     bus.createDevice(spec.type, name, { mac, backend: sw, txCompleteEvery: options.txCompleteEvery });
     const ip = `192.0.2.${10 + i}`;
@@ -90,11 +95,13 @@ function snapshotCounters(s: ReturnType<import('@vbus/core').Bus['introspect']>)
   const out: Record<string, NicCounters> = {};
   for (const d of s.devices) {
     const c = d.counters as Record<string, Record<string, number>>;
-    const sum = (k: string) => Object.values(c).reduce((s2, q) => s2 + (typeof q === 'object' ? (q[k] ?? 0) : 0), 0);
+    // queues are named rx/tx (venet) or rx0/tx0... (virtio-net); event and control queues carry no frames
+    const queues = Object.entries(c).filter(([, q]) => typeof q === 'object');
+    const sum = (k: string, prefix = '') => queues.filter(([n]) => n.startsWith(prefix)).reduce((s2, [, q]) => s2 + (q[k] ?? 0), 0);
     out[d.name] = {
-      txFrames: c.tx?.frames ?? 0,
-      rxFrames: c.rx?.frames ?? 0,
-      drops: (c.rx?.drops ?? 0) + (c.tx?.drops ?? 0),
+      txFrames: sum('frames', 'tx'),
+      rxFrames: sum('frames', 'rx'),
+      drops: sum('drops', 'rx') + sum('drops', 'tx'),
       kicks: sum('kicks'),
       interrupts: sum('interrupts'),
       suppressed: sum('suppressed'),

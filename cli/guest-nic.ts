@@ -1,5 +1,6 @@
 import type { GuestAllocator, GuestConnection } from '@vbus/core';
 import { VenetDriver } from '@vbus/venet';
+import { VirtioNetDriver } from '@vbus/virtio-compat';
 
 /** What the CLI needs of a guest NIC driver, whichever plugin it is. */
 export interface GuestNic {
@@ -26,6 +27,27 @@ export async function openGuestNic(kind: string, conn: GuestConnection, allocato
       send: (f, more) => d.send(f, more),
       flush: () => d.flush(),
       attach: (p) => d.attach(p),
+      counters: () => ({ ...d.counters }),
+    };
+  }
+  if (kind === 'virtio-net' || kind === 'virtio-net-packed') {
+    const d = await VirtioNetDriver.open(conn, allocator, { ring: kind === 'virtio-net-packed' ? 'packed' : 'split' });
+    return {
+      mac: d.mac,
+      get onFrame() {
+        return d.onFrame;
+      },
+      set onFrame(f) {
+        d.onFrame = f;
+      },
+      send: (f, more) => d.send(f, more),
+      flush: () => d.flush(),
+      attach: (p) => {
+        p.setTransmit((f) => d.send(f));
+        d.onFrame = (f) => {
+          p.receive(f);
+        };
+      },
       counters: () => ({ ...d.counters }),
     };
   }

@@ -28,14 +28,19 @@ program
   .option('--burst <n>', 'frames per burst (one kick each)', positiveInt('--burst', 256), 128)
   .option('--size <bytes>', 'frame size', positiveInt('--size', 2048), 64)
   .option('--tx-complete-every <n>', 'tx-complete mitigation N', positiveInt('--tx-complete-every', 4096), 10)
-  .option('--nics <kinds>', 'comma-separated NIC kinds of the guests (venet, virtio-net)', 'venet,venet')
-  .action(async (o: { echo: boolean; frames: number; burst: number; size: number; txCompleteEvery: number; nics: string }) => {
+  .option('--nics <kinds>', 'comma-separated NIC kinds of the two guests (venet, virtio-net, virtio-net-packed); default: venet+venet, then venet+virtio-net')
+  .action(async (o: { echo: boolean; frames: number; burst: number; size: number; txCompleteEvery: number; nics?: string }) => {
     if (o.echo) {
       const r = await demoEcho(o);
       process.exitCode = r.intact && r.received === r.sent ? 0 : 1;
       return;
     }
-    const ok = await demoNics({ frames: o.frames, size: o.size, batch: o.burst, txCompleteEvery: o.txCompleteEvery, kinds: o.nics.split(',').map((s) => s.trim()) });
+    const pairs = o.nics ? [o.nics.split(',').map((s) => s.trim())] : [['venet', 'venet'], ['venet', 'virtio-net']];
+    let ok = true;
+    for (const [i, kinds] of pairs.entries()) {
+      if (i > 0) console.log('');
+      ok = (await demoNics({ frames: o.frames, size: o.size, batch: o.burst, txCompleteEvery: o.txCompleteEvery, kinds })) && ok;
+    }
     process.exitCode = ok ? 0 : 1;
   });
 
@@ -43,7 +48,7 @@ program
   .command('serve')
   .description('one guest with an IPv4 responder (ARP, ICMP echo, UDP echo on port 7) whose NIC backend is a QEMU-compatible socket; runs until interrupted, then prints its counters')
   .requiredOption('--ip <addr/prefix>', 'the guest\'s IPv4 address, e.g. 192.0.2.1/24')
-  .option('--device <kind>', 'NIC plugin: venet (or virtio-net when available)', 'venet')
+  .option('--device <kind>', 'NIC plugin: venet, virtio-net or virtio-net-packed', 'venet')
   .option('--listen <host:port>', 'listen for QEMU -netdev stream/socket (4-byte big-endian length framing)')
   .option('--connect <host:port>', 'connect to a QEMU -netdev stream/socket server')
   .option('--unix <path>', 'listen on a unix stream socket (with --unix-connect: connect to it)')

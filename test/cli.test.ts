@@ -24,9 +24,9 @@ function startServe(args: string[]): Promise<{ child: ChildProcessWithoutNullStr
 }
 
 describe('vbus CLI', () => {
-  it('serve answers ARP and ping from a peer speaking QEMU stream framing on loopback TCP, captures to pcap, prints counters on SIGINT', async () => {
+  it.each(['venet', 'virtio-net', 'virtio-net-packed'])('serve --device %s answers ARP and ping from a peer speaking QEMU stream framing on loopback TCP, captures to pcap, prints counters on SIGINT', async (device) => {
     const pcap = join(mkdtempSync(join(tmpdir(), 'vbus-cli-')), 'serve.pcap');
-    const { child, banner, output } = await startServe(['--device', 'venet', '--ip', '192.0.2.1/24', '--listen', '127.0.0.1:0', '--mac', '52:54:00:aa:bb:01', '--pcap', pcap]);
+    const { child, banner, output } = await startServe(['--device', device, '--ip', '192.0.2.1/24', '--listen', '127.0.0.1:0', '--mac', '52:54:00:aa:bb:01', '--pcap', pcap]);
     const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(banner)![1]);
     const sock = connect(port, '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
@@ -57,7 +57,7 @@ describe('vbus CLI', () => {
     const exited = new Promise<number>((r) => child.once('exit', (c) => r(c ?? -1)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    expect(output()).toMatch(/rx\s+\d/);
+    expect(output()).toMatch(/rx0?\s+\d/);
     expect(existsSync(pcap)).toBe(true);
     const tshark = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'icmp.type'], { encoding: 'utf8' });
     expect(tshark.status).toBe(0);
@@ -76,11 +76,12 @@ describe('vbus CLI', () => {
     for (const opt of ['--listen', '--connect', '--unix', '--udp', '--pcap', '--mac', '--mtu', '--device', '--ip']) expect(help.stdout).toContain(opt);
   });
 
-  it('demo moves frames between two venet guests in worker threads and accounts for every frame', () => {
+  it('demo moves frames between venet guests, then venet and virtio-net guests, in worker threads, and accounts for every frame', () => {
     const r = spawnSync(process.execPath, [BIN, 'demo', '--frames', '5000'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/ping venet0 -> 192\.0\.2\.11/);
-    expect(r.stdout).toMatch(/frames sent = delivered \+ dropped: yes/);
+    expect(r.stdout).toMatch(/virtio1 \(virtio-net, 192\.0\.2\.11, worker thread\)/);
+    expect(r.stdout.match(/frames sent = delivered \+ dropped: yes/g)).toHaveLength(2);
   });
 });
