@@ -7,23 +7,32 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
 import { connectBackends, GuestResponder, LearningSwitch, venetModule, VenetDriver, type NetBackend } from '@vbus/venet';
+import { VirtioNetDriver, virtioNetModule } from '@vbus/virtio-compat';
 import { QemuDgramBackend, QemuStreamBackend } from '@vbus/venet/node';
 import { buildInitramfs, findKernel } from './qemu/initramfs.js';
 
 const VM_IP = '192.0.2.2';
 const OUR_IP = '192.0.2.1';
 
-async function venetGuestOn(backend: NetBackend) {
-  const { vbus } = createVbus({ modules: [venetModule] });
+/** A TypeScript guest with the responder on a venet or virtio-net NIC, its backend a switch cabled to `backend`. */
+async function venetGuestOn(backend: NetBackend, kind: 'venet' | 'virtio-net' = 'venet') {
+  const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
   const bus = vbus.createBus('qemu');
   const sw = new LearningSwitch();
   const cable = connectBackends(sw, backend, { name: 'qemu' });
-  bus.createDevice('virtual-ethernet', 'venet0', { mac: '52:54:00:00:00:01', backend: sw });
+  bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0', { mac: '52:54:00:00:00:01', backend: sw });
   const mem = RegionMemory.create(0x10000, 8 << 20);
-  const conn = new InProcessConnector(bus, mem).open('venet0');
-  const nic = await VenetDriver.open(conn, new GuestAllocator(0x10000, 8 << 20));
-  const responder = new GuestResponder({ mac: nic.mac, ip: OUR_IP, timeoutMs: 20_000 });
-  nic.attach(responder);
+  const conn = new InProcessConnector(bus, mem).open('nic0');
+  const allocator = new GuestAllocator(0x10000, 8 << 20);
+  const responder = new GuestResponder({ mac: new Uint8Array([0x52, 0x54, 0, 0, 0, 1]), ip: OUR_IP, timeoutMs: 20_000 });
+  if (kind === 'venet') (await VenetDriver.open(conn, allocator)).attach(responder);
+  else {
+    const nic = await VirtioNetDriver.open(conn, allocator);
+    responder.setTransmit((f) => nic.send(f));
+    nic.onFrame = (f) => {
+      responder.receive(f);
+    };
+  }
   return { bus, sw, responder, cable, close: async () => { await conn.close(); await sw.close(); } };
 }
 
@@ -53,10 +62,10 @@ async function until(cond: () => boolean, ms: number, what: string, log: () => s
 }
 
 describe('a real Linux VM (QEMU, virtio-net) on a vbus segment', { timeout: 240_000 }, () => {
-  it('-netdev stream: the VM pings the venet guest and the venet guest pings the VM', async () => {
+  it.each(['venet', 'virtio-net'] as const)('-netdev stream: the VM pings a %s guest and the guest pings the VM', async (kind) => {
     const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 });
     const addr = backend.address() as { host: string; port: number };
-    const g = await venetGuestOn(backend);
+    const g = await venetGuestOn(backend, kind);
     // the VM waits for our ping (it shows up in its ARP table) before it powers off
     const vm = bootVm(`stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=${addr.port}`, `ping -c 3 -W 5 ${OUR_IP}\nsleep 4`);
     try {
