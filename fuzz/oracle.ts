@@ -49,6 +49,9 @@ export function checkNamedError(error: VbusError | null | undefined, queue: RegE
   check(/(index -?\d+|header)/.test(m), `${where}: error does not name an index or the header: ${m}`);
   check(/: \S+.{8,}/.test(m), `${where}: error does not state a rule: ${m}`);
   check(!/unexpected error|undefined|NaN|\[object/.test(m), `${where}: error hides an internal fault: ${m}`);
+  // a MemoryAccessError inside a device failure means the device touched guest memory with a
+  // value it had not checked (a missing check, or a double fetch the guest raced)
+  check(!/byte\(s\) at guest address/.test(m), `${where}: the device made an unchecked guest-memory access: ${m}`);
 }
 
 /** No recorded access outside the allowed regions. */

@@ -76,9 +76,9 @@ async function negotiate(conn: GuestConnection, gid: number, bits: number): Prom
 export async function openRawVenet(
   bus: Bus,
   device: string,
-  opts: { sg: number; pmtd?: boolean; ringSize: number; beforeShm?: (rings: { raw: RegionMemory; rx: IoqDriverQueue; tx: IoqDriverQueue }) => void },
+  opts: { sg: number; pmtd?: boolean; ringSize: number; beforeShm?: (rings: { raw: RegionMemory; rx: IoqDriverQueue; tx: IoqDriverQueue }) => void; memory?: ReturnType<typeof guestMemory> },
 ): Promise<RawVenetGuest> {
-  const { raw, mem, alloc } = guestMemory();
+  const { raw, mem, alloc } = opts.memory ?? guestMemory();
   const conn = new InProcessConnector(bus, mem, { guest: 'hostile' }).open(device);
   if (opts.sg) await negotiate(conn, VENET_CAP_GROUP_SG, opts.sg);
   const n = opts.ringSize;
