@@ -43,8 +43,8 @@ export class Ioq {
   readonly signal: ShmSignal;
   /** The bytes of the whole ring (header and descriptors). */
   readonly bytes: Uint8Array;
-  /** Int32 view of the header, for Atomics on indices. */
-  private readonly words: Int32Array;
+  /** @internal Int32 view of the whole ring: Atomics on indices, descriptor words on the hot path. */
+  readonly words: Int32Array;
 
   private constructor(
     readonly memory: GuestMemory,

@@ -2,19 +2,58 @@ import { RingError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Side } from '../signal/layout.js';
 import type { ShmSignal, Wake } from '../signal/shm-signal.js';
-import { Ioq, type IoqIterator } from './ioq.js';
-import { IOQ_ITER_NOFLIPOWNER, IOQ_OFF_SIGNAL, IoqIndex, IoqSeek } from './layout.js';
+import { Ioq } from './ioq.js';
+import {
+  IOQ_DESC_COOKIE,
+  IOQ_DESC_LEN,
+  IOQ_DESC_PTR,
+  IOQ_DESC_SIZE,
+  IOQ_DESC_SOWN,
+  IOQ_DESC_VALID,
+  IOQ_HEADER_SIZE,
+  IOQ_IDX_FULL,
+  IOQ_IDX_HEAD,
+  IOQ_IDX_TAIL,
+  IOQ_OFF_IDX_INUSE,
+  IOQ_OFF_IDX_VALID,
+  IOQ_OFF_SIGNAL,
+  IoqIndex,
+} from './layout.js';
+
+/** Int32 word index of descriptor `i`'s first word (descriptors are 8-aligned, 32 bytes). */
+function descWord(i: number): number {
+  return (IOQ_HEADER_SIZE >> 2) + i * (IOQ_DESC_SIZE >> 2);
+}
+const W_COOKIE = IOQ_DESC_COOKIE >> 2;
+const W_PTR = IOQ_DESC_PTR >> 2;
+const W_LEN = IOQ_DESC_LEN >> 2;
+const TWO_32 = 0x1_0000_0000;
 
 /**
  * The driver's (north's) end of an IOQ, in the pattern venet uses: post a buffer (make it valid,
  * hand it to south), and reclaim buffers south gave back, in order. Signals are the caller's
  * choice: {@link post} does not signal; call {@link kick} (the signal dedups in-flight wakes).
+ *
+ * Hot path. North alone writes the valid index (head, tail, full) and the inuse tail, so it keeps
+ * them privately and only publishes them; descriptor fields, indices and the valid flag are plain
+ * stores, ordered for south by the `Atomics.store` of `sown` that follows them (the one
+ * synchronisation point of a push). Descriptor fields are read and written as little-endian
+ * 32-bit words through the ring's Int32 view (the host is little-endian, as the index words
+ * touched with Atomics already assume).
  */
 export class IoqDriverQueue {
   readonly ioq: Ioq;
-  private readonly valid: IoqIterator;
-  private readonly inuse: IoqIterator;
-  private readonly reclaimIter: IoqIterator;
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  /** Private mirrors of the indices north alone writes. */
+  private vHead = 0;
+  private vTail = 0;
+  private readonly wValidHead: number;
+  private readonly wValidTail: number;
+  private readonly wValidFull: number;
+  private readonly wInuseHead: number;
+  private readonly wInuseTail: number;
+  private readonly wInuseFull: number;
   /** Buffers handed to south and not yet reclaimed. */
   outstanding = 0;
   /**
@@ -26,9 +65,17 @@ export class IoqDriverQueue {
   constructor(memory: GuestMemory, address: number, count: number, name: string) {
     Ioq.format(memory, address, count);
     this.ioq = Ioq.attach(memory, address, Side.North, () => {}, name);
-    this.valid = this.ioq.iterator(IoqIndex.Valid, IOQ_ITER_NOFLIPOWNER).seek(IoqSeek.Tail);
-    this.inuse = this.ioq.iterator(IoqIndex.Inuse, 0).seek(IoqSeek.Tail);
-    this.reclaimIter = this.ioq.iterator(IoqIndex.Valid, IOQ_ITER_NOFLIPOWNER).seek(IoqSeek.Head);
+    this.words = this.ioq.words;
+    this.bytes = this.ioq.bytes;
+    this.wValidHead = (IOQ_OFF_IDX_VALID + IOQ_IDX_HEAD) >> 2;
+    this.wValidTail = (IOQ_OFF_IDX_VALID + IOQ_IDX_TAIL) >> 2;
+    this.wValidFull = (IOQ_OFF_IDX_VALID + IOQ_IDX_FULL) >> 2;
+    this.wInuseHead = (IOQ_OFF_IDX_INUSE + IOQ_IDX_HEAD) >> 2;
+    this.wInuseTail = (IOQ_OFF_IDX_INUSE + IOQ_IDX_TAIL) >> 2;
+    this.wInuseFull = (IOQ_OFF_IDX_INUSE + IOQ_IDX_FULL) >> 2;
+    // a fresh ring: every index is 0 (read back through the validating path all the same)
+    this.vHead = this.ioq.readIndex(IoqIndex.Valid, IOQ_IDX_HEAD);
+    this.vTail = this.ioq.readIndex(IoqIndex.Valid, IOQ_IDX_TAIL);
     this.signal = this.ioq.signal;
   }
 
@@ -51,14 +98,32 @@ export class IoqDriverQueue {
 
   /** Hand a buffer to south. Returns false (and changes nothing) if the ring is full. */
   post(ptr: number, len: number, cookie: number): boolean {
-    if (this.outstanding >= this.ioq.count) return false;
-    const v = this.valid;
-    v.cookie = cookie;
-    v.ptr = ptr;
-    v.len = len;
-    v.valid = true;
-    v.push();
-    this.inuse.push();
+    const count = this.ioq.count;
+    if (this.outstanding >= count) return false;
+    const slot = this.vTail;
+    const d = descWord(slot);
+    const bytes = this.bytes;
+    const sownAt = (d << 2) + IOQ_DESC_SOWN;
+    // only a slot south gave back can be reused (south cannot own it while outstanding < count)
+    if (Atomics.load(bytes, sownAt) !== 0) throw new RingError(this.ioq.name, slot, 1, 'push of a descriptor this side does not own');
+    const w = this.words;
+    w[d + W_COOKIE] = cookie >>> 0;
+    w[d + W_COOKIE + 1] = Math.floor(cookie / TWO_32) >>> 0;
+    w[d + W_PTR] = ptr >>> 0;
+    w[d + W_PTR + 1] = Math.floor(ptr / TWO_32) >>> 0;
+    w[d + W_LEN] = len >>> 0;
+    w[d + W_LEN + 1] = Math.floor(len / TWO_32) >>> 0;
+    bytes[(d << 2) + IOQ_DESC_VALID] = 1;
+    const next = slot + 1 === count ? 0 : slot + 1;
+    this.vTail = next;
+    // valid index: north's alone
+    w[this.wValidTail] = next;
+    if (next === this.vHead) w[this.wValidFull] = 1;
+    // inuse index: north writes the tail, south the head
+    w[this.wInuseTail] = next;
+    if (next === Atomics.load(w, this.wInuseHead)) w[this.wInuseFull] = 1;
+    // the synchronisation point: every store above is visible to south once it sees sown = 1
+    Atomics.store(bytes, sownAt, 1);
     this.outstanding++;
     return true;
   }
@@ -74,12 +139,21 @@ export class IoqDriverQueue {
    */
   reclaim(fn: (cookie: number, len: number) => void, budget = Infinity): number {
     let n = 0;
-    const r = this.reclaimIter;
-    while (n < budget && this.outstanding > 0 && r.owned) {
-      const cookie = r.cookie;
-      const len = r.len;
-      r.valid = false;
-      r.pop();
+    const count = this.ioq.count;
+    const w = this.words;
+    const bytes = this.bytes;
+    while (n < budget && this.outstanding > 0) {
+      const slot = this.vHead;
+      const d = descWord(slot);
+      // south's Atomics.store of sown = 0 orders its len write before it
+      if (Atomics.load(bytes, (d << 2) + IOQ_DESC_SOWN) !== 0) break;
+      const cookie = (w[d + W_COOKIE]! >>> 0) + (w[d + W_COOKIE + 1]! >>> 0) * TWO_32;
+      const len = (w[d + W_LEN]! >>> 0) + (w[d + W_LEN + 1]! >>> 0) * TWO_32;
+      bytes[(d << 2) + IOQ_DESC_VALID] = 0;
+      const next = slot + 1 === count ? 0 : slot + 1;
+      this.vHead = next;
+      w[this.wValidHead] = next;
+      w[this.wValidFull] = 0;
       this.outstanding--;
       n++;
       fn(cookie, len);
@@ -89,17 +163,28 @@ export class IoqDriverQueue {
 
   /** True if south has finished at least one buffer not yet reclaimed. */
   get hasCompleted(): boolean {
-    return this.outstanding > 0 && this.reclaimIter.owned;
+    return this.outstanding > 0 && Atomics.load(this.bytes, (descWord(this.vHead) << 2) + IOQ_DESC_SOWN) === 0;
   }
 }
 
 /**
  * The device's (south's) end of an IOQ: look at the next buffer the driver posted, and complete
  * it. Every value is read once from shared memory into plain fields and checked before use.
+ *
+ * Hot path. South keeps its inuse head privately (read and validated once, at attach); on each
+ * completion it still checks the head word in shared memory against it, so a guest that rewrote
+ * the index fails the ring with the same rules as {@link IoqIterator.pop}. The descriptor is read
+ * after the `Atomics.load` of `sown` that hands it over; the completion writes (len, head, full)
+ * are plain stores ordered by the `Atomics.store` of `sown` that gives it back.
  */
 export class IoqDeviceQueue {
   readonly ioq: Ioq;
-  private readonly iter: IoqIterator;
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly wInuseHead: number;
+  private readonly wInuseFull: number;
+  /** Private inuse head: the slot {@link next} looks at. */
+  private head: number;
   /** The current buffer, copied out by {@link next}. */
   ptr = 0;
   len = 0;
@@ -109,27 +194,50 @@ export class IoqDeviceQueue {
     this.ioq = Ioq.attach(memory, address, Side.South, signal, name, maxCount);
     if (Ioq.byteLength(this.ioq.count) > length)
       throw new RingError(name, -1, this.ioq.count, `ring of ${this.ioq.count} descriptors needs ${Ioq.byteLength(this.ioq.count)} bytes but the region has ${length}`);
-    this.iter = this.ioq.iterator(IoqIndex.Inuse, 0).seek(IoqSeek.Head);
+    this.words = this.ioq.words;
+    this.bytes = this.ioq.bytes;
+    this.wInuseHead = (IOQ_OFF_IDX_INUSE + IOQ_IDX_HEAD) >> 2;
+    this.wInuseFull = (IOQ_OFF_IDX_INUSE + IOQ_IDX_FULL) >> 2;
+    this.head = this.ioq.readIndex(IoqIndex.Inuse, IOQ_IDX_HEAD);
   }
 
   /**
    * If the driver has handed over a buffer, copy its descriptor into {@link ptr}, {@link len} and
    * {@link cookie} and return true. The buffer bytes are checked against guest memory by the
-   * caller's view().
+   * caller.
    */
   next(): boolean {
-    const it = this.iter;
-    if (!it.sown) return false;
-    this.ptr = it.ptr;
-    this.len = it.len;
-    this.cookie = it.cookie;
+    const d = descWord(this.head);
+    if (Atomics.load(this.bytes, (d << 2) + IOQ_DESC_SOWN) === 0) return false;
+    const w = this.words;
+    this.ptr = (w[d + W_PTR]! >>> 0) + (w[d + W_PTR + 1]! >>> 0) * TWO_32;
+    this.len = (w[d + W_LEN]! >>> 0) + (w[d + W_LEN + 1]! >>> 0) * TWO_32;
+    this.cookie = (w[d + W_COOKIE]! >>> 0) + (w[d + W_COOKIE + 1]! >>> 0) * TWO_32;
     return true;
   }
 
   /** Give the current buffer back to the driver with `len` bytes written (for rx) or as consumed (tx). */
   complete(len: number): void {
-    this.iter.len = len;
-    this.iter.pop();
+    const q = this.ioq;
+    const w = this.words;
+    const bytes = this.bytes;
+    const pos = this.head;
+    const h = Atomics.load(w, this.wInuseHead) >>> 0;
+    if (h !== pos) {
+      if (h >= q.count) throw new RingError(q.name, -1, h, `idx[${IoqIndex.Inuse}].head must be below count ${q.count}`);
+      throw new RingError(q.name, pos, h, 'pop is only allowed at the head');
+    }
+    const d = descWord(pos);
+    const sownAt = (d << 2) + IOQ_DESC_SOWN;
+    if (Atomics.load(bytes, sownAt) === 0) throw new RingError(q.name, pos, 0, 'pop of a descriptor this side does not own');
+    w[d + W_LEN] = len >>> 0;
+    w[d + W_LEN + 1] = Math.floor(len / TWO_32) >>> 0;
+    const next = pos + 1 === q.count ? 0 : pos + 1;
+    this.head = next;
+    w[this.wInuseHead] = next;
+    w[this.wInuseFull] = 0;
+    // the synchronisation point: the driver sees len, head and full once it sees sown = 0
+    Atomics.store(bytes, sownAt, 0);
   }
 
   /** Signal the driver (suppressed if it is polling or already woken). */
