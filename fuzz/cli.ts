@@ -5,7 +5,8 @@
  * fuzz/regressions/<target>-<seed>.json (replayed by test/reliability-hostile.test.ts).
  */
 import { installEscapeTrap } from './oracle.js';
-import { runBatch, writeRegression, type Regression } from './runner.js';
+import { REGRESSIONS_DIR, runBatch, writeRegression, type Regression } from './runner.js';
+import { Watchdog } from './watchdog.js';
 import type { Outcome } from './target.js';
 import { targetNamed, targets } from './targets/index.js';
 
@@ -55,21 +56,26 @@ export async function fuzz(args: FuzzArgs, log: (line: string) => void = console
   for (const t of list) summary.perTarget[t.name] = { cases: 0, batches: 0, progress: 0, failed: 0, refused: 0 };
   let seed = args.seed;
   let k = 0;
-  do {
-    const t = list[k++ % list.length]!;
-    const s = seed ?? (Math.random() * 2 ** 31) | 0;
-    if (seed !== undefined) seed++;
-    const r = await runBatch(t, args.batch, s);
-    const row = summary.perTarget[t.name]!;
-    row.cases += r.runs;
-    row.batches++;
-    for (const o of ['progress', 'failed', 'refused'] as const) row[o] += r.outcomes[o];
-    if (r.failure) {
-      const file = writeRegression(r.failure);
-      summary.failures.push({ ...r.failure, file });
-      log(`FAIL ${t.name} seed ${s}: ${r.failure.error}\n  shrunk case written to ${file}`);
-    }
-  } while (Date.now() < deadline);
+  const watchdog = new Watchdog(REGRESSIONS_DIR);
+  try {
+    do {
+      const t = list[k++ % list.length]!;
+      const s = seed ?? (Math.random() * 2 ** 31) | 0;
+      if (seed !== undefined) seed++;
+      const r = await runBatch(t, args.batch, s, (c) => watchdog.beat(t.name, s, c));
+      const row = summary.perTarget[t.name]!;
+      row.cases += r.runs;
+      row.batches++;
+      for (const o of ['progress', 'failed', 'refused'] as const) row[o] += r.outcomes[o];
+      if (r.failure) {
+        const file = writeRegression(r.failure);
+        summary.failures.push({ ...r.failure, file });
+        log(`FAIL ${t.name} seed ${s}: ${r.failure.error}\n  shrunk case written to ${file}`);
+      }
+    } while (Date.now() < deadline);
+  } finally {
+    await watchdog.stop();
+  }
   return summary;
 }
 

@@ -30,12 +30,13 @@ export interface BatchResult {
 }
 
 /** Run `numRuns` cases of `target` from `seed`. On a failure fast-check shrinks it first. */
-export async function runBatch(target: FuzzTarget, numRuns: number, seed: number): Promise<BatchResult> {
+export async function runBatch(target: FuzzTarget, numRuns: number, seed: number, beforeCase?: (c: unknown) => void): Promise<BatchResult> {
   const outcomes: Record<Outcome, number> = { progress: 0, failed: 0, refused: 0 };
   let runs = 0;
   const result = await fc.check(
     fc.asyncProperty(target.arbitrary(), async (c) => {
       runs++;
+      beforeCase?.(c);
       outcomes[await target.run(c)]++;
     }),
     { numRuns, seed },

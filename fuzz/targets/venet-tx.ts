@@ -188,8 +188,12 @@ export async function runVenetTx(c: VenetTxCase): Promise<Outcome> {
       const dev = bus.device<VenetDevice>('venet0');
       const sent = evil.frames.length;
       check(sent + dev.stats.tx.drops === c.descs.length, `${where}: ${c.descs.length} descriptors posted, ${sent} sent + ${dev.stats.tx.drops} dropped`);
-      const max = (c.offloads & (VENET_CAP_TSO4 | VENET_CAP_TSO6 | VENET_CAP_UFO)) !== 0 ? VENET_MAX_GSO_FRAME : 1518;
-      for (const f of evil.frames) check(f.frame.length >= 14 && f.frame.length <= max, `${where}: a ${f.frame.length}-byte frame left the device`);
+      // plain frames and SG frames without GSO are at most MTU + 18; only a GSO frame may be larger
+      const max = c.mode !== 'plain' && (c.offloads & (VENET_CAP_TSO4 | VENET_CAP_TSO6 | VENET_CAP_UFO)) !== 0 ? VENET_MAX_GSO_FRAME : 1518;
+      for (const f of evil.frames) {
+        check(f.frame.length >= 14 && f.frame.length <= max, `${where}: a ${f.frame.length}-byte frame left the device`);
+        check(f.frame.length <= 1518 || (f.offload?.gsoType ?? 0) !== 0, `${where}: a ${f.frame.length}-byte frame without GSO left the device`);
+      }
       if (c.descs.every((d) => d.mutations.length === 0)) {
         check(sent === c.descs.length, `${where}: a valid batch of ${c.descs.length} sent only ${sent}`);
         evil.frames.forEach((f, i) => check(Buffer.compare(f.frame, expected[i]!) === 0, `${where}: frame ${i} differs from what the guest posted`));

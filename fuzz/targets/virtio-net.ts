@@ -228,7 +228,8 @@ export async function runVirtioNet(c: VirtioNetCase): Promise<Outcome> {
       outcome = 'failed';
     } else {
       for (const f of evil.frames) check(f.frame.length >= 14 && f.frame.length <= VIRTIO_NET_MAX_FRAME, `${where}: a ${f.frame.length}-byte frame left the device`);
-      check(evil.frames.length <= posted, `${where}: ${evil.frames.length} frames sent for ${posted} posted`);
+      // with raw ring pokes the guest may legitimately make stale descriptors available again
+      if (!c.ops.some((o) => o.op === 'ringPoke')) check(evil.frames.length <= posted, `${where}: ${evil.frames.length} frames sent for ${posted} posted`);
       outcome = 'progress';
     }
     // the healthy neighbour moves frames both ways

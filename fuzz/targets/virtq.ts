@@ -45,6 +45,8 @@ export type VqCorruption =
   | { kind: 'desc'; i: number; field: 'len'; value: number }
   | { kind: 'desc'; i: number; field: 'w12' | 'w14'; value: number }
   | { kind: 'area'; area: 'driver' | 'device'; offset: number; value: number }
+  /** Set NEXT on descriptor i (split) and point it at `next`: loops and long chains. */
+  | { kind: 'link'; i: number; next: number }
   | { kind: 'indirectEntry'; table: number; entry: number; field: 'addr' | 'len' | 'w12' | 'w14'; value: string }
   | { kind: 'hostileTable'; entries: VqEntry[]; lenDelta: number; extraFlags: number };
 
@@ -73,6 +75,7 @@ function corruption(size: number): fc.Arbitrary<VqCorruption> {
     fc.record({ kind: fc.constant('desc' as const), i: fc.nat({ max: size - 1 }), field: fc.constant('addr' as const), value: addr() }),
     fc.record({ kind: fc.constant('desc' as const), i: fc.nat({ max: size - 1 }), field: fc.constant('len' as const), value: u32([16, 32, 0x10_0000]) }),
     fc.record({ kind: fc.constant('desc' as const), i: fc.nat({ max: size - 1 }), field: fc.constantFrom('w12' as const, 'w14' as const), value: fc.oneof(flags16, u16([size - 1, size])) }),
+    fc.record({ kind: fc.constant('link' as const), i: fc.nat({ max: size - 1 }), next: fc.oneof(fc.nat({ max: size - 1 }), u16([size])) }),
     fc.record({ kind: fc.constant('area' as const), area: fc.constantFrom('driver' as const, 'device' as const), offset: fc.nat({ max: 4 + 2 * size }), value: u16([size, size + 1]) }),
     fc.record({ kind: fc.constant('indirectEntry' as const), table: fc.nat({ max: 3 }), entry: fc.nat({ max: 7 }), field: fc.constantFrom('addr' as const, 'len' as const, 'w12' as const, 'w14' as const), value: fc.oneof(addr(), u16().map(String)) }),
     fc.record({ kind: fc.constant('hostileTable' as const), entries: fc.array(entry, { minLength: 1, maxLength: 6 }), lenDelta: fc.constantFrom(0, 0, 0, -16, 16, 1, -1), extraFlags: fc.constantFrom(0, 0, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE) }),
@@ -119,6 +122,13 @@ function applyCorruption(m: MockDriver<number>, kind: RingKind, c: VqCorruption,
       if (c.field === 'addr') setU64(m.memory.view(at, 8), 0, c.value);
       else if (c.field === 'len') dv(at + 8, 4).setUint32(0, c.value >>> 0, true);
       else dv(at + (c.field === 'w12' ? 12 : 14), 2).setUint16(0, c.value & 0xffff, true);
+      break;
+    }
+    case 'link': {
+      const at = descAt + (c.i % m.size) * VIRTQ_DESC_SIZE;
+      const fl = dv(at + (kind === 'split' ? 12 : 14), 2);
+      fl.setUint16(0, fl.getUint16(0, true) | VIRTQ_DESC_F_NEXT, true);
+      if (kind === 'split') dv(at + 14, 2).setUint16(0, c.next & 0xffff, true);
       break;
     }
     case 'area': {
