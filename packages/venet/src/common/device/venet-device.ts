@@ -102,7 +102,7 @@ export class VenetDevice implements Device {
   readonly type = abi.VENET_TYPE;
   readonly stats = { rx: newQueueCounters(), tx: newQueueCounters(), evq: newQueueCounters() };
   /** Why rx frames were dropped (the sum is stats.rx.drops). */
-  readonly rxDrops = { noConnection: 0, linkDown: 0, noBuffer: 0, tooBig: 0, backlogFull: 0 };
+  readonly rxDrops = { noConnection: 0, linkDown: 0, noBuffer: 0, tooBig: 0, backlogFull: 0, backlogDiscarded: 0 };
   readonly port: NetBackendPort | undefined;
   private conn: VenetConnection | undefined;
 
@@ -289,7 +289,7 @@ export class VenetConnection implements DeviceConnectionHandler {
   private setLink(up: boolean): void {
     if (this.linkUp === up) return;
     this.linkUp = up;
-    if (!up) this.rxBacklog.length = 0;
+    if (!up) this.discardBacklog();
     if (this.has(abi.VENET_CAP_GROUP_EVENTQ, abi.VENET_CAP_EVQ_LINKSTATE) && this.evq) {
       this.guard('evq', () => {
         const ev = new Uint8Array(abi.VENET_EVENT_LINKSTATE_SIZE);
@@ -590,15 +590,27 @@ export class VenetConnection implements DeviceConnectionHandler {
       rx.complete(0);
       n++;
     }
-    this.rxBacklog.length = 0;
+    this.discardBacklog();
     if (n > 0) rx.notify();
+  }
+
+  /**
+   * Frames taken into the burst backlog (the backend was told they were delivered) that will
+   * not be placed now: link down, FLUSHRX, close. Counted as rx drops, never lost silently.
+   */
+  private discardBacklog(): void {
+    const n = this.rxBacklog.length;
+    if (n === 0) return;
+    this.rxBacklog.length = 0;
+    this.device.rxDrops.backlogDiscarded += n;
+    this.stats.rx.drops += n;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.linkUp = false;
-    this.rxBacklog.length = 0;
+    this.discardBacklog();
     this.onClose();
   }
 
