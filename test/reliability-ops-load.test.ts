@@ -2,6 +2,8 @@
 // other at full speed, a signal storm next to streaming guests, and heap growth under load.
 // Every frame a guest sent is delivered or counted as dropped, per device and per switch port.
 import { describe, expect, it } from 'vitest';
+import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
+import { LearningSwitch, VENET_FUNC_FLUSHRX, VENET_FUNC_LINKDOWN, VenetDriver, venetModule, type VenetDevice } from '@vbus/venet';
 import { LoadRig, getGc, sleep, type NicFigures } from './fixtures/reliability-ops-load-rig.js';
 import {
   LOAD_BLOCKED_MS,
@@ -228,4 +230,38 @@ describe('reliability: overload', () => {
       await rig.close();
     }
   }, 40_000);
+});
+
+describe('reliability: venet burst mode under overload', () => {
+  for (const how of ['link down', 'FLUSHRX', 'unplug'] as const) {
+    it(`frames the device took into its burst backlog and then discarded (${how}) are counted as rx drops`, async () => {
+      const { vbus } = createVbus({ modules: [venetModule] });
+      const bus = vbus.createBus('burst');
+      const sw = new LearningSwitch({ name: 'burst' });
+      bus.createDevice('virtual-ethernet', 'v', { mac: '52:54:00:90:00:01', backend: sw, burstThresholdUs: 1_000_000 });
+      const dev = bus.device<VenetDevice>('v');
+      const injector = sw.attach({ name: 'injector', mac: Uint8Array.of(0x52, 0x54, 0, 0x90, 0, 2) }, { deliver: () => true });
+      const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, 8 << 20)).open('v');
+      const d = await VenetDriver.open(conn, new GuestAllocator(0x10000, 8 << 20));
+      let got = 0;
+      d.onFrame = () => got++;
+      const f = new Uint8Array(100);
+      f.set(d.mac, 0);
+      f.set(Uint8Array.of(0x52, 0x54, 0, 0x90, 0, 2), 6);
+      f[12] = 0x88;
+      f[13] = 0xb5;
+      // back to back: the first is placed inline, the rest wait in the backlog for the bottom half
+      for (let i = 0; i < 50; i++) expect(injector.deliver(f)).toBe(true);
+      if (how === 'link down') dev.connection!.call(VENET_FUNC_LINKDOWN, new Uint8Array(0));
+      else if (how === 'FLUSHRX') dev.connection!.call(VENET_FUNC_FLUSHRX, new Uint8Array(0));
+      else bus.removeDevice('v');
+      for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
+      const port = dev.port!.counters;
+      const rx = dev.counters().rx as Record<string, number>;
+      // the switch saw 50 frames taken by the NIC: each is placed in the ring or counted as dropped
+      expect(port.rxFrames).toBe(50);
+      expect(rx.frames! + rx.drops!, `placed ${rx.frames} + dropped ${rx.drops}`).toBe(port.rxFrames);
+      if (how !== 'unplug') expect(got).toBe(rx.frames);
+    });
+  }
 });
