@@ -8,7 +8,7 @@
 import type { GuestMemory, MemoryRegion, RegionMemory } from '@vbus/core';
 
 export interface AccessRecord {
-  op: 'view' | 'read' | 'write' | 'int32' | 'contains';
+  op: 'view' | 'read' | 'write' | 'int32' | 'contains' | 'copyOut' | 'copyIn' | 'copyWithin';
   address: number;
   length: number;
 }
@@ -74,6 +74,17 @@ export class RecordingMemory implements GuestMemory {
   }
   write(address: number, bytes: Uint8Array): void {
     this.record('write', address, bytes.length, () => this.inner.write(address, bytes));
+  }
+  copyOut(address: number, target: Uint8Array, targetOffset: number, length: number): void {
+    this.record('copyOut', address, length, () => this.inner.copyOut(address, target, targetOffset, length));
+  }
+  copyIn(address: number, source: Uint8Array, sourceOffset: number, length: number): void {
+    this.record('copyIn', address, length, () => this.inner.copyIn(address, source, sourceOffset, length));
+  }
+  copyWithin(dst: number, src: number, length: number): void {
+    // two accesses: the source range and the destination range, each checked on its own
+    this.record('copyWithin', src, length, () => this.inner.copyWithin(dst, src, length));
+    if (length > 0 && !this.inside(dst, length)) this.violations.push({ op: 'copyWithin', address: dst, length });
   }
   int32(address: number, count: number): Int32Array {
     let out!: Int32Array;

@@ -19,6 +19,23 @@ export interface GuestMemory {
   /** Copy bytes into guest memory. */
   write(address: number, bytes: Uint8Array): void;
   /**
+   * Copy `length` guest bytes at `address` into `target[targetOffset, targetOffset+length)`.
+   * The hot-path form of `target.set(view(address, length), targetOffset)`: the same bounds
+   * rules as {@link view} (a {@link MemoryAccessError} if the range is not inside one region),
+   * a `RangeError` if the target range does not fit `target`, and no view is allocated.
+   */
+  copyOut(address: number, target: Uint8Array, targetOffset: number, length: number): void;
+  /**
+   * Copy `source[sourceOffset, sourceOffset+length)` into guest memory at `address`. The
+   * hot-path form of `view(address, length).set(source.subarray(...))`; bounds as {@link copyOut}.
+   */
+  copyIn(address: number, source: Uint8Array, sourceOffset: number, length: number): void;
+  /**
+   * Copy `length` bytes from guest address `src` to guest address `dst` (each range inside one
+   * region; the two may be in different regions; overlapping ranges copy as memmove does).
+   */
+  copyWithin(dst: number, src: number, length: number): void;
+  /**
    * Int32 cells over `[address, address + 4*count)` for `Atomics` (the address must be
    * 4-aligned and the region must be backed by a SharedArrayBuffer to work across threads).
    */

@@ -212,3 +212,49 @@ describe('RegionMemory int32', () => {
     expect(m.int32(0x1000, 16).length).toBe(16);
   });
 });
+
+describe('RegionMemory copy helpers', () => {
+  it('copyOut / copyIn / copyWithin copy like view().set(), short and long, same and other buffers', () => {
+    const m = adjacent();
+    const src = Uint8Array.from({ length: 0x100 }, (_, i) => i);
+    m.write(0x1000, src);
+    for (const len of [0, 1, 7, 200, 0x100]) {
+      const out = new Uint8Array(0x110).fill(0xaa);
+      m.copyOut(0x1000, out, 3, len);
+      expect(Array.from(out.subarray(3, 3 + len))).toEqual(Array.from(src.subarray(0, len)));
+      expect(out[2]).toBe(0xaa);
+      expect(out[3 + len]).toBe(0xaa);
+    }
+    // a target view on the guest's own buffer (copyWithin path)
+    const own = m.view(0x1000, 0x100);
+    m.copyOut(0x1010, own.subarray(0x80), 0, 16);
+    expect(Array.from(own.subarray(0x80, 0x90))).toEqual(Array.from(src.subarray(0x10, 0x20)));
+    // copyIn: whole source, partial short, partial long
+    const data = Uint8Array.from({ length: 0x100 }, (_, i) => 255 - i);
+    m.copyIn(0x1100, data, 0, 0x100);
+    expect(Array.from(m.view(0x1100, 0x100))).toEqual(Array.from(data));
+    m.copyIn(0x1100, src, 5, 10);
+    expect(Array.from(m.view(0x1100, 10))).toEqual(Array.from(src.subarray(5, 15)));
+    m.copyIn(0x1100, src, 1, 0xff);
+    expect(Array.from(m.view(0x1100, 0xff))).toEqual(Array.from(src.subarray(1)));
+    // copyWithin: across regions, and overlapping inside one (memmove)
+    m.write(0x1000, src);
+    m.copyWithin(0x1100, 0x1000, 0x40);
+    expect(Array.from(m.view(0x1100, 0x40))).toEqual(Array.from(src.subarray(0, 0x40)));
+    m.copyWithin(0x1004, 0x1000, 0x20);
+    expect(Array.from(m.view(0x1004, 0x20))).toEqual(Array.from(src.subarray(0, 0x20)));
+  });
+
+  it('refuse ranges outside one region (MemoryAccessError) and targets too small (RangeError), copying nothing', () => {
+    const m = adjacent();
+    const b = new Uint8Array(16);
+    expectMemoryError(() => m.copyOut(0x10f8, b, 0, 16));
+    expectMemoryError(() => m.copyIn(0x10f8, b, 0, 16));
+    expectMemoryError(() => m.copyWithin(0x1000, 0x10f8, 16));
+    expectMemoryError(() => m.copyWithin(0x10f8, 0x1000, 16));
+    expectMemoryError(() => m.copyOut(-1, b, 0, 1));
+    expect(() => m.copyOut(0x1000, b, 8, 9)).toThrow(RangeError);
+    expect(() => m.copyIn(0x1000, b, -1, 1)).toThrow(RangeError);
+    expect(Array.from(m.view(0x1000, 16))).toEqual(new Array(16).fill(0));
+  });
+});

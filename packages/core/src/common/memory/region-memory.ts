@@ -99,10 +99,59 @@ export class RegionMemory implements GuestMemory {
     r.bytes.set(bytes, address - r.address);
   }
 
+  copyOut(address: number, target: Uint8Array, targetOffset: number, length: number): void {
+    const r = this.locate(address, length, 'copyOut');
+    checkSpan(target, targetOffset, length, 'copyOut');
+    copyBytes(r.bytes, address - r.address, target, targetOffset, length);
+  }
+
+  copyIn(address: number, source: Uint8Array, sourceOffset: number, length: number): void {
+    const r = this.locate(address, length, 'copyIn');
+    checkSpan(source, sourceOffset, length, 'copyIn');
+    copyBytes(source, sourceOffset, r.bytes, address - r.address, length);
+  }
+
+  copyWithin(dst: number, src: number, length: number): void {
+    const s = this.locate(src, length, 'copyWithin');
+    const sStart = src - s.address;
+    const d = this.locate(dst, length, 'copyWithin');
+    copyBytes(s.bytes, sStart, d.bytes, dst - d.address, length);
+  }
+
   int32(address: number, count: number): Int32Array {
     const r = this.locate(address, count * 4, 'int32');
     const byteOffset = r.offset + (address - r.address);
     if (byteOffset % 4 !== 0) throw new MemoryAccessError(address, count * 4, 'int32', 'address is not 4-byte aligned');
     return new Int32Array(r.buffer as ArrayBuffer, byteOffset, count);
+  }
+}
+
+function checkSpan(b: Uint8Array, offset: number, length: number, op: string): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > b.length - length) throw new RangeError(`${op}: [${offset}, ${offset + length}) does not fit an array of ${b.length} bytes`);
+}
+
+/** Copies up to this many bytes between different buffers with a loop instead of a view + set. */
+const LOOP_COPY_MAX = 256;
+
+/**
+ * Copy `length` bytes from `src[srcAt...]` to `dst[dstAt...]` (ranges already checked), without
+ * allocating where it can: one `set` when the source is the whole of `src`, `copyWithin` when both
+ * sit in the same buffer, a byte loop for short copies; only a longer partial copy between two
+ * different buffers goes through one subarray.
+ */
+function copyBytes(src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt: number, length: number): void {
+  if (length === 0) return;
+  if (srcAt === 0 && length === src.length) {
+    dst.set(src, dstAt);
+  } else if (src.buffer === dst.buffer) {
+    // same backing store: one memmove, whatever the two views are
+    const delta = src.byteOffset - dst.byteOffset;
+    const from = srcAt + delta;
+    if (from >= 0 && from + length <= dst.length) dst.copyWithin(dstAt, from, from + length);
+    else dst.set(src.subarray(srcAt, srcAt + length), dstAt);
+  } else if (length <= LOOP_COPY_MAX) {
+    for (let i = 0; i < length; i++) dst[dstAt + i] = src[srcAt + i]!;
+  } else {
+    dst.set(src.subarray(srcAt, srcAt + length), dstAt);
   }
 }

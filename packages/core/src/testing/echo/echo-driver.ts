@@ -74,7 +74,7 @@ export class EchoDriver {
       this.counters.txBusy++;
       return false;
     }
-    this.conn.memory.view(this.txBuffers[i]!, frame.length).set(frame);
+    this.conn.memory.copyIn(this.txBuffers[i]!, frame, 0, frame.length);
     this.tx.post(this.txBuffers[i]!, frame.length, i);
     if (!more) this.tx.kick();
     this.counters.sent++;
