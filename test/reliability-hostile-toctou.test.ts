@@ -123,7 +123,9 @@ describe('TOCTOU: a guest thread rewrites descriptors while the host reads them'
               stats.posts++;
             }
             g.tx.kick();
+            g.rx.reclaim((cookie) => g.rx.post(g.rxBuffers[cookie % ringSize]!, 2048, cookie));
           });
+          evil.inject(frame(it)); // the rx path walks the rx ring the flipper is rewriting too
           await turn();
         }
         await flipper.pause();
