@@ -61,6 +61,15 @@ export class VenetDeviceClass implements DeviceClass<VenetConfig> {
   }
 }
 
+/** A TXC event with its constant fields filled in (the cookie is set per frame). */
+function newTxcEvent(): Uint8Array {
+  const ev = new Uint8Array(abi.VENET_EVENT_TXC_SIZE);
+  le.setU32(ev, abi.VENET_EVENT_OFF_SIZE, abi.VENET_EVENT_TXC_SIZE);
+  le.setU32(ev, abi.VENET_EVENT_OFF_ID, abi.VENET_EVENT_TXC);
+  le.setU32(ev, abi.VENET_EVENT_TXC_OFF_TXQID, abi.VENET_QUEUE_TX);
+  return ev;
+}
+
 /** One device queue: the IOQ's south end plus the slot index we are at (for error messages). */
 class DeviceRing {
   readonly q: IoqDeviceQueue;
@@ -181,6 +190,10 @@ export class VenetConnection implements DeviceConnectionHandler {
   private readonly stats: VenetDevice['stats'];
   /** Gather buffer for SG frames (the frame is valid only during deliver). */
   private scratch: Uint8Array | undefined;
+  /** Private copy of the SG descriptor being checked (copied out of guest memory, then checked). */
+  private readonly sgCopy = new Uint8Array(abi.venetSgSize(abi.VENET_SG_MAX_IOV));
+  /** The TXC event, rewritten per frame (only the cookie changes). */
+  private readonly txcEvent = newTxcEvent();
   // burst mode
   private lastRxAt = -Infinity;
   private readonly rxBacklog: Uint8Array[] = [];
@@ -380,10 +393,7 @@ export class VenetConnection implements DeviceConnectionHandler {
       done++;
       since++;
       if (useTxc) {
-        const ev = new Uint8Array(abi.VENET_EVENT_TXC_SIZE);
-        le.setU32(ev, abi.VENET_EVENT_OFF_SIZE, abi.VENET_EVENT_TXC_SIZE);
-        le.setU32(ev, abi.VENET_EVENT_OFF_ID, abi.VENET_EVENT_TXC);
-        le.setU32(ev, abi.VENET_EVENT_TXC_OFF_TXQID, abi.VENET_QUEUE_TX);
+        const ev = this.txcEvent;
         le.setU64(ev, abi.VENET_EVENT_TXC_OFF_COOKIE, cookie);
         if (!this.pushEvent(ev)) txcLost = true;
       }
@@ -414,13 +424,17 @@ export class VenetConnection implements DeviceConnectionHandler {
     const len = tx.q.len;
     const mem = tx.reg.memory;
     const maxPlain = this.config.mtu + abi.VENET_FRAME_OVERHEAD;
-    let frame: Uint8Array;
+    const port = this.device.port;
+    let frame: Uint8Array | undefined;
+    let frameLen: number;
     let offload: FrameOffload | undefined;
     let cookie = tx.q.cookie;
     if (!this.has(abi.VENET_CAP_GROUP_SG, abi.VENET_CAP_SG)) {
       if (len < 14 || len > maxPlain) throw tx.violation(len, `frame length must be in [14, ${maxPlain}] (MTU ${this.config.mtu} + 18)`);
       if (!mem.contains(ptr, len)) throw tx.violation(ptr, `frame at 0x${ptr.toString(16)}+${len} is outside guest memory`);
-      frame = mem.view(ptr, len);
+      frameLen = len;
+      // a view only for a backend to read; with none the frame is a counted drop
+      if (port) frame = mem.view(ptr, len);
     } else {
       // SG: copy the descriptor out of shared memory first, then check the copy.
       const maxDesc = abi.venetSgSize(abi.VENET_SG_MAX_IOV);
@@ -428,7 +442,8 @@ export class VenetConnection implements DeviceConnectionHandler {
       if (this.pmtd && (ptr < this.pmtd.pool || ptr + len > this.pmtd.pool + this.pmtd.len))
         throw tx.violation(ptr, `SG descriptor at 0x${ptr.toString(16)}+${len} is outside the pre-mapped pool 0x${this.pmtd.pool.toString(16)}+${this.pmtd.len}`);
       if (!mem.contains(ptr, len)) throw tx.violation(ptr, `SG descriptor at 0x${ptr.toString(16)}+${len} is outside guest memory`);
-      const sg = mem.read(ptr, len);
+      const sg = this.sgCopy;
+      mem.copyOut(ptr, sg, 0, len);
       const count = le.getU32(sg, abi.VENET_SG_OFF_COUNT);
       if (count < 1 || count > abi.VENET_SG_MAX_IOV) throw tx.violation(count, `SG count must be in [1, ${abi.VENET_SG_MAX_IOV}]`);
       if (abi.venetSgSize(count) > len) throw tx.violation(count, `SG count ${count} needs ${abi.venetSgSize(count)} bytes but the descriptor length is ${len}`);
@@ -449,22 +464,25 @@ export class VenetConnection implements DeviceConnectionHandler {
         sum += ilen;
       }
       if (sum !== total) throw tx.violation(sum, `SG iov lengths add up to ${sum}, not the frame length ${total}`);
-      if (!this.scratch || this.scratch.length < total) this.scratch = new Uint8Array(Math.max(total, maxPlain));
-      let at = 0;
-      for (let k = 0; k < count; k++) {
-        const o = abi.VENET_SG_OFF_IOV + k * abi.VENET_IOV_SIZE;
-        const ilen = le.getU32(sg, o + abi.VENET_IOV_OFF_LEN);
-        if (ilen === 0) continue;
-        this.scratch.set(mem.view(le.getU64(sg, o + abi.VENET_IOV_OFF_PTR), ilen), at);
-        at += ilen;
-      }
-      frame = this.scratch.subarray(0, total);
+      frameLen = total;
       if (flags !== 0) offload = this.offloadOf(tx, sg, flags, total);
+      // gather only for a backend to read; with none the frame is a counted drop
+      if (port) {
+        if (!this.scratch || this.scratch.length < total) this.scratch = new Uint8Array(Math.max(total, maxPlain));
+        let at = 0;
+        for (let k = 0; k < count; k++) {
+          const o = abi.VENET_SG_OFF_IOV + k * abi.VENET_IOV_SIZE;
+          const ilen = le.getU32(sg, o + abi.VENET_IOV_OFF_LEN);
+          if (ilen === 0) continue;
+          mem.copyOut(le.getU64(sg, o + abi.VENET_IOV_OFF_PTR), this.scratch, at, ilen);
+          at += ilen;
+        }
+        frame = this.scratch.subarray(0, total);
+      }
     }
-    const port = this.device.port;
-    if (port && port.deliver(frame, offload)) {
+    if (port && frame && port.deliver(frame, offload)) {
       this.stats.tx.frames++;
-      this.stats.tx.bytes += frame.length;
+      this.stats.tx.bytes += frameLen;
     } else this.stats.tx.drops++;
     return cookie;
   }
@@ -505,7 +523,7 @@ export class VenetConnection implements DeviceConnectionHandler {
     const len = q.q.len;
     if (len < ev.length) throw q.violation(len, `event buffer of ${len} bytes is smaller than the ${ev.length}-byte event`);
     if (!q.reg.memory.contains(ptr, ev.length)) throw q.violation(ptr, `event buffer at 0x${ptr.toString(16)}+${ev.length} is outside guest memory`);
-    q.reg.memory.view(ptr, ev.length).set(ev);
+    q.reg.memory.copyIn(ptr, ev, 0, ev.length);
     q.complete(ev.length);
     q.stats.frames++;
     q.stats.bytes += ev.length;
@@ -575,7 +593,7 @@ export class VenetConnection implements DeviceConnectionHandler {
       return false;
     }
     if (!rx.reg.memory.contains(ptr, frame.length)) throw rx.violation(ptr, `rx buffer at 0x${ptr.toString(16)}+${len} is outside guest memory`);
-    rx.reg.memory.view(ptr, frame.length).set(frame);
+    rx.reg.memory.copyIn(ptr, frame, 0, frame.length);
     rx.complete(frame.length);
     rx.stats.frames++;
     rx.stats.bytes += frame.length;

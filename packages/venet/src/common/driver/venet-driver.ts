@@ -46,6 +46,9 @@ export interface VenetSendOptions {
 }
 
 const EV_BUF = 32;
+const EMPTY = new Uint8Array(0);
+const SEND_MORE: VenetSendOptions = Object.freeze({ more: true });
+const SEND_LAST: VenetSendOptions = Object.freeze({ more: false });
 
 /**
  * The guest's venet driver: negotiates SG and the event queue, registers the rings, posts rx
@@ -82,6 +85,15 @@ export class VenetDriver implements FrameSink {
   private readonly txSg: number[] = [];
   private readonly txFree: number[] = [];
   private readonly evBuffers: number[] = [];
+  /** Per tx slot: a view of its SG descriptor, made once (no view per frame). */
+  private readonly txSgViews: Uint8Array[] = [];
+  /** Per event buffer: a view of it, made once. */
+  private readonly evViews: Uint8Array[] = [];
+  /** The one-part array {@link send} hands to {@link sendv} (reused, cleared after each call). */
+  private readonly onePart: Uint8Array[] = [new Uint8Array(0)];
+  private readonly freeTxSlot = (cookie: number): void => {
+    this.txFree.push(cookie);
+  };
   private polling = false;
   private stopping = false;
 
@@ -114,7 +126,10 @@ export class VenetDriver implements FrameSink {
     d.mac = (await conn.call(abi.VENET_FUNC_MACQUERY)).slice(0, 6);
     if ((d.sgCaps & abi.VENET_CAP_SG) !== 0) {
       const size = abi.venetSgSize(d.maxSegments);
-      for (let i = 0; i < d.tx.count; i++) d.txSg.push(allocator.alloc(size, 8));
+      for (let i = 0; i < d.tx.count; i++) {
+        d.txSg.push(allocator.alloc(size, 8));
+        d.txSgViews.push(conn.memory.view(d.txSg[i]!, size));
+      }
     }
     for (let i = 0; i < d.rx.count; i++) d.rx.post(d.rxBuffers[i]!, d.bufferSize, i);
     d.rxSignal = d.rx.signal = (await conn.shm(abi.VENET_QUEUE_RX, d.rx.ioq.address, d.rx.byteLength, d.rx.signalAddress))!;
@@ -137,6 +152,7 @@ export class VenetDriver implements FrameSink {
       const q = new IoqDriverQueue(conn.memory, allocator.alloc(Ioq.byteLength(m), 64), m, `${conn.device.name}.evq`);
       for (let i = 0; i < m; i++) {
         d.evBuffers.push(allocator.alloc(EV_BUF, 8));
+        d.evViews.push(conn.memory.view(d.evBuffers[i]!, EV_BUF));
         q.post(d.evBuffers[i]!, EV_BUF, i);
       }
       d.evq = q;
@@ -175,7 +191,13 @@ export class VenetDriver implements FrameSink {
    * kick is left to the last frame of the batch (or {@link flush}).
    */
   send(frame: Uint8Array, more = false): boolean {
-    return this.sendv([frame], { more });
+    const parts = this.onePart;
+    parts[0] = frame;
+    try {
+      return this.sendv(parts, more ? SEND_MORE : SEND_LAST);
+    } finally {
+      parts[0] = EMPTY;
+    }
   }
 
   /**
@@ -200,14 +222,14 @@ export class VenetDriver implements FrameSink {
     if (!this.sg) {
       let at = 0;
       for (const p of parts) {
-        mem.view(buf + at, p.length).set(p);
+        mem.copyIn(buf + at, p, 0, p.length);
         at += p.length;
       }
       this.tx.post(buf, total, slot);
     } else {
       const sgAddr = this.txSg[slot]!;
       const count = parts.length;
-      const sg = mem.view(sgAddr, abi.venetSgSize(count));
+      const sg = this.txSgViews[slot]!;
       sg.fill(0, 0, abi.VENET_SG_HEADER_SIZE);
       le.setU64(sg, abi.VENET_SG_OFF_COOKIE, slot);
       le.setU32(sg, abi.VENET_SG_OFF_LEN, total);
@@ -233,7 +255,7 @@ export class VenetDriver implements FrameSink {
       for (let k = 0; k < count; k++) {
         const p = parts[k]!;
         // parts sit back to back in the slot buffer, each described by its own iov entry
-        mem.view(buf + at, p.length).set(p);
+        mem.copyIn(buf + at, p, 0, p.length);
         const io = abi.VENET_SG_OFF_IOV + k * abi.VENET_IOV_SIZE;
         le.setU32(sg, io + abi.VENET_IOV_OFF_LEN, p.length);
         le.setU32(sg, io + 4, 0);
@@ -254,7 +276,7 @@ export class VenetDriver implements FrameSink {
 
   /** Take back tx buffers the device finished. */
   reclaimTx(): number {
-    return this.tx.reclaim((cookie) => this.txFree.push(cookie));
+    return this.tx.reclaim(this.freeTxSlot);
   }
 
   /** Tx buffers in flight. */
@@ -297,12 +319,11 @@ export class VenetDriver implements FrameSink {
 
   private pollEvents(): void {
     const q = this.evq!;
-    const mem = this.conn.memory;
     let txc = 0;
     q.reclaim((cookie, len) => {
       const buf = this.evBuffers[cookie]!;
       if (len >= abi.VENET_EVENT_HEADER_SIZE) {
-        const ev = mem.view(buf, Math.min(len, EV_BUF));
+        const ev = this.evViews[cookie]!;
         const id = le.getU32(ev, abi.VENET_EVENT_OFF_ID);
         if (id === abi.VENET_EVENT_LINKSTATE) {
           this.counters.linkEvents++;
