@@ -126,26 +126,32 @@ export interface VirtioNetHeader {
 }
 
 export function decodeNetHeader(b: Uint8Array, into: VirtioNetHeader): VirtioNetHeader {
-  const dv = new DataView(b.buffer, b.byteOffset, VIRTIO_NET_HDR_SIZE);
-  into.flags = dv.getUint8(VIRTIO_NET_HDR_FLAGS);
-  into.gsoType = dv.getUint8(VIRTIO_NET_HDR_GSO_TYPE);
-  into.hdrLen = dv.getUint16(VIRTIO_NET_HDR_HDR_LEN, true);
-  into.gsoSize = dv.getUint16(VIRTIO_NET_HDR_GSO_SIZE, true);
-  into.csumStart = dv.getUint16(VIRTIO_NET_HDR_CSUM_START, true);
-  into.csumOffset = dv.getUint16(VIRTIO_NET_HDR_CSUM_OFFSET, true);
-  into.numBuffers = dv.getUint16(VIRTIO_NET_HDR_NUM_BUFFERS, true);
+  // byte access, no DataView per header (this runs once per frame on both sides)
+  if (b.length < VIRTIO_NET_HDR_SIZE) throw new RangeError(`virtio-net header needs ${VIRTIO_NET_HDR_SIZE} bytes, got ${b.length}`);
+  into.flags = b[VIRTIO_NET_HDR_FLAGS]!;
+  into.gsoType = b[VIRTIO_NET_HDR_GSO_TYPE]!;
+  into.hdrLen = b[VIRTIO_NET_HDR_HDR_LEN]! | (b[VIRTIO_NET_HDR_HDR_LEN + 1]! << 8);
+  into.gsoSize = b[VIRTIO_NET_HDR_GSO_SIZE]! | (b[VIRTIO_NET_HDR_GSO_SIZE + 1]! << 8);
+  into.csumStart = b[VIRTIO_NET_HDR_CSUM_START]! | (b[VIRTIO_NET_HDR_CSUM_START + 1]! << 8);
+  into.csumOffset = b[VIRTIO_NET_HDR_CSUM_OFFSET]! | (b[VIRTIO_NET_HDR_CSUM_OFFSET + 1]! << 8);
+  into.numBuffers = b[VIRTIO_NET_HDR_NUM_BUFFERS]! | (b[VIRTIO_NET_HDR_NUM_BUFFERS + 1]! << 8);
   return into;
 }
 
 export function encodeNetHeader(h: VirtioNetHeader, b: Uint8Array): void {
-  const dv = new DataView(b.buffer, b.byteOffset, VIRTIO_NET_HDR_SIZE);
-  dv.setUint8(VIRTIO_NET_HDR_FLAGS, h.flags);
-  dv.setUint8(VIRTIO_NET_HDR_GSO_TYPE, h.gsoType);
-  dv.setUint16(VIRTIO_NET_HDR_HDR_LEN, h.hdrLen, true);
-  dv.setUint16(VIRTIO_NET_HDR_GSO_SIZE, h.gsoSize, true);
-  dv.setUint16(VIRTIO_NET_HDR_CSUM_START, h.csumStart, true);
-  dv.setUint16(VIRTIO_NET_HDR_CSUM_OFFSET, h.csumOffset, true);
-  dv.setUint16(VIRTIO_NET_HDR_NUM_BUFFERS, h.numBuffers, true);
+  if (b.length < VIRTIO_NET_HDR_SIZE) throw new RangeError(`virtio-net header needs ${VIRTIO_NET_HDR_SIZE} bytes, got ${b.length}`);
+  b[VIRTIO_NET_HDR_FLAGS] = h.flags;
+  b[VIRTIO_NET_HDR_GSO_TYPE] = h.gsoType;
+  b[VIRTIO_NET_HDR_HDR_LEN] = h.hdrLen;
+  b[VIRTIO_NET_HDR_HDR_LEN + 1] = h.hdrLen >>> 8;
+  b[VIRTIO_NET_HDR_GSO_SIZE] = h.gsoSize;
+  b[VIRTIO_NET_HDR_GSO_SIZE + 1] = h.gsoSize >>> 8;
+  b[VIRTIO_NET_HDR_CSUM_START] = h.csumStart;
+  b[VIRTIO_NET_HDR_CSUM_START + 1] = h.csumStart >>> 8;
+  b[VIRTIO_NET_HDR_CSUM_OFFSET] = h.csumOffset;
+  b[VIRTIO_NET_HDR_CSUM_OFFSET + 1] = h.csumOffset >>> 8;
+  b[VIRTIO_NET_HDR_NUM_BUFFERS] = h.numBuffers;
+  b[VIRTIO_NET_HDR_NUM_BUFFERS + 1] = h.numBuffers >>> 8;
 }
 
 export function emptyNetHeader(): VirtioNetHeader {

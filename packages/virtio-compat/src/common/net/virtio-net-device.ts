@@ -354,9 +354,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
     }
     // copied out first: the guest cannot change the frame after the checks
     r.read(this.txScratch, 0, total);
-    this.hdrBytes.set(this.txScratch.subarray(0, VIRTIO_NET_HDR_SIZE));
-    const h = decodeNetHeader(this.hdrBytes, this.hdr);
-    const frame = this.txScratch.subarray(VIRTIO_NET_HDR_SIZE, total);
+    // the header is decoded from the private copy (decodeNetHeader reads its first bytes only)
+    const h = decodeNetHeader(this.txScratch, this.hdr);
     let offload: FrameOffload | undefined;
     if ((h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN) !== VIRTIO_NET_HDR_GSO_NONE) {
       // no HOST_TSO/UFO offered: a GSO frame is a driver bug, dropped
@@ -367,12 +366,13 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
       offload = { needsCsum: true, csumStart: h.csumStart, csumOffset: h.csumOffset, gsoType: 0, gsoSize: 0, hdrLen: h.hdrLen, ecn: false };
     }
     const port = this.port;
-    if (!port || !this.device.link || !port.deliver(frame, offload)) {
+    // the frame view is made only for a backend that will read it
+    if (!port || !this.device.link || !port.deliver(this.txScratch.subarray(VIRTIO_NET_HDR_SIZE, total), offload)) {
       c.drops++;
       return 0;
     }
     c.frames++;
-    c.bytes += frame.length;
+    c.bytes += total - VIRTIO_NET_HDR_SIZE;
     return 0;
   }
 

@@ -54,6 +54,8 @@ import {
   txQueueIndex,
 } from './virtio-net-abi.js';
 
+
+const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];
 /** Features the driver knows how to use. */
 export const VIRTIO_NET_DRIVER_FEATURES: bigint = [
   VIRTIO_NET_F_CSUM,
@@ -156,6 +158,9 @@ export class VirtioNetDriver implements FrameSink {
   private ctrl: Queue | undefined;
   private readonly hdr = emptyNetHeader();
   private readonly hdrBytes = new Uint8Array(VIRTIO_NET_HDR_SIZE);
+  /** The one readable segment of a tx buffer, reused per send (add() copies it into the ring). */
+  private readonly txSeg = { addr: 0, len: 0 };
+  private readonly txSegs = [this.txSeg];
   private mrgScratch = new Uint8Array(4096);
   private readonly ctrlWaiters = new Map<number, (ack: number) => void>();
   private readonly options: Required<Omit<VirtioNetDriverOptions, 'features'>> & { features: bigint };
@@ -356,9 +361,12 @@ export class VirtioNetDriver implements FrameSink {
     const addr = q.buffers[i]!;
     const mem = this.conn.memory;
     encodeNetHeader(h, this.hdrBytes);
-    mem.write(addr, this.hdrBytes);
-    mem.view(addr + VIRTIO_NET_HDR_SIZE, frame.length).set(frame);
-    q.vq.add([{ addr, len: VIRTIO_NET_HDR_SIZE + frame.length }], [], i);
+    mem.copyIn(addr, this.hdrBytes, 0, VIRTIO_NET_HDR_SIZE);
+    mem.copyIn(addr + VIRTIO_NET_HDR_SIZE, frame, 0, frame.length);
+    const seg = this.txSeg;
+    seg.addr = addr;
+    seg.len = VIRTIO_NET_HDR_SIZE + frame.length;
+    q.vq.add(this.txSegs, NO_SEGMENTS, i);
     this.counters.sent++;
     if (!more && q.vq.needsKick()) this.kick(q);
     return true;

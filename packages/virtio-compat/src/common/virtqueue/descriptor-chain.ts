@@ -174,7 +174,7 @@ export class ChainReader {
         continue;
       }
       const k = Math.min(avail, n - done);
-      if (into !== null) into.set(mem.view(c.addr(this.desc) + this.offset, k), start + done);
+      if (into !== null) mem.copyOut(c.addr(this.desc) + this.offset, into, start + done, k);
       done += k;
       this.offset += k;
     }
@@ -232,7 +232,7 @@ export class ChainWriter {
         continue;
       }
       const k = Math.min(room, n - done);
-      if (from !== null) mem.view(c.addr(this.desc) + this.offset, k).set(from.subarray(start + done, start + done + k));
+      if (from !== null) mem.copyIn(c.addr(this.desc) + this.offset, from, start + done, k);
       done += k;
       this.offset += k;
     }
