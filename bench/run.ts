@@ -401,6 +401,10 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   const w64 = find(rows, (r) => r.section === 'throughput' && r.connector === 'worker' && r.device === 'echo-n10' && r.frameSize === 64);
   out.push({ target: 'worker 64-byte frames >= 0.8x hand-written ring', value: w64 ? `${w64.ratioToRing!.toFixed(3)}x` : 'not measured', met: w64 ? w64.ratioToRing! >= 0.8 : null });
   out.push({ target: 'worker 64-byte frames >= 15x postMessage', value: w64 ? `${w64.ratioToPostMessage!.toFixed(2)}x` : 'not measured', met: w64 ? w64.ratioToPostMessage! >= 15 : null });
+  for (const [device, label, goal] of [['venet0', 'venet', 0.8], ['virtio-net0', 'virtio-net', 0.7]] as const) {
+    const r = find(rows, (x) => x.section === 'throughput' && x.connector === 'worker' && x.device === device && x.frameSize === 64);
+    out.push({ target: `worker 64-byte ${label} stream >= ${goal}x hand-written ring`, value: r?.ratioToRing != null ? `${r.ratioToRing.toFixed(3)}x` : 'not measured', met: r?.ratioToRing != null ? r.ratioToRing >= goal : null });
+  }
   for (const connector of ['in-process', 'worker']) {
     const steady = find(rows, (r) => r.connector === connector && r.name.startsWith('steady stream'));
     out.push({ target: `${connector}: steady stream <= 0.01 kicks/frame`, value: steady ? steady.kicksPerFrame!.toFixed(4) : 'not measured', met: steady ? steady.kicksPerFrame! <= 0.01 : null });
