@@ -25,6 +25,8 @@ export class EchoDriver {
   private readonly bufferSize: number;
   private readonly pollWeight: number;
   private readonly rxBuffers: number[] = [];
+  /** Per rx slot: the view last handed to onFrame, reused while frames keep the same length. */
+  private readonly rxViews: Array<Uint8Array | undefined> = [];
   private readonly txFree: number[] = [];
   private readonly txBuffers: number[] = [];
   /** Called for each received frame; the view is valid only during the call. */
@@ -104,7 +106,10 @@ export class EchoDriver {
     const mem = this.conn.memory;
     const done = this.rx.reclaim((cookie, len) => {
       this.counters.received++;
-      this.onFrame(mem.view(this.rxBuffers[cookie]!, Math.min(len, this.bufferSize)));
+      const n = Math.min(len, this.bufferSize);
+      let v = this.rxViews[cookie];
+      if (v === undefined || v.length !== n) this.rxViews[cookie] = v = mem.view(this.rxBuffers[cookie]!, n);
+      this.onFrame(v);
       this.rx.post(this.rxBuffers[cookie]!, this.bufferSize, cookie);
     }, this.pollWeight);
     if (done === this.pollWeight && !this.conn.closed) this.conn.defer(() => this.poll());

@@ -80,6 +80,8 @@ export class VenetDriver implements FrameSink {
   private readonly pollWeight: number;
   private readonly maxSegments: number;
   private readonly rxBuffers: number[] = [];
+  /** Per rx slot: the view last handed to onFrame, reused while frames keep the same length. */
+  private readonly rxViews: Array<Uint8Array | undefined> = [];
   private readonly txBuffers: number[] = [];
   /** Per tx slot: where its SG descriptor lives. */
   private readonly txSg: number[] = [];
@@ -306,7 +308,10 @@ export class VenetDriver implements FrameSink {
       if (len === 0) this.counters.rxEmpty++;
       else {
         this.counters.received++;
-        this.onFrame(mem.view(buf, Math.min(len, this.bufferSize)));
+        const n = Math.min(len, this.bufferSize);
+        let v = this.rxViews[cookie];
+        if (v === undefined || v.length !== n) this.rxViews[cookie] = v = mem.view(buf, n);
+        this.onFrame(v);
       }
       if (!this.stopping) this.rx.post(buf, this.bufferSize, cookie);
     }, this.pollWeight);
