@@ -8,7 +8,13 @@ import {
   VENET_CAPS_OFF_BITS,
   VENET_CAPS_OFF_GID,
   VENET_CAPS_SIZE,
+  VENET_CAP_EVQ_LINKSTATE,
+  VENET_CAP_EVQ_TXC,
+  VENET_CAP_GROUP_EVENTQ,
   VENET_CAP_GROUP_SG,
+  VENET_EVQ_QUERY_SIZE,
+  VENET_FUNC_EVQQUERY,
+  VENET_QUEUE_EVQ,
   VENET_FUNC_LINKUP,
   VENET_FUNC_NEGCAP,
   VENET_FUNC_PMTDQUERY,
@@ -53,6 +59,8 @@ export interface RawVenetGuest {
   rxBuffers: number[];
   txBuffers: number[];
   pool?: { address: number; length: number };
+  /** The event ring, when opened with `evq`. */
+  evq?: IoqDriverQueue;
 }
 
 /** A guest memory of two regions (the second one small), with a recording wrapper. */
@@ -76,11 +84,20 @@ async function negotiate(conn: GuestConnection, gid: number, bits: number): Prom
 export async function openRawVenet(
   bus: Bus,
   device: string,
-  opts: { sg: number; pmtd?: boolean; ringSize: number; beforeShm?: (rings: { raw: RegionMemory; rx: IoqDriverQueue; tx: IoqDriverQueue }) => void; memory?: ReturnType<typeof guestMemory> },
+  opts: {
+    sg: number;
+    pmtd?: boolean;
+    ringSize: number;
+    /** Also negotiate the event queue (LINKSTATE and TXC) and register an event ring. */
+    evq?: boolean;
+    beforeShm?: (rings: { raw: RegionMemory; rx: IoqDriverQueue; tx: IoqDriverQueue; evq?: IoqDriverQueue }) => void;
+    memory?: ReturnType<typeof guestMemory>;
+  },
 ): Promise<RawVenetGuest> {
   const { raw, mem, alloc } = opts.memory ?? guestMemory();
   const conn = new InProcessConnector(bus, mem, { guest: 'hostile' }).open(device);
   if (opts.sg) await negotiate(conn, VENET_CAP_GROUP_SG, opts.sg);
+  if (opts.evq) await negotiate(conn, VENET_CAP_GROUP_EVENTQ, VENET_CAP_EVQ_LINKSTATE | VENET_CAP_EVQ_TXC);
   const n = opts.ringSize;
   const rx = new IoqDriverQueue(raw, alloc.alloc(Ioq.byteLength(n), 64), n, `${device}.rx`);
   const tx = new IoqDriverQueue(raw, alloc.alloc(Ioq.byteLength(n), 64), n, `${device}.tx`);
@@ -91,12 +108,27 @@ export async function openRawVenet(
     txBuffers.push(alloc.alloc(2048, 64));
     rx.post(rxBuffers[i]!, 2048, i);
   }
-  opts.beforeShm?.({ raw, rx, tx });
+  let evq: IoqDriverQueue | undefined;
+  if (opts.evq) {
+    evq = new IoqDriverQueue(raw, alloc.alloc(Ioq.byteLength(n), 64), n, `${device}.evq`);
+    for (let i = 0; i < n; i++) evq.post(alloc.alloc(32, 8), 32, i);
+  }
+  opts.beforeShm?.({ raw, rx, tx, evq });
   rx.signal = (await conn.shm(VENET_QUEUE_RX, rx.ioq.address, rx.byteLength, rx.signalAddress))!;
   tx.signal = (await conn.shm(VENET_QUEUE_TX, tx.ioq.address, tx.byteLength, tx.signalAddress))!;
   rx.signal.handler = () => {};
   tx.signal.handler = () => {};
   const g: RawVenetGuest = { conn, raw, mem, alloc, rx, tx, rxBuffers, txBuffers };
+  if (evq) {
+    const s = (await conn.shm(VENET_QUEUE_EVQ, evq.ioq.address, evq.byteLength, evq.signalAddress))!;
+    evq.signal = s;
+    s.handler = () => {};
+    const q = new Uint8Array(VENET_EVQ_QUERY_SIZE);
+    le.setU32(q, 4, 32);
+    le.setU32(q, 8, VENET_QUEUE_EVQ);
+    await conn.call(VENET_FUNC_EVQQUERY, q);
+    g.evq = evq;
+  }
   if (opts.pmtd) {
     const length = 8192;
     const address = alloc.alloc(length, 64);

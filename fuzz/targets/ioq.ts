@@ -1,6 +1,6 @@
 /**
  * Target "ioq": the IOQ ring header, indices, descriptors and embedded signal, walked by a real
- * device (venet, plain frames) on a bus. A nearly valid ring (frames posted on tx, buffers on
+ * device (venet, plain frames; rx, tx or the event ring with LINKSTATE and TXC events) on a bus. A nearly valid ring (frames posted on tx, buffers on
  * rx) is corrupted either before the guest registers it (the `shm` verb must refuse it with a
  * typed error) or while the link is up (the device must fail with a RingError naming the ring).
  */
@@ -43,7 +43,8 @@ export type IoqCorruption =
   | { kind: 'byte'; offset: number; value: number };
 
 export interface IoqCase {
-  ring: 'rx' | 'tx';
+  /** The ring corrupted; `evq` also negotiates the event queue (LINKSTATE and TXC events). */
+  ring: 'rx' | 'tx' | 'evq';
   ringSize: number;
   /** Frames posted on tx before the corruption. */
   frames: number[];
@@ -66,7 +67,7 @@ const corruption = (ringSize: number): fc.Arbitrary<IoqCorruption> =>
 
 export const ioqArbitrary: fc.Arbitrary<IoqCase> = fc.integer({ min: 1, max: 8 }).chain((ringSize) =>
   fc.record({
-    ring: fc.constantFrom('rx' as const, 'tx' as const),
+    ring: fc.constantFrom('rx' as const, 'tx' as const, 'evq' as const),
     ringSize: fc.constant(ringSize),
     frames: fc.array(fc.integer({ min: 14, max: 1518 }), { maxLength: ringSize }),
     when: fc.constantFrom('register' as const, 'live' as const, 'live' as const),
@@ -119,7 +120,8 @@ export async function runIoq(c: IoqCase): Promise<Outcome> {
       g = await openRawVenet(bus, 'venet0', {
         sg: 0,
         ringSize: c.ringSize,
-        beforeShm: c.when === 'register' ? ({ raw, rx, tx }) => corruptIoq(raw, c.ring === 'rx' ? rx : tx, c.corruptions) : undefined,
+        evq: c.ring === 'evq',
+        beforeShm: c.when === 'register' ? ({ raw, rx, tx, evq }) => corruptIoq(raw, c.ring === 'rx' ? rx : c.ring === 'tx' ? tx : evq!, c.corruptions) : undefined,
       });
     });
     let outcome: Outcome = 'refused';
@@ -133,14 +135,14 @@ export async function runIoq(c: IoqCase): Promise<Outcome> {
           guest.tx.post(guest.txBuffers[i]!, len, i);
         }),
       );
-      if (c.when === 'live') corruptIoq(guest.raw, c.ring === 'rx' ? guest.rx : guest.tx, c.corruptions);
+      if (c.when === 'live') corruptIoq(guest.raw, c.ring === 'rx' ? guest.rx : c.ring === 'tx' ? guest.tx : guest.evq!, c.corruptions);
       await tolerate(`${where} guest kick`, () => guest.tx.kick());
       for (let i = 0; i < c.inject; i++) evil.inject(frame(100 + i));
       await settleQuiet([guest.mem], where);
       checkMemory(guest.mem, where);
       const st = bus.status('venet0');
       if (st.state === 'failed') {
-        checkNamedError(st.error, /ring venet0\.(rx|tx)/, where);
+        checkNamedError(st.error, /ring venet0\.(rx|tx|evq)/, where);
         check(guest.conn.closed, `${where}: the failed device's connection is still open`);
         outcome = 'failed';
       } else {
