@@ -1,0 +1,37 @@
+// Single-device stream probe used to profile and measure the hot path (docs/benchmarks.md):
+//   node --import tsx bench/stream-probe.ts <echo|venet|virtio-net> <in|worker> [frames] [bytes]
+// runs the bench's stream scenario three times and prints frames/s; add --cpu-prof to profile.
+import type { ContainerModule } from 'inversify';
+import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
+import { WorkerConnector } from '@vbus/core/node';
+import { echoModule } from '@vbus/core/testing/echo';
+import { venetModule } from '@vbus/venet';
+import { virtioNetModule } from '@vbus/virtio-compat';
+import { runJob } from './scenarios.js';
+
+const device = (process.argv[2] ?? 'venet') as 'echo' | 'venet' | 'virtio-net';
+const mode = process.argv[3] ?? 'in';
+const frames = Number(process.argv[4] ?? 1_000_000);
+const size = Number(process.argv[5] ?? 64);
+const { vbus } = createVbus({ modules: [echoModule, venetModule as ContainerModule, virtioNetModule as ContainerModule] });
+const bus = vbus.createBus('p');
+bus.createDevice('vbus-echo', 'echo-n10', { txCompleteEvery: 10 });
+bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: 10 });
+bus.createDevice('virtio-net', 'virtio-net0', {});
+const name = device === 'echo' ? 'echo-n10' : device === 'venet' ? 'venet0' : 'virtio-net0';
+const job = { kind: 'stream' as const, device, deviceName: name, size, frames, batching: true };
+for (let rep = 0; rep < 3; rep++) {
+  if (mode === 'in') {
+    const bytes = 16 << 20;
+    const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, bytes)).open(name);
+    const r = await runJob(job, conn, new GuestAllocator(0x10000, bytes));
+    console.log(device, mode, r.signals ? (frames / r.signals.seconds / 1e6).toFixed(3) + ' M/s' : r.error);
+  } else {
+    const connector = new WorkerConnector(bus);
+    const guest = connector.spawn(new URL('./bus-guest.ts', import.meta.url), { name: 'g', workerData: { jobs: [job] } });
+    const r: any = await new Promise((res) => guest.worker.on('message', (m: any) => m.t === 'result' && res(m.result)));
+    await guest.exited;
+    console.log(device, mode, r.signals ? (frames / r.signals.seconds / 1e6).toFixed(3) + ' M/s' : r.error);
+  }
+}
+process.exit(0);
