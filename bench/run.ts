@@ -132,9 +132,18 @@ async function runInProcess(bus: Bus, job: Job, probe?: (phase: 'start' | 'end')
   return runJob(job, conn, new GuestAllocator(MEM_BASE, bytes), probe);
 }
 
-async function runInWorker(bus: Bus, jobs: Job[], onResult: (r: JobResult, i: number) => void): Promise<JobResult[]> {
-  const connector = new WorkerConnector(bus);
-  const guest = connector.spawn(new URL('./bus-guest.ts', import.meta.url), { name: 'bench-guest', workerData: { jobs } });
+/** How the worker rows connect: the host's and the guest's poll budgets, and the guest's wait mode. */
+interface WorkerMode {
+  hostPollBudgetUs?: number;
+  guest?: { wait?: 'event-loop' | 'blocking'; pollBudgetUs?: number };
+}
+
+/** Spin budget of the adaptive-poll latency row. */
+const ADAPTIVE_POLL_US = 50;
+
+async function runInWorker(bus: Bus, jobs: Job[], onResult: (r: JobResult, i: number) => void, mode: WorkerMode = {}): Promise<JobResult[]> {
+  const connector = new WorkerConnector(bus, { pollBudgetUs: mode.hostPollBudgetUs ?? 0 });
+  const guest = connector.spawn(new URL('./bus-guest.ts', import.meta.url), { name: 'bench-guest', workerData: { jobs, connect: mode.guest } });
   const results: JobResult[] = [];
   await new Promise<void>((resolve, reject) => {
     guest.worker.on('message', (m: { t: 'result'; result: JobResult } | { t: 'end' }) => {
@@ -323,6 +332,36 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       } else rows.push(busRow(p.section, p.rowName, connector, job, r, ring, post));
     });
   }
+  // Latency with the guest asleep between frames: sleeping waits on both sides (the fair match for
+  // a raw Atomics ping-pong), then adaptive polling (spin a bounded budget before sleeping, on both
+  // sides; the match for a raw spin ping-pong).
+  const latencyModes: Array<{ connector: string; mode: WorkerMode; note: string }> = [
+    { connector: 'worker, sleeping waits', mode: { guest: { wait: 'blocking' } }, note: 'guest sleeps in Atomics.wait, host in Atomics.waitAsync' },
+    {
+      connector: `worker, adaptive poll ${ADAPTIVE_POLL_US} µs`,
+      mode: { hostPollBudgetUs: ADAPTIVE_POLL_US, guest: { wait: 'blocking', pollBudgetUs: ADAPTIVE_POLL_US } },
+      note: `both sides spin up to ${ADAPTIVE_POLL_US} µs for the next signal before sleeping`,
+    },
+  ];
+  for (const lm of latencyModes) {
+    progress(`latency: ${lm.connector}`);
+    const job: Job = { kind: 'latency', device: 'echo', deviceName: 'echo-n10', size: 64, samples: latencySamples, wait: 'blocking' };
+    const [r] = await runInWorker(bus, [job], () => {}, lm.mode);
+    const l = r?.latency;
+    latency.push({
+      name: 'single-frame round trip (echo)',
+      device: job.deviceName,
+      connector: lm.connector,
+      frameSize: job.size,
+      samples: l?.samples ?? 0,
+      p50Us: l?.p50Us ?? null,
+      p99Us: l?.p99Us ?? null,
+      ratioToAtomicsRtt: l ? l.p50Us / atomics.p50Us : null,
+      ratioToSpinRtt: l ? l.p50Us / spin.p50Us : null,
+      measured: !!l,
+      note: r?.error ? `failed: ${r.error}` : lm.note,
+    });
+  }
   if (!venet)
     for (const connector of ['in-process', 'worker'])
       rows.push(emptyRow({ section: 'throughput', name: 'venet', device: 'venet', connector, frameSize: 64, measured: false, note: 'not measured: venet driver not available in this build' }));
@@ -423,6 +462,18 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       met: burst ? burst.kicks === 1 && burst.txCompleteInterrupts! <= 10 : null,
     });
   }
+  const sleeping = report.latency.find((l) => l.connector === 'worker, sleeping waits');
+  out.push({
+    target: 'single-frame round trip, sleeping waits <= 1.25x raw Atomics ping-pong (p50)',
+    value: sleeping?.ratioToAtomicsRtt != null ? `${sleeping.ratioToAtomicsRtt.toFixed(2)}x (${sleeping.p50Us!.toFixed(1)} µs)` : 'not measured',
+    met: sleeping?.ratioToAtomicsRtt != null ? sleeping.ratioToAtomicsRtt <= 1.25 : null,
+  });
+  const adaptive = report.latency.find((l) => l.connector.startsWith('worker, adaptive poll'));
+  out.push({
+    target: 'single-frame round trip, adaptive polling <= 5x raw spin ping-pong (p50)',
+    value: adaptive?.ratioToSpinRtt != null ? `${adaptive.ratioToSpinRtt.toFixed(2)}x (${adaptive.p50Us!.toFixed(2)} µs)` : 'not measured',
+    met: adaptive?.ratioToSpinRtt != null ? adaptive.ratioToSpinRtt <= 5 : null,
+  });
   const m = report.memory;
   const scaled = m.frames >= 10_000_000;
   out.push({

@@ -128,7 +128,16 @@ export interface LatencyJob {
   deviceName: string;
   size: number;
   samples: number;
+  /**
+   * How the guest waits for the echo: 'event-loop' (default: yield with setImmediate, the guest
+   * never sleeps), or 'blocking' (the worker guest sleeps in Atomics.wait, adaptive spin first if
+   * its connection was made with a poll budget): supplied by the worker guest as `block`.
+   */
+  wait?: 'event-loop' | 'blocking';
 }
+
+/** A synchronous wait supplied by a blocking-mode worker guest (its poll loop). */
+export type BlockingWait = (done: () => boolean) => void;
 export type Job = StreamJob | ScenarioJob | LatencyJob;
 
 export interface SignalTotals {
@@ -231,7 +240,7 @@ async function scenario(job: ScenarioJob, conn: GuestConnection, allocator: Gues
 }
 
 /** One frame at a time: send, wait for its echo, repeat. */
-async function latency(job: LatencyJob, conn: GuestConnection, allocator: GuestAllocator): Promise<LatencyResult> {
+async function latency(job: LatencyJob, conn: GuestConnection, allocator: GuestAllocator, block?: BlockingWait): Promise<LatencyResult> {
   const d = await openDriver('echo', conn, allocator);
   const frame = new Uint8Array(job.size);
   const samples = new Float64Array(job.samples);
@@ -243,7 +252,11 @@ async function latency(job: LatencyJob, conn: GuestConnection, allocator: GuestA
       t1 = process.hrtime.bigint();
     };
     d.send(frame);
-    await until(() => t1 !== 0n, `${job.deviceName} latency`, conn, 10_000);
+    if (job.wait === 'blocking') {
+      if (!block) throw new Error('a blocking latency job needs a blocking-mode guest');
+      block(() => t1 !== 0n);
+      if (t1 === 0n) throw new Error(`${job.deviceName} latency: no echo within the poll timeout`);
+    } else await until(() => t1 !== 0n, `${job.deviceName} latency`, conn, 10_000);
     if (i >= 0) samples[i] = Number(t1 - t0) / 1000;
   }
   await conn.close();
@@ -251,11 +264,11 @@ async function latency(job: LatencyJob, conn: GuestConnection, allocator: GuestA
 }
 
 /** Run one job on an open connection (closed when done). */
-export async function runJob(job: Job, conn: GuestConnection, allocator: GuestAllocator, probe?: (phase: 'start' | 'end') => void): Promise<JobResult> {
+export async function runJob(job: Job, conn: GuestConnection, allocator: GuestAllocator, probe?: (phase: 'start' | 'end') => void, block?: BlockingWait): Promise<JobResult> {
   try {
     if (job.kind === 'stream') return { job, signals: await stream(job, conn, allocator, probe) };
     if (job.kind === 'scenario') return { job, signals: await scenario(job, conn, allocator) };
-    return { job, latency: await latency(job, conn, allocator) };
+    return { job, latency: await latency(job, conn, allocator, block) };
   } catch (e) {
     return { job, error: e instanceof Error ? e.message : String(e) };
   }

@@ -32,7 +32,13 @@ describe('npm run bench (small --frames)', () => {
     }
     // virtio-net (and venet, if its driver is missing) appear as labelled unmeasured rows, never as numbers
     expect(report.rows.some((r: BenchRow) => r.device === 'virtio-net' || r.device.startsWith('venet'))).toBe(true);
-    expect(report.latency.length).toBe(4);
+    // raw Atomics and spin ping-pongs, echo in-process and over the worker, and the worker with
+    // sleeping waits and with adaptive polling
+    expect(report.latency.map((l: { connector: string }) => l.connector)).toEqual(
+      expect.arrayContaining(['in-process', 'worker', 'worker, sleeping waits', expect.stringMatching(/^worker, adaptive poll \d+ µs$/)]),
+    );
+    expect(report.latency.length).toBe(6);
+    for (const l of report.latency) expect(l.measured, `${l.name} / ${l.connector}`).toBe(true);
     for (const l of report.latency) for (const f of LATENCY_FIELDS) expect(l, `${l.name}: ${f}`).toHaveProperty(f);
     expect(report.memory).toMatchObject({ frames: 2000 });
     for (const f of ['heapBeforeBytes', 'heapAfterBytes', 'growthBytes']) expect(typeof report.memory[f]).toBe('number');

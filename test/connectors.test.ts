@@ -85,9 +85,9 @@ describe('the same echo scenario over every connector', () => {
 });
 
 describe('worker connector in blocking mode (Atomics.wait poll loop)', () => {
-  it('moves every frame with the guest blocked in Atomics.wait between signals', async () => {
+  it.each([0, 30])('moves every frame with the guest blocked in Atomics.wait between signals (adaptive poll budget %i µs both sides)', async (pollBudgetUs) => {
     const bus = newBus();
-    const guest = new WorkerConnector(bus).spawn(new URL('./fixtures/echo-guest-blocking.ts', import.meta.url), { workerData: { burst: 200, bursts: 30, size: 256 } });
+    const guest = new WorkerConnector(bus, { pollBudgetUs }).spawn(new URL('./fixtures/echo-guest-blocking.ts', import.meta.url), { workerData: { burst: 200, bursts: 30, size: 256, pollBudgetUs } });
     const r = await new Promise<EchoScenarioResult & { polls: number }>((resolve, reject) => {
       guest.worker.once('message', resolve);
       guest.worker.once('error', reject);
@@ -97,4 +97,9 @@ describe('worker connector in blocking mode (Atomics.wait poll loop)', () => {
     expect(r.kicks).toBeLessThanOrEqual(30);
     expect(r.polls).toBeGreaterThan(0);
   });
+});
+
+it('refuses a poll budget that is not a sane number of microseconds', () => {
+  expect(() => new WorkerConnector(newBus(), { pollBudgetUs: -1 })).toThrow(/pollBudgetUs = -1/);
+  expect(() => new WorkerConnector(newBus(), { pollBudgetUs: Number.NaN })).toThrow(/pollBudgetUs/);
 });

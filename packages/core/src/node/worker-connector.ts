@@ -1,7 +1,7 @@
 import { Worker, type WorkerOptions, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import type { Bus, HostConnection } from '../common/bus/bus.js';
-import { BusError, VbusError } from '../common/errors.js';
+import { BusError, ConfigError, VbusError } from '../common/errors.js';
 import { RegionMemory } from '../common/memory/region-memory.js';
 import { DOORBELL_CONTROL_BIT, DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, newDoorbell, serveDoorbell } from '../common/connector/doorbell.js';
 import type { GuestToHost, HostToGuest, OpenReply } from './worker-protocol.js';
@@ -34,8 +34,18 @@ let nextGuest = 1;
  * close, the host drops its memory, and the bus goes on.
  */
 export class WorkerConnector extends EventEmitter<WorkerConnectorEvents> {
-  constructor(readonly bus: Bus) {
+  /**
+   * @param options.pollBudgetUs adaptive polling on the host side: after serving a doorbell,
+   *   spin this many microseconds for the next ring before sleeping in Atomics.waitAsync (it
+   *   blocks the host's event loop for that long). Default 0: always sleep.
+   */
+  constructor(
+    readonly bus: Bus,
+    readonly options: { pollBudgetUs?: number } = {},
+  ) {
     super();
+    const b = options.pollBudgetUs ?? 0;
+    if (!Number.isFinite(b) || b < 0 || b > 1_000_000) throw new ConfigError('pollBudgetUs', b, 'must be a number of microseconds in [0, 1000000]');
   }
 
   /**
@@ -57,7 +67,7 @@ export class WorkerConnector extends EventEmitter<WorkerConnectorEvents> {
 
   /** Serve a worker the caller started, given the host's end of its control port. */
   serve(name: string, worker: Worker, port: MessagePort): WorkerGuest {
-    const session = new GuestSession(this.bus, name, port);
+    const session = new GuestSession(this.bus, name, port, this.options.pollBudgetUs ?? 0);
     let lastError: Error | undefined;
     worker.on('error', (e) => {
       lastError = e;
@@ -86,6 +96,7 @@ class GuestSession {
     private readonly bus: Bus,
     readonly name: string,
     private readonly port: MessagePort,
+    private readonly pollBudgetUs: number,
   ) {
     port.on('message', (m: GuestToHost) => void this.handle(m));
   }
@@ -141,7 +152,7 @@ class GuestSession {
         });
         const entry = { host, doorbell: cells, stop: false };
         this.connections.set(host.id, entry);
-        void serveDoorbell(cells, DOORBELL_TO_HOST, host.router, () => entry.stop);
+        void serveDoorbell(cells, DOORBELL_TO_HOST, host.router, () => entry.stop, undefined, this.pollBudgetUs);
         const info = this.bus.devices().find((d) => d.name === m.name)!;
         const reply: OpenReply = { conn: host.id, device: info, doorbell: cells.buffer as SharedArrayBuffer };
         return reply;

@@ -1,9 +1,9 @@
 import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { BusError, VbusError } from '../common/errors.js';
+import { BusError, ConfigError, VbusError } from '../common/errors.js';
 import { RegionMemory } from '../common/memory/region-memory.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
 import type { DeviceInfo } from '../common/bus/bus.js';
-import { DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, drainDoorbell, serveDoorbell } from '../common/connector/doorbell.js';
+import { DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, drainDoorbell, serveDoorbell, spinWhile } from '../common/connector/doorbell.js';
 import { GuestConnectionImpl, type GuestBus, type GuestConnection } from '../common/connector/guest-connection.js';
 import type { GuestToHost, HostToGuest, OpenReply } from './worker-protocol.js';
 
@@ -22,6 +22,11 @@ export interface WorkerGuestOptions {
    * inside {@link WorkerGuestRuntime.poll}, which blocks in Atomics.wait (a dedicated poll loop).
    */
   wait?: 'event-loop' | 'blocking';
+  /**
+   * Adaptive polling: before sleeping (Atomics.waitAsync or, in blocking mode, Atomics.wait),
+   * spin this many microseconds for the device's next signal. Default 0: always sleep.
+   */
+  pollBudgetUs?: number;
 }
 
 /** What a guest worker gets: its memory, an allocator over it, and the bus. */
@@ -54,6 +59,9 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
   const memory = RegionMemory.create(base, bytes);
   const allocator = new GuestAllocator(base, bytes);
   const blocking = options.wait === 'blocking';
+  const pollBudgetUs = options.pollBudgetUs ?? 0;
+  if (!Number.isFinite(pollBudgetUs) || pollBudgetUs < 0 || pollBudgetUs > 1_000_000)
+    throw new ConfigError('pollBudgetUs', pollBudgetUs, 'must be a number of microseconds in [0, 1000000]');
   const wake = blocking ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
   const name = String(workerData.__vbusName ?? 'worker');
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
@@ -124,7 +132,7 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
     );
     const entry = { guest, cells, stop: false };
     conns.set(connId, entry);
-    if (!blocking) void serveDoorbell(cells, DOORBELL_TO_GUEST, guest.router, () => entry.stop, drainPort);
+    if (!blocking) void serveDoorbell(cells, DOORBELL_TO_GUEST, guest.router, () => entry.stop, drainPort, pollBudgetUs);
     return guest;
   };
 
@@ -146,6 +154,7 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
         for (let n = deferred.length; n > 0; n--) deferred.shift()!();
         if (until()) break;
         if (deferred.length > 0) continue;
+        if (spinWhile(wake, 0, seen, pollBudgetUs)) continue;
         if (Atomics.wait(wake, 0, seen, timeoutMs) === 'timed-out') break;
         handled++;
       }
