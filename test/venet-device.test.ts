@@ -84,7 +84,7 @@ describe('venet negotiation and calls', () => {
   it('link up/down produce LINKSTATE events on the event queue', async () => {
     const { guest, device } = oneNic();
     const d = await VenetDriver.open(guest.conn, guest.allocator);
-    expect(d.eventqCaps).toBe(VENET_CAP_EVQ_LINKSTATE | VENET_CAP_EVQ_TXC);
+    expect(d.eventqCaps).toBe(VENET_CAP_EVQ_LINKSTATE); // the default: TXC only on request
     const seen: boolean[] = [];
     d.onLink = (up) => seen.push(up);
     await settle(() => d.counters.linkEvents >= 1);
@@ -137,7 +137,8 @@ describe('venet data path and signal economy (in-process)', () => {
 
   it('with EVENTQ TXC, completions come as TXC events, not tx-ring signals', async () => {
     const { guest, backend, device } = oneNic();
-    const d = await VenetDriver.open(guest.conn, guest.allocator, { sg: VENET_CAP_SG });
+    const d = await VenetDriver.open(guest.conn, guest.allocator, { sg: VENET_CAP_SG, eventq: VENET_CAP_EVQ_LINKSTATE | VENET_CAP_EVQ_TXC });
+    expect(d.eventqCaps).toBe(VENET_CAP_EVQ_LINKSTATE | VENET_CAP_EVQ_TXC);
     await settle(() => d.counters.linkEvents === 1);
     for (let i = 0; i < 30; i++) d.send(testFrame(i), i < 29);
     await settle(() => d.txInFlight === 0);

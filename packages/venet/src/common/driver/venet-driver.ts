@@ -13,7 +13,12 @@ export interface VenetDriverOptions {
   pollWeight?: number;
   /** SG group bits to request (default VENET_CAP_SG; 0 to use plain descriptors). */
   sg?: number;
-  /** EVENTQ group bits to request (default LINKSTATE | TXC; 0 for no event queue). */
+  /**
+   * EVENTQ group bits to request (default LINKSTATE; 0 for no event queue). TXC (a tx-complete
+   * event per frame, carrying its cookie) is for drivers that must know exactly which frame
+   * completed (zero-copy transmit); this driver copies into its own buffers and reclaims them
+   * from the ring, so it does not need the extra event per frame.
+   */
   eventq?: number;
   /** Most segments in one {@link VenetDriver.sendv} (default 8). */
   maxSegments?: number;
@@ -124,7 +129,7 @@ export class VenetDriver implements FrameSink {
     const d = new VenetDriver(conn, allocator, options);
     // negotiation order: SG, then EVENTQ (L4RO is not used)
     d.sgCaps = await d.negotiate(abi.VENET_CAP_GROUP_SG, options.sg ?? abi.VENET_CAP_SG);
-    d.eventqCaps = await d.negotiate(abi.VENET_CAP_GROUP_EVENTQ, options.eventq ?? abi.VENET_CAP_EVQ_LINKSTATE | abi.VENET_CAP_EVQ_TXC);
+    d.eventqCaps = await d.negotiate(abi.VENET_CAP_GROUP_EVENTQ, options.eventq ?? abi.VENET_CAP_EVQ_LINKSTATE);
     d.mac = (await conn.call(abi.VENET_FUNC_MACQUERY)).slice(0, 6);
     if ((d.sgCaps & abi.VENET_CAP_SG) !== 0) {
       const size = abi.venetSgSize(d.maxSegments);
