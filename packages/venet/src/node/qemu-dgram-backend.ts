@@ -1,12 +1,9 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { EventEmitter } from 'eventemitter3';
 import { ConfigError } from '@vbus/core';
-import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo } from '../common/backend/net-backend.js';
 import { NetError } from '../common/backend/net-error.js';
-import { needsSoftwareOffload, SoftwareOffload } from '../common/backend/offload.js';
-import { BackendPort } from '../common/backend/port.js';
 import { ETH_HLEN } from '../common/responder/packets.js';
+import { SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
 
 /** A UDP endpoint. */
 export interface DgramAddress {
@@ -29,18 +26,11 @@ export interface QemuDgramOptions {
 }
 
 /** Counters of a dgram backend. */
-export interface QemuDgramCounters {
-  framesIn: number;
-  bytesIn: number;
-  framesOut: number;
-  bytesOut: number;
+export interface QemuDgramCounters extends SocketBackendCounters {
   /** Datagrams shorter than an Ethernet header. */
   runts: number;
   /** Datagrams from an address other than the remote. */
   foreign: number;
-  dropsNoNic: number;
-  /** Frames to send with no peer known. */
-  dropsNoPeer: number;
   errors: number;
 }
 
@@ -53,7 +43,7 @@ export interface QemuDgramEvents {
  * A QEMU-compatible datagram backend (`-netdev dgram`, `-netdev socket,udp=`): one raw Ethernet
  * frame per UDP datagram, no prefix and no virtio-net header. One NIC attaches to it.
  */
-export class QemuDgramBackend extends EventEmitter<QemuDgramEvents> implements NetBackend {
+export class QemuDgramBackend extends SocketBackendBase<QemuDgramEvents, QemuDgramCounters> {
   readonly kind = 'qemu-dgram';
   readonly name: string;
   readonly counters: QemuDgramCounters = {
@@ -67,13 +57,8 @@ export class QemuDgramBackend extends EventEmitter<QemuDgramEvents> implements N
     dropsNoPeer: 0,
     errors: 0,
   };
-  readonly offload = new SoftwareOffload();
   private remote: { host: string; port: number } | undefined;
   private readonly onlyFromRemote: boolean;
-  private port: BackendPort | undefined;
-  private sink: FrameSink | undefined;
-  private closed = false;
-  private readonly wire: FrameSink = { deliver: (f) => this.send(f) };
 
   private constructor(
     private readonly socket: Socket,
@@ -118,23 +103,6 @@ export class QemuDgramBackend extends EventEmitter<QemuDgramEvents> implements N
     return this.remote;
   }
 
-  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
-    if (this.port?.isConnected) throw new NetError(this.name, 'busy', nic.name, `already attached to ${this.port.name}`);
-    const port = new BackendPort(
-      nic.name,
-      (frame, offload) => this.toPeer(port, frame, offload),
-      (p) => {
-        if (this.port === p) {
-          this.port = undefined;
-          this.sink = undefined;
-        }
-      },
-    );
-    this.port = port;
-    this.sink = toNic;
-    return port;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -153,31 +121,10 @@ export class QemuDgramBackend extends EventEmitter<QemuDgramEvents> implements N
       return;
     }
     if (!this.onlyFromRemote) this.remote = { host: rinfo.address, port: rinfo.port };
-    c.framesIn++;
-    c.bytesIn += msg.length;
-    const port = this.port;
-    const sink = this.sink;
-    if (port === undefined || sink === undefined) {
-      c.dropsNoNic++;
-      return;
-    }
-    port.toNic(sink, msg);
+    this.fromPeer(msg);
   }
 
-  private toPeer(port: BackendPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
-    if (!needsSoftwareOffload(offload)) {
-      if (this.send(frame)) return true;
-      port.counters.drops++;
-      return false;
-    }
-    const errors = this.offload.stats.errors;
-    const drops = this.counters.dropsNoPeer;
-    if (this.offload.process(frame, offload, this.wire)) return true;
-    if (this.offload.stats.errors !== errors || this.counters.dropsNoPeer !== drops) port.counters.drops++;
-    return false;
-  }
-
-  private send(frame: Uint8Array): boolean {
+  protected send(frame: Uint8Array): boolean {
     const r = this.remote;
     if (this.closed || r === undefined) {
       this.counters.dropsNoPeer++;
@@ -185,8 +132,7 @@ export class QemuDgramBackend extends EventEmitter<QemuDgramEvents> implements N
     }
     // The socket keeps the buffer until sent; the frame is only valid during this call.
     this.socket.send(Buffer.from(frame), r.port, r.host);
-    this.counters.framesOut++;
-    this.counters.bytesOut += frame.length;
+    this.countOut(frame);
     return true;
   }
 }

@@ -1,15 +1,12 @@
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { EventEmitter } from 'eventemitter3';
 import { ConfigError } from '@vbus/core';
-import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo } from '../common/backend/net-backend.js';
 import { NetError } from '../common/backend/net-error.js';
-import { needsSoftwareOffload, SoftwareOffload } from '../common/backend/offload.js';
-import { BackendPort } from '../common/backend/port.js';
 import {
   QEMU_STREAM_MAX_FRAME,
   QEMU_STREAM_PREFIX_LEN,
   StreamDeframer,
 } from '../common/backend/stream-framing.js';
+import { SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
 
 /** Where a stream socket listens or connects: TCP `{ host, port }` or a unix socket `{ path }`. */
 export type StreamAddress = { host?: string; port: number } | { path: string };
@@ -25,20 +22,11 @@ export interface QemuStreamOptions {
 }
 
 /** Counters of a stream backend (the attached NIC's port has its own PortCounters). */
-export interface QemuStreamCounters {
+export interface QemuStreamCounters extends SocketBackendCounters {
   /** Connections accepted or made. */
   connections: number;
   /** Connections refused because a peer was already connected. */
   rejected: number;
-  /** Frames and bytes received from the peer and sent to it. */
-  framesIn: number;
-  bytesIn: number;
-  framesOut: number;
-  bytesOut: number;
-  /** Frames from the peer with no NIC attached to take them. */
-  dropsNoNic: number;
-  /** Frames to the peer while none is connected or its socket is backed up. */
-  dropsNoPeer: number;
   /** Connections closed because of a length prefix of 0 or over the limit. */
   badLength: number;
   /** Peers that disconnected in the middle of a frame. */
@@ -70,7 +58,7 @@ type Mode = 'listen' | 'connect';
  * that sends a length of 0 or over `maxFrame` is disconnected with a NetError (`reason`
  * `"frame-length"`); a peer that leaves mid-frame is counted in `truncated`.
  */
-export class QemuStreamBackend extends EventEmitter<QemuStreamEvents> implements NetBackend {
+export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuStreamCounters> {
   readonly kind = 'qemu-stream';
   readonly name: string;
   readonly counters: QemuStreamCounters = {
@@ -86,17 +74,12 @@ export class QemuStreamBackend extends EventEmitter<QemuStreamEvents> implements
     truncated: 0,
     errors: 0,
   };
-  readonly offload = new SoftwareOffload();
   private readonly maxFrame: number;
   private readonly maxQueued: number;
   private server: Server | undefined;
   private socket: Socket | undefined;
   private peerName = '';
   private readonly deframer: StreamDeframer;
-  private port: BackendPort | undefined;
-  private sink: FrameSink | undefined;
-  private closed = false;
-  private readonly wire: FrameSink = { deliver: (f) => this.writeFrame(f) };
 
   private constructor(
     readonly mode: Mode,
@@ -159,23 +142,6 @@ export class QemuStreamBackend extends EventEmitter<QemuStreamEvents> implements
   /** Whether a peer is connected now. */
   get connected(): boolean {
     return this.socket !== undefined;
-  }
-
-  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
-    if (this.port?.isConnected) throw new NetError(this.name, 'busy', nic.name, `already attached to ${this.port.name}`);
-    const port = new BackendPort(
-      nic.name,
-      (frame, offload) => this.toPeer(port, frame, offload),
-      (p) => {
-        if (this.port === p) {
-          this.port = undefined;
-          this.sink = undefined;
-        }
-      },
-    );
-    this.port = port;
-    this.sink = toNic;
-    return port;
   }
 
   async close(): Promise<void> {
@@ -252,33 +218,7 @@ export class QemuStreamBackend extends EventEmitter<QemuStreamEvents> implements
     this.emit('error', new NetError(this.name, 'socket', undefined, err.message, { cause: err }));
   }
 
-  private fromPeer(frame: Uint8Array): void {
-    const c = this.counters;
-    c.framesIn++;
-    c.bytesIn += frame.length;
-    const port = this.port;
-    const sink = this.sink;
-    if (port === undefined || sink === undefined) {
-      c.dropsNoNic++;
-      return;
-    }
-    port.toNic(sink, frame);
-  }
-
-  private toPeer(port: BackendPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
-    if (!needsSoftwareOffload(offload)) {
-      if (this.writeFrame(frame)) return true;
-      port.counters.drops++;
-      return false;
-    }
-    const errors = this.offload.stats.errors;
-    const drops = this.counters.dropsNoPeer;
-    if (this.offload.process(frame, offload, this.wire)) return true;
-    if (this.offload.stats.errors !== errors || this.counters.dropsNoPeer !== drops) port.counters.drops++;
-    return false;
-  }
-
-  private writeFrame(frame: Uint8Array): boolean {
+  protected send(frame: Uint8Array): boolean {
     const s = this.socket;
     if (s === undefined || !s.writable || s.writableLength > this.maxQueued) {
       this.counters.dropsNoPeer++;
@@ -288,8 +228,7 @@ export class QemuStreamBackend extends EventEmitter<QemuStreamEvents> implements
     out.writeUInt32BE(frame.length, 0);
     out.set(frame, QEMU_STREAM_PREFIX_LEN);
     s.write(out);
-    this.counters.framesOut++;
-    this.counters.bytesOut += frame.length;
+    this.countOut(frame);
     return true;
   }
 }

@@ -1,0 +1,92 @@
+import { EventEmitter } from 'eventemitter3';
+import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo } from '../common/backend/net-backend.js';
+import { NetError } from '../common/backend/net-error.js';
+import { needsSoftwareOffload, SoftwareOffload } from '../common/backend/offload.js';
+import { BackendPort } from '../common/backend/port.js';
+
+/** The counters every socket backend keeps (each backend adds its own). */
+export interface SocketBackendCounters {
+  /** Frames and bytes received from the peer and sent to it. */
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+  /** Frames from the peer with no NIC attached to take them. */
+  dropsNoNic: number;
+  /** Frames to the peer that could not be sent (no peer, or its socket is backed up). */
+  dropsNoPeer: number;
+}
+
+/**
+ * What the QEMU socket backends share: one attached NIC, frames from the peer counted and handed
+ * to it, frames to the peer completed in software (offload) and then sent by {@link send}.
+ */
+export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTypes, Counters extends SocketBackendCounters>
+  extends EventEmitter<Events>
+  implements NetBackend
+{
+  abstract readonly kind: string;
+  abstract readonly name: string;
+  abstract readonly counters: Counters;
+  readonly offload = new SoftwareOffload();
+  /** The attached NIC's port, if any. */
+  protected port: BackendPort | undefined;
+  private sink: FrameSink | undefined;
+  protected closed = false;
+  private readonly wire: FrameSink = { deliver: (f) => this.send(f) };
+
+  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
+    if (this.port?.isConnected) throw new NetError(this.name, 'busy', nic.name, `already attached to ${this.port.name}`);
+    const port = new BackendPort(
+      nic.name,
+      (frame, offload) => this.toPeer(port, frame, offload),
+      (p) => {
+        if (this.port === p) {
+          this.port = undefined;
+          this.sink = undefined;
+        }
+      },
+    );
+    this.port = port;
+    this.sink = toNic;
+    return port;
+  }
+
+  abstract close(): Promise<void>;
+
+  /** Send one complete frame to the peer; count it with {@link countOut} or in `dropsNoPeer`. */
+  protected abstract send(frame: Uint8Array): boolean;
+
+  /** A frame arrived from the peer: count it and hand it to the NIC. */
+  protected fromPeer(frame: Uint8Array): void {
+    const c = this.counters;
+    c.framesIn++;
+    c.bytesIn += frame.length;
+    const port = this.port;
+    const sink = this.sink;
+    if (port === undefined || sink === undefined) {
+      c.dropsNoNic++;
+      return;
+    }
+    port.toNic(sink, frame);
+  }
+
+  /** Count a frame sent to the peer. */
+  protected countOut(frame: Uint8Array): void {
+    this.counters.framesOut++;
+    this.counters.bytesOut += frame.length;
+  }
+
+  private toPeer(port: BackendPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+    if (!needsSoftwareOffload(offload)) {
+      if (this.send(frame)) return true;
+      port.counters.drops++;
+      return false;
+    }
+    const errors = this.offload.stats.errors;
+    const drops = this.counters.dropsNoPeer;
+    if (this.offload.process(frame, offload, this.wire)) return true;
+    if (this.offload.stats.errors !== errors || this.counters.dropsNoPeer !== drops) port.counters.drops++;
+    return false;
+  }
+}
