@@ -28,7 +28,7 @@ export async function nicPlugins(): Promise<{ modules: ContainerModule[]; nics: 
  * The main demo: guests in worker threads, each with a NIC on one learning switch, ping each
  * other and stream a burst; prints frames, signals injected and suppressed, and signals per frame.
  */
-export async function demoNics(options: { frames: number; size: number; batch: number; txCompleteEvery: number; kinds: string[] }): Promise<boolean> {
+export async function demoNics(options: { frames: number; size: number; batch: number; txCompleteEvery: number; kinds: string[]; window: number }): Promise<boolean> {
   const { modules, nics } = await nicPlugins();
   const { vbus } = createVbus({ modules });
   const bus = vbus.createBus('demo');
@@ -57,10 +57,11 @@ export async function demoNics(options: { frames: number; size: number; batch: n
   console.log(`ping ${b.name} -> ${a.ip} (1000 bytes): rtt ms ${fmt(pingBA.rtts)}\n`);
 
   const before = snapshotCounters(bus.introspect());
-  const stream = await a.handle.request<{ sent: number; ms: number }>({ cmd: 'stream', ip: b.ip, frames: options.frames, size: options.size, batch: options.batch });
+  const stream = await a.handle.request<{ sent: number; echoed: number; ms: number }>({ cmd: 'stream', ip: b.ip, frames: options.frames, size: options.size, batch: options.batch, window: options.window });
   // wait until b has taken every frame the switch delivered (bounded)
+  const after0 = (received: number) => received - (before[b.name]?.rxFrames ?? 0);
   let statsB = await b.handle.request<{ received: number }>({ cmd: 'stats' });
-  for (let i = 0; i < 200 && statsB.received - (before[b.name]?.rxFrames ?? 0) < stream.sent; i++) {
+  for (let i = 0; i < 200 && after0(statsB.received) < stream.sent; i++) {
     await new Promise((r) => setTimeout(r, 10));
     statsB = await b.handle.request<{ received: number }>({ cmd: 'stats' });
   }
@@ -72,9 +73,15 @@ export async function demoNics(options: { frames: number; size: number; batch: n
     rows.push([g.name, g.kind, d.txFrames, d.rxFrames, d.drops, d.kicks, d.interrupts, d.suppressed, frames ? (d.kicks + d.interrupts) / frames : 0]);
   }
   const mbps = (stream.sent * options.size * 8) / (stream.ms * 1000);
-  console.log(`stream ${a.name} -> ${b.name}: ${stream.sent.toLocaleString('en-US')} frames of ${options.size} bytes in batches of ${options.batch}, ${stream.ms.toFixed(0)} ms (${((stream.sent / stream.ms) * 1000).toFixed(0)} frames/s, ${mbps.toFixed(0)} Mbit/s)`);
+  const how = options.window > 0 ? `to its UDP echo port, at most ${options.window} unanswered (${stream.echoed.toLocaleString('en-US')} echoed back)` : `in batches of ${options.batch}, unpaced`;
+  console.log(`stream ${a.name} -> ${b.name}: ${stream.sent.toLocaleString('en-US')} frames of ${options.size} bytes ${how}, ${stream.ms.toFixed(0)} ms (${((stream.sent / stream.ms) * 1000).toFixed(0)} frames/s each way, ${mbps.toFixed(0)} Mbit/s)`);
   console.log(table(rows));
-  const lost = stream.sent - (after[b.name]!.rxFrames - before[b.name]!.rxFrames) - (after[b.name]!.drops - before[b.name]!.drops);
+  // every frame a sent reached b's guest or was counted as dropped at b; with echoes, every frame
+  // b's device took from b's guest (sent on, or counted as a tx drop) likewise reached a or was
+  // counted as dropped at a
+  const delta = (n: string, k: keyof NicCounters) => after[n]![k] - before[n]![k];
+  let lost = stream.sent - delta(b.name, 'rxFrames') - delta(b.name, 'rxDrops');
+  if (options.window > 0) lost += delta(b.name, 'txFrames') - delta(a.name, 'rxFrames') - delta(a.name, 'rxDrops');
   console.log(`\nframes sent = delivered + dropped: ${lost === 0 ? 'yes' : `NO (${lost} unaccounted)`}; switch table: ${sw.entries().length} MACs learned`);
   if (failures.length) console.log(`device failures: ${failures.join('; ')}`);
   for (const g of guests) await g.handle.stop();
@@ -86,6 +93,7 @@ interface NicCounters {
   txFrames: number;
   rxFrames: number;
   drops: number;
+  rxDrops: number;
   kicks: number;
   interrupts: number;
   suppressed: number;
@@ -102,6 +110,7 @@ function snapshotCounters(s: ReturnType<import('@vbus/core').Bus['introspect']>)
       txFrames: sum('frames', 'tx'),
       rxFrames: sum('frames', 'rx'),
       drops: sum('drops', 'rx') + sum('drops', 'tx'),
+      rxDrops: sum('drops', 'rx'),
       kicks: sum('kicks'),
       interrupts: sum('interrupts'),
       suppressed: sum('suppressed'),
@@ -115,6 +124,7 @@ function diff(a: NicCounters, b: NicCounters): NicCounters {
     txFrames: a.txFrames - b.txFrames,
     rxFrames: a.rxFrames - b.rxFrames,
     drops: a.drops - b.drops,
+    rxDrops: a.rxDrops - b.rxDrops,
     kicks: a.kicks - b.kicks,
     interrupts: a.interrupts - b.interrupts,
     suppressed: a.suppressed - b.suppressed,

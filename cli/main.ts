@@ -28,8 +28,13 @@ program
   .option('--burst <n>', 'frames per burst (one kick each)', positiveInt('--burst', 256), 128)
   .option('--size <bytes>', 'frame size', positiveInt('--size', 2048), 64)
   .option('--tx-complete-every <n>', 'tx-complete mitigation N', positiveInt('--tx-complete-every', 4096), 10)
+  .option('--window <n>', 'stream to the peer\'s UDP echo port with at most N frames unanswered (0: unpaced, to the discard port)', (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 4096) throw new InvalidArgumentError(`--window must be an integer from 0 to 4096, got "${v}"`);
+    return n;
+  }, 128)
   .option('--nics <kinds>', 'comma-separated NIC kinds of the two guests (venet, virtio-net, virtio-net-packed); default: venet+venet, then venet+virtio-net')
-  .action(async (o: { echo: boolean; frames: number; burst: number; size: number; txCompleteEvery: number; nics?: string }) => {
+  .action(async (o: { echo: boolean; frames: number; burst: number; size: number; txCompleteEvery: number; nics?: string; window: number }) => {
     if (o.echo) {
       const r = await demoEcho(o);
       process.exitCode = r.intact && r.received === r.sent ? 0 : 1;
@@ -39,7 +44,7 @@ program
     let ok = true;
     for (const [i, kinds] of pairs.entries()) {
       if (i > 0) console.log('');
-      ok = (await demoNics({ frames: o.frames, size: o.size, batch: o.burst, txCompleteEvery: o.txCompleteEvery, kinds })) && ok;
+      ok = (await demoNics({ frames: o.frames, size: o.size, batch: o.burst, txCompleteEvery: o.txCompleteEvery, kinds, window: o.window })) && ok;
     }
     process.exitCode = ok ? 0 : 1;
   });

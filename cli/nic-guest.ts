@@ -7,7 +7,7 @@ import { openGuestNic, type GuestNic } from './guest-nic.js';
 
 export type NicGuestCommand =
   | { cmd: 'ping'; ip: string; count: number; size: number }
-  | { cmd: 'stream'; ip: string; frames: number; size: number; batch: number }
+  | { cmd: 'stream'; ip: string; frames: number; size: number; batch: number; window?: number }
   | { cmd: 'stats' }
   | { cmd: 'stop' };
 
@@ -33,21 +33,32 @@ port.on('message', async (m: NicGuestCommand) => {
       for (let seq = 1; seq <= m.count; seq++) rtts.push((await responder.ping(m.ip, m.size, undefined, seq)).rttMs);
       port.postMessage({ cmd: 'ping', rtts });
     } else if (m.cmd === 'stream') {
+      // With a window, the frames go to the peer's UDP echo port and at most `window` may be
+      // unanswered: the echoes clock the sender, as TCP's window would, so no ring overflows.
+      // Without one, they go to the discard port as fast as the NIC takes them.
+      const window = m.window ?? 0;
       const dstMac = await responder.resolve(m.ip);
       const payload = new Uint8Array(Math.max(0, m.size - 42));
-      const frame = buildUdpFrame({ srcMac: nic.mac, dstMac, srcIp: parseIpv4(opts.ip), dstIp: parseIpv4(m.ip), srcPort: 40000, dstPort: 9, data: payload });
+      const frame = buildUdpFrame({ srcMac: nic.mac, dstMac, srcIp: parseIpv4(opts.ip), dstIp: parseIpv4(m.ip), srcPort: 40000, dstPort: window > 0 ? 7 : 9, data: payload });
       const start = performance.now();
+      const echoedBase = received;
       let sent = 0;
       while (sent < m.frames) {
-        const last = sent + 1 === m.frames || (sent + 1) % m.batch === 0;
-        if (nic.send(frame, !last)) sent++;
+        const open = window === 0 || sent - (received - echoedBase) < window;
+        const last = sent + 1 === m.frames || (sent + 1) % m.batch === 0 || (window > 0 && sent + 1 - (received - echoedBase) >= window);
+        if (open && nic.send(frame, !last)) sent++;
         else {
           nic.flush();
           await yieldToLoop();
+          continue;
         }
         if (last) await yieldToLoop();
       }
-      port.postMessage({ cmd: 'stream', sent, ms: performance.now() - start });
+      if (window > 0) {
+        const deadline = performance.now() + 5000;
+        while (received - echoedBase < sent && performance.now() < deadline) await yieldToLoop();
+      }
+      port.postMessage({ cmd: 'stream', sent, echoed: received - echoedBase, ms: performance.now() - start });
     } else if (m.cmd === 'stats') {
       port.postMessage({ cmd: 'stats', received, nic: nic.counters() });
     } else if (m.cmd === 'stop') {
