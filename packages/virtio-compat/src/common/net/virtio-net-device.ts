@@ -2,7 +2,7 @@ import { ConfigError, type Device, type DeviceClass, type DeviceConnectionHandle
 // The backends live in @vbus/venet: one backend interface serves venet and virtio-net.
 import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort } from '@vbus/venet';
 import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
-import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTQ_MAX_SIZE, featureMask, hasFeature } from '../virtqueue/layout.js';
+import { VIRTQ_MAX_SIZE, hasFeature } from '../virtqueue/layout.js';
 import { VirtioDeviceConnection, type QueueCounters, type QueueSlot } from '../transport/virtio-transport.js';
 import {
   VIRTIO_NET_CONFIG_MAC,
@@ -28,10 +28,8 @@ import {
   VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_GUEST_ANNOUNCE,
   VIRTIO_NET_F_GUEST_CSUM,
-  VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_NET_F_MTU,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_ECN,
@@ -45,24 +43,10 @@ import {
   emptyNetHeader,
   encodeNetHeader,
 } from './virtio-net-abi.js';
+import { VIRTIO_NET_IMPLEMENTED_FEATURES } from './features.js';
 
 /** Features this device implements (VERSION_1 is always offered by the transport). */
-export const VIRTIO_NET_SUPPORTED_FEATURES: bigint = [
-  VIRTIO_NET_F_CSUM,
-  VIRTIO_NET_F_GUEST_CSUM,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_F_CTRL_VQ,
-  VIRTIO_NET_F_CTRL_RX,
-  VIRTIO_NET_F_MQ,
-  VIRTIO_NET_F_CTRL_MAC_ADDR,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_F_RING_PACKED,
-].reduce((m, b) => m | featureMask(b), 0n);
+export const VIRTIO_NET_SUPPORTED_FEATURES: bigint = VIRTIO_NET_IMPLEMENTED_FEATURES;
 
 /** Largest frame (without the header) the device accepts on tx: a 64 KiB IP packet plus link headers. */
 export const VIRTIO_NET_MAX_FRAME = 4096 + 65536;

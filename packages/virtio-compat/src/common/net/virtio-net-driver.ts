@@ -36,7 +36,6 @@ import {
   VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_CTRL_RX,
   VIRTIO_NET_F_CTRL_VQ,
-  VIRTIO_NET_F_GUEST_CSUM,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
@@ -53,26 +52,12 @@ import {
   rxQueueIndex,
   txQueueIndex,
 } from './virtio-net-abi.js';
+import { VIRTIO_NET_IMPLEMENTED_FEATURES } from './features.js';
 
 
 const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];
 /** Features the driver knows how to use. */
-export const VIRTIO_NET_DRIVER_FEATURES: bigint = [
-  VIRTIO_NET_F_CSUM,
-  VIRTIO_NET_F_GUEST_CSUM,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_F_CTRL_VQ,
-  VIRTIO_NET_F_CTRL_RX,
-  VIRTIO_NET_F_MQ,
-  VIRTIO_NET_F_CTRL_MAC_ADDR,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_F_RING_PACKED,
-].reduce((m, b) => m | featureMask(b), 0n);
+export const VIRTIO_NET_DRIVER_FEATURES: bigint = VIRTIO_NET_IMPLEMENTED_FEATURES;
 
 export interface VirtioNetDriverOptions {
   /** Ring layout: "split" (default) or "packed" (needs RING_PACKED from the device). */
