@@ -315,20 +315,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const r = rs[i]!;
       const job = p.job;
       if (p.section === 'latency') {
-        const l = r.latency;
-        latency.push({
-          name: p.rowName,
-          device: job.deviceName,
-          connector,
-          frameSize: job.size,
-          samples: l?.samples ?? 0,
-          p50Us: l?.p50Us ?? null,
-          p99Us: l?.p99Us ?? null,
-          ratioToAtomicsRtt: l ? l.p50Us / atomics.p50Us : null,
-          ratioToSpinRtt: l ? l.p50Us / spin.p50Us : null,
-          measured: !!l,
-          note: r.error ? `failed: ${r.error}` : 'send one frame, wait for its echo',
-        });
+        latency.push(latencyRow(p.rowName, connector, job, r, 'send one frame, wait for its echo', atomics, spin));
       } else rows.push(busRow(p.section, p.rowName, connector, job, r, ring, post));
     });
   }
@@ -347,20 +334,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     progress(`latency: ${lm.connector}`);
     const job: Job = { kind: 'latency', device: 'echo', deviceName: 'echo-n10', size: 64, samples: latencySamples, wait: 'blocking' };
     const [r] = await runInWorker(bus, [job], () => {}, lm.mode);
-    const l = r?.latency;
-    latency.push({
-      name: 'single-frame round trip (echo)',
-      device: job.deviceName,
-      connector: lm.connector,
-      frameSize: job.size,
-      samples: l?.samples ?? 0,
-      p50Us: l?.p50Us ?? null,
-      p99Us: l?.p99Us ?? null,
-      ratioToAtomicsRtt: l ? l.p50Us / atomics.p50Us : null,
-      ratioToSpinRtt: l ? l.p50Us / spin.p50Us : null,
-      measured: !!l,
-      note: r?.error ? `failed: ${r.error}` : lm.note,
-    });
+    latency.push(latencyRow('single-frame round trip (echo)', lm.connector, job, r, lm.note, atomics, spin));
   }
   if (!venet)
     for (const connector of ['in-process', 'worker'])
@@ -397,6 +371,24 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   };
   report.targets = checkTargets(report);
   return report;
+}
+
+/** A latency row from a job's result (`r` undefined or without latency: not measured), against the two ping-pong baselines. */
+function latencyRow(name: string, connector: string, job: Job, r: JobResult | undefined, note: string, atomics: PingPongBaseline, spin: PingPongBaseline): LatencyRow {
+  const l = r?.latency;
+  return {
+    name,
+    device: job.deviceName,
+    connector,
+    frameSize: job.size,
+    samples: l?.samples ?? 0,
+    p50Us: l?.p50Us ?? null,
+    p99Us: l?.p99Us ?? null,
+    ratioToAtomicsRtt: l ? l.p50Us / atomics.p50Us : null,
+    ratioToSpinRtt: l ? l.p50Us / spin.p50Us : null,
+    measured: !!l,
+    note: r?.error ? `failed: ${r.error}` : note,
+  };
 }
 
 function busRow(section: BenchRow['section'], name: string, connector: string, job: Job, r: JobResult, ring: Map<number, RingBaseline>, post: Map<number, PostMessageBaseline>): BenchRow {
