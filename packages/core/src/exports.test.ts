@@ -67,6 +67,7 @@ it('pins the public exports of @vbus/core', () => {
       "createVbus",
       "ioqByteLength",
       "le",
+      "newQueueCounters",
       "signalCell",
     ]
   `);

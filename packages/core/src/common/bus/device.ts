@@ -7,6 +7,29 @@ export type Attributes = Record<string, string | number | boolean>;
 export type Counters = Record<string, Record<string, number> | number>;
 
 /**
+ * Counters of one queue (a ring the guest shared) of a device, as devices keep them for
+ * introspection: venet per device across connections, the virtio transport per connection.
+ */
+export interface QueueCounters {
+  /** Buffers the device completed: frames, events on an event queue, commands. */
+  frames: number;
+  bytes: number;
+  /** Frames the device had to drop (rx: no buffer, too big, link down; tx: the backend refused or there is none). */
+  drops: number;
+  /** Notifications (kicks) the guest sent on this queue. */
+  kicks: number;
+  /** Notifications the device sent that crossed to the guest. */
+  interrupts: number;
+  /** Notifications the device did not send: the guest masked them, or one was pending. */
+  suppressed: number;
+}
+
+/** Fresh zeroed {@link QueueCounters}. */
+export function newQueueCounters(): QueueCounters {
+  return { frames: 0, bytes: 0, drops: 0, kicks: 0, interrupts: 0, suppressed: 0 };
+}
+
+/**
  * A shared-memory region a guest registered on a connection with the `shm` verb, as the device
  * receives it: the bytes live in `memory` at `[address, address+length)` (checked to lie in the
  * guest's memory), and `signal`, if the guest gave one, is the device's (south) endpoint, already

@@ -6,6 +6,7 @@ import {
   RingError,
   VbusError,
   le,
+  newQueueCounters,
   type Attributes,
   type Counters,
   type Device,
@@ -13,6 +14,7 @@ import {
   type DeviceConnectionHandler,
   type DeviceContext,
   type GuestMemory,
+  type QueueCounters,
   type ShmRegistration,
   type ShmSignal,
 } from '@vbus/core';
@@ -22,24 +24,8 @@ import { formatMac } from '../responder/packets.js';
 import * as abi from '../abi/venet-abi.js';
 import { validateVenetConfig, type VenetConfig } from './venet-config.js';
 
-/** Counters of one venet queue (kept per device, across connections). */
-export interface VenetQueueCounters {
-  /** Frames (events on the event queue) moved. */
-  frames: number;
-  bytes: number;
-  /** Frames that could not be moved (rx: no buffer, too big, link down; tx: backend refused or none). */
-  drops: number;
-  /** Signals the guest sent on this queue. */
-  kicks: number;
-  /** Signals the device sent that crossed to the guest. */
-  interrupts: number;
-  /** Signals the device raised that the guest's masking or pending state suppressed. */
-  suppressed: number;
-}
-
-function newQueueCounters(): VenetQueueCounters {
-  return { frames: 0, bytes: 0, drops: 0, kicks: 0, interrupts: 0, suppressed: 0 };
-}
+/** Counters of one venet queue (kept per device, across connections); the bus's {@link QueueCounters}. */
+export type VenetQueueCounters = QueueCounters;
 
 /** What the host offers in each capability group. */
 export const VENET_HOST_CAPS: Readonly<Record<number, number>> = {

@@ -1,4 +1,16 @@
-import { BusError, RingError, VbusError, le, type DeviceConnectionHandler, type DeviceContext, type GuestMemory, type ShmRegistration, type ShmSignal } from '@vbus/core';
+import {
+  BusError,
+  RingError,
+  VbusError,
+  le,
+  newQueueCounters,
+  type DeviceConnectionHandler,
+  type DeviceContext,
+  type GuestMemory,
+  type QueueCounters,
+  type ShmRegistration,
+  type ShmSignal,
+} from '@vbus/core';
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE,
   VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET,
@@ -34,20 +46,8 @@ import {
   u32Args,
 } from './transport-abi.js';
 
-/** Counters of one queue of one connection. */
-export interface QueueCounters {
-  /** Buffers (frames, commands) the device completed. */
-  frames: number;
-  bytes: number;
-  /** Frames the device had to drop (no buffer, too big, refused). */
-  drops: number;
-  /** Notifications (kicks) the device received on this queue. */
-  kicks: number;
-  /** Used-buffer notifications that crossed to the driver. */
-  interrupts: number;
-  /** Notifications the device did not send: the driver asked not to be notified, or one was pending. */
-  suppressed: number;
-}
+/** Counters of one queue of one connection: the bus's {@link QueueCounters}. */
+export type { QueueCounters };
 
 /** One queue of one connection, as the transport tracks it. */
 export interface QueueSlot {
@@ -73,10 +73,6 @@ export interface VirtioDeviceSpec {
   readonly features: bigint;
   /** Name of queue `index` for errors and counters (e.g. `"rx0"`). */
   queueName(index: number): string;
-}
-
-function newQueueCounters(): QueueCounters {
-  return { frames: 0, bytes: 0, drops: 0, kicks: 0, interrupts: 0, suppressed: 0 };
 }
 
 const S_NEEDS_RESET = VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET;
