@@ -1,4 +1,5 @@
 import { ConfigError, RingError, le, type GuestAllocator } from '@vbus/core';
+import { checkAdd, checkBuffer, checkIndirectDescriptor, type Fail } from './chain-checks.js';
 import { DescriptorChain } from './descriptor-chain.js';
 import { checkSegments, type Segment } from './descriptor.js';
 import {
@@ -138,6 +139,7 @@ export class PackedQueueDevice implements VirtqueueDevice {
     this._error = new RingError(this.name, index, value, rule);
     throw this._error;
   }
+  private readonly failAt: Fail = (index, value, rule) => this.fail(index, value, rule);
 
   private writeDeviceEvent(): void {
     const a = this.deviceArea;
@@ -183,13 +185,7 @@ export class PackedQueueDevice implements VirtqueueDevice {
         wrap ^= 1;
       }
       if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
-        const at = (pos + n - 1) % n;
-        if (!this.indirect) this.fail(at, flags, `descriptor ${at} sets INDIRECT but VIRTIO_F_INDIRECT_DESC was not negotiated (§2.8.7)`);
-        if ((flags & VIRTQ_DESC_F_NEXT) !== 0) this.fail(at, flags, `descriptor ${at} sets both INDIRECT and NEXT (§2.8.7)`);
-        if (len === 0 || len % VIRTQ_DESC_SIZE !== 0)
-          this.fail(at, len, `indirect table length ${len} of descriptor ${at} is not a non-zero multiple of 16 (§2.8.7)`);
-        if (len / VIRTQ_DESC_SIZE > VIRTQ_MAX_SIZE) this.fail(at, len, `indirect table of descriptor ${at} has more than ${VIRTQ_MAX_SIZE} entries`);
-        if (!mem.contains(addr, len)) this.fail(at, addr, `indirect table [0x${addr.toString(16)}, +${len}) of descriptor ${at} is outside guest memory`);
+        checkIndirectDescriptor(this.failAt, mem, (pos + n - 1) % n, flags, addr, len, this.indirect, '§2.8.7');
         const table = mem.view(addr, len);
         chain.indirect = true;
         for (let k = 0, count = len / VIRTQ_DESC_SIZE; k < count; k++) {
@@ -198,13 +194,13 @@ export class PackedQueueDevice implements VirtqueueDevice {
           const l = le.getU32(table, o + VIRTQ_DESC_LEN);
           const f = le.getU16(table, o + FLAGS);
           if ((f & VIRTQ_DESC_F_INDIRECT) !== 0) this.fail(k, f, `indirect descriptor ${k} sets INDIRECT: nested indirect tables are forbidden (§2.8.7)`);
-          total = this.checkBuffer(k, 'indirect descriptor', a, l, f, seenWritable, total);
+          total = checkBuffer(this.failAt, mem, k, 'indirect descriptor', a, l, f, seenWritable, total, '§2.8.4');
           seenWritable ||= (f & VIRTQ_DESC_F_WRITE) !== 0;
           chain.push(a, l, f & ~VIRTQ_DESC_F_NEXT); // NEXT is meaningless in a packed indirect table
         }
         break;
       }
-      total = this.checkBuffer((pos + n - 1) % n, 'descriptor', addr, len, flags, seenWritable, total);
+      total = checkBuffer(this.failAt, mem, (pos + n - 1) % n, 'descriptor', addr, len, flags, seenWritable, total, '§2.8.4');
       seenWritable ||= (flags & VIRTQ_DESC_F_WRITE) !== 0;
       chain.push(addr, len, flags);
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
@@ -222,14 +218,6 @@ export class PackedQueueDevice implements VirtqueueDevice {
     if (this.eventIdx && !this.notifyDisabled)
       this.deviceArea.store16(VRING_PACKED_EVENT_OFF_WRAP, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR));
     return chain;
-  }
-
-  private checkBuffer(i: number, where: string, addr: number, len: number, flags: number, seenWritable: boolean, total: number): number {
-    if ((flags & VIRTQ_DESC_F_WRITE) === 0 && seenWritable) this.fail(i, flags, `${where} ${i} is device-readable after a device-writable one (§2.8.4)`);
-    if (len !== 0 && !this.memory.contains(addr, len)) this.fail(i, addr, `${where} ${i} buffer [0x${addr.toString(16)}, +${len}) is outside guest memory`);
-    total += len;
-    if (total > 0xffff_ffff) this.fail(i, total, `chain total length ${total} exceeds 2^32 - 1`);
-    return total;
   }
 
   addUsed(id: number, len: number): void {
@@ -373,10 +361,8 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   add(readable: readonly Segment[], writable: readonly Segment[], token: T, options?: AddOptions): boolean {
     if (this._error !== null) throw this._error;
     const total = readable.length + writable.length;
-    if (total === 0) throw new ConfigError(`${this.name}.add`, 0, 'a buffer needs at least one segment');
     const useIndirect = options?.indirect === true;
-    if (useIndirect && !this.indirect) throw new ConfigError(`${this.name}.add.indirect`, true, 'VIRTIO_F_INDIRECT_DESC was not negotiated');
-    if (useIndirect && total > VIRTQ_MAX_SIZE) throw new ConfigError(`${this.name}.add`, total, `an indirect table holds at most ${VIRTQ_MAX_SIZE} segments`);
+    checkAdd(this.name, this.indirect, total, useIndirect);
     const needed = useIndirect ? 1 : total;
     if (needed > this._numFree || this.freeIdCount === 0) return false;
     checkSegments(this.name, readable, writable);

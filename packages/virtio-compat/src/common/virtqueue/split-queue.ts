@@ -1,4 +1,5 @@
 import { ConfigError, RingError, le, type GuestAllocator } from '@vbus/core';
+import { checkAdd, checkBuffer, checkIndirectDescriptor, type Fail } from './chain-checks.js';
 import { DescriptorChain } from './descriptor-chain.js';
 import { checkSegments, type Segment } from './descriptor.js';
 import {
@@ -140,6 +141,7 @@ export class SplitQueueDevice implements VirtqueueDevice {
     this._error = new RingError(this.name, index, value, rule);
     throw this._error;
   }
+  private readonly failAt: Fail = (index, value, rule) => this.fail(index, value, rule);
 
   hasAvailable(): boolean {
     return this._error === null && this.avail.load16(VIRTQ_AVAIL_IDX) !== this.nextAvail;
@@ -190,12 +192,7 @@ export class SplitQueueDevice implements VirtqueueDevice {
       if (!inIndirect) chain.ringSlots++;
       if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
         if (inIndirect) this.fail(i, flags, `indirect descriptor ${i} sets INDIRECT: nested indirect tables are forbidden (§2.7.5.3.1)`);
-        if (!this.indirect) this.fail(i, flags, `descriptor ${i} sets INDIRECT but VIRTIO_F_INDIRECT_DESC was not negotiated (§2.7.5.3.1)`);
-        if ((flags & VIRTQ_DESC_F_NEXT) !== 0) this.fail(i, flags, `descriptor ${i} sets both INDIRECT and NEXT (§2.7.5.3.1)`);
-        if (len === 0 || len % VIRTQ_DESC_SIZE !== 0)
-          this.fail(i, len, `indirect table length ${len} of descriptor ${i} is not a non-zero multiple of 16 (§2.7.5.3.1)`);
-        if (len / VIRTQ_DESC_SIZE > VIRTQ_MAX_SIZE) this.fail(i, len, `indirect table of descriptor ${i} has more than ${VIRTQ_MAX_SIZE} entries`);
-        if (!mem.contains(addr, len)) this.fail(i, addr, `indirect table [0x${addr.toString(16)}, +${len}) of descriptor ${i} is outside guest memory`);
+        checkIndirectDescriptor(this.failAt, mem, i, flags, addr, len, this.indirect, '§2.7.5.3.1');
         table = mem.view(addr, len);
         tableLen = len / VIRTQ_DESC_SIZE;
         visited = this.visitedIndirect;
@@ -207,12 +204,8 @@ export class SplitQueueDevice implements VirtqueueDevice {
         i = 0;
         continue;
       }
-      if ((flags & VIRTQ_DESC_F_WRITE) !== 0) seenWritable = true;
-      else if (seenWritable) this.fail(i, flags, `${where} ${i} is device-readable after a device-writable one (§2.7.4.2)`);
-      if (len !== 0 && !mem.contains(addr, len))
-        this.fail(i, addr, `${where} ${i} buffer [0x${addr.toString(16)}, +${len}) is outside guest memory`);
-      total += len;
-      if (total > 0xffff_ffff) this.fail(i, total, `chain total length ${total} exceeds 2^32 - 1`);
+      total = checkBuffer(this.failAt, mem, i, where, addr, len, flags, seenWritable, total, '§2.7.4.2');
+      seenWritable ||= (flags & VIRTQ_DESC_F_WRITE) !== 0;
       chain.push(addr, len, flags);
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) return;
       if (next >= tableLen) this.fail(i, next, `${where} ${i} has next ${next}, not below ${inIndirect ? 'the table length' : 'the queue size'} ${tableLen} (§2.7.5)`);
@@ -367,10 +360,8 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   add(readable: readonly Segment[], writable: readonly Segment[], token: T, options?: AddOptions): boolean {
     if (this._error !== null) throw this._error;
     const total = readable.length + writable.length;
-    if (total === 0) throw new ConfigError(`${this.name}.add`, 0, 'a buffer needs at least one segment');
     const useIndirect = options?.indirect === true;
-    if (useIndirect && !this.indirect) throw new ConfigError(`${this.name}.add.indirect`, true, 'VIRTIO_F_INDIRECT_DESC was not negotiated');
-    if (useIndirect && total > VIRTQ_MAX_SIZE) throw new ConfigError(`${this.name}.add`, total, `an indirect table holds at most ${VIRTQ_MAX_SIZE} segments`);
+    checkAdd(this.name, this.indirect, total, useIndirect);
     if ((useIndirect ? 1 : total) > this._numFree) return false;
     checkSegments(this.name, readable, writable);
     const head = this.freeHead;
