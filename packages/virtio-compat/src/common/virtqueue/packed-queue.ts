@@ -1,6 +1,7 @@
 import { ConfigError, RingError, le, type GuestAllocator } from '@vbus/core';
 import { checkAdd, checkBuffer, checkIndirectDescriptor, type Fail } from './chain-checks.js';
 import { DescriptorChain } from './descriptor-chain.js';
+import { InFlightBuffers } from './in-flight.js';
 import { checkSegments, type Segment } from './descriptor.js';
 import {
   VIRTQ_DESC_ALIGN,
@@ -285,11 +286,8 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   private readonly freeIds: Uint16Array;
   private freeIdCount: number;
   private readonly idSlots: Uint16Array;
-  private readonly indirectTable: Float64Array;
-  private readonly outstanding: Uint8Array;
-  private readonly tokens: Array<T | undefined>;
+  private readonly buffers: InFlightBuffers<T>;
   private _numFree: number;
-  private _inFlight = 0;
   private nextAvail = 0;
   private availWrap = 1;
   private numAdded = 0;
@@ -297,7 +295,6 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   private usedWrap = 1;
   private interruptsDisabled = false;
   private _error: RingError | null = null;
-  private readonly result: UsedBuffer<T> = { token: undefined as T, len: 0, id: 0 };
 
   constructor(config: PackedQueueDriverConfig) {
     checkSize(config.name, config.size);
@@ -317,9 +314,7 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     for (let i = 0; i < n; i++) this.freeIds[i] = n - 1 - i; // pop order 0, 1, 2, ...
     this.freeIdCount = n;
     this.idSlots = new Uint16Array(n);
-    this.indirectTable = new Float64Array(n).fill(-1);
-    this.outstanding = new Uint8Array(n);
-    this.tokens = new Array<T | undefined>(n).fill(undefined);
+    this.buffers = new InFlightBuffers<T>(n, config.allocator);
     this._numFree = n;
     driver.store16(VRING_PACKED_EVENT_OFF_WRAP, 1 << VRING_PACKED_EVENT_F_WRAP_CTR);
     driver.store16(VRING_PACKED_EVENT_FLAGS, this.eventIdx ? VRING_PACKED_EVENT_FLAG_DESC : VRING_PACKED_EVENT_FLAG_ENABLE);
@@ -345,7 +340,7 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     return this._numFree;
   }
   get inFlight(): number {
-    return this._inFlight;
+    return this.buffers.count;
   }
   get failed(): boolean {
     return this._error !== null;
@@ -370,6 +365,7 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     const bytes = this.desc.bytes;
     const headOff = this.nextAvail * VIRTQ_DESC_SIZE;
     let headFlags: number;
+    let indirectTable = -1;
     if (useIndirect) {
       const tableLen = total * VIRTQ_DESC_SIZE;
       const table = this.allocator!.alloc(tableLen, VIRTQ_DESC_ALIGN);
@@ -388,7 +384,7 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
       le.setU16(bytes, headOff + VIRTQ_PACKED_DESC_ID, id);
       headFlags = VIRTQ_DESC_F_INDIRECT | this.availBits();
       this.advance();
-      this.indirectTable[id] = table;
+      indirectTable = table;
     } else {
       headFlags = 0;
       for (let k = 0; k < total; k++) {
@@ -407,9 +403,7 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     this.desc.store16(headOff + FLAGS, headFlags); // release: the head goes last (§2.8.6)
     this._numFree -= needed;
     this.idSlots[id] = needed;
-    this.tokens[id] = token;
-    this.outstanding[id] = 1;
-    this._inFlight++;
+    this.buffers.add(id, token, indirectTable);
     this.numAdded += needed;
     return true;
   }
@@ -451,19 +445,8 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     const bytes = this.desc.bytes;
     const id = le.getU16(bytes, off + VIRTQ_PACKED_DESC_ID);
     const len = le.getU32(bytes, off + VIRTQ_DESC_LEN);
-    if (id >= this.size || this.outstanding[id] === 0) this.fail(this.lastUsed, id, `used descriptor ${this.lastUsed} has buffer id ${id}, which is not in flight`);
-    const r = this.result;
-    r.token = this.tokens[id] as T;
-    r.len = len;
-    r.id = id;
-    this.tokens[id] = undefined;
-    this.outstanding[id] = 0;
-    this._inFlight--;
-    const table = this.indirectTable[id]!;
-    if (table >= 0) {
-      this.allocator!.release(table);
-      this.indirectTable[id] = -1;
-    }
+    if (!this.buffers.has(id)) this.fail(this.lastUsed, id, `used descriptor ${this.lastUsed} has buffer id ${id}, which is not in flight`);
+    const r = this.buffers.take(id, len);
     const slots = this.idSlots[id]!;
     this._numFree += slots;
     this.freeIds[this.freeIdCount++] = id;

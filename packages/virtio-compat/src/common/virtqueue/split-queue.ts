@@ -1,6 +1,7 @@
 import { ConfigError, RingError, le, type GuestAllocator } from '@vbus/core';
 import { checkAdd, checkBuffer, checkIndirectDescriptor, type Fail } from './chain-checks.js';
 import { DescriptorChain } from './descriptor-chain.js';
+import { InFlightBuffers } from './in-flight.js';
 import { checkSegments, type Segment } from './descriptor.js';
 import {
   VIRTQ_AVAIL_ALIGN,
@@ -278,19 +279,15 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   private readonly availEventOff: number;
   private readonly nextFree: Uint16Array;
   private readonly chainLen: Uint16Array;
-  private readonly indirectTable: Float64Array;
-  private readonly outstanding: Uint8Array;
-  private readonly tokens: Array<T | undefined>;
+  private readonly buffers: InFlightBuffers<T>;
   private freeHead = 0;
   private _numFree: number;
-  private _inFlight = 0;
   private availIdx: number;
   private numAdded = 0;
   private lastUsed: number;
   private usedIdxSeen: number;
   private interruptsDisabled = false;
   private _error: RingError | null = null;
-  private readonly result: UsedBuffer<T> = { token: undefined as T, len: 0, id: 0 };
 
   constructor(config: SplitQueueDriverConfig) {
     checkSize(config.name, config.size);
@@ -313,9 +310,7 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     this.nextFree = new Uint16Array(n);
     for (let i = 0; i < n; i++) this.nextFree[i] = (i + 1) & 0xffff;
     this.chainLen = new Uint16Array(n);
-    this.indirectTable = new Float64Array(n).fill(-1);
-    this.outstanding = new Uint8Array(n);
-    this.tokens = new Array<T | undefined>(n).fill(undefined);
+    this.buffers = new InFlightBuffers<T>(n, config.allocator);
     this._numFree = n;
     this.availIdx = start;
     this.lastUsed = start;
@@ -348,7 +343,7 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     return this._numFree;
   }
   get inFlight(): number {
-    return this._inFlight;
+    return this.buffers.count;
   }
   get failed(): boolean {
     return this._error !== null;
@@ -365,6 +360,7 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     if ((useIndirect ? 1 : total) > this._numFree) return false;
     checkSegments(this.name, readable, writable);
     const head = this.freeHead;
+    let indirectTable = -1;
     if (useIndirect) {
       const tableLen = total * VIRTQ_DESC_SIZE;
       const table = this.allocator!.alloc(tableLen, VIRTQ_DESC_ALIGN);
@@ -378,7 +374,7 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
       this.freeHead = this.nextFree[head]!;
       this._numFree -= 1;
       this.chainLen[head] = 1;
-      this.indirectTable[head] = table;
+      indirectTable = table;
     } else {
       let i = head;
       for (let k = 0; k < total; k++) {
@@ -391,9 +387,7 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
       this._numFree -= total;
       this.chainLen[head] = total;
     }
-    this.tokens[head] = token;
-    this.outstanding[head] = 1;
-    this._inFlight++;
+    this.buffers.add(head, token, indirectTable);
     le.setU16(this.avail.bytes, VIRTQ_AVAIL_RING + 2 * (this.availIdx & this.mask), head);
     this.availIdx = (this.availIdx + 1) & 0xffff;
     this.avail.store16(VIRTQ_AVAIL_IDX, this.availIdx); // release: descriptors and slot first
@@ -422,7 +416,7 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     if (this.lastUsed === this.usedIdxSeen) {
       const idx = this.used.load16(VIRTQ_USED_IDX);
       const ahead = (idx - this.lastUsed) & 0xffff;
-      if (ahead > this._inFlight) this.fail(-1, idx, `used.idx is ${ahead} entries ahead but only ${this._inFlight} buffers are in flight`);
+      if (ahead > this.buffers.count) this.fail(-1, idx, `used.idx is ${ahead} entries ahead but only ${this.buffers.count} buffers are in flight`);
       if (ahead === 0) return null;
       this.usedIdxSeen = idx;
     }
@@ -430,19 +424,8 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     const off = VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * slot;
     const id = le.getU32(this.used.bytes, off);
     const len = le.getU32(this.used.bytes, off + 4);
-    if (id >= this.size || this.outstanding[id] === 0) this.fail(slot, id, `used.ring[${slot}].id ${id} is not a head in flight (§2.7.8)`);
-    const r = this.result;
-    r.token = this.tokens[id] as T;
-    r.len = len;
-    r.id = id;
-    this.tokens[id] = undefined;
-    this.outstanding[id] = 0;
-    this._inFlight--;
-    const table = this.indirectTable[id]!;
-    if (table >= 0) {
-      this.allocator!.release(table);
-      this.indirectTable[id] = -1;
-    }
+    if (!this.buffers.has(id)) this.fail(slot, id, `used.ring[${slot}].id ${id} is not a head in flight (§2.7.8)`);
+    const r = this.buffers.take(id, len);
     const n = this.chainLen[id]!;
     let tail = id;
     for (let k = 1; k < n; k++) tail = this.nextFree[tail]!;
