@@ -1,8 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { QemuDgramBackend } from './qemu-dgram-backend.js';
-import { FrameQueue } from './test-peers.js';
-import { GuestResponder } from '../common/responder/guest-responder.js';
+import { FrameQueue, attachResponder, cleanupsAfterEach, guestIp, guestMac, peerIp, peerMac } from './test-peers.js';
 import {
   ARP_OP_REPLY,
   ARP_OP_REQUEST,
@@ -14,21 +13,11 @@ import {
   formatIpv4,
   parseArpFrame,
   parseIcmpEchoFrame,
-  parseIpv4,
-  parseMac,
   parseUdpFrame,
   verifyChecksums,
 } from '../common/responder/packets.js';
 
-const peerMac = parseMac('02:00:00:00:00:01');
-const peerIp = parseIpv4('192.0.2.1');
-const guestMac = parseMac('02:00:00:00:00:02');
-const guestIp = parseIpv4('192.0.2.2');
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function udpPeer(): Promise<{ sock: Socket; port: number; queue: FrameQueue }> {
   const sock = createSocket('udp4');
@@ -43,10 +32,8 @@ async function setup() {
   const peer = await udpPeer();
   const backend = await QemuDgramBackend.open({ local: { host: '127.0.0.1', port: 0 }, remote: { host: '127.0.0.1', port: peer.port } });
   cleanups.push(() => backend.close());
-  const guest = new GuestResponder({ mac: guestMac, ip: '192.0.2.2' });
+  const { guest, port } = attachResponder(backend, 'g');
   cleanups.push(() => guest.close());
-  const port = backend.attach({ name: 'g', mac: guestMac }, guest);
-  guest.setTransmit((f) => port.deliver(f));
   const send = (f: Uint8Array) => peer.sock.send(f, backend.address().port, '127.0.0.1');
   return { peer, backend, guest, port, send };
 }
@@ -96,9 +83,7 @@ describe('QemuDgramBackend', () => {
     const peer = await udpPeer();
     const backend = await QemuDgramBackend.open();
     cleanups.push(() => backend.close());
-    const guest = new GuestResponder({ mac: guestMac, ip: '192.0.2.2' });
-    const port = backend.attach({ name: 'g', mac: guestMac }, guest);
-    guest.setTransmit((f) => port.deliver(f));
+    const { port } = attachResponder(backend, 'g');
     expect(port.deliver(new Uint8Array(60))).toBe(false);
     expect(port.counters.drops).toBe(1);
     expect(backend.counters.dropsNoPeer).toBe(1);

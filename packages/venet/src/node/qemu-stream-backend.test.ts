@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuStreamBackend, type StreamAddress } from './qemu-stream-backend.js';
-import { StreamPeer } from './test-peers.js';
+import { StreamPeer, attachResponder, cleanupsAfterEach, guestMac, peerIp, peerMac } from './test-peers.js';
 import { GuestResponder } from '../common/responder/guest-responder.js';
 import { LearningSwitch } from '../common/backend/learning-switch.js';
 import { connectBackends } from '../common/backend/patch-cable.js';
@@ -25,22 +25,13 @@ import {
   verifyChecksums,
 } from '../common/responder/packets.js';
 
-const peerMac = parseMac('02:00:00:00:00:01');
-const peerIp = parseIpv4('192.0.2.1');
-const guestMac = parseMac('02:00:00:00:00:02');
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function listenWithGuest(address: StreamAddress) {
   const backend = await QemuStreamBackend.listen(address);
   cleanups.push(() => backend.close());
-  const guest = new GuestResponder({ mac: guestMac, ip: '192.0.2.2', timeoutMs: 3000 });
+  const { guest, port } = attachResponder(backend, 'guest0', { timeoutMs: 3000 });
   cleanups.push(() => guest.close());
-  const port = backend.attach({ name: 'guest0', mac: guestMac }, guest);
-  guest.setTransmit((f) => port.deliver(f));
   const errors: NetError[] = [];
   backend.on('error', (e) => errors.push(e));
   return { backend, guest, port, errors };
@@ -218,9 +209,7 @@ describe('QemuStreamBackend over TCP', () => {
     cleanups.push(() => backend.close());
     const sw = new LearningSwitch();
     connectBackends(sw, backend, { name: 'qemu0' });
-    const guest = new GuestResponder({ mac: guestMac, ip: '192.0.2.2' });
-    const port = sw.attach({ name: 'guest', mac: guestMac }, guest);
-    guest.setTransmit((f) => port.deliver(f));
+    const { guest } = attachResponder(sw, 'guest');
     const peer = await dial(backend.address());
     await exchangeArpAndPing(peer, guest);
     expect(sw.lookup(peerMac)).toBe('qemu0');
@@ -261,9 +250,7 @@ describe('QemuStreamBackend over a unix socket', () => {
     await new Promise((r) => setTimeout(r, 20));
     const backend = await QemuStreamBackend.connect({ path });
     cleanups.push(() => backend.close());
-    const guest = new GuestResponder({ mac: guestMac, ip: '192.0.2.2' });
-    const port = backend.attach({ name: 'g', mac: guestMac }, guest);
-    guest.setTransmit((f) => port.deliver(f));
+    const { guest } = attachResponder(backend, 'g');
     const sock = await accepted;
     cleanups.push(() => {
       sock.destroy();

@@ -1,8 +1,37 @@
 /**
- * Test helpers: a peer that speaks QEMU's stream framing over a real socket, written
- * independently of the backend's deframer, and a frame queue to await frames from.
+ * Test helpers of the socket backends: a peer that speaks QEMU's stream framing over a real
+ * socket, written independently of the backend's deframer, a frame queue to await frames from,
+ * the addresses the tests use, per-test cleanups, and a responder guest attached to a backend.
  */
 import type { Socket } from 'node:net';
+import { afterEach } from 'vitest';
+import type { NetBackend, NetBackendPort } from '../common/backend/net-backend.js';
+import { GuestResponder, type GuestResponderConfig } from '../common/responder/guest-responder.js';
+import { parseIpv4, parseMac } from '../common/responder/packets.js';
+
+/** The peer on the other end of the socket. */
+export const peerMac = parseMac('02:00:00:00:00:01');
+export const peerIp = parseIpv4('192.0.2.1');
+/** The guest behind the backend (see {@link attachResponder}). */
+export const guestMac = parseMac('02:00:00:00:00:02');
+export const guestIp = parseIpv4('192.0.2.2');
+
+/** Things to undo: run last first after each test of the file that calls this (at its top level). */
+export function cleanupsAfterEach(): (() => Promise<void> | void)[] {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  return cleanups;
+}
+
+/** A {@link GuestResponder} at {@link guestMac}, 192.0.2.2, attached to `backend` as the NIC `name` and transmitting into its port. */
+export function attachResponder(backend: Pick<NetBackend, 'attach'>, name: string, config: Partial<GuestResponderConfig> = {}): { guest: GuestResponder; port: NetBackendPort } {
+  const guest = new GuestResponder({ mac: guestMac, ip: '192.0.2.2', ...config });
+  const port = backend.attach({ name, mac: guestMac }, guest);
+  guest.setTransmit((f) => port.deliver(f));
+  return { guest, port };
+}
 
 /** Collects frames and lets a test await the next one that matches. */
 export class FrameQueue {
