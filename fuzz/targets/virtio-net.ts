@@ -18,6 +18,7 @@ import {
   VirtioNetDriver,
   virtioNetModule,
   type Segment,
+  type VirtioNetHeader,
   type VirtqueueDriver,
 } from '@vbus/virtio-compat';
 import { CaptureBackend } from '@vbus/venet/testing';
@@ -26,15 +27,8 @@ import { RecordingMemory } from '../recording-memory.js';
 import { target, type Outcome } from '../target.js';
 import { bytes, u16 } from '../values.js';
 
-export interface NetHeader {
-  flags: number;
-  gsoType: number;
-  hdrLen: number;
-  gsoSize: number;
-  csumStart: number;
-  csumOffset: number;
-  numBuffers: number;
-}
+/** The fields of the 12-byte net header the hostile guest writes. */
+export type NetHeader = VirtioNetHeader;
 export type NetOp =
   | { op: 'tx'; hdr: NetHeader; frameLen: number; cuts: number[]; writableTail: number }
   | { op: 'ctrl'; cls: number; cmd: number; data: number[] }
