@@ -1,5 +1,5 @@
-import { ConfigError, RingError, le, type GuestAllocator } from '@vbus/core';
-import { checkAdd, checkBuffer, checkIndirectDescriptor, type Fail } from './chain-checks.js';
+import { ConfigError, le, type GuestAllocator } from '@vbus/core';
+import { checkAdd, checkBuffer, checkIndirectDescriptor } from './chain-checks.js';
 import { DescriptorChain } from './descriptor-chain.js';
 import { InFlightBuffers } from './in-flight.js';
 import { checkSegments, type Segment } from './descriptor.js';
@@ -30,6 +30,7 @@ import {
   packedRingSizes,
 } from './layout.js';
 import { RingArea } from './ring-area.js';
+import { RingHalf } from './ring-half.js';
 import type { AddOptions, UsedBuffer, VirtqueueDevice, VirtqueueDriver, VirtqueueOptions } from './virtqueue.js';
 
 /** Guest addresses of the three packed-ring areas (§2.8.10). */
@@ -84,9 +85,7 @@ const FLAGS = VIRTQ_PACKED_DESC_FLAGS;
  * queue size and unique while in flight), and event suppression areas with ENABLE / DISABLE /
  * DESC (off_wrap, with EVENT_IDX).
  */
-export class PackedQueueDevice implements VirtqueueDevice {
-  readonly name: string;
-  readonly size: number;
+export class PackedQueueDevice extends RingHalf implements VirtqueueDevice {
   private readonly memory: VirtqueueOptions['memory'];
   private readonly desc: RingArea;
   private readonly driverArea: RingArea;
@@ -102,13 +101,11 @@ export class PackedQueueDevice implements VirtqueueDevice {
   private usedWrap = 1;
   private signalledUsed = 0;
   private notifyDisabled = false;
-  private _error: RingError | null = null;
 
   constructor(config: PackedQueueDeviceConfig) {
+    super(config.name, config.size);
     checkSize(config.name, config.size);
     const { desc, driver, device } = mapPacked(config);
-    this.name = config.name;
-    this.size = config.size;
     this.memory = config.memory;
     this.desc = desc;
     this.driverArea = driver;
@@ -121,12 +118,6 @@ export class PackedQueueDevice implements VirtqueueDevice {
     this.writeDeviceEvent();
   }
 
-  get failed(): boolean {
-    return this._error !== null;
-  }
-  get error(): RingError | null {
-    return this._error;
-  }
   state(): PackedQueueState {
     return { nextAvail: this.nextAvail, availWrap: this.availWrap as 0 | 1, nextUsed: this.nextUsed, usedWrap: this.usedWrap as 0 | 1 };
   }
@@ -136,11 +127,6 @@ export class PackedQueueDevice implements VirtqueueDevice {
     return wrap ? pos : pos + this.size;
   }
 
-  private fail(index: number, value: number | bigint, rule: string): never {
-    this._error = new RingError(this.name, index, value, rule);
-    throw this._error;
-  }
-  private readonly failAt: Fail = (index, value, rule) => this.fail(index, value, rule);
 
   private writeDeviceEvent(): void {
     const a = this.deviceArea;
@@ -273,9 +259,7 @@ export interface PackedQueueDriverConfig extends VirtqueueOptions, PackedQueueAd
 }
 
 /** Driver half of a packed virtqueue; bookkeeping in its own memory, used ids checked. */
-export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
-  readonly name: string;
-  readonly size: number;
+export class PackedQueueDriver<T = unknown> extends RingHalf implements VirtqueueDriver<T> {
   private readonly memory: VirtqueueOptions['memory'];
   private readonly allocator: GuestAllocator | undefined;
   private readonly desc: RingArea;
@@ -294,14 +278,12 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   private lastUsed = 0;
   private usedWrap = 1;
   private interruptsDisabled = false;
-  private _error: RingError | null = null;
 
   constructor(config: PackedQueueDriverConfig) {
+    super(config.name, config.size);
     checkSize(config.name, config.size);
     if (config.indirect && !config.allocator) throw new ConfigError(`${config.name}.allocator`, undefined, 'indirect descriptors need an allocator');
     const { desc, driver, device } = mapPacked(config);
-    this.name = config.name;
-    this.size = config.size;
     this.memory = config.memory;
     this.allocator = config.allocator;
     this.desc = desc;
@@ -341,12 +323,6 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   }
   get inFlight(): number {
     return this.buffers.count;
-  }
-  get failed(): boolean {
-    return this._error !== null;
-  }
-  get error(): RingError | null {
-    return this._error;
   }
 
   private linear(pos: number, wrap: number): number {
@@ -493,8 +469,4 @@ export class PackedQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     this.driverArea.store16(VRING_PACKED_EVENT_FLAGS, VRING_PACKED_EVENT_FLAG_DISABLE);
   }
 
-  private fail(index: number, value: number, rule: string): never {
-    this._error = new RingError(this.name, index, value, rule);
-    throw this._error;
-  }
 }

@@ -1,5 +1,5 @@
-import { ConfigError, RingError, le, type GuestAllocator } from '@vbus/core';
-import { checkAdd, checkBuffer, checkIndirectDescriptor, type Fail } from './chain-checks.js';
+import { ConfigError, le, type GuestAllocator, type RingError } from '@vbus/core';
+import { checkAdd, checkBuffer, checkIndirectDescriptor } from './chain-checks.js';
 import { DescriptorChain } from './descriptor-chain.js';
 import { InFlightBuffers } from './in-flight.js';
 import { checkSegments, type Segment } from './descriptor.js';
@@ -28,6 +28,7 @@ import {
   usedEventOffset,
 } from './layout.js';
 import { RingArea } from './ring-area.js';
+import { RingHalf } from './ring-half.js';
 import { StampSet } from './stamp-set.js';
 import type { AddOptions, UsedBuffer, VirtqueueDevice, VirtqueueDriver, VirtqueueOptions } from './virtqueue.js';
 
@@ -75,9 +76,7 @@ function mapSplit(config: VirtqueueOptions & SplitQueueAddresses): { desc: RingA
  * elements, and implements both suppression schemes: the flags (VRING_USED_F_NO_NOTIFY /
  * VRING_AVAIL_F_NO_INTERRUPT) and, with EVENT_IDX, avail_event / used_event.
  */
-export class SplitQueueDevice implements VirtqueueDevice {
-  readonly name: string;
-  readonly size: number;
+export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
   private readonly mask: number;
   private readonly memory: VirtqueueOptions['memory'];
   private readonly desc: RingArea;
@@ -95,19 +94,17 @@ export class SplitQueueDevice implements VirtqueueDevice {
   private nextUsed: number;
   private signalledUsed: number;
   private notifyDisabled = false;
-  private _error: RingError | null = null;
 
   /**
    * Throws {@link ConfigError} for a bad size or state and {@link RingError} for ring areas that
    * are misaligned or outside guest memory; nothing is written then.
    */
   constructor(config: SplitQueueDeviceConfig) {
+    super(config.name, config.size);
     checkSize(config.name, config.size);
     const nextAvail = checkIndex(`${config.name}.nextAvail`, config.nextAvail);
     const nextUsed = checkIndex(`${config.name}.nextUsed`, config.nextUsed);
     const { desc, avail, used } = mapSplit(config);
-    this.name = config.name;
-    this.size = config.size;
     this.mask = config.size - 1;
     this.memory = config.memory;
     this.desc = desc;
@@ -127,22 +124,11 @@ export class SplitQueueDevice implements VirtqueueDevice {
     if (this.eventIdx) used.store16(this.availEventOff, nextAvail);
   }
 
-  get failed(): boolean {
-    return this._error !== null;
-  }
-  get error(): RingError | null {
-    return this._error;
-  }
   /** The position to save (e.g. for migration); feed it back as config to resume. */
   state(): SplitQueueState {
     return { nextAvail: this.nextAvail, nextUsed: this.nextUsed };
   }
 
-  private fail(index: number, value: number | bigint, rule: string): never {
-    this._error = new RingError(this.name, index, value, rule);
-    throw this._error;
-  }
-  private readonly failAt: Fail = (index, value, rule) => this.fail(index, value, rule);
 
   hasAvailable(): boolean {
     return this._error === null && this.avail.load16(VIRTQ_AVAIL_IDX) !== this.nextAvail;
@@ -264,9 +250,7 @@ export interface SplitQueueDriverConfig extends VirtqueueOptions, SplitQueueAddr
  * its own memory, never read back from the ring, so a device cannot corrupt it; used elements
  * the device returns are checked against it.
  */
-export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
-  readonly name: string;
-  readonly size: number;
+export class SplitQueueDriver<T = unknown> extends RingHalf implements VirtqueueDriver<T> {
   private readonly mask: number;
   private readonly memory: VirtqueueOptions['memory'];
   private readonly allocator: GuestAllocator | undefined;
@@ -287,15 +271,13 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   private lastUsed: number;
   private usedIdxSeen: number;
   private interruptsDisabled = false;
-  private _error: RingError | null = null;
 
   constructor(config: SplitQueueDriverConfig) {
+    super(config.name, config.size);
     checkSize(config.name, config.size);
     const start = checkIndex(`${config.name}.startIndex`, config.startIndex);
     if (config.indirect && !config.allocator) throw new ConfigError(`${config.name}.allocator`, undefined, 'indirect descriptors need an allocator');
     const { desc, avail, used } = mapSplit(config);
-    this.name = config.name;
-    this.size = config.size;
     this.mask = config.size - 1;
     this.memory = config.memory;
     this.allocator = config.allocator;
@@ -344,12 +326,6 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
   }
   get inFlight(): number {
     return this.buffers.count;
-  }
-  get failed(): boolean {
-    return this._error !== null;
-  }
-  get error(): RingError | null {
-    return this._error;
   }
 
   add(readable: readonly Segment[], writable: readonly Segment[], token: T, options?: AddOptions): boolean {
@@ -463,10 +439,6 @@ export class SplitQueueDriver<T = unknown> implements VirtqueueDriver<T> {
     else this.avail.store16(VIRTQ_AVAIL_FLAGS, VRING_AVAIL_F_NO_INTERRUPT);
   }
 
-  private fail(index: number, value: number, rule: string): never {
-    this._error = new RingError(this.name, index, value, rule);
-    throw this._error;
-  }
 }
 
 function writeDesc(bytes: Uint8Array, i: number, addr: number, len: number, flags: number, next: number): void {
