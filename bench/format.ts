@@ -35,6 +35,13 @@ export function formatTable(report: BenchReport): string {
       ...report.latency.map((l) => [l.name, l.device, l.connector, String(l.samples), fmt(l.p50Us), fmt(l.p99Us), fmt(l.ratioToAtomicsRtt), fmt(l.ratioToSpinRtt)]),
     ]),
   );
+  out.push('\nScale: guests (worker threads, one venet NIC each) streaming 64-byte frames into one switch port at once');
+  out.push(
+    align([
+      ['guests', 'frames', 'delivered', 'dropped', 'frames/s (all)', 'CPU µs/frame (all threads)', 'kicks/frame', 'irq/frame'],
+      ...report.scale.map((r) => [String(r.guests), fmt(r.frames), fmt(r.delivered), fmt(r.dropped), fmt(r.framesPerSec), fmt(r.cpuUsPerFrame), fmt(r.kicksPerFrame), fmt(r.interruptsPerFrame)]),
+    ]),
+  );
   const m = report.memory;
   out.push(`\nMemory: heap ${fmt(m.heapBeforeBytes)}B before, ${fmt(m.heapAfterBytes)}B after ${m.frames.toLocaleString('en-US')} frames (${m.device}, ${m.connector}): growth ${m.growthBytes.toLocaleString('en-US')} bytes`);
   out.push('\nTargets');

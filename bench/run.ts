@@ -1,5 +1,6 @@
 // The benchmark suite: baselines and bus rows measured in the same run, then targets checked.
 import v8 from 'node:v8';
+import { runScale, type ScaleRow } from './scale.js';
 import vm from 'node:vm';
 import os from 'node:os';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, type Bus } from '@vbus/core';
@@ -79,6 +80,8 @@ export interface BenchReport {
   seconds: number;
   rows: BenchRow[];
   latency: LatencyRow[];
+  /** 1, 2, 4 and 8 guests (worker threads, a venet NIC each) streaming into one switch. */
+  scale: ScaleRow[];
   memory: MemoryRow;
   targets: TargetCheck[];
 }
@@ -343,6 +346,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     for (const connector of ['in-process', 'worker'])
       rows.push(emptyRow({ section: 'throughput', name: 'virtio-net', device: 'virtio-net', connector, frameSize: 64, measured: false, note: 'not measured: virtio-net driver not available in this build' }));
 
+  // --- scale: 1, 2, 4, 8 guests on one switch ---
+  const scale = await runScale(Math.max(1000, Math.floor(F / 10)), 64, progress);
+
   // --- memory: heap before/after N frames in one thread ---
   const gc = gcFunction();
   progress(`memory: warm-up`);
@@ -366,6 +372,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     seconds: (performance.now() - started) / 1000,
     rows,
     latency,
+    scale,
     memory,
     targets: [],
   };

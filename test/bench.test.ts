@@ -40,8 +40,14 @@ describe('npm run bench (small --frames)', () => {
     expect(report.latency.length).toBe(6);
     for (const l of report.latency) expect(l.measured, `${l.name} / ${l.connector}`).toBe(true);
     for (const l of report.latency) for (const f of LATENCY_FIELDS) expect(l, `${l.name}: ${f}`).toHaveProperty(f);
+    expect(report.scale.map((r: { guests: number }) => r.guests)).toEqual([1, 2, 4, 8]);
+    for (const r of report.scale) {
+      for (const f of ['frames', 'delivered', 'dropped', 'seconds', 'framesPerSec', 'cpuUsPerFrame', 'kicksPerFrame', 'interruptsPerFrame']) expect(typeof r[f], `scale ${r.guests}: ${f}`).toBe('number');
+      // every frame a guest sent reached the sink or was counted as dropped
+      expect(r.delivered + r.dropped, `scale ${r.guests}`).toBe(r.frames);
+    }
     expect(report.memory).toMatchObject({ frames: 2000 });
     for (const f of ['heapBeforeBytes', 'heapAfterBytes', 'growthBytes']) expect(typeof report.memory[f]).toBe('number');
     expect(report.targets.length).toBeGreaterThan(5);
-  }, 40_000);
+  }, 90_000);
 });

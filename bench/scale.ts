@@ -1,0 +1,116 @@
+// Scale rows: 1, 2, 4 and 8 guests (worker threads, one venet NIC each) stream into one learning
+// switch at once, toward one sink port; aggregate frames/s and CPU per frame, every frame
+// accounted for (delivered to the sink or counted as a drop).
+import { createVbus } from '@vbus/core';
+import { WorkerConnector } from '@vbus/core/node';
+import { GuestResponder, LearningSwitch, venetModule, parseMac } from '@vbus/venet';
+import { NicGuestHandle } from '../cli/nic-host.js';
+
+export interface ScaleRow {
+  guests: number;
+  frameSize: number;
+  /** Frames the guests sent (all of them together). */
+  frames: number;
+  /** Frames that reached the sink, and frames counted as dropped on the way. */
+  delivered: number;
+  dropped: number;
+  seconds: number;
+  /** Delivered frames per second, all guests together. */
+  framesPerSec: number;
+  /** Process CPU time (every thread) per delivered frame, in µs. */
+  cpuUsPerFrame: number;
+  /** Kicks and interrupts per sent frame, all devices together. */
+  kicksPerFrame: number;
+  interruptsPerFrame: number;
+}
+
+const SINK_IP = '192.0.2.254';
+
+/** Run one scale row: `guests` workers each stream `framesPerGuest` frames of `size` bytes to the sink. */
+export async function runScaleRow(guests: number, framesPerGuest: number, size: number): Promise<ScaleRow> {
+  const { vbus } = createVbus({ modules: [venetModule] });
+  const bus = vbus.createBus('scale');
+  const sw = new LearningSwitch({ name: 'scale' });
+  // the sink: a switch port in the host thread that counts data frames and answers ARP
+  const sinkMac = parseMac('52:54:00:ff:00:01');
+  const sink = new GuestResponder({ mac: sinkMac, ip: SINK_IP, name: 'sink' });
+  // data frames (IPv4) are only counted; ARP goes to the responder so the guests can resolve the sink
+  let sinkFrames = 0;
+  const sinkPort = sw.attach(
+    { name: 'sink', mac: sinkMac },
+    {
+      deliver(frame) {
+        if (frame.length >= 14 && frame[12] === 0x08 && frame[13] === 0x00) {
+          sinkFrames++;
+          return true;
+        }
+        return sink.deliver(frame);
+      },
+    },
+  );
+  sink.setTransmit((f) => sinkPort.deliver(f));
+  const connector = new WorkerConnector(bus);
+  const handles: NicGuestHandle[] = [];
+  for (let i = 0; i < guests; i++) {
+    bus.createDevice('virtual-ethernet', `venet${i}`, { mac: `52:54:00:00:01:${(i + 1).toString(16).padStart(2, '0')}`, backend: sw });
+    handles.push(await NicGuestHandle.spawn(connector, { device: `venet${i}`, kind: 'venet', ip: `192.0.2.${i + 1}` }));
+  }
+  // each guest resolves the sink with ARP before it streams (the sink's reply teaches the switch its
+  // port), so every data frame is unicast to a learned port
+  const before = { snap: totals(bus) };
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const results = await Promise.all(handles.map((h) => h.request<{ sent: number }>({ cmd: 'stream', ip: SINK_IP, frames: framesPerGuest, size, batch: 128, window: 0 })));
+  // let the devices drain what the guests posted last
+  let prev = -1;
+  for (let i = 0; i < 100 && sinkFrames !== prev; i++) {
+    prev = sinkFrames;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const after = totals(bus);
+  const frames = results.reduce((s, r) => s + r.sent, 0);
+  const delivered = sinkFrames;
+  const dropped = after.txDrops - before.snap.txDrops;
+  for (const h of handles) await h.stop();
+  await sw.close();
+  return {
+    guests,
+    frameSize: size,
+    frames,
+    delivered,
+    dropped,
+    seconds,
+    framesPerSec: delivered / seconds,
+    cpuUsPerFrame: (cpu.user + cpu.system) / Math.max(1, delivered),
+    kicksPerFrame: (after.kicks - before.snap.kicks) / Math.max(1, frames),
+    interruptsPerFrame: (after.interrupts - before.snap.interrupts) / Math.max(1, frames),
+  };
+}
+
+function totals(bus: ReturnType<ReturnType<typeof createVbus>['vbus']['createBus']>): { txDrops: number; kicks: number; interrupts: number } {
+  let txDrops = 0;
+  let kicks = 0;
+  let interrupts = 0;
+  for (const d of bus.introspect().devices) {
+    const c = d.counters as Record<string, Record<string, number>>;
+    txDrops += c.tx?.drops ?? 0;
+    for (const q of Object.values(c)) {
+      if (typeof q !== 'object') continue;
+      kicks += q.kicks ?? 0;
+      interrupts += q.interrupts ?? 0;
+    }
+  }
+  return { txDrops, kicks, interrupts };
+}
+
+/** The scale section: 1, 2, 4 and 8 guests. */
+export async function runScale(framesPerGuest: number, size = 64, progress: (s: string) => void = () => {}): Promise<ScaleRow[]> {
+  const rows: ScaleRow[] = [];
+  for (const n of [1, 2, 4, 8]) {
+    progress(`scale: ${n} guest(s)`);
+    rows.push(await runScaleRow(n, framesPerGuest, size));
+  }
+  return rows;
+}
