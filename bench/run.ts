@@ -192,15 +192,32 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     for (const size of SIZES) {
       progress(`baselines: hand-written ring ${size} B`);
       await bt.ring(size, Math.min(F, 10_000)); // warm-up
-      ring.set(size, await bt.ring(size, F * 2));
+      // the ceiling is the best of three: a single run of the ring swings 2 to 3x between runs here
+      // (its consumer spins, and whether it keeps a core decides its speed)
+      let best = await bt.ring(size, F * 2);
+      for (let rep = 1; rep < 3; rep++) {
+        const r = await bt.ring(size, F * 2);
+        if (r.framesPerSec > best.framesPerSec) best = r;
+      }
+      ring.set(size, best);
       progress(`baselines: postMessage ${size} B`);
       await bt.postMessage(size, Math.min(postFrames, 10_000));
       post.set(size, await bt.postMessage(size, postFrames));
     }
     progress('baselines: Atomics.wait/notify ping-pong');
-    atomics = await bt.pingPong('atomics', atomicsRounds);
+    // best (lowest p50) of three for each ping-pong, as for the ring: the baseline is what the
+    // runtime can do, not what one noisy run happened to give
+    const bestOf3 = async (kind: 'atomics' | 'spin', rounds: number): Promise<PingPongBaseline> => {
+      let best = await bt.pingPong(kind, rounds);
+      for (let rep = 1; rep < 3; rep++) {
+        const r = await bt.pingPong(kind, rounds);
+        if (r.p50Us < best.p50Us) best = r;
+      }
+      return best;
+    };
+    atomics = await bestOf3('atomics', atomicsRounds);
     progress('baselines: spin ping-pong');
-    spin = await bt.pingPong('spin', spinRounds);
+    spin = await bestOf3('spin', spinRounds);
   } finally {
     await bt.stop();
   }
