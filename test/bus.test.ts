@@ -144,3 +144,22 @@ describe('bus', () => {
     expect(e.code).toBe('bus');
   });
 });
+
+describe('shm refused by the device', () => {
+  it('leaves the connection exactly as it was: no region, no signal slot', async () => {
+    const { bus } = setup();
+    bus.createDevice('vbus-echo', 'e0');
+    const mem = RegionMemory.create(BASE, BYTES);
+    const conn = new InProcessConnector(bus, mem).open('e0');
+    Ioq.format(mem, BASE, 8);
+    await expect(conn.shm(7, BASE, Ioq.byteLength(8), BASE + 8)).rejects.toThrow(/unknown queue id 7/);
+    const snap = bus.introspect().devices[0]!.connections[0]!;
+    expect(snap.regions).toEqual([]);
+    expect(snap.signals).toEqual([]);
+    // and the next registration gets slot 0
+    Ioq.format(mem, BASE + 0x4000, 8);
+    const sig = await conn.shm(1, BASE + 0x4000, Ioq.byteLength(8), BASE + 0x4000 + 8);
+    expect(sig).toBeDefined();
+    expect(bus.introspect().devices[0]!.connections[0]!.regions).toEqual([{ id: 1, address: BASE + 0x4000, length: Ioq.byteLength(8), slot: 0 }]);
+  });
+});

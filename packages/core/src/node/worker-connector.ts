@@ -87,6 +87,8 @@ export class WorkerConnector extends EventEmitter<WorkerConnectorEvents> {
 /** The host's state for one guest worker. */
 class GuestSession {
   memory: RegionMemory | undefined;
+  /** Why the guest's memory was refused at hello, if it was. */
+  private memoryError: string | undefined;
   /** The guest's wake word if it blocks in Atomics.wait across all its connections. */
   private wake: Int32Array | undefined;
   readonly connections = new Map<number, { host: HostConnection; doorbell: Int32Array; stop: boolean }>();
@@ -114,8 +116,9 @@ class GuestSession {
       try {
         this.memory = new RegionMemory(m.regions);
         this.wake = m.wake ? new Int32Array(m.wake) : undefined;
-      } catch {
+      } catch (e) {
         this.memory = undefined;
+        this.memoryError = e instanceof Error ? e.message : String(e);
       }
       return;
     }
@@ -133,7 +136,8 @@ class GuestSession {
       case 'devices':
         return this.bus.devices();
       case 'open': {
-        if (!this.memory) throw new BusError(`guest ${this.name}: open before its memory was registered`);
+        if (!this.memory)
+          throw new BusError(this.memoryError ? `guest ${this.name}: its memory regions were refused: ${this.memoryError}` : `guest ${this.name}: open before its memory was registered`);
         const cells = newDoorbell();
         const toGuest = new DoorbellLink(cells, DOORBELL_TO_GUEST, this.wake);
         const host = this.bus.connect(m.name, {

@@ -5,7 +5,7 @@ import { Side } from '../signal/layout.js';
 import { ShmSignal } from '../signal/shm-signal.js';
 import type { Attributes, Counters, Device, DeviceClass, DeviceConnectionHandler, DeviceContext } from './device.js';
 import { MicrotaskScheduler, type Scheduler } from './scheduler.js';
-import { SignalRouter, type SignalLink } from './signal-router.js';
+import { MAX_SIGNALS_PER_CONNECTION, SignalRouter, type SignalLink } from './signal-router.js';
 
 /** A device's lifecycle state. */
 export type DeviceState = 'ready' | 'failed';
@@ -121,21 +121,21 @@ export class HostConnection {
     if (signalAddress !== undefined) {
       if (signalAddress % 4 !== 0 || !this.attachment.memory.contains(signalAddress, 32))
         throw new BusError(`${where}: signal descriptor at 0x${Number(signalAddress).toString(16)} is not 4-aligned inside guest memory`);
+      if (this.router.size >= MAX_SIGNALS_PER_CONNECTION) throw new BusError(`${where}: a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals`);
       const cells = ShmSignal.cellsAt(this.attachment.memory, signalAddress);
       slot = this.router.size;
       const link = this.attachment.toGuest;
       const s = slot;
       signal = new ShmSignal(cells, Side.South, () => link.ring(s), `${this.device.name}.shm${id}`);
+    }
+    // the device sees the region first; only a region it accepted is recorded and routed, so a
+    // refused shm leaves the connection exactly as it was
+    this.handler.shm({ id, address, length, memory: this.attachment.memory, signal });
+    if (signal) {
       this.router.add(signal);
       this.signals.push(signal);
     }
     this.regions.push({ id, address, length, slot: slot < 0 ? null : slot });
-    try {
-      this.handler.shm({ id, address, length, memory: this.attachment.memory, signal });
-    } catch (error) {
-      this.regions.pop();
-      throw error;
-    }
     return slot;
   }
 
