@@ -65,6 +65,8 @@ function rng(seed: number): () => number {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** How long a step may take before the soak calls it a failure to survive. */
+const LIVENESS_MS = 20_000;
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -154,7 +156,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   async function bury(inc: Incarnation, how: 'terminate' | 'throw' | 'exit'): Promise<string | undefined> {
     if (how === 'terminate') void inc.guest.worker.terminate();
     else post(inc, { cmd: how });
-    const exited = await Promise.race([inc.guest.exited.then(() => true), sleep(10_000).then(() => false)]);
+    const exited = await Promise.race([inc.guest.exited.then(() => true), sleep(LIVENESS_MS).then(() => false)]);
     if (!exited) return 'worker did not exit';
     inc.dead = true;
     live.delete(inc.nic.name);
@@ -168,7 +170,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     return undefined;
   }
 
-  const moved = async (inc: Incarnation, ms = 5000) => {
+  // liveness bounds, generous: on a loaded 2-core machine a worker start alone can take seconds;
+  // they only decide how long a broken run waits before it reports
+  const moved = async (inc: Incarnation, ms = LIVENESS_MS) => {
     const s = Atomics.load(inc.c, 0);
     const r = Atomics.load(inc.c, 1);
     return waitFor(() => Atomics.load(inc.c, 0) > s + 10 && Atomics.load(inc.c, 1) > r, ms);
@@ -187,7 +191,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
       case 'unplug': {
         bus.removeDevice(nic.name);
-        if (!(await waitFor(() => Atomics.load(inc.c, 4) === 1, 3000))) return 'guest did not see its connection close';
+        if (!(await waitFor(() => Atomics.load(inc.c, 4) === 1, LIVENESS_MS))) return 'guest did not see its connection close';
         await sleep(50);
         const err = await bury(inc, 'terminate');
         if (err) return err;
@@ -197,7 +201,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       case 'hostile': {
         const before = failedEvents.length;
         post(inc, { cmd: 'hostile' });
-        if (!(await waitFor(() => failedEvents.length > before && failedEvents.at(-1) === nic.name, 3000))) return 'hostile descriptor did not fail the device';
+        if (!(await waitFor(() => failedEvents.length > before && failedEvents.at(-1) === nic.name, LIVENESS_MS))) return 'hostile descriptor did not fail the device';
         if (bus.status(nic.name).state !== 'failed') return 'device not in failed state';
         const err = await bury(inc, 'terminate');
         if (err) return err;
@@ -221,7 +225,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           await sleep(150);
         }
         const r = a.rxAccepted;
-        if (!(await waitFor(() => a.rxAccepted > r, 5000))) return 'no frames reached the NIC after link up';
+        if (!(await waitFor(() => a.rxAccepted > r, LIVENESS_MS))) return 'no frames reached the NIC after link up';
         return undefined;
       }
       case 'rx-starve': {
@@ -230,7 +234,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         post(inc, { cmd: 'starve', ms: 200 });
         await sleep(250);
         const r = a.rxAccepted;
-        if (!(await waitFor(() => a.rxAccepted > r, 5000))) return 'rx did not resume after starvation';
+        if (!(await waitFor(() => a.rxAccepted > r, LIVENESS_MS))) return 'rx did not resume after starvation';
         return a.rxRefused > refused ? undefined : undefined;
       }
     }
@@ -241,7 +245,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   const start = Date.now();
   for (const n of nics) await spawn(n);
-  for (const inc of live.values()) if (!(await moved(inc, 10_000))) problems.push(`${inc.nic.name}: no frames at start`);
+  for (const inc of live.values()) if (!(await moved(inc, LIVENESS_MS))) problems.push(`${inc.nic.name}: no frames at start`);
   await sleep(300);
   gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -262,7 +266,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     if (!err) {
       for (const o of others) {
-        if (!(await waitFor(() => Atomics.load(o.i.c, 0) > o.s && Atomics.load(o.i.c, 1) > o.r, 3000))) err = `bystander ${o.i.nic.name} stopped moving frames`;
+        if (!(await waitFor(() => Atomics.load(o.i.c, 0) > o.s && Atomics.load(o.i.c, 1) > o.r, LIVENESS_MS))) err = `bystander ${o.i.nic.name} stopped moving frames`;
       }
     }
     const rec: FaultRecord = { kind, target: nic.name, survived: !err, detail: err ?? 'ok', ms: Date.now() - t0 };
