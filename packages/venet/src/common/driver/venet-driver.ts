@@ -11,7 +11,13 @@ export interface VenetDriverOptions {
   bufferSize?: number;
   /** NAPI weight: frames per poll before yielding with conn.defer (default 128). */
   pollWeight?: number;
-  /** SG group bits to request (default VENET_CAP_SG; 0 to use plain descriptors). */
+  /**
+   * SG group bits to request. Default 0: plain descriptors (ptr/len of one buffer), the cheapest
+   * transmit path (measured: 4.6 M against 2.9 M 64-byte frames/s over the worker connector).
+   * Request VENET_CAP_SG (with TSO4, TSO6, ECN, UFO, PMTD as needed) to send checksum or GSO
+   * offload metadata and multi-segment frames as scatter-gather descriptors; without SG,
+   * {@link VenetDriver.sendv} gathers the parts into one buffer and refuses offload metadata.
+   */
   sg?: number;
   /**
    * EVENTQ group bits to request (default LINKSTATE; 0 for no event queue). TXC (a tx-complete
@@ -128,7 +134,7 @@ export class VenetDriver implements FrameSink {
   static async open(conn: GuestConnection, allocator: GuestAllocator, options: VenetDriverOptions = {}): Promise<VenetDriver> {
     const d = new VenetDriver(conn, allocator, options);
     // negotiation order: SG, then EVENTQ (L4RO is not used)
-    d.sgCaps = await d.negotiate(abi.VENET_CAP_GROUP_SG, options.sg ?? abi.VENET_CAP_SG);
+    d.sgCaps = await d.negotiate(abi.VENET_CAP_GROUP_SG, options.sg ?? 0);
     d.eventqCaps = await d.negotiate(abi.VENET_CAP_GROUP_EVENTQ, options.eventq ?? abi.VENET_CAP_EVQ_LINKSTATE);
     d.mac = (await conn.call(abi.VENET_FUNC_MACQUERY)).slice(0, 6);
     if ((d.sgCaps & abi.VENET_CAP_SG) !== 0) {
