@@ -43,10 +43,17 @@ port.on('message', async (m: NicGuestCommand) => {
       const start = performance.now();
       const echoedBase = received;
       let sent = 0;
+      // hysteresis: once `window` frames are unanswered, wait until half have come back, then
+      // send a batch again; refilling one slot per echo would kick the (idle) device per frame
+      let refill = true;
       while (sent < m.frames) {
-        const open = window === 0 || sent - (received - echoedBase) < window;
-        const last = sent + 1 === m.frames || (sent + 1) % m.batch === 0 || (window > 0 && sent + 1 - (received - echoedBase) >= window);
-        if (open && nic.send(frame, !last)) sent++;
+        const inFlight = sent - (received - echoedBase);
+        if (window > 0) {
+          if (inFlight >= window) refill = false;
+          else if (inFlight <= window >> 1) refill = true;
+        }
+        const last = sent + 1 === m.frames || (sent + 1) % m.batch === 0 || (window > 0 && inFlight + 1 >= window);
+        if (refill && nic.send(frame, !last)) sent++;
         else {
           nic.flush();
           await yieldToLoop();

@@ -174,6 +174,36 @@ describe('venet data path and signal economy (in-process)', () => {
     expect(rx).toMatchObject({ frames: 100, drops: 0, interrupts: 1, suppressed: 99 });
   });
 
+  it('replies sent from inside the rx poll leave in one batch: 100 echoed frames cost one kick', async () => {
+    const { guest, backend } = oneNic();
+    const d = await VenetDriver.open(guest.conn, guest.allocator, { pollWeight: 128 });
+    // echo every received frame back, from inside onFrame (as a responder does)
+    d.onFrame = (f) => {
+      d.send(f.slice());
+    };
+    const attempts = () => d.txSignalCounters.injected + d.txSignalCounters.suppressed;
+    const kicks0 = attempts();
+    for (let i = 0; i < 100; i++) backend.inject(testFrame(i));
+    await settle(() => backend.frames.length === 100);
+    expect(backend.frames.map((f) => f.frame[14]! | (f.frame[15]! << 8))).toEqual([...Array(100).keys()]);
+    // one kick attempted for the whole poll, not one per reply (which the pending flag would
+    // then have to swallow)
+    expect(attempts() - kicks0).toBe(1);
+  });
+
+  it('flush() with nothing posted since the last kick sends no signal', async () => {
+    const { guest } = oneNic();
+    const d = await VenetDriver.open(guest.conn, guest.allocator);
+    await settle();
+    const k0 = d.txSignalCounters.injected + d.txSignalCounters.suppressed;
+    d.flush();
+    d.flush();
+    expect(d.txSignalCounters.injected + d.txSignalCounters.suppressed).toBe(k0);
+    d.send(testFrame(1), true);
+    d.flush();
+    expect(d.txSignalCounters.injected + d.txSignalCounters.suppressed).toBe(k0 + 1);
+  });
+
   it('rx ring full: frames beyond the posted buffers are counted drops; sent = delivered + dropped', async () => {
     const { guest, backend, device } = oneNic();
     const d = await VenetDriver.open(guest.conn, guest.allocator, { ringSize: 32 });

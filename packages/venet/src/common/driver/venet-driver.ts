@@ -108,6 +108,11 @@ export class VenetDriver implements FrameSink {
     this.txFree.push(cookie);
   };
   private polling = false;
+  /** True while onFrame runs inside an rx poll: sends made then kick once when the poll ends. */
+  private inRxPoll = false;
+  private kickAfterPoll = false;
+  /** Frames posted with `more` and not yet kicked. */
+  private unkicked = false;
   private stopping = false;
 
   private constructor(
@@ -278,12 +283,21 @@ export class VenetDriver implements FrameSink {
       this.tx.post(sgAddr, abi.venetSgSize(count), slot);
     }
     this.counters.sent++;
-    if (!options.more) this.tx.kick();
+    if (!options.more) {
+      // a frame sent from inside the rx poll (a reply) joins the poll's batch: one kick at its end
+      if (this.inRxPoll) this.kickAfterPoll = true;
+      else this.kickTx();
+    } else this.unkicked = true;
     return true;
   }
 
-  /** Kick the device (after a batch sent with `more`). */
+  /** Kick the device if frames were posted with `more` since the last kick (a flush with nothing new costs nothing). */
   flush(): void {
+    if (this.unkicked) this.kickTx();
+  }
+
+  private kickTx(): void {
+    this.unkicked = false;
     this.tx.kick();
   }
 
@@ -313,7 +327,27 @@ export class VenetDriver implements FrameSink {
   private poll(): void {
     this.counters.polls++;
     const mem = this.conn.memory;
-    const done = this.rx.reclaim((cookie, len) => {
+    this.inRxPoll = true;
+    let done: number;
+    try {
+      done = this.receiveBatch(mem);
+    } finally {
+      this.inRxPoll = false;
+      if (this.kickAfterPoll) {
+        this.kickAfterPoll = false;
+        this.kickTx();
+      }
+    }
+    if (done === this.pollWeight && !this.conn.closed) this.conn.defer(() => this.poll());
+    else {
+      this.polling = false;
+      this.rxSignal.enable();
+    }
+  }
+
+  /** Hand up to pollWeight received frames to onFrame, reposting each buffer. */
+  private receiveBatch(mem: GuestConnection['memory']): number {
+    return this.rx.reclaim((cookie, len) => {
       const buf = this.rxBuffers[cookie];
       if (buf === undefined) return;
       if (len === 0) this.counters.rxEmpty++;
@@ -326,11 +360,6 @@ export class VenetDriver implements FrameSink {
       }
       if (!this.stopping) this.rx.post(buf, this.bufferSize, cookie);
     }, this.pollWeight);
-    if (done === this.pollWeight && !this.conn.closed) this.conn.defer(() => this.poll());
-    else {
-      this.polling = false;
-      this.rxSignal.enable();
-    }
   }
 
   private pollEvents(): void {

@@ -150,6 +150,9 @@ export class VirtioNetDriver implements FrameSink {
   private readonly ctrlWaiters = new Map<number, (ack: number) => void>();
   private readonly options: Required<Omit<VirtioNetDriverOptions, 'features'>> & { features: bigint };
   private readonly polling: boolean[] = [];
+  /** True while onFrame runs inside an rx poll: sends made then kick once when the poll ends (per tx pair). */
+  private inRxPoll = false;
+  private readonly kickAfterPoll: boolean[] = [];
   private readonly signals = new Map<number, ShmSignal>();
   private configSignal: ShmSignal | undefined;
 
@@ -353,7 +356,11 @@ export class VirtioNetDriver implements FrameSink {
     seg.len = VIRTIO_NET_HDR_SIZE + frame.length;
     q.vq.add(this.txSegs, NO_SEGMENTS, i);
     this.counters.sent++;
-    if (!more && q.vq.needsKick()) this.kick(q);
+    if (!more) {
+      // a frame sent from inside an rx poll (a reply) joins the poll's batch: one kick at its end
+      if (this.inRxPoll) this.kickAfterPoll[pair] = true;
+      else if (q.vq.needsKick()) this.kick(q);
+    }
     return true;
   }
 
@@ -395,7 +402,18 @@ export class VirtioNetDriver implements FrameSink {
     this.counters.polls++;
     const weight = this.options.pollWeight;
     let done = 0;
-    while (done < weight && this.receiveOne(q)) done++;
+    this.inRxPoll = true;
+    try {
+      while (done < weight && this.receiveOne(q)) done++;
+    } finally {
+      this.inRxPoll = false;
+      for (let p = 0; p < this.kickAfterPoll.length; p++) {
+        if (!this.kickAfterPoll[p]) continue;
+        this.kickAfterPoll[p] = false;
+        const t = this.tx[p]!;
+        if (t.vq.needsKick()) this.kick(t);
+      }
+    }
     this.refill(q);
     if (q.vq.needsKick()) this.kick(q);
     if (done < weight) {
