@@ -1,6 +1,6 @@
 import { RingError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
-import { getU32, getU64, setU32, setU64 } from '../memory/le.js';
+import { HOST_LITTLE_ENDIAN, getU32, getU64, setU32, setU64 } from '../memory/le.js';
 import { ShmSignal, type Wake } from '../signal/shm-signal.js';
 import { Side } from '../signal/layout.js';
 import {
@@ -88,6 +88,9 @@ export class Ioq {
    * ring's embedded signal if the caller already has one.
    */
   static attach(memory: GuestMemory, address: number, side: Side, wake: Wake | ShmSignal, name = `ioq@0x${address.toString(16)}`, maxCount = IOQ_MAX_COUNT): Ioq {
+    // index, flag and descriptor words are touched as host-order Int32 cells (for Atomics), which
+    // matches the little-endian ABI only on a little-endian host
+    if (!HOST_LITTLE_ENDIAN) throw new RingError(name, -1, 0, 'IOQ rings need a little-endian host (the ABI is little-endian and is accessed as host-order words)');
     if (address % 8 !== 0) throw new RingError(name, -1, address, 'ring address must be 8-byte aligned');
     if (!memory.contains(address, IOQ_HEADER_SIZE)) throw new RingError(name, -1, address, 'ring header is not inside guest memory');
     const h = memory.view(address, IOQ_HEADER_SIZE);

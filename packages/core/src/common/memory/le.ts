@@ -62,3 +62,6 @@ export function setBE32(b: Uint8Array, o: number, v: number): void {
   b[o + 2] = v >>> 8;
   b[o + 3] = v;
 }
+
+/** True when the host stores multi-byte integers little-endian (every common Node and browser host). */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
