@@ -150,6 +150,9 @@ export class VirtioNetDriver implements FrameSink {
   private readonly ctrlWaiters = new Map<number, (ack: number) => void>();
   private readonly options: Required<Omit<VirtioNetDriverOptions, 'features'>> & { features: bigint };
   private readonly polling: boolean[] = [];
+  /** Per rx queue and buffer, the last view handed to onFrame (reused while the length matches). */
+  private readonly rxViews: Array<Array<Uint8Array | undefined>> = [];
+  private readonly rxOffload: FrameOffload = { needsCsum: true, csumStart: 0, csumOffset: 0, gsoType: 0, gsoSize: 0, hdrLen: 0, ecn: false };
   /** True while onFrame runs inside an rx poll: sends made then kick once when the poll ends (per tx pair). */
   private inRxPoll = false;
   private readonly kickAfterPoll: boolean[] = [];
@@ -189,6 +192,7 @@ export class VirtioNetDriver implements FrameSink {
     this.rx = [];
     this.tx = [];
     this.ctrl = undefined;
+    this.rxViews.length = 0; // the new rings get new buffers
     for (const w of this.ctrlWaiters.values()) w(1);
     this.ctrlWaiters.clear();
     await this.init();
@@ -440,14 +444,22 @@ export class VirtioNetDriver implements FrameSink {
     const hdr = mem.view(addr, VIRTIO_NET_HDR_SIZE);
     const flags = hdr[0]!;
     const numBuffers = this.has(VIRTIO_NET_F_MRG_RXBUF) ? hdr[VIRTIO_NET_HDR_NUM_BUFFERS]! | (hdr[VIRTIO_NET_HDR_NUM_BUFFERS + 1]! << 8) : 1;
-    const offload: FrameOffload | undefined =
-      flags & VIRTIO_NET_HDR_F_NEEDS_CSUM
-        ? { needsCsum: true, csumStart: hdr[6]! | (hdr[7]! << 8), csumOffset: hdr[8]! | (hdr[9]! << 8), gsoType: 0, gsoSize: 0, hdrLen: 0, ecn: false }
-        : undefined;
+    let offload: FrameOffload | undefined;
+    if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+      // one object reused per frame: like the frame, it is valid only during onFrame
+      offload = this.rxOffload;
+      offload.csumStart = hdr[6]! | (hdr[7]! << 8);
+      offload.csumOffset = hdr[8]! | (hdr[9]! << 8);
+    }
     if (numBuffers <= 1) {
       q.free.push(first);
       this.counters.received++;
-      this.onFrame(mem.view(addr + VIRTIO_NET_HDR_SIZE, len - VIRTIO_NET_HDR_SIZE), offload);
+      // a view per rx buffer, made once and kept while frames keep the same length
+      const n = len - VIRTIO_NET_HDR_SIZE;
+      const views = (this.rxViews[q.index] ??= []);
+      let v = views[first];
+      if (v === undefined || v.length !== n) views[first] = v = mem.view(addr + VIRTIO_NET_HDR_SIZE, n);
+      this.onFrame(v, offload);
       return true;
     }
     // merged: the device published every buffer of the frame before the interrupt
