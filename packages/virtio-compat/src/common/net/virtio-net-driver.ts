@@ -116,7 +116,7 @@ interface Queue {
  * GuestResponder runs on it: `responder.setTransmit((f) => d.transmit(f)); d.onFrame = (f) => responder.receive(f)`.
  */
 export class VirtioNetDriver implements FrameSink {
-  /** Called for each received frame; the view is valid only during the call. */
+  /** Called for each received frame; the frame view and the offload object are valid only during the call (copy what you keep). */
   onFrame: (frame: Uint8Array, offload?: FrameOffload) => void = () => {};
   /** Called when the link state changes or the device needs a reset. */
   onConfigChange: (status: { link: boolean; needsReset: boolean }) => void = () => {};
