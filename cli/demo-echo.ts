@@ -14,11 +14,11 @@ export async function demoEcho(options: { frames: number; burst: number; size: n
   bus.createDevice('vbus-echo', 'echo0', { txCompleteEvery: options.txCompleteEvery });
   const connector = new WorkerConnector(bus);
   const bursts = Math.max(1, Math.round(options.frames / options.burst));
-  let snapshot = bus.introspect();
-  bus.on('disconnect', () => {});
+  let snapshot!: ReturnType<typeof bus.introspect>;
   const guest = connector.spawn(new URL('./echo-guest.ts', import.meta.url), { workerData: { burst: options.burst, bursts, size: options.size } });
   const result = await new Promise<EchoScenarioResult & { ms: number }>((resolve, reject) => {
     guest.worker.once('message', (m) => {
+      // read the counters while the guest's connection is still open (it closes as the worker exits)
       snapshot = bus.introspect();
       resolve(m);
     });

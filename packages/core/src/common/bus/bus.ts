@@ -121,7 +121,7 @@ export class HostConnection {
     if (signalAddress !== undefined) {
       if (signalAddress % 4 !== 0 || !this.attachment.memory.contains(signalAddress, 32))
         throw new BusError(`${where}: signal descriptor at 0x${Number(signalAddress).toString(16)} is not 4-aligned inside guest memory`);
-      if (this.router.size >= MAX_SIGNALS_PER_CONNECTION) throw new BusError(`${where}: a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals`);
+      if (this.router.full) throw new BusError(`${where}: a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals`);
       const cells = ShmSignal.cellsAt(this.attachment.memory, signalAddress);
       slot = this.router.size;
       const link = this.attachment.toGuest;

@@ -1,3 +1,4 @@
+import { BusError } from '../errors.js';
 import type { ShmSignal } from '../signal/shm-signal.js';
 
 /** Most signals one connection can carry: one doorbell word of bits, the top bit kept for control. */
@@ -28,7 +29,7 @@ export class SignalRouter {
   /** Register an endpoint; returns its slot. */
   add(signal: ShmSignal): number {
     const slot = this.endpoints.length;
-    if (slot >= MAX_SIGNALS_PER_CONNECTION) throw new RangeError(`a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals`);
+    if (slot >= MAX_SIGNALS_PER_CONNECTION) throw new BusError(`signal ${signal.name}: a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals (one doorbell word of slot bits)`);
     this.set(slot, signal);
     return slot;
   }
@@ -38,6 +39,11 @@ export class SignalRouter {
     this.endpoints[slot] = signal;
     const defer = this.defer;
     if (defer) signal.selfWake = () => defer(() => this.dispatch(slot));
+  }
+
+  /** True when no further endpoint fits (add() would throw). */
+  get full(): boolean {
+    return this.endpoints.length >= MAX_SIGNALS_PER_CONNECTION;
   }
 
   get size(): number {

@@ -32,6 +32,8 @@ export class EchoDriver {
   /** Called for each received frame; the view is valid only during the call. */
   onFrame: (frame: Uint8Array) => void = () => {};
   readonly counters = { sent: 0, received: 0, txBusy: 0, polls: 0 };
+  /** Frames posted with `more` and not yet kicked. */
+  private unkicked = false;
 
   private constructor(
     readonly conn: GuestConnection,
@@ -78,7 +80,8 @@ export class EchoDriver {
     }
     this.conn.memory.copyIn(this.txBuffers[i]!, frame, 0, frame.length);
     this.tx.post(this.txBuffers[i]!, frame.length, i);
-    if (!more) this.tx.kick();
+    if (more) this.unkicked = true;
+    else this.kick();
     this.counters.sent++;
     return true;
   }
@@ -93,6 +96,12 @@ export class EchoDriver {
 
   /** Kick the device (after a batch sent with `more`). */
   flush(): void {
+    // nothing posted since the last kick: nothing to announce
+    if (this.unkicked) this.kick();
+  }
+
+  private kick(): void {
+    this.unkicked = false;
     this.tx.kick();
   }
 

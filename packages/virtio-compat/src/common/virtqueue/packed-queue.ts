@@ -29,7 +29,7 @@ import {
   needEventMod,
   packedRingSizes,
 } from './layout.js';
-import { RingArea } from './ring-area.js';
+import { allocZeroedArea, RingArea } from './ring-area.js';
 import { RingHalf } from './ring-half.js';
 import type { AddOptions, UsedBuffer, VirtqueueDevice, VirtqueueDriver, VirtqueueOptions } from './virtqueue.js';
 
@@ -306,12 +306,10 @@ export class PackedQueueDriver<T = unknown> extends RingHalf implements Virtqueu
   static allocate<T = unknown>(config: VirtqueueOptions & { allocator: GuestAllocator }): PackedQueueDriver<T> {
     checkSize(config.name, config.size);
     const s = packedRingSizes(config.size);
-    const descRing = config.allocator.alloc(s.desc, VIRTQ_DESC_ALIGN);
-    const driverEvent = config.allocator.alloc(VRING_PACKED_EVENT_SIZE, VRING_PACKED_EVENT_ALIGN);
-    const deviceEvent = config.allocator.alloc(VRING_PACKED_EVENT_SIZE, VRING_PACKED_EVENT_ALIGN);
-    config.memory.view(descRing, s.desc).fill(0);
-    config.memory.view(driverEvent, VRING_PACKED_EVENT_SIZE).fill(0);
-    config.memory.view(deviceEvent, VRING_PACKED_EVENT_SIZE).fill(0);
+    const { memory, allocator } = config;
+    const descRing = allocZeroedArea(memory, allocator, s.desc, VIRTQ_DESC_ALIGN);
+    const driverEvent = allocZeroedArea(memory, allocator, VRING_PACKED_EVENT_SIZE, VRING_PACKED_EVENT_ALIGN);
+    const deviceEvent = allocZeroedArea(memory, allocator, VRING_PACKED_EVENT_SIZE, VRING_PACKED_EVENT_ALIGN);
     return new PackedQueueDriver<T>({ ...config, descRing, driverEvent, deviceEvent });
   }
 

@@ -1,4 +1,4 @@
-import { RingError, type GuestMemory } from '@vbus/core';
+import { RingError, type GuestAllocator, type GuestMemory } from '@vbus/core';
 
 /**
  * One ring area (descriptor table, avail ring, used ring, event suppression area) mapped once
@@ -57,3 +57,10 @@ export class RingArea {
 
 /** Typed arrays use the platform byte order; the atomic path is taken only where that is little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Allocate `size` bytes aligned to `align` for a ring area and zero them (a driver's fresh ring). */
+export function allocZeroedArea(memory: GuestMemory, allocator: GuestAllocator, size: number, align: number): number {
+  const address = allocator.alloc(size, align);
+  memory.view(address, size).fill(0);
+  return address;
+}

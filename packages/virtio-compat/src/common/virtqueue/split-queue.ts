@@ -27,7 +27,7 @@ import {
   splitRingSizes,
   usedEventOffset,
 } from './layout.js';
-import { RingArea } from './ring-area.js';
+import { allocZeroedArea, RingArea } from './ring-area.js';
 import { RingHalf } from './ring-half.js';
 import { StampSet } from './stamp-set.js';
 import type { AddOptions, UsedBuffer, VirtqueueDevice, VirtqueueDriver, VirtqueueOptions } from './virtqueue.js';
@@ -309,12 +309,10 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
   static allocate<T = unknown>(config: VirtqueueOptions & { allocator: GuestAllocator; startIndex?: number }): SplitQueueDriver<T> {
     checkSize(config.name, config.size);
     const s = splitRingSizes(config.size);
-    const descTable = config.allocator.alloc(s.desc, VIRTQ_DESC_ALIGN);
-    const availRing = config.allocator.alloc(s.avail, VIRTQ_AVAIL_ALIGN);
-    const usedRing = config.allocator.alloc(s.used, VIRTQ_USED_ALIGN);
-    config.memory.view(descTable, s.desc).fill(0);
-    config.memory.view(availRing, s.avail).fill(0);
-    config.memory.view(usedRing, s.used).fill(0);
+    const { memory, allocator } = config;
+    const descTable = allocZeroedArea(memory, allocator, s.desc, VIRTQ_DESC_ALIGN);
+    const availRing = allocZeroedArea(memory, allocator, s.avail, VIRTQ_AVAIL_ALIGN);
+    const usedRing = allocZeroedArea(memory, allocator, s.used, VIRTQ_USED_ALIGN);
     return new SplitQueueDriver<T>({ ...config, descTable, availRing, usedRing });
   }
 
