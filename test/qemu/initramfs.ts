@@ -18,7 +18,7 @@ const MODULES = [
 export function findKernel(): { vmlinuz: string; modules: string } {
   const versions = existsSync('/lib/modules') ? readdirSync('/lib/modules').filter((v) => existsSync(`/boot/vmlinuz-${v}`)) : [];
   const v = versions.sort().at(-1);
-  if (!v) throw new Error('no kernel: install Debian packages linux-image-amd64, qemu-system-x86 and busybox-static (.ci/apt-packages.txt lists them)');
+  if (!v) throw new Error('no kernel: install Debian packages linux-image-amd64, qemu-system-x86 and busybox-static (npm test installs them: scripts/test-deps.mjs)');
   return { vmlinuz: `/boot/vmlinuz-${v}`, modules: `/lib/modules/${v}` };
 }
 

@@ -15,7 +15,7 @@ const source = fileURLToPath(new URL('../../../test-c/vring_ref.c', import.meta.
 let lines: string[] = [];
 
 beforeAll(() => {
-  expect(existsSync('/usr/include/linux/virtio_ring.h'), 'install linux-libc-dev (see .ci/apt-packages.txt)').toBe(true);
+  expect(existsSync('/usr/include/linux/virtio_ring.h'), 'install linux-libc-dev (npm test installs it: scripts/test-deps.mjs)').toBe(true);
   const dir = mkdtempSync(join(tmpdir(), 'vring-ref-'));
   const exe = join(dir, 'vring_ref');
   execFileSync('gcc', ['-O1', '-Wall', '-Wextra', '-Werror', '-o', exe, source], { stdio: 'pipe' });

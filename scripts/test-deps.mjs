@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// The system tools the test suite uses, found or installed before any test runs (`npm test` runs
+// this as its `pretest` step). On a Debian machine where we are root, whatever is missing is
+// installed with apt-get, once, quietly, with one progress line; anywhere else the run stops here
+// with the exact list of what is missing and the command that installs it. No test skips for a
+// missing tool: the suite either has every tool or does not start.
+//
+//   node scripts/test-deps.mjs            find, install what is missing (when root on Debian)
+//   node scripts/test-deps.mjs --check    find only; exit 1 and say what is missing
+//   node scripts/test-deps.mjs --list     print the requirements, one per line
+//
+// Requirements are one table: add a row when a test needs a new tool.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * What the tests need from the system: what it is for, how we find it, and the Debian package
+ * that provides it. `command` is looked up on PATH; `file` must exist; `glob` is a directory and a
+ * name prefix, at least one entry of which must exist.
+ */
+export const REQUIREMENTS = [
+  { need: 'tshark', command: 'tshark', pkg: 'tshark', why: 'reads the pcap files the switch and `vbus serve --pcap` write' },
+  { need: 'gcc', command: 'gcc', pkg: 'gcc', why: 'builds the C program that checks our virtqueue layout against Linux' },
+  { need: 'libc headers', file: '/usr/include/stdio.h', pkg: 'libc6-dev', why: 'the same C program' },
+  { need: 'linux/virtio_ring.h', file: '/usr/include/linux/virtio_ring.h', pkg: 'linux-libc-dev', why: "Linux's own virtqueue layout, the conformance reference" },
+  { need: 'qemu-system-x86_64', command: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'boots a real Linux guest that pings our guests' },
+  { need: 'a Linux kernel in /boot', glob: ['/boot', 'vmlinuz-'], pkg: 'linux-image-amd64', why: "the QEMU guest's kernel and its virtio-net modules" },
+  { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs)" },
+];
+
+function onPath(command) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+function present(req) {
+  if (req.command) return onPath(req.command);
+  if (req.file) return existsSync(req.file);
+  const [dir, prefix] = req.glob;
+  return existsSync(dir) && readdirSync(dir).some((name) => name.startsWith(prefix));
+}
+
+/** The requirements not met on this machine. */
+export function missingRequirements() {
+  return REQUIREMENTS.filter((req) => !present(req));
+}
+
+function installCommand(pkgs) {
+  return `apt-get update && apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+}
+
+function describe(missing) {
+  return missing.map((r) => `  - ${r.need} (Debian package ${r.pkg}): ${r.why}`).join('\n');
+}
+
+function canInstall() {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  return root && existsSync('/etc/debian_version') && onPath('apt-get');
+}
+
+function run(args, log) {
+  const r = spawnSync(args[0], args.slice(1), {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  log.push(`$ ${args.join(' ')}\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`);
+  return r.status === 0;
+}
+
+function stop(message) {
+  process.stderr.write(`\n${message}\n\n`);
+  process.exit(1);
+}
+
+function main(argv) {
+  if (argv.includes('--list')) {
+    for (const r of REQUIREMENTS) process.stdout.write(`${r.pkg}\t${r.need}\t${r.why}\n`);
+    return;
+  }
+  const missing = missingRequirements();
+  if (missing.length === 0) return;
+  const pkgs = [...new Set(missing.map((r) => r.pkg))];
+  if (argv.includes('--check') || !canInstall()) {
+    const why = argv.includes('--check') ? '' : ' (installing needs root on Debian; this is not)';
+    stop(`The tests need system tools that this machine lacks${why}:\n${describe(missing)}\n\nInstall them, as root on Debian:\n  ${installCommand(pkgs)}\nthen run the tests again.`);
+  }
+  process.stderr.write(`test set-up: installing ${pkgs.join(', ')} with apt-get (once; a minute or two)...\n`);
+  const log = [];
+  // tshark's package asks whether non-root users may capture; answer it beforehand.
+  spawnSync('debconf-set-selections', { input: 'wireshark-common wireshark-common/install-setuid boolean false\n' });
+  const ok = run(['apt-get', 'update', '-qq'], log) && run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...pkgs], log);
+  const still = missingRequirements();
+  if (!ok || still.length > 0) {
+    const logFile = join(tmpdir(), 'vbus-test-deps.log');
+    writeFileSync(logFile, log.join('\n'));
+    stop(`test set-up: apt-get could not provide everything the tests need (full log: ${logFile}).\nStill missing:\n${describe(still.length > 0 ? still : missing)}\n\nInstall them by hand:\n  ${installCommand(pkgs)}`);
+  }
+  process.stderr.write(`test set-up: installed ${pkgs.join(', ')}\n`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
