@@ -156,7 +156,9 @@ class GuestSession {
         });
         const entry = { host, doorbell: cells, stop: false };
         this.connections.set(host.id, entry);
-        void serveDoorbell(cells, DOORBELL_TO_HOST, host.router, () => entry.stop, undefined, this.pollBudgetUs);
+        void serveDoorbell(cells, DOORBELL_TO_HOST, host.router, () => entry.stop, undefined, this.pollBudgetUs, (error) =>
+          host.hostClose(`doorbell server of ${m.name} stopped: ${error instanceof Error ? error.message : String(error)}`),
+        );
         const info = this.bus.devices().find((d) => d.name === m.name)!;
         const reply: OpenReply = { conn: host.id, device: info, doorbell: cells.buffer as SharedArrayBuffer };
         return reply;

@@ -139,25 +139,36 @@ export class HostConnection {
     return slot;
   }
 
-  /** Close from the guest's side. */
+  /**
+   * Close from the guest's side. Never throws: the connection is gone from the device whatever
+   * the device's close handler or a `disconnect` listener does.
+   */
   close(reason = 'closed by guest'): void {
     if (!this.open) return;
     this.open = false;
     this.router.clear();
+    // off the device's list first, so a fail() raised by the handler below does not come back here
+    this.device.connections.delete(this);
     try {
       this.handler.close();
     } catch (error) {
       this.device.fail(error);
     }
-    this.device.connections.delete(this);
-    this.device.bus.emit('disconnect', this.device.name, this.id, reason);
+    safeEmit(this.device.bus, 'disconnect', this.device.name, this.id, reason);
   }
 
-  /** Close from the host's side: also tells the guest. */
+  /**
+   * Close from the host's side: also tells the guest. Never throws: the connector's notice
+   * (which may ring a doorbell the guest supplied) cannot break the host's close.
+   */
   hostClose(reason: string): void {
     if (!this.open) return;
     this.close(reason);
-    this.attachment.onClosed(reason);
+    try {
+      this.attachment.onClosed(reason);
+    } catch {
+      /* the guest cannot be told; it is disconnected all the same */
+    }
   }
 
   snapshot(): ConnectionSnapshot {
@@ -193,13 +204,48 @@ export class DeviceEntry {
     return { name: this.name, type: this.deviceClass.type, version: this.deviceClass.version, state: this.state };
   }
 
-  /** Mark failed, close every connection, tell listeners. Never throws. */
+  /**
+   * Mark failed, close every connection, tell listeners. Never throws: each close is guarded
+   * on its own (one connection's throwing handler or doorbell cannot keep the others open), and
+   * `device-failed` is always emitted.
+   */
   fail(error: unknown): void {
     if (this.state === 'failed') return;
     this.state = 'failed';
-    this.error = VbusError.is(error) ? error : new BusError(`device ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    for (const c of [...this.connections]) c.hostClose(`device failed: ${this.error.message}`);
-    this.bus.emit('device-failed', this.info(), this.error);
+    this.error = VbusError.is(error) ? error : new BusError(`device ${this.name} failed: ${describe(error)}`, { cause: error });
+    const reason = `device failed: ${this.error.message}`;
+    for (const c of [...this.connections]) {
+      try {
+        c.hostClose(reason);
+      } catch {
+        /* hostClose does not throw; this guards a subclass or a future change */
+      }
+    }
+    safeEmit(this.bus, 'device-failed', this.info(), this.error);
+  }
+}
+
+/** A message for any thrown value, without calling into it beyond reading `message`. */
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'a value that cannot be printed';
+  }
+}
+
+/**
+ * Emit an event; a listener that throws does not reach the code that raised the event (a
+ * failure path must finish). The listener's error is rethrown on its own task, where the
+ * embedder's uncaught-exception handling sees it, as for any of its own callbacks.
+ */
+function safeEmit<E extends keyof BusEvents>(bus: Bus, event: E, ...args: Parameters<BusEvents[E]>): void {
+  try {
+    (bus.emit as (e: E, ...a: Parameters<BusEvents[E]>) => boolean)(event, ...args);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }
 
@@ -239,14 +285,14 @@ export class Bus extends EventEmitter<BusEvents> {
   /** Unplug a device: its connections close, then it releases its resources. */
   removeDevice(name: string): void {
     const entry = this.entry(name);
-    for (const c of [...entry.connections]) c.hostClose('device removed');
     this.entries.delete(name);
+    for (const c of [...entry.connections]) c.hostClose('device removed');
     try {
       entry.device.release?.();
     } catch {
       /* a device that fails to release is gone anyway */
     }
-    this.emit('device-removed', entry.info());
+    safeEmit(this, 'device-removed', entry.info());
   }
 
   /** Replace a failed device with a fresh instance of the same class and config. */
@@ -287,7 +333,7 @@ export class Bus extends EventEmitter<BusEvents> {
     });
     conn = new HostConnection(entry, attachment, handler);
     entry.connections.add(conn);
-    this.emit('connect', name, conn.id, attachment.guest);
+    safeEmit(this, 'connect', name, conn.id, attachment.guest);
     return conn;
   }
 
