@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
-import { BusError, ConfigError, VbusError } from '../errors.js';
+import { BusError, ConfigError, LimitError, VbusError } from '../errors.js';
+import { checkLimits, DEFAULT_BUS_LIMITS, type BusLimits } from './limits.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Side } from '../signal/layout.js';
 import { ShmSignal } from '../signal/shm-signal.js';
@@ -29,9 +30,17 @@ export interface ConnectionSnapshot {
 /** Introspection of one device. */
 export interface DeviceSnapshot extends DeviceInfo {
   error: string | null;
+  /** Requests refused by a bus limit ({@link BusLimits}), per limit. */
+  refused: DeviceRefusals;
   attributes: Attributes;
   counters: Counters;
   connections: ConnectionSnapshot[];
+}
+/** Counts of requests to one device refused by a {@link BusLimits} limit. */
+export interface DeviceRefusals {
+  connectionsPerDevice: number;
+  shmPerConnection: number;
+  callBytes: number;
 }
 /** Introspection of one bus. */
 export interface BusSnapshot {
@@ -101,6 +110,11 @@ export class HostConnection {
   async call(func: number, data: Uint8Array): Promise<Uint8Array> {
     this.assertOpen('call');
     if (!Number.isInteger(func) || func < 0 || func > 0xffff_ffff) throw new BusError(`call on ${this.device.name}: function number ${func} is not a u32`);
+    const max = this.device.bus.limits.callBytes;
+    if (data.length > max) {
+      this.device.refused.callBytes++;
+      throw new LimitError('callBytes', data.length, max, `call ${func} on ${this.device.name}`);
+    }
     return await this.handler.call(func, data);
   }
 
@@ -116,6 +130,11 @@ export class HostConnection {
     if (!this.attachment.memory.contains(address, length) || length <= 0)
       throw new BusError(`${where}: region 0x${Number(address).toString(16)}+${length} is not inside the guest's registered memory`);
     if (this.regions.some((r) => r.id === id)) throw new BusError(`${where}: id ${id} is already registered on this connection`);
+    const max = this.device.bus.limits.shmPerConnection;
+    if (this.regions.length >= max) {
+      this.device.refused.shmPerConnection++;
+      throw new LimitError('shmPerConnection', this.regions.length + 1, max, where);
+    }
     let signal: ShmSignal | undefined;
     let slot = -1;
     if (signalAddress !== undefined) {
@@ -191,6 +210,7 @@ export class DeviceEntry {
   state: DeviceState = 'ready';
   error: VbusError | null = null;
   readonly connections = new Set<HostConnection>();
+  readonly refused: DeviceRefusals = { connectionsPerDevice: 0, shmPerConnection: 0, callBytes: 0 };
   device!: Device;
 
   constructor(
@@ -255,6 +275,7 @@ function safeEmit<E extends keyof BusEvents>(bus: Bus, event: E, ...args: Parame
  */
 export class Bus extends EventEmitter<BusEvents> {
   private readonly entries = new Map<string, DeviceEntry>();
+  private currentLimits: BusLimits = DEFAULT_BUS_LIMITS;
 
   /** @internal use {@link Vbus.createBus} */
   constructor(
@@ -263,6 +284,16 @@ export class Bus extends EventEmitter<BusEvents> {
     readonly scheduler: Scheduler,
   ) {
     super();
+  }
+
+  /** The limits in force ({@link DEFAULT_BUS_LIMITS} unless set). */
+  get limits(): BusLimits {
+    return this.currentLimits;
+  }
+
+  /** Change some limits (the others keep their values); a bad value is a ConfigError and changes nothing. */
+  setLimits(limits: Partial<BusLimits>): void {
+    this.currentLimits = checkLimits('bus.limits', this.currentLimits, limits);
   }
 
   /** Hot-plug a device of class `type` named `name` with `config` (checked by the class). */
@@ -324,6 +355,11 @@ export class Bus extends EventEmitter<BusEvents> {
   connect(name: string, attachment: GuestAttachment): HostConnection {
     const entry = this.entry(name);
     if (entry.state === 'failed') throw new BusError(`device ${name} on bus ${this.name} has failed (${entry.error?.message}); reset it first`);
+    const max = this.currentLimits.connectionsPerDevice;
+    if (entry.connections.size >= max) {
+      entry.refused.connectionsPerDevice++;
+      throw new LimitError('connectionsPerDevice', entry.connections.size + 1, max, `connect to ${name} on bus ${this.name} by ${attachment.guest}`);
+    }
     let conn!: HostConnection;
     const handler = entry.device.open({
       get id() {
@@ -344,6 +380,7 @@ export class Bus extends EventEmitter<BusEvents> {
       devices: [...this.entries.values()].map((e) => ({
         ...e.info(),
         error: e.error?.message ?? null,
+        refused: { ...e.refused },
         attributes: e.device.attributes(),
         counters: e.device.counters(),
         connections: [...e.connections].map((c) => c.snapshot()),
