@@ -6,6 +6,7 @@ import { afterAll } from 'vitest';
 import { loadRegressions, REGRESSIONS_DIR, replay, runBatch } from '../fuzz/runner.js';
 import { Watchdog } from '../fuzz/watchdog.js';
 import { targets } from '../fuzz/targets/index.js';
+import { refusals as controlRefusals } from '../fuzz/targets/control.js';
 
 /** Cases per target (the CLI runs more: `npm run fuzz -- --minutes N`). */
 const RUNS = Number(process.env.VBUS_FUZZ_RUNS ?? 500);
@@ -41,6 +42,11 @@ describe('hostile guests: every fuzz target holds the oracle', () => {
       if (t.name !== 'virtio-net') expect(r.outcomes.failed + r.outcomes.refused, 'cases the host refused or failed cleanly').toBeGreaterThan(0);
     });
   }
+  it('control: the cases reach every limit and both kinds of refusal', () => {
+    // counted over the control target's run above (call size is refused by the connector first)
+    for (const k of ['malformed', 'unknownVerb', 'connectionsPerGuest', 'regionsPerGuest', 'memoryPerGuest', 'requestsInFlight', 'callBytes', 'bus.connectionsPerDevice', 'bus.shmPerConnection'])
+      expect(controlRefusals[k] ?? 0, k).toBeGreaterThan(0);
+  });
 });
 
 describe('npm run fuzz arguments', () => {

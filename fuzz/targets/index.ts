@@ -1,12 +1,13 @@
 /** Every fuzz target, in round-robin order. */
 import type { FuzzTarget } from '../target.js';
+import { controlTarget } from './control.js';
 import { ioqTarget } from './ioq.js';
 import { venetCallsTarget } from './venet-calls.js';
 import { venetTxTarget } from './venet-tx.js';
 import { virtioNetTarget } from './virtio-net.js';
 import { virtioPackedTarget, virtioSplitTarget } from './virtq.js';
 
-export const targets: readonly FuzzTarget[] = [ioqTarget, venetTxTarget, venetCallsTarget, virtioSplitTarget, virtioPackedTarget, virtioNetTarget];
+export const targets: readonly FuzzTarget[] = [ioqTarget, venetTxTarget, venetCallsTarget, virtioSplitTarget, virtioPackedTarget, virtioNetTarget, controlTarget];
 
 export function targetNamed(name: string): FuzzTarget {
   const t = targets.find((x) => x.name === name);

@@ -12,7 +12,9 @@ export { ShmSignal, type Wake, type SignalCounters } from './common/signal/shm-s
 export * from './common/ioq/layout.js';
 export { Ioq, IoqIterator } from './common/ioq/ioq.js';
 export * from './common/bus/device.js';
-export { Bus, Vbus, HostConnection, type DeviceInfo, type DeviceState, type DeviceSnapshot, type BusSnapshot, type ConnectionSnapshot, type BusEvents, type GuestAttachment } from './common/bus/bus.js';
+export { Bus, Vbus, HostConnection, type DeviceInfo, type DeviceState, type DeviceSnapshot, type BusSnapshot, type ConnectionSnapshot, type BusEvents, type GuestAttachment, type DeviceRefusals } from './common/bus/bus.js';
+export { DEFAULT_BUS_LIMITS, type BusLimits } from './common/bus/limits.js';
+export { DEFAULT_CONNECTOR_LIMITS, type ConnectorLimits } from './common/connector/untrusted.js';
 export { Scheduler, MicrotaskScheduler, VirtualTimeScheduler } from './common/bus/scheduler.js';
 export { SignalRouter, type SignalLink, MAX_SIGNALS_PER_CONNECTION } from './common/bus/signal-router.js';
 export { createVbus, VbusToken } from './common/bus/container.js';

@@ -70,3 +70,37 @@ export class ConfigError extends VbusError {
     super('config', `option ${option} = ${JSON.stringify(value)}: ${rule}`);
   }
 }
+
+/**
+ * A guest asked for more than a configured limit allows (connections, registrations, bytes).
+ * Names the limit, what was asked for and the maximum; the guest's request is refused and
+ * nothing else changes.
+ */
+export class LimitError extends VbusError {
+  constructor(
+    /** The limit's option name, e.g. `"connectionsPerGuest"`. */
+    readonly limit: string,
+    /** What the request would have brought the count or size to. */
+    readonly value: number,
+    /** The configured maximum. */
+    readonly max: number,
+    where: string,
+  ) {
+    super('limit', `${where}: limit ${limit} is ${max}, the request needs ${value}`);
+  }
+}
+
+/**
+ * A control message from a guest that breaks the connector's protocol: not an object, an
+ * unknown verb, a field of the wrong type or out of range. Names the field and the rule.
+ */
+export class ProtocolError extends VbusError {
+  constructor(
+    /** The message field, e.g. `"regions[0].buffer"`, or `"message"` for the whole. */
+    readonly field: string,
+    readonly rule: string,
+    where: string,
+  ) {
+    super('protocol', `${where}: field ${field}: ${rule}`);
+  }
+}

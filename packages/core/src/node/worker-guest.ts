@@ -132,7 +132,11 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
     );
     const entry = { guest, cells, stop: false };
     conns.set(connId, entry);
-    if (!blocking) void serveDoorbell(cells, DOORBELL_TO_GUEST, guest.router, () => entry.stop, drainPort, pollBudgetUs);
+    if (!blocking)
+      void serveDoorbell(cells, DOORBELL_TO_GUEST, guest.router, () => entry.stop, drainPort, pollBudgetUs, (error) => {
+        entry.stop = true;
+        guest.closedBy(`doorbell server stopped: ${error instanceof Error ? error.message : String(error)}`);
+      });
     return guest;
   };
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
-import { BusError, ConfigError, VbusError } from '../errors.js';
+import { BusError, ConfigError, LimitError, VbusError } from '../errors.js';
+import { checkLimits, DEFAULT_BUS_LIMITS, type BusLimits } from './limits.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Side } from '../signal/layout.js';
 import { ShmSignal } from '../signal/shm-signal.js';
@@ -29,9 +30,17 @@ export interface ConnectionSnapshot {
 /** Introspection of one device. */
 export interface DeviceSnapshot extends DeviceInfo {
   error: string | null;
+  /** Requests refused by a bus limit ({@link BusLimits}), per limit. */
+  refused: DeviceRefusals;
   attributes: Attributes;
   counters: Counters;
   connections: ConnectionSnapshot[];
+}
+/** Counts of requests to one device refused by a {@link BusLimits} limit. */
+export interface DeviceRefusals {
+  connectionsPerDevice: number;
+  shmPerConnection: number;
+  callBytes: number;
 }
 /** Introspection of one bus. */
 export interface BusSnapshot {
@@ -101,6 +110,11 @@ export class HostConnection {
   async call(func: number, data: Uint8Array): Promise<Uint8Array> {
     this.assertOpen('call');
     if (!Number.isInteger(func) || func < 0 || func > 0xffff_ffff) throw new BusError(`call on ${this.device.name}: function number ${func} is not a u32`);
+    const max = this.device.bus.limits.callBytes;
+    if (data.length > max) {
+      this.device.refused.callBytes++;
+      throw new LimitError('callBytes', data.length, max, `call ${func} on ${this.device.name}`);
+    }
     return await this.handler.call(func, data);
   }
 
@@ -116,6 +130,11 @@ export class HostConnection {
     if (!this.attachment.memory.contains(address, length) || length <= 0)
       throw new BusError(`${where}: region 0x${Number(address).toString(16)}+${length} is not inside the guest's registered memory`);
     if (this.regions.some((r) => r.id === id)) throw new BusError(`${where}: id ${id} is already registered on this connection`);
+    const max = this.device.bus.limits.shmPerConnection;
+    if (this.regions.length >= max) {
+      this.device.refused.shmPerConnection++;
+      throw new LimitError('shmPerConnection', this.regions.length + 1, max, where);
+    }
     let signal: ShmSignal | undefined;
     let slot = -1;
     if (signalAddress !== undefined) {
@@ -139,25 +158,36 @@ export class HostConnection {
     return slot;
   }
 
-  /** Close from the guest's side. */
+  /**
+   * Close from the guest's side. Never throws: the connection is gone from the device whatever
+   * the device's close handler or a `disconnect` listener does.
+   */
   close(reason = 'closed by guest'): void {
     if (!this.open) return;
     this.open = false;
     this.router.clear();
+    // off the device's list first, so a fail() raised by the handler below does not come back here
+    this.device.connections.delete(this);
     try {
       this.handler.close();
     } catch (error) {
       this.device.fail(error);
     }
-    this.device.connections.delete(this);
-    this.device.bus.emit('disconnect', this.device.name, this.id, reason);
+    safeEmit(this.device.bus, 'disconnect', this.device.name, this.id, reason);
   }
 
-  /** Close from the host's side: also tells the guest. */
+  /**
+   * Close from the host's side: also tells the guest. Never throws: the connector's notice
+   * (which may ring a doorbell the guest supplied) cannot break the host's close.
+   */
   hostClose(reason: string): void {
     if (!this.open) return;
     this.close(reason);
-    this.attachment.onClosed(reason);
+    try {
+      this.attachment.onClosed(reason);
+    } catch {
+      /* the guest cannot be told; it is disconnected all the same */
+    }
   }
 
   snapshot(): ConnectionSnapshot {
@@ -180,6 +210,7 @@ export class DeviceEntry {
   state: DeviceState = 'ready';
   error: VbusError | null = null;
   readonly connections = new Set<HostConnection>();
+  readonly refused: DeviceRefusals = { connectionsPerDevice: 0, shmPerConnection: 0, callBytes: 0 };
   device!: Device;
 
   constructor(
@@ -193,13 +224,48 @@ export class DeviceEntry {
     return { name: this.name, type: this.deviceClass.type, version: this.deviceClass.version, state: this.state };
   }
 
-  /** Mark failed, close every connection, tell listeners. Never throws. */
+  /**
+   * Mark failed, close every connection, tell listeners. Never throws: each close is guarded
+   * on its own (one connection's throwing handler or doorbell cannot keep the others open), and
+   * `device-failed` is always emitted.
+   */
   fail(error: unknown): void {
     if (this.state === 'failed') return;
     this.state = 'failed';
-    this.error = VbusError.is(error) ? error : new BusError(`device ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    for (const c of [...this.connections]) c.hostClose(`device failed: ${this.error.message}`);
-    this.bus.emit('device-failed', this.info(), this.error);
+    this.error = VbusError.is(error) ? error : new BusError(`device ${this.name} failed: ${describe(error)}`, { cause: error });
+    const reason = `device failed: ${this.error.message}`;
+    for (const c of [...this.connections]) {
+      try {
+        c.hostClose(reason);
+      } catch {
+        /* hostClose does not throw; this guards a subclass or a future change */
+      }
+    }
+    safeEmit(this.bus, 'device-failed', this.info(), this.error);
+  }
+}
+
+/** A message for any thrown value, without calling into it beyond reading `message`. */
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'a value that cannot be printed';
+  }
+}
+
+/**
+ * Emit an event; a listener that throws does not reach the code that raised the event (a
+ * failure path must finish). The listener's error is rethrown on its own task, where the
+ * embedder's uncaught-exception handling sees it, as for any of its own callbacks.
+ */
+function safeEmit<E extends keyof BusEvents>(bus: Bus, event: E, ...args: Parameters<BusEvents[E]>): void {
+  try {
+    (bus.emit as (e: E, ...a: Parameters<BusEvents[E]>) => boolean)(event, ...args);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }
 
@@ -209,6 +275,7 @@ export class DeviceEntry {
  */
 export class Bus extends EventEmitter<BusEvents> {
   private readonly entries = new Map<string, DeviceEntry>();
+  private currentLimits: BusLimits = DEFAULT_BUS_LIMITS;
 
   /** @internal use {@link Vbus.createBus} */
   constructor(
@@ -217,6 +284,16 @@ export class Bus extends EventEmitter<BusEvents> {
     readonly scheduler: Scheduler,
   ) {
     super();
+  }
+
+  /** The limits in force ({@link DEFAULT_BUS_LIMITS} unless set). */
+  get limits(): BusLimits {
+    return this.currentLimits;
+  }
+
+  /** Change some limits (the others keep their values); a bad value is a ConfigError and changes nothing. */
+  setLimits(limits: Partial<BusLimits>): void {
+    this.currentLimits = checkLimits('bus.limits', this.currentLimits, limits);
   }
 
   /** Hot-plug a device of class `type` named `name` with `config` (checked by the class). */
@@ -239,14 +316,14 @@ export class Bus extends EventEmitter<BusEvents> {
   /** Unplug a device: its connections close, then it releases its resources. */
   removeDevice(name: string): void {
     const entry = this.entry(name);
-    for (const c of [...entry.connections]) c.hostClose('device removed');
     this.entries.delete(name);
+    for (const c of [...entry.connections]) c.hostClose('device removed');
     try {
       entry.device.release?.();
     } catch {
       /* a device that fails to release is gone anyway */
     }
-    this.emit('device-removed', entry.info());
+    safeEmit(this, 'device-removed', entry.info());
   }
 
   /** Replace a failed device with a fresh instance of the same class and config. */
@@ -278,6 +355,11 @@ export class Bus extends EventEmitter<BusEvents> {
   connect(name: string, attachment: GuestAttachment): HostConnection {
     const entry = this.entry(name);
     if (entry.state === 'failed') throw new BusError(`device ${name} on bus ${this.name} has failed (${entry.error?.message}); reset it first`);
+    const max = this.currentLimits.connectionsPerDevice;
+    if (entry.connections.size >= max) {
+      entry.refused.connectionsPerDevice++;
+      throw new LimitError('connectionsPerDevice', entry.connections.size + 1, max, `connect to ${name} on bus ${this.name} by ${attachment.guest}`);
+    }
     let conn!: HostConnection;
     const handler = entry.device.open({
       get id() {
@@ -287,7 +369,7 @@ export class Bus extends EventEmitter<BusEvents> {
     });
     conn = new HostConnection(entry, attachment, handler);
     entry.connections.add(conn);
-    this.emit('connect', name, conn.id, attachment.guest);
+    safeEmit(this, 'connect', name, conn.id, attachment.guest);
     return conn;
   }
 
@@ -298,6 +380,7 @@ export class Bus extends EventEmitter<BusEvents> {
       devices: [...this.entries.values()].map((e) => ({
         ...e.info(),
         error: e.error?.message ?? null,
+        refused: { ...e.refused },
         attributes: e.device.attributes(),
         counters: e.device.counters(),
         connections: [...e.connections].map((c) => c.snapshot()),

@@ -1,3 +1,6 @@
+import { ConfigError } from '../errors.js';
+import { macrotask } from './macrotask.js';
+
 /**
  * Where deferred work runs: wakes delivered inside one thread and devices' deferred work. The
  * bus never decides *when*; the embedder does, through this interface.
@@ -10,11 +13,70 @@ export interface Scheduler {
 /** Inversify token for the {@link Scheduler}. */
 export const Scheduler = Symbol.for('vbus-ts.Scheduler');
 
-/** The default: a microtask, the cheapest deferral the runtime has. */
+/**
+ * The default: a microtask, the cheapest deferral the runtime has, with a budget per event-loop
+ * turn. Microtasks run before the loop may turn, so a chain of them (a guest that keeps its ring
+ * full, two responders echoing each other) would otherwise hold timers, sockets and every other
+ * guest for as long as it lasts. Once more than {@link MicrotaskScheduler.freeTasks} tasks were
+ * scheduled since the loop last turned, the scheduler watches the clock: past `turnBudgetMs` of
+ * that turn, further tasks wait, in order, for the next turn (one macrotask), then run as
+ * microtasks again. A turn with few tasks costs nothing more than queueMicrotask.
+ */
 export class MicrotaskScheduler implements Scheduler {
+  /** Tasks a turn may schedule before the scheduler starts watching the clock. */
+  static readonly freeTasks = 64;
+  /** Longest a chain of tasks may hold one turn, in ms (the worst stall it adds, plus one task). */
+  readonly turnBudgetMs: number;
+  /** Tasks scheduled since the loop last turned (counted from 0 after each turn we saw). */
+  private count = 0;
+  /** A macrotask is armed to mark the next turn; `since` is when it was armed. */
+  private armed = false;
+  private since = 0;
+  /** Past the budget: tasks go to `waiting` until the next turn. */
+  private full = false;
+  private waiting: Array<() => void> = [];
+  private spare: Array<() => void> = [];
+  /** Turns in which the budget ran out (introspection, tests). */
+  yields = 0;
+
+  constructor(options: { turnBudgetMs?: number } = {}) {
+    const b = options.turnBudgetMs ?? 2;
+    if (!Number.isFinite(b) || b <= 0 || b > 1000) throw new ConfigError('turnBudgetMs', b, 'must be a number of milliseconds in (0, 1000]');
+    this.turnBudgetMs = b;
+  }
+
   schedule(fn: () => void): void {
+    if (this.full) {
+      this.waiting.push(fn);
+      return;
+    }
+    const n = ++this.count;
+    if (n >= MicrotaskScheduler.freeTasks) {
+      if (!this.armed) {
+        this.armed = true;
+        this.since = performance.now();
+        macrotask(this.turned);
+      } else if ((n & 15) === 0 && performance.now() - this.since > this.turnBudgetMs) {
+        this.full = true;
+        this.yields++;
+        this.waiting.push(fn);
+        return;
+      }
+    }
     queueMicrotask(fn);
   }
+
+  /** The loop turned: a new budget; what waited runs now, oldest first, under it. */
+  private readonly turned = (): void => {
+    this.armed = false;
+    this.full = false;
+    this.count = 0;
+    const run = this.waiting;
+    this.waiting = this.spare;
+    this.spare = run;
+    for (let i = 0; i < run.length; i++) this.schedule(run[i]!);
+    run.length = 0;
+  };
 }
 
 /**

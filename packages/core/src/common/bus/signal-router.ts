@@ -12,7 +12,7 @@ export interface SignalLink {
 /**
  * One side's table of signal endpoints on a connection. A connector calls {@link dispatch} when
  * the other side rang a slot; the endpoint's wakeup runs here, and an exception from a handler is
- * caught and reported instead of escaping into the event loop.
+ * caught and reported instead of escaping into the event loop; dispatch never throws.
  */
 export class SignalRouter {
   private readonly endpoints: Array<ShmSignal | undefined> = [];
@@ -57,7 +57,11 @@ export class SignalRouter {
     try {
       ep.wakeup();
     } catch (error) {
-      this.onError(error, slot);
+      try {
+        this.onError(error, slot);
+      } catch {
+        /* the report itself failed (onError must not throw): dispatch still returns normally */
+      }
     }
   }
 

@@ -1,4 +1,5 @@
 import type { SignalLink, SignalRouter } from '../bus/signal-router.js';
+import { nextMacrotask } from '../bus/macrotask.js';
 
 /**
  * One doorbell per connection, carrying every signal of every queue on it (vbus's bridge event
@@ -70,19 +71,59 @@ export function spinWhile(cells: Int32Array, seqCell: number, seen: number, budg
 }
 
 /**
+ * Most drains in a row without sleeping before the server yields to the event loop: a peer that
+ * rings faster than the server drains (or bumps the sequence word on purpose) would otherwise
+ * keep `Atomics.waitAsync` returning "not-equal" synchronously, and the loop would never end.
+ */
+export const MAX_DRAINS_WITHOUT_SLEEP = 64;
+/** Longest the server stays awake (draining and spinning) before it yields, in ms. */
+export const MAX_AWAKE_MS = 2;
+
+/**
  * Serve one direction of a doorbell on the event loop with Atomics.waitAsync until `stopped()`.
  * The sequence is read before the bits are taken, so a ring that lands after the take changes
  * the sequence and the wait returns at once: no lost wakeup. With `pollBudgetUs` > 0 it first
- * spins that long for the next ring (adaptive polling; off by default), then sleeps.
+ * spins that long for the next ring (adaptive polling; off by default), then sleeps. After
+ * {@link MAX_DRAINS_WITHOUT_SLEEP} drains or {@link MAX_AWAKE_MS} without sleeping it yields one
+ * macrotask, so the synchronous work one peer can cause per event-loop turn is bounded (by
+ * that, plus one drain and one spin of `pollBudgetUs`). Never rejects: anything
+ * thrown while serving goes to `onError` and the server stops.
  */
-export async function serveDoorbell(cells: Int32Array, direction: number, router: SignalRouter, stopped: () => boolean, onControl?: () => void, pollBudgetUs = 0): Promise<void> {
+export async function serveDoorbell(
+  cells: Int32Array,
+  direction: number,
+  router: SignalRouter,
+  stopped: () => boolean,
+  onControl?: () => void,
+  pollBudgetUs = 0,
+  onError?: (error: unknown) => void,
+): Promise<void> {
   const seqCell = direction + 1;
-  while (!stopped()) {
-    const seen = Atomics.load(cells, seqCell);
-    if (drainDoorbell(cells, direction, router)) onControl?.();
-    if (stopped()) return;
-    if (spinWhile(cells, seqCell, seen, pollBudgetUs)) continue;
-    const r = Atomics.waitAsync(cells, seqCell, seen);
-    if (r.async) await r.value;
+  let awake = 0;
+  let since = 0;
+  try {
+    while (!stopped()) {
+      const seen = Atomics.load(cells, seqCell);
+      if (drainDoorbell(cells, direction, router)) onControl?.();
+      if (stopped()) return;
+      if (awake++ === 0) since = performance.now();
+      else if (awake >= MAX_DRAINS_WITHOUT_SLEEP || performance.now() - since > MAX_AWAKE_MS) {
+        awake = 0;
+        await nextMacrotask();
+        continue;
+      }
+      if (spinWhile(cells, seqCell, seen, pollBudgetUs)) continue;
+      const r = Atomics.waitAsync(cells, seqCell, seen);
+      if (r.async) {
+        awake = 0;
+        await r.value;
+      }
+    }
+  } catch (error) {
+    try {
+      onError?.(error);
+    } catch {
+      /* nowhere left to report: the server has stopped either way */
+    }
   }
 }

@@ -100,17 +100,33 @@ class EchoConnection implements DeviceConnectionHandler {
     } else throw new BusError(`${this.context.name}: unknown queue id ${reg.id}`);
   }
 
+  /** A deferred pass is pending (the kick stays masked until it ran). */
+  private continuing = false;
+  private closed = false;
+
   /** TX kick: drain with the signal masked. Ring errors propagate and fail the device. */
   private onKick(): void {
+    this.stats.kicks++;
+    if (this.continuing) return;
+    this.txReg!.signal!.disable();
+    this.pass();
+  }
+
+  /**
+   * Echo at most one ring's worth of frames. A guest that refills as fast as we drain would
+   * otherwise keep this loop going for ever: if more is waiting, finish in a deferred pass
+   * (the scheduler lets the event loop turn between passes), with the kick still masked.
+   */
+  private pass(): void {
     const tx = this.tx!;
     const rx = this.rx;
     const mem = this.txReg!.memory;
     const signal = this.txReg!.signal!;
-    this.stats.kicks++;
-    signal.disable();
     let sinceSignal = 0;
     let rxDone = 0;
-    while (tx.next()) {
+    let done = 0;
+    while (done < tx.ioq.count && tx.next()) {
+      done++;
       const len = tx.len;
       const src = tx.ptr;
       // the tx buffer is checked whether or not it is echoed (view() throws the MemoryAccessError)
@@ -140,10 +156,19 @@ class EchoConnection implements DeviceConnectionHandler {
     }
     if (rxDone > 0 && rx && rx.notify()) this.stats.rxSignals++;
     if (sinceSignal > 0 && tx.notify()) this.stats.txCompleteSignals++;
+    if (done === tx.ioq.count && tx.next()) {
+      this.continuing = true;
+      this.context.defer(() => {
+        this.continuing = false;
+        if (!this.closed) this.pass();
+      });
+      return;
+    }
     signal.enable();
   }
 
   close(): void {
+    this.closed = true;
     this.onClose();
   }
 }
