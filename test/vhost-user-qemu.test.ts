@@ -82,6 +82,8 @@ interface Run {
   console: string;
   at: Record<Phase, TransitionCounters>;
   eventIdx: boolean;
+  /** Features the guest's driver and QEMU set on the back end. */
+  features: bigint;
 }
 
 function diff(a: TransitionCounters, b: TransitionCounters): TransitionCounters {
@@ -99,10 +101,12 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     svc.server.maskFeatures = eventIdx ? 0n : 1n << 29n;
     const vm = bootVm(dir, join(dir, 'vhost.sock'));
     const at = {} as Record<Phase, TransitionCounters>;
+    let features = -1n;
     try {
       for (const p of ['single', 'sizes', 'burst', 'end'] as const) {
         await until(() => vm.output().includes(`VBUS-MARK ${p}`), 120_000, `phase ${p}`, vm.output);
         at[p] = svc.server.transitions();
+        features = svc.server.session?.negotiatedFeatures ?? -1n;
       }
       await until(() => vm.output().includes('VBUS-MARK stream'), 20_000, 'the stream', vm.output);
       // a guest killed mid-transfer: its stream is running when QEMU dies
@@ -113,7 +117,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
       await vm.exited;
     }
     await until(() => svc.server.session === null, 10_000, 'the session to end', vm.output);
-    const run = { console: vm.output(), at, eventIdx };
+    const run = { console: vm.output(), at, eventIdx, features };
     runs.push(run);
     return run;
   }
@@ -131,7 +135,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
         return `kicks ${d.kicks} (${(d.kicks / n).toFixed(2)}/pkt), calls ${d.calls} (${(d.calls / n).toFixed(2)}/pkt)`;
       };
       console.log(
-        `vhost-user transitions, EVENT_IDX ${r.eventIdx ? 'on' : 'off'} (per packet = per request+reply pair):\n` +
+        `vhost-user transitions, EVENT_IDX ${r.eventIdx ? 'on' : 'off'}, features 0x${r.features.toString(16)} (per packet = per request+reply pair):\n` +
           `  single pings (${SINGLE}, 0.2 s apart): ${per('single', 'sizes', SINGLE)}\n` +
           `  sizes (${SIZES.length} pings): ${per('sizes', 'burst', SIZES.length)}\n` +
           `  burst (${BURST_STREAMS} x ping -A x ${BURST_EACH}): ${per('burst', 'end', BURST_STREAMS * BURST_EACH)}`,
@@ -148,6 +152,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     // each ping is at least one kick (tx) and one interrupt (rx); notification prevention keeps it near that
     expect(single.kicks).toBeGreaterThanOrEqual(SINGLE);
     expect(single.calls).toBeGreaterThanOrEqual(SINGLE);
+    expect(r.features & (1n << 29n)).toBe(1n << 29n);
     expect(svc.responder.counters.echoRepliesOut).toBeGreaterThanOrEqual(SINGLE + SIZES.length + BURST_STREAMS * BURST_EACH);
     expect(svc.server.errors).toEqual([]);
   });
@@ -155,6 +160,8 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
   it('the back end serves the next VM, EVENT_IDX masked, after the first was killed mid-stream', async () => {
     const r = await runVm(false);
     expect(svc.server.sessions).toBe(2);
+    expect(r.features & (1n << 29n)).toBe(0n);
+    expect(r.features & (1n << 32n)).toBe(1n << 32n);
     for (const s of SIZES) expect(r.console).toContain(`VBUS-SIZE-OK ${s}`);
     expect(r.console).toContain(`VBUS-BURST-OK ${BURST_STREAMS}`);
     expect(svc.server.errors).toEqual([]);

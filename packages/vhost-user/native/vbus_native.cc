@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -69,6 +70,12 @@ static void ThrowErrno(Isolate* iso, const std::string& where, int err) {
   iso->ThrowException(e);
 }
 
+static std::string Num(double v) {
+  char b[32];
+  snprintf(b, sizeof(b), "%.17g", v);
+  return b;
+}
+
 // An integer argument in [lo, hi]; false (with an exception thrown) otherwise.
 static bool IntArg(const FunctionCallbackInfo<Value>& a, int i, const char* fn, const char* name, double lo, double hi, double* out) {
   Isolate* iso = a.GetIsolate();
@@ -78,8 +85,7 @@ static bool IntArg(const FunctionCallbackInfo<Value>& a, int i, const char* fn, 
   }
   double v = a[i].As<Number>()->Value();
   if (v != v || v < lo || v > hi || v != (double)(int64_t)v) {
-    ThrowRange(iso, std::string(fn) + ": argument " + name + " = " + std::to_string(v) + " must be an integer in [" + std::to_string((int64_t)lo) + ", " +
-                        std::to_string((int64_t)hi) + "]");
+    ThrowRange(iso, std::string(fn) + ": argument " + name + " = " + Num(v) + " must be an integer in [" + Num(lo) + ", " + Num(hi) + "]");
     return false;
   }
   *out = v;

@@ -145,6 +145,10 @@ export class VhostUserSession {
   get offeredFeatures(): bigint {
     return this.offered;
   }
+  /** Virtio features the front end set (without PROTOCOL_FEATURES), or null before SET_FEATURES. */
+  get negotiatedFeatures(): bigint | null {
+    return this.features;
+  }
   /** True while the device is running on the front end's rings. */
   get running(): boolean {
     return this.live;
