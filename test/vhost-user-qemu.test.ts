@@ -23,19 +23,18 @@ const SCRIPT = `
 mkdir -p /dev /tmp
 mount -t devtmpfs dev /dev
 sleep 1
-echo VBUS-MARK single
+echo "VBUS-MARK single $(awk '/virtio0/ {print $2}' /proc/interrupts)"
 ping -c ${SINGLE} -i 0.2 -W 5 -q ${OUR_IP}
 sleep 1
-echo VBUS-MARK sizes
+echo "VBUS-MARK sizes $(awk '/virtio0/ {print $2}' /proc/interrupts)"
 ${SIZES.map((s) => `ping -c 1 -s ${s} -W 5 ${OUR_IP} | grep -q '1 packets received' && echo VBUS-SIZE-OK ${s}`).join('\n')}
 sleep 1
-echo VBUS-MARK burst
+echo "VBUS-MARK burst $(awk '/virtio0/ {print $2}' /proc/interrupts)"
 ${Array.from({ length: BURST_STREAMS }, () => `ping -A -c ${BURST_EACH} -s 1000 -W 5 -q ${OUR_IP} > /tmp/p$RANDOM &`).join('\n')}
 wait
 cat /tmp/p* | grep -c '${BURST_EACH} packets received' | sed 's/^/VBUS-BURST-OK /'
 sleep 1
-echo VBUS-MARK end
-grep virtio /proc/interrupts
+echo "VBUS-MARK end $(awk '/virtio0/ {print $2}' /proc/interrupts)"
 echo VBUS-MARK stream
 ping -A -s 1000 ${OUR_IP} > /dev/null
 `;
@@ -81,6 +80,8 @@ type Phase = 'single' | 'sizes' | 'burst' | 'end';
 interface Run {
   console: string;
   at: Record<Phase, TransitionCounters>;
+  /** The guest's own count of virtio-net interrupts (/proc/interrupts) at each mark. */
+  irqs: Record<Phase, number>;
   eventIdx: boolean;
   /** Features the guest's driver and QEMU set on the back end. */
   features: bigint;
@@ -101,11 +102,14 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     svc.server.maskFeatures = eventIdx ? 0n : 1n << 29n;
     const vm = bootVm(dir, join(dir, 'vhost.sock'));
     const at = {} as Record<Phase, TransitionCounters>;
+    const irqs = {} as Record<Phase, number>;
     let features = -1n;
     try {
       for (const p of ['single', 'sizes', 'burst', 'end'] as const) {
-        await until(() => vm.output().includes(`VBUS-MARK ${p}`), 120_000, `phase ${p}`, vm.output);
+        const mark = new RegExp(`VBUS-MARK ${p} (\\d+)\\r?\\n`);
+        await until(() => mark.test(vm.output()), 120_000, `phase ${p}`, vm.output);
         at[p] = svc.server.transitions();
+        irqs[p] = Number(mark.exec(vm.output())![1]);
         features = svc.server.session?.negotiatedFeatures ?? -1n;
       }
       await until(() => vm.output().includes('VBUS-MARK stream'), 20_000, 'the stream', vm.output);
@@ -117,7 +121,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
       await vm.exited;
     }
     await until(() => svc.server.session === null, 10_000, 'the session to end', vm.output);
-    const run = { console: vm.output(), at, eventIdx, features };
+    const run = { console: vm.output(), at, irqs, eventIdx, features };
     runs.push(run);
     return run;
   }
@@ -132,7 +136,8 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     for (const r of runs) {
       const per = (p: Phase, q: Phase, n: number) => {
         const d = diff(r.at[p], r.at[q]);
-        return `kicks ${d.kicks} (${(d.kicks / n).toFixed(2)}/pkt), calls ${d.calls} (${(d.calls / n).toFixed(2)}/pkt)`;
+        const irq = r.irqs[q] - r.irqs[p];
+        return `kicks ${d.kicks} (${(d.kicks / n).toFixed(2)}/pkt, ${d.kickWakeups} wakeups), calls ${d.calls} (${(d.calls / n).toFixed(2)}/pkt), guest interrupts ${irq} (${(irq / n).toFixed(2)}/pkt)`;
       };
       console.log(
         `vhost-user transitions, EVENT_IDX ${r.eventIdx ? 'on' : 'off'}, features 0x${r.features.toString(16)} (per packet = per request+reply pair):\n` +
