@@ -60,6 +60,7 @@ program
   .option('--unix <path>', 'listen on a unix stream socket (with --unix-connect: connect to it)')
   .option('--unix-connect', 'connect to --unix PATH instead of listening', false)
   .option('--udp <local:remote>', 'UDP on 127.0.0.1, one frame per datagram (QEMU -netdev dgram)')
+  .option('--tap <name>', "a TAP interface (IFF_VNET_HDR): the host's own network stack is the peer (needs CAP_NET_ADMIN)")
   .option('--pcap <file>', 'capture every frame to a pcap file')
   .option('--mac <mac>', 'the NIC\'s MAC address (default: random locally administered)')
   .option('--mtu <bytes>', 'MTU', positiveInt('--mtu', 65535))

@@ -31,6 +31,7 @@ export const REQUIREMENTS = [
   { need: 'g++', command: 'g++', pkg: 'g++', why: 'node-gyp builds the native addon of @vbus/vhost-user (SCM_RIGHTS, mmap, eventfd, TAP)' },
   { need: 'make', command: 'make', pkg: 'make', why: 'node-gyp drives the addon build with make' },
   { need: 'python3', command: 'python3', pkg: 'python3', why: 'node-gyp (gyp) is written in Python' },
+  { need: 'ip (iproute2)', command: 'ip', pkg: 'iproute2', why: 'the TAP tests make a network namespace and configure the TAP in it' },
   { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs)" },
 ];
 
