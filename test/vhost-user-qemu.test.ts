@@ -35,6 +35,12 @@ wait
 cat /tmp/p* | grep -c '${BURST_EACH} packets received' | sed 's/^/VBUS-BURST-OK /'
 sleep 1
 echo "VBUS-MARK end $(awk '/virtio0/ {print $2}' /proc/interrupts)"
+echo VBUS-MARK reload
+rmmod virtio_net
+insmod /mod/virtio_net.ko
+ip link set eth0 up
+ip addr add ${VM_IP}/24 dev eth0
+ping -c 3 -W 5 -q ${OUR_IP} | grep -q '3 packets received' && echo VBUS-RELOAD-OK
 echo VBUS-MARK stream
 ping -A -s 1000 ${OUR_IP} > /dev/null
 `;
@@ -83,6 +89,8 @@ interface Run {
   /** The guest's own count of virtio-net interrupts (/proc/interrupts) at each mark. */
   irqs: Record<Phase, number>;
   eventIdx: boolean;
+  /** Times the device started on the session's rings (the driver reload stops and restarts it). */
+  starts: number;
   /** Features the guest's driver and QEMU set on the back end. */
   features: bigint;
 }
@@ -104,6 +112,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     const at = {} as Record<Phase, TransitionCounters>;
     const irqs = {} as Record<Phase, number>;
     let features = -1n;
+    let starts = 0;
     try {
       for (const p of ['single', 'sizes', 'burst', 'end'] as const) {
         const mark = new RegExp(`VBUS-MARK ${p} (\\d+)\\r?\\n`);
@@ -112,7 +121,8 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
         irqs[p] = Number(mark.exec(vm.output())![1]);
         features = svc.server.session?.negotiatedFeatures ?? -1n;
       }
-      await until(() => vm.output().includes('VBUS-MARK stream'), 20_000, 'the stream', vm.output);
+      await until(() => vm.output().includes('VBUS-MARK stream'), 60_000, 'the stream', vm.output);
+      starts = svc.server.session?.starts ?? 0;
       // a guest killed mid-transfer: its stream is running when QEMU dies
       const before = svc.server.transitions().kicks;
       await until(() => svc.server.transitions().kicks > before + 20, 20_000, 'stream traffic', vm.output);
@@ -121,7 +131,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
       await vm.exited;
     }
     await until(() => svc.server.session === null, 10_000, 'the session to end', vm.output);
-    const run = { console: vm.output(), at, irqs, eventIdx, features };
+    const run = { console: vm.output(), at, irqs, eventIdx, features, starts };
     runs.push(run);
     return run;
   }
@@ -148,7 +158,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     }
   });
 
-  it('with EVENT_IDX: the guest kernel pings every size up to the MTU and a burst; killed mid-stream, the session ends cleanly', async () => {
+  it('with EVENT_IDX: the guest kernel pings every size up to the MTU and a burst, reloads its driver and pings again; killed mid-stream, the session ends cleanly', async () => {
     const r = await runVm(true);
     for (const s of SIZES) expect(r.console).toContain(`VBUS-SIZE-OK ${s}`);
     expect(r.console).toContain(`VBUS-BURST-OK ${BURST_STREAMS}`);
@@ -158,6 +168,9 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     expect(single.kicks).toBeGreaterThanOrEqual(SINGLE);
     expect(single.calls).toBeGreaterThanOrEqual(SINGLE);
     expect(r.features & (1n << 29n)).toBe(1n << 29n);
+    // the guest's driver was unloaded and loaded again: QEMU stopped the rings (GET_VRING_BASE) and set up new ones
+    expect(r.console).toContain('VBUS-RELOAD-OK');
+    expect(r.starts).toBeGreaterThanOrEqual(2);
     expect(svc.responder.counters.echoRepliesOut).toBeGreaterThanOrEqual(SINGLE + SIZES.length + BURST_STREAMS * BURST_EACH);
     expect(svc.server.errors).toEqual([]);
   });

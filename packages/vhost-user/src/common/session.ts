@@ -112,6 +112,8 @@ export class VhostUserSession {
   /** The guest's memory, as the front end's table maps it. */
   readonly memory: RegionMemory = new RegionMemory();
   readonly transitions: TransitionCounters = { kicks: 0, kickWakeups: 0, calls: 0, callsSuppressed: 0 };
+  /** Times the device started on the front end's rings (a stop and a restart count again). */
+  starts = 0;
   private readonly handler: DeviceConnectionHandler;
   private readonly vrings: Vring[];
   private table: VhostUserMemoryRegion[] = [];
@@ -416,6 +418,7 @@ export class VhostUserSession {
     });
     status(S.A | S.D | S.F | S.OK);
     this.live = true;
+    this.starts++;
     // kicks that came before the start are not lost: look at the rings once
     for (const v of this.vrings) v.north.inject();
     const err = this.deviceError();
