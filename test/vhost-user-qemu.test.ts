@@ -2,8 +2,8 @@
 // our virtqueues (our virtio-net device behind the vhost-user back end) and pings a TypeScript
 // guest on the same switch. One VM per EVENT_IDX setting; the first is killed mid-transfer and the
 // back end serves the second. Transitions per packet are counted on the eventfds.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,8 @@ const SIZES = [0, 1, 56, 100, 500, 1000, 1400, 1472]; // 1472 + 8 + 20 = 1500, t
 const SINGLE = 10;
 const BURST_STREAMS = 4;
 const BURST_EACH = 50;
+const UDP_COUNT = 2000;
+const UDP_SIZE = 1000;
 
 // each phase is announced on the console, then a pause lets the counters settle before the next
 const SCRIPT = `
@@ -33,6 +35,9 @@ echo "VBUS-MARK burst $(awk '/virtio0/ {print $2}' /proc/interrupts)"
 ${Array.from({ length: BURST_STREAMS }, () => `ping -A -c ${BURST_EACH} -s 1000 -W 5 -q ${OUR_IP} > /tmp/p$RANDOM &`).join('\n')}
 wait
 cat /tmp/p* | grep -c '${BURST_EACH} packets received' | sed 's/^/VBUS-BURST-OK /'
+sleep 1
+echo "VBUS-MARK udp $(awk '/virtio0/ {print $2}' /proc/interrupts)"
+/bin/udp-stream ${OUR_IP} 7 ${UDP_SIZE} ${UDP_COUNT}
 sleep 1
 echo "VBUS-MARK end $(awk '/virtio0/ {print $2}' /proc/interrupts)"
 echo VBUS-MARK reload
@@ -58,7 +63,11 @@ interface Vm {
 function bootVm(dir: string, socket: string): Vm {
   const { vmlinuz, modules } = findKernel();
   const initrd = join(dir, 'initrd.cpio');
-  writeFileSync(initrd, buildInitramfs(modules, `${VM_IP}/24`, SCRIPT));
+  // busybox has no UDP sender: a static helper (test/qemu/udp-stream.c) goes into the initramfs
+  const helper = join(dir, 'udp-stream');
+  const cc = spawnSync('gcc', ['-static', '-O2', '-o', helper, new URL('./qemu/udp-stream.c', import.meta.url).pathname], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`gcc -static udp-stream.c failed: ${cc.stderr}`);
+  writeFileSync(initrd, buildInitramfs(modules, `${VM_IP}/24`, SCRIPT, [{ path: 'bin/udp-stream', data: readFileSync(helper) }]));
   // prettier-ignore
   const qemu = spawn('qemu-system-x86_64', [
     '-accel', 'tcg', '-m', '256', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
@@ -82,7 +91,7 @@ async function until(cond: () => boolean, ms: number, what: string, log: () => s
   }
 }
 
-type Phase = 'single' | 'sizes' | 'burst' | 'end';
+type Phase = 'single' | 'sizes' | 'burst' | 'udp' | 'end';
 interface Run {
   console: string;
   at: Record<Phase, TransitionCounters>;
@@ -114,7 +123,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     let features = -1n;
     let starts = 0;
     try {
-      for (const p of ['single', 'sizes', 'burst', 'end'] as const) {
+      for (const p of ['single', 'sizes', 'burst', 'udp', 'end'] as const) {
         const mark = new RegExp(`VBUS-MARK ${p} (\\d+)\\r?\\n`);
         await until(() => mark.test(vm.output()), 120_000, `phase ${p}`, vm.output);
         at[p] = svc.server.transitions();
@@ -153,7 +162,8 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
         `vhost-user transitions, EVENT_IDX ${r.eventIdx ? 'on' : 'off'}, features 0x${r.features.toString(16)} (per packet = per request+reply pair):\n` +
           `  single pings (${SINGLE}, 0.2 s apart): ${per('single', 'sizes', SINGLE)}\n` +
           `  sizes (${SIZES.length} pings): ${per('sizes', 'burst', SIZES.length)}\n` +
-          `  burst (${BURST_STREAMS} x ping -A x ${BURST_EACH}): ${per('burst', 'end', BURST_STREAMS * BURST_EACH)}`,
+          `  burst (${BURST_STREAMS} x ping -A x ${BURST_EACH}): ${per('burst', 'udp', BURST_STREAMS * BURST_EACH)}\n` +
+          `  udp stream (${UDP_COUNT} x ${UDP_SIZE} B to the echo port; per datagram and its echo): ${per('udp', 'end', UDP_COUNT)}`,
       );
     }
   });
@@ -168,6 +178,8 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
     expect(single.kicks).toBeGreaterThanOrEqual(SINGLE);
     expect(single.calls).toBeGreaterThanOrEqual(SINGLE);
     expect(r.features & (1n << 29n)).toBe(1n << 29n);
+    expect(r.console).toContain(`VBUS-UDP-SENT ${UDP_COUNT}`);
+    expect(svc.responder.counters.udpEchoed).toBeGreaterThanOrEqual(UDP_COUNT * 0.9);
     // the guest's driver was unloaded and loaded again: QEMU stopped the rings (GET_VRING_BASE) and set up new ones
     expect(r.console).toContain('VBUS-RELOAD-OK');
     expect(r.starts).toBeGreaterThanOrEqual(2);

@@ -110,6 +110,25 @@ static bool BytesArg(const FunctionCallbackInfo<Value>& a, int i, const char* fn
   return true;
 }
 
+// The (fd, Uint8Array) pair most calls take.
+struct FdBytes {
+  int fd;
+  char* data;
+  size_t len;
+};
+static bool FdBytesArgs(const FunctionCallbackInfo<Value>& a, const char* fn, const char* name, FdBytes* out) {
+  return FdArg(a, 0, fn, &out->fd) && BytesArg(a, 1, fn, name, &out->data, &out->len);
+}
+
+// A msghdr over one buffer and an optional control area.
+static void InitMsg(msghdr* msg, iovec* iov, void* control, size_t controllen) {
+  memset(msg, 0, sizeof(*msg));
+  msg->msg_iov = iov;
+  msg->msg_iovlen = 1;
+  msg->msg_control = control;
+  msg->msg_controllen = controllen;
+}
+
 static bool StringArg(const FunctionCallbackInfo<Value>& a, int i, const char* fn, const char* name, std::string* out) {
   if (i >= a.Length() || !a[i]->IsString()) {
     ThrowType(a.GetIsolate(), std::string(fn) + ": argument " + name + " must be a string");
@@ -194,21 +213,15 @@ static void Accept(const FunctionCallbackInfo<Value>& a) {
 static void Recvmsg(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   Local<Context> ctx = iso->GetCurrentContext();
-  int fd;
-  char* data;
-  size_t len;
-  if (!FdArg(a, 0, "recvmsg", &fd) || !BytesArg(a, 1, "recvmsg", "buffer", &data, &len)) return;
-  if (len == 0) return ThrowRange(iso, "recvmsg: buffer must not be empty");
-  iovec iov = {data, len};
+  FdBytes b;
+  if (!FdBytesArgs(a, "recvmsg", "buffer", &b)) return;
+  if (b.len == 0) return ThrowRange(iso, "recvmsg: buffer must not be empty");
+  iovec iov = {b.data, b.len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
   msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
+  InitMsg(&msg, &iov, control, sizeof(control));
   ssize_t n;
-  do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  do n = recvmsg(b.fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) n = -1;
@@ -240,10 +253,8 @@ static void Recvmsg(const FunctionCallbackInfo<Value>& a) {
 static void Sendmsg(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   Local<Context> ctx = iso->GetCurrentContext();
-  int fd;
-  char* data;
-  size_t len;
-  if (!FdArg(a, 0, "sendmsg", &fd) || !BytesArg(a, 1, "sendmsg", "bytes", &data, &len)) return;
+  FdBytes b;
+  if (!FdBytesArgs(a, "sendmsg", "bytes", &b)) return;
   int fds[kMaxFds];
   uint32_t nfds = 0;
   if (a.Length() > 2 && !a[2]->IsUndefined()) {
@@ -257,15 +268,11 @@ static void Sendmsg(const FunctionCallbackInfo<Value>& a) {
       fds[nfds++] = (int)d;
     }
   }
-  iovec iov = {data, len};
+  iovec iov = {b.data, b.len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
   msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
+  InitMsg(&msg, &iov, nfds > 0 ? control : nullptr, nfds > 0 ? CMSG_SPACE(sizeof(int) * nfds) : 0);
   if (nfds > 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -273,7 +280,7 @@ static void Sendmsg(const FunctionCallbackInfo<Value>& a) {
     memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
   }
   ssize_t n;
-  do n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  do n = sendmsg(b.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return a.GetReturnValue().Set(-1);
@@ -370,33 +377,18 @@ static void SetNonblocking(const FunctionCallbackInfo<Value>& a) {
 }
 
 // read(fd, buffer) -> bytes read, -1 when nothing is waiting, 0 at end of file.
-static void Read(const FunctionCallbackInfo<Value>& a) {
-  int fd;
-  char* data;
-  size_t len;
-  if (!FdArg(a, 0, "read", &fd) || !BytesArg(a, 1, "read", "buffer", &data, &len)) return;
-  ssize_t n;
-  do n = read(fd, data, len);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return a.GetReturnValue().Set(-1);
-    return ThrowErrno(a.GetIsolate(), "read(" + std::to_string(fd) + ")", errno);
-  }
-  a.GetReturnValue().Set(Number::New(a.GetIsolate(), (double)n));
-}
-
 // write(fd, bytes) -> bytes written, -1 when the fd would block.
-static void Write(const FunctionCallbackInfo<Value>& a) {
-  int fd;
-  char* data;
-  size_t len;
-  if (!FdArg(a, 0, "write", &fd) || !BytesArg(a, 1, "write", "bytes", &data, &len)) return;
+template <bool kWrite>
+static void ReadWrite(const FunctionCallbackInfo<Value>& a) {
+  const char* fn = kWrite ? "write" : "read";
+  FdBytes b;
+  if (!FdBytesArgs(a, fn, kWrite ? "bytes" : "buffer", &b)) return;
   ssize_t n;
-  do n = write(fd, data, len);
+  do n = kWrite ? write(b.fd, b.data, b.len) : read(b.fd, b.data, b.len);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return a.GetReturnValue().Set(-1);
-    return ThrowErrno(a.GetIsolate(), "write(" + std::to_string(fd) + ")", errno);
+    return ThrowErrno(a.GetIsolate(), std::string(fn) + "(" + std::to_string(b.fd) + ")", errno);
   }
   a.GetReturnValue().Set(Number::New(a.GetIsolate(), (double)n));
 }
@@ -563,8 +555,8 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   Set(exports, context, "eventfdRead", EventfdRead);
   Set(exports, context, "eventfdWrite", EventfdWrite);
   Set(exports, context, "setNonblocking", SetNonblocking);
-  Set(exports, context, "read", Read);
-  Set(exports, context, "write", Write);
+  Set(exports, context, "read", ReadWrite<false>);
+  Set(exports, context, "write", ReadWrite<true>);
   Set(exports, context, "tapOpen", TapOpen);
   Set(exports, context, "tapSetVnetHdrSize", TapSetVnetHdrSize);
   Set(exports, context, "tapSetOffload", TapSetOffload);

@@ -19,7 +19,7 @@ export interface VhostUserServerOptions {
 }
 
 /** The platform over the native addon: mappings, eventfds, polls. */
-export function nativePlatform(n: VbusNative = native()): VhostPlatform {
+export function nativePlatform(n: VbusNative = native(), log: (line: string) => void = (l) => console.error(l)): VhostPlatform {
   return {
     map: (fd, length) => n.mmap(fd, length),
     close: (fd) => n.close(fd),
@@ -27,8 +27,14 @@ export function nativePlatform(n: VbusNative = native()): VhostPlatform {
     watch: (fd, onKick) => {
       n.setNonblocking(fd);
       const id = n.poll(fd, POLL_READABLE, () => {
-        const count = n.eventfdRead(fd);
-        if (count > 0) onKick(count);
+        // an exception here would be uncaught in the event loop: the device's own errors are
+        // already caught by the transport, so this is a fault of ours, logged and survived
+        try {
+          const count = n.eventfdRead(fd);
+          if (count > 0) onKick(count);
+        } catch (e) {
+          log(`vhost-user: kick on fd ${fd}: ${e instanceof Error ? e.message : String(e)}`);
+        }
       });
       return () => void n.pollStop(id);
     },
@@ -98,7 +104,7 @@ export class VhostUserServer {
       }
       this.sessions++;
       try {
-        const session = new VhostUserSession({ device: this.device, platform: nativePlatform(this.n), maskFeatures: this.maskFeatures });
+        const session = new VhostUserSession({ device: this.device, platform: nativePlatform(this.n, this.log), maskFeatures: this.maskFeatures });
         this.current = new Connection(this.n, fd, session, (why) => this.ended(why), this.options.trace ? this.log : undefined);
       } catch (e) {
         this.n.close(fd);
