@@ -66,7 +66,7 @@ export async function vhostUser(o: VhostUserOptions): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   const t = s.server.transitions();
-  console.log(`sessions ${s.server.sessions}; kicks ${t.kicks} (wakeups ${t.kickWakeups}); calls ${t.calls} (suppressed ${t.callsSuppressed})`);
+  console.log(`sessions ${s.server.sessions}; kicks ${t.kicks} (wakeups ${t.kickWakeups}); calls ${t.calls} (coalesced into an unread one ${t.callsCoalesced}, no call fd ${t.callsSuppressed})`);
   console.log(`device: ${JSON.stringify(s.server.device.counters())}`);
   await s.close();
 }

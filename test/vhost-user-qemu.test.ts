@@ -105,7 +105,13 @@ interface Run {
 }
 
 function diff(a: TransitionCounters, b: TransitionCounters): TransitionCounters {
-  return { kicks: b.kicks - a.kicks, kickWakeups: b.kickWakeups - a.kickWakeups, calls: b.calls - a.calls, callsSuppressed: b.callsSuppressed - a.callsSuppressed };
+  return {
+    kicks: b.kicks - a.kicks,
+    kickWakeups: b.kickWakeups - a.kickWakeups,
+    calls: b.calls - a.calls,
+    callsSuppressed: b.callsSuppressed - a.callsSuppressed,
+    callsCoalesced: b.callsCoalesced - a.callsCoalesced,
+  };
 }
 
 describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 240_000 }, () => {
@@ -156,7 +162,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
       const per = (p: Phase, q: Phase, n: number) => {
         const d = diff(r.at[p], r.at[q]);
         const irq = r.irqs[q] - r.irqs[p];
-        return `kicks ${d.kicks} (${(d.kicks / n).toFixed(2)}/pkt, ${d.kickWakeups} wakeups), calls ${d.calls} (${(d.calls / n).toFixed(2)}/pkt), guest interrupts ${irq} (${(irq / n).toFixed(2)}/pkt)`;
+        return `kicks ${d.kicks} (${(d.kicks / n).toFixed(2)}/pkt, ${d.kickWakeups} wakeups), calls ${d.calls} (${(d.calls / n).toFixed(2)}/pkt; ${d.callsCoalesced} more coalesced into an unread one), guest interrupts ${irq} (${(irq / n).toFixed(2)}/pkt)`;
       };
       console.log(
         `vhost-user transitions, EVENT_IDX ${r.eventIdx ? 'on' : 'off'}, features 0x${r.features.toString(16)} (per packet = per request+reply pair):\n` +

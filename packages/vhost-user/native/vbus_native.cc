@@ -17,6 +17,7 @@
 #include <linux/if_tun.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -370,6 +371,19 @@ static void EventfdWrite(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(true);
 }
 
+// eventfdPending(fd) -> true if the counter is not zero: written and not yet read by its consumer.
+static void EventfdPending(const FunctionCallbackInfo<Value>& a) {
+  int fd;
+  if (!FdArg(a, 0, "eventfdPending", &fd)) return;
+  pollfd p = {fd, POLLIN, 0};
+  int r;
+  do r = ::poll(&p, 1, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return ThrowErrno(a.GetIsolate(), "eventfdPending(" + std::to_string(fd) + ")", errno);
+  if ((p.revents & POLLNVAL) != 0) return ThrowErrno(a.GetIsolate(), "eventfdPending(" + std::to_string(fd) + ")", EBADF);
+  a.GetReturnValue().Set((p.revents & POLLIN) != 0);
+}
+
 static void SetNonblocking(const FunctionCallbackInfo<Value>& a) {
   int fd;
   if (!FdArg(a, 0, "setNonblocking", &fd)) return;
@@ -554,6 +568,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   Set(exports, context, "eventfd", Eventfd);
   Set(exports, context, "eventfdRead", EventfdRead);
   Set(exports, context, "eventfdWrite", EventfdWrite);
+  Set(exports, context, "eventfdPending", EventfdPending);
   Set(exports, context, "setNonblocking", SetNonblocking);
   Set(exports, context, "read", ReadWrite<false>);
   Set(exports, context, "write", ReadWrite<true>);

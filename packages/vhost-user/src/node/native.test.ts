@@ -20,9 +20,13 @@ describe('native addon', () => {
   it('eventfd: counts writes, reads 0 when empty, and wakes a poll', async () => {
     const fd = n.eventfd();
     expect(n.eventfdRead(fd)).toBe(0);
+    expect(n.eventfdPending(fd)).toBe(false);
     n.eventfdWrite(fd, 1);
     n.eventfdWrite(fd, 2);
+    expect(n.eventfdPending(fd)).toBe(true);
+    expect(n.eventfdPending(fd)).toBe(true); // looking does not consume
     expect(n.eventfdRead(fd)).toBe(3);
+    expect(n.eventfdPending(fd)).toBe(false);
     const woke = new Promise<number>((resolve) => {
       const id = n.poll(fd, POLL_READABLE, () => {
         n.pollStop(id);

@@ -40,6 +40,8 @@ export interface VbusNative {
   eventfdRead(fd: number): number;
   /** Add `value` to the counter; false if it would overflow. */
   eventfdWrite(fd: number, value: number): boolean;
+  /** True if the eventfd's counter is not zero (written, not yet read by its consumer); reads nothing. */
+  eventfdPending(fd: number): boolean;
   setNonblocking(fd: number): void;
   /** Bytes read, -1 when nothing waits, 0 at end of file. */
   read(fd: number, buffer: Uint8Array): number;

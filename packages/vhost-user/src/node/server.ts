@@ -24,6 +24,7 @@ export function nativePlatform(n: VbusNative = native(), log: (line: string) => 
     map: (fd, length) => n.mmap(fd, length),
     close: (fd) => n.close(fd),
     signal: (fd) => void n.eventfdWrite(fd, 1),
+    pending: (fd) => n.eventfdPending(fd),
     watch: (fd, onKick) => {
       n.setNonblocking(fd);
       const id = n.poll(fd, POLL_READABLE, () => {
@@ -63,7 +64,7 @@ export class VhostUserServer {
   /** Errors that closed a connection, newest last. */
   readonly errors: string[] = [];
   /** Transition counters summed over closed sessions (the live one's are in {@link transitions}). */
-  private readonly past: TransitionCounters = { kicks: 0, kickWakeups: 0, calls: 0, callsSuppressed: 0 };
+  private readonly past: TransitionCounters = { kicks: 0, kickWakeups: 0, calls: 0, callsSuppressed: 0, callsCoalesced: 0 };
 
   constructor(private readonly options: VhostUserServerOptions) {
     this.n = native();
