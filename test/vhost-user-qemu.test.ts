@@ -13,7 +13,8 @@ import { buildInitramfs, findKernel } from './qemu/initramfs.js';
 
 const VM_IP = '192.0.2.2';
 const OUR_IP = '192.0.2.1';
-const SIZES = [0, 1, 56, 100, 500, 1000, 1400, 1472]; // 1472 + 8 + 20 = 1500, the MTU
+// 0 to 1472 bytes of ICMP payload in steps of 37 (every alignment mod 4 and 8), then 1471 and 1472: 1472 + 8 + 20 = 1500, the MTU
+const SIZES = [...Array.from({ length: 40 }, (_, i) => 37 * i), 1471, 1472];
 const SINGLE = 10;
 const BURST_STREAMS = 4;
 const BURST_EACH = 50;
