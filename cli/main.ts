@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { demoEcho } from './demo-echo.js';
 import { demoNics } from './demo-nic.js';
 import { serve } from './serve.js';
+import { vhostUser } from './vhost-user.js';
 
 function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -59,6 +60,7 @@ program
   .option('--unix <path>', 'listen on a unix stream socket (with --unix-connect: connect to it)')
   .option('--unix-connect', 'connect to --unix PATH instead of listening', false)
   .option('--udp <local:remote>', 'UDP on 127.0.0.1, one frame per datagram (QEMU -netdev dgram)')
+  .option('--tap <name>', "a TAP interface (IFF_VNET_HDR): the host's own network stack is the peer (needs CAP_NET_ADMIN)")
   .option('--pcap <file>', 'capture every frame to a pcap file')
   .option('--mac <mac>', 'the NIC\'s MAC address (default: random locally administered)')
   .option('--mtu <bytes>', 'MTU', positiveInt('--mtu', 65535))
@@ -68,6 +70,22 @@ program
       await serve(o);
     } catch (e) {
       console.error(`vbus serve: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(2);
+    }
+  });
+
+program
+  .command('vhost-user')
+  .description("a vhost-user back end for QEMU's virtio-net (the guest kernel's own driver on our virtqueues) on a switch with a TypeScript guest running the IPv4 responder; runs until interrupted")
+  .requiredOption('--socket <path>', 'unix socket to listen on (QEMU: -chardev socket,path=PATH)')
+  .requiredOption('--ip <addr/prefix>', "the TypeScript guest's IPv4 address, e.g. 192.0.2.1/24")
+  .option('--pcap <file>', 'capture every frame on the switch to a pcap file')
+  .option('--no-event-idx', 'do not offer VIRTIO_F_EVENT_IDX (to compare notification counts)')
+  .action(async (o: { socket: string; ip: string; pcap?: string; eventIdx: boolean }) => {
+    try {
+      await vhostUser({ socket: o.socket, ip: o.ip, pcap: o.pcap, noEventIdx: !o.eventIdx });
+    } catch (e) {
+      console.error(`vbus vhost-user: ${e instanceof Error ? e.message : String(e)}`);
       process.exit(2);
     }
   });

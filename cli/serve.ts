@@ -1,6 +1,7 @@
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
 import { connectBackends, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/venet';
 import { PcapFile, QemuDgramBackend, QemuStreamBackend } from '@vbus/venet/node';
+import { TapBackend } from '@vbus/vhost-user/node';
 import { nicPlugins } from './demo-nic.js';
 import { openGuestNic } from './guest-nic.js';
 import { table } from './table.js';
@@ -13,6 +14,7 @@ export interface ServeOptions {
   unix?: string;
   unixConnect?: boolean;
   udp?: string;
+  tap?: string;
   pcap?: string;
   mac?: string;
   mtu?: number;
@@ -38,8 +40,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   if (!spec) throw new Error(`--device must be one of ${Object.keys(nics).join(', ')}, got "${o.device}"`);
   const ipm = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?$/.exec(o.ip);
   if (!ipm) throw new Error(`--ip must be an IPv4 address with an optional prefix, like 192.0.2.1/24, got "${o.ip}"`);
-  const modes = [o.listen, o.connect, o.unix, o.udp].filter((x) => x !== undefined).length;
-  if (modes !== 1) throw new Error('give exactly one of --listen HOST:PORT, --connect HOST:PORT, --unix PATH, --udp LOCAL_PORT:REMOTE_PORT');
+  const modes = [o.listen, o.connect, o.unix, o.udp, o.tap].filter((x) => x !== undefined).length;
+  if (modes !== 1) throw new Error('give exactly one of --listen HOST:PORT, --connect HOST:PORT, --unix PATH, --udp LOCAL_PORT:REMOTE_PORT, --tap NAME');
 
   let socket: NetBackend;
   let where: string;
@@ -54,6 +56,11 @@ export async function serve(o: ServeOptions): Promise<void> {
   } else if (o.unix) {
     socket = o.unixConnect ? await QemuStreamBackend.connect({ path: o.unix }) : await QemuStreamBackend.listen({ path: o.unix });
     where = `${o.unixConnect ? 'connected to' : 'listening on'} unix socket ${o.unix}`;
+  } else if (o.tap) {
+    // the kernel completes its checksums: the responder's NICs need whole frames
+    const tap = TapBackend.open(o.tap, { checksumOffload: false });
+    where = `on TAP interface ${tap.name} (the host's network stack)`;
+    socket = tap;
   } else {
     const m = /^(\d{1,5}):(\d{1,5})$/.exec(o.udp!);
     if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) throw new Error(`--udp must be LOCAL_PORT:REMOTE_PORT, got "${o.udp}"`);

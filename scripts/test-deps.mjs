@@ -28,6 +28,10 @@ export const REQUIREMENTS = [
   { need: 'linux/virtio_ring.h', file: '/usr/include/linux/virtio_ring.h', pkg: 'linux-libc-dev', why: "Linux's own virtqueue layout, the conformance reference" },
   { need: 'qemu-system-x86_64', command: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'boots a real Linux guest that pings our guests' },
   { need: 'a Linux kernel in /boot', glob: ['/boot', 'vmlinuz-'], pkg: 'linux-image-amd64', why: "the QEMU guest's kernel and its virtio-net modules" },
+  { need: 'g++', command: 'g++', pkg: 'g++', why: 'node-gyp builds the native addon of @vbus/vhost-user (SCM_RIGHTS, mmap, eventfd, TAP)' },
+  { need: 'make', command: 'make', pkg: 'make', why: 'node-gyp drives the addon build with make' },
+  { need: 'python3', command: 'python3', pkg: 'python3', why: 'node-gyp (gyp) is written in Python' },
+  { need: 'ip (iproute2)', command: 'ip', pkg: 'iproute2', why: 'the TAP tests make a network namespace and configure the TAP in it' },
   { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs)" },
 ];
 

@@ -46,8 +46,11 @@ export function cpioNewc(entries: Array<{ path: string; data?: Uint8Array; mode:
   return out;
 }
 
-/** An initramfs whose /init brings up eth0 with `ip` and runs `script` (busybox sh), then powers off. */
-export function buildInitramfs(modulesDir: string, ip: string, script: string): Uint8Array {
+/**
+ * An initramfs whose /init brings up eth0 with `ip` and runs `script` (busybox sh), then powers
+ * off. `extra` files go in as executables (e.g. a static helper at `bin/NAME`).
+ */
+export function buildInitramfs(modulesDir: string, ip: string, script: string, extra: Array<{ path: string; data: Uint8Array }> = []): Uint8Array {
   const DIR = 0o040755;
   const FILE = 0o100755;
   const busybox = readFileSync('/bin/busybox');
@@ -72,5 +75,6 @@ poweroff -f
     { path: 'bin/busybox', mode: FILE, data: busybox },
     { path: 'init', mode: FILE, data: new TextEncoder().encode(init) },
     ...MODULES.map((m) => ({ path: `mod/${m.split('/').pop()}`, mode: 0o100644, data: readFileSync(`${modulesDir}/${m}`) })),
+    ...extra.map((e) => ({ path: e.path, mode: FILE, data: e.data })),
   ]);
 }

@@ -40,6 +40,15 @@ export const VIRTIO_CALL_CONFIG_GENERATION = 12;
 /** call: the error that set DEVICE_NEEDS_RESET, as UTF-8 text (empty if none). */
 export const VIRTIO_CALL_GET_ERROR = 13;
 
+/**
+ * call: set where the selected queue starts `{nextAvail u32, nextUsed u32}` (u16 ring indices; split
+ * rings only), applied when it is enabled: how a vhost-user back end resumes a ring the front
+ * end stopped (SET_VRING_BASE). Reply: empty.
+ */
+export const VIRTIO_CALL_QUEUE_SET_STATE = 14;
+/** call: a live split queue's position `{index u32}`. Reply: `{nextAvail u32, nextUsed u32}` (GET_VRING_BASE). */
+export const VIRTIO_CALL_QUEUE_GET_STATE = 15;
+
 /** shm id of the configuration-change signal (region: the signal's own descriptor, 32 bytes). */
 export const VIRTIO_SHM_CONFIG = 0xffff;
 

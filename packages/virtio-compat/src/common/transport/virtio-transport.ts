@@ -25,7 +25,7 @@ import {
   hasFeature,
 } from '../virtqueue/layout.js';
 import { PackedQueueDevice } from '../virtqueue/packed-queue.js';
-import { SplitQueueDevice } from '../virtqueue/split-queue.js';
+import { SplitQueueDevice, type SplitQueueState } from '../virtqueue/split-queue.js';
 import type { VirtqueueDevice } from '../virtqueue/virtqueue.js';
 import {
   VIRTIO_CALL_CONFIG_GENERATION,
@@ -34,6 +34,8 @@ import {
   VIRTIO_CALL_GET_STATUS,
   VIRTIO_CALL_NUM_QUEUES,
   VIRTIO_CALL_QUEUE_ENABLE,
+  VIRTIO_CALL_QUEUE_GET_STATE,
+  VIRTIO_CALL_QUEUE_SET_STATE,
   VIRTIO_CALL_QUEUE_SELECT,
   VIRTIO_CALL_QUEUE_SET_ADDR,
   VIRTIO_CALL_QUEUE_SET_SIZE,
@@ -56,6 +58,8 @@ export interface QueueSlot {
   readonly maxSize: number;
   size: number;
   areas: { desc: number; driver: number; device: number } | null;
+  /** Where the ring starts when enabled (QUEUE_SET_STATE); null: at 0. */
+  start: SplitQueueState | null;
   /** The ring, once the driver enabled the queue. */
   queue: VirtqueueDevice | null;
   /** South endpoint of the queue's signal (registered with shm id = queue index). */
@@ -113,6 +117,7 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
       maxSize: spec.maxQueueSize,
       size: spec.maxQueueSize,
       areas: null,
+      start: null,
       queue: null,
       signal: undefined,
       counters: newQueueCounters(),
@@ -216,6 +221,21 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
       case VIRTIO_CALL_QUEUE_ENABLE:
         this.enableQueue(this.setupSlot('enable the queue'));
         return new Uint8Array(0);
+      case VIRTIO_CALL_QUEUE_SET_STATE: {
+        const slot = this.setupSlot('set the ring state');
+        const nextAvail = arg(0);
+        const nextUsed = arg(1);
+        if (nextAvail > 0xffff || nextUsed > 0xffff) throw new BusError(`${slot.name}: ring state ${nextAvail}/${nextUsed} is not a pair of u16 indices`);
+        slot.start = { nextAvail, nextUsed };
+        return new Uint8Array(0);
+      }
+      case VIRTIO_CALL_QUEUE_GET_STATE: {
+        const index = arg(0);
+        const q = this.queues[index]?.queue;
+        if (!(q instanceof SplitQueueDevice)) throw new BusError(`${this.context.name}: queue ${index} is not a live split queue`);
+        const st = q.state();
+        return u32Args(st.nextAvail, st.nextUsed);
+      }
       case VIRTIO_CALL_NUM_QUEUES:
         return u32Args(this.queues.length);
       case VIRTIO_CALL_CONFIG_GENERATION:
@@ -360,9 +380,10 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
       indirect: this.has(VIRTIO_F_INDIRECT_DESC),
     };
     // the constructors check size, alignment and bounds and write nothing when they refuse
+    if (slot.start !== null && this.has(VIRTIO_F_RING_PACKED)) throw new BusError(`${slot.name}: a start state is for split rings only`);
     slot.queue = this.has(VIRTIO_F_RING_PACKED)
       ? new PackedQueueDevice({ ...common, descRing: slot.areas.desc, driverEvent: slot.areas.driver, deviceEvent: slot.areas.device })
-      : new SplitQueueDevice({ ...common, descTable: slot.areas.desc, availRing: slot.areas.driver, usedRing: slot.areas.device });
+      : new SplitQueueDevice({ ...common, descTable: slot.areas.desc, availRing: slot.areas.driver, usedRing: slot.areas.device, ...slot.start });
   }
 
   private safeStop(): void {
@@ -378,6 +399,7 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
     for (const q of this.queues) {
       q.queue = null;
       q.areas = null;
+      q.start = null;
       q.size = q.maxSize;
     }
   }
