@@ -5,7 +5,7 @@ import vm from 'node:vm';
 import os from 'node:os';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, type Bus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { echoModule } from '@vbus/core/testing/echo';
+import { echoModule } from '@vbus/core/reference/echo';
 import type { ContainerModule } from 'inversify';
 import { BaselineThread, type PingPongBaseline, type PostMessageBaseline, type RingBaseline } from './baselines.js';
 import { loadVenet, loadVirtio, runJob, type Job, type JobResult, type SignalTotals, type StreamJob } from './scenarios.js';

@@ -1,7 +1,7 @@
 // The guest side of every bus measurement, the same code on the in-process connector (main
 // thread) and in the worker guest (bench/bus-guest.ts).
 import type { GuestAllocator, GuestConnection, SignalCounters } from '@vbus/core';
-import { EchoDriver } from '@vbus/core/testing/echo';
+import { EchoDriver } from '@vbus/core/reference/echo';
 import { percentile } from './stats.js';
 
 export type DeviceKind = 'echo' | 'venet' | 'virtio-net';

@@ -1,8 +1,8 @@
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import { connectBackends, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/venet';
-import { PcapFile, QemuDgramBackend, QemuStreamBackend } from '@vbus/venet/node';
+import { connectBackends, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/net';
+import { PcapFile, QemuDgramBackend, QemuStreamBackend } from '@vbus/net/node';
 import { nicPlugins } from './demo-nic.js';
-import { openGuestNic } from './guest-nic.js';
+import { openGuestNic } from '../guest-nic/open.js';
 import { table } from './table.js';
 
 export interface ServeOptions {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BusError, ConfigError, createVbus, GuestAllocator, InProcessConnector, Ioq, IOQ_OFF_COUNT, RegionMemory, RingError, VbusError } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { echoModule, EchoDriver, runEchoScenario } from '@vbus/core/testing/echo';
+import { echoModule, EchoDriver, runEchoScenario } from '@vbus/core/reference/echo';
 
 const BASE = 0x10000;
 const BYTES = 4 << 20;

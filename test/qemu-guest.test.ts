@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import { connectBackends, GuestResponder, LearningSwitch, venetModule, VenetDriver, type NetBackend } from '@vbus/venet';
+import { venetModule, VenetDriver } from '@vbus/venet';
+import { connectBackends, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/net';
 import { VirtioNetDriver, virtioNetModule } from '@vbus/virtio-compat';
-import { QemuDgramBackend, QemuStreamBackend } from '@vbus/venet/node';
+import { QemuDgramBackend, QemuStreamBackend } from '@vbus/net/node';
 import { buildInitramfs, findKernel } from './qemu/initramfs.js';
 
 const VM_IP = '192.0.2.2';

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { BusError, VbusError, GuestAllocator, InProcessConnector, Ioq, IoqDriverQueue, RegionMemory, createVbus, type DeviceClass, type GuestMemory } from '@vbus/core';
 import { ContainerModule } from 'inversify';
 import { DeviceClass as DeviceClassToken } from '@vbus/core';
-import { LearningSwitch, VENET_QUEUE_RX, VenetDriver, venetModule } from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VENET_QUEUE_RX, VenetDriver, venetModule } from '@vbus/venet';
+import { LearningSwitch } from '@vbus/net';
+import { CaptureBackend } from '@vbus/net/testing';
 import { RecordingMemory } from '../fuzz/recording-memory.js';
 import { checkMemory, settleQuiet } from '../fuzz/oracle.js';
 

@@ -5,19 +5,9 @@
 import { createConnection, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import {
-  connectBackends,
-  encodeStreamFrame,
-  GuestResponder,
-  LearningSwitch,
-  NetError,
-  QEMU_STREAM_MAX_FRAME,
-  StreamDeframer,
-  VenetDriver,
-  venetModule,
-  type VenetDevice,
-} from '@vbus/venet';
-import { QemuStreamBackend } from '@vbus/venet/node';
+import { VenetDriver, venetModule, type VenetDevice } from '@vbus/venet';
+import { connectBackends, encodeStreamFrame, GuestResponder, LearningSwitch, NetError, QEMU_STREAM_MAX_FRAME, StreamDeframer } from '@vbus/net';
+import { QemuStreamBackend } from '@vbus/net/node';
 import { virtioNetModule, VirtioNetDriver, type VirtioNetDevice } from '@vbus/virtio-compat';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

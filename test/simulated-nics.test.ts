@@ -3,7 +3,8 @@
 // steps the scheduler, and two runs of the same scenario give the same trace, byte for byte.
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, RegionMemory, SimulatedConnector, VirtualTimeScheduler } from '@vbus/core';
-import { GuestResponder, LearningSwitch, parseMac, venetModule, VenetDriver } from '@vbus/venet';
+import { venetModule, VenetDriver } from '@vbus/venet';
+import { GuestResponder, LearningSwitch, parseMac } from '@vbus/net';
 import { virtioNetModule, VirtioNetDriver } from '@vbus/virtio-compat';
 
 /** Step virtual time until `p` settles (letting promise continuations run between steps). */

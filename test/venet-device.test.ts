@@ -1,24 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { le, RingError, type Bus } from '@vbus/core';
-import {
-  VENET_CAP_EVQ_LINKSTATE,
-  VENET_CAP_EVQ_TXC,
-  VENET_CAP_GROUP_EVENTQ,
-  VENET_CAP_GROUP_L4RO,
-  VENET_CAP_GROUP_SG,
-  VENET_CAP_SG,
-  VENET_CAP_TSO4,
-  VENET_CAPS_SIZE,
-  VENET_FUNC_LINKDOWN,
-  VENET_FUNC_LINKUP,
-  VENET_FUNC_MACQUERY,
-  VENET_FUNC_NEGCAP,
-  VENET_HOST_CAPS,
-  VenetDriver,
-  GSO_TCPV4,
-  type VenetDevice,
-} from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VENET_CAP_EVQ_LINKSTATE, VENET_CAP_EVQ_TXC, VENET_CAP_GROUP_EVENTQ, VENET_CAP_GROUP_L4RO, VENET_CAP_GROUP_SG, VENET_CAP_SG, VENET_CAP_TSO4, VENET_CAPS_SIZE, VENET_FUNC_LINKDOWN, VENET_FUNC_LINKUP, VENET_FUNC_MACQUERY, VENET_FUNC_NEGCAP, VENET_HOST_CAPS, VenetDriver, type VenetDevice } from '@vbus/venet';
+import { GSO_TCPV4 } from '@vbus/net';
+import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, newVenetBus, settle, testFrame } from './fixtures/venet-harness.js';
 
 function caps(gid: number, bits: number): Uint8Array {

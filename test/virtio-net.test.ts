@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LearningSwitch, LoopbackBackend } from '@vbus/venet';
-import { GuestResponder } from '@vbus/venet';
+import { LearningSwitch, LoopbackBackend } from '@vbus/net';
+import { GuestResponder } from '@vbus/net';
 import { featureMask, VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_MRG_RXBUF, type VirtioNetDevice, type VirtioNetDriver } from '@vbus/virtio-compat';
 import { frameTo, newVirtioBus, openDriver, settle, until } from './fixtures/virtio-harness.js';
 

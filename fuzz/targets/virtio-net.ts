@@ -21,7 +21,7 @@ import {
   type VirtioNetHeader,
   type VirtqueueDriver,
 } from '@vbus/virtio-compat';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { CaptureBackend } from '@vbus/net/testing';
 import { check, checkMemory, checkNamedError, checkNoEscapes, settleQuiet, tolerate } from '../oracle.js';
 import { RecordingMemory } from '../recording-memory.js';
 import { target, type Outcome } from '../target.js';

@@ -1,6 +1,6 @@
 import { ConfigError } from '@vbus/core';
-import type { NetBackend } from '../backend/net-backend.js';
-import { parseMac } from '../responder/packets.js';
+import type { NetBackend } from '@vbus/net';
+import { parseMac } from '@vbus/net';
 import { VENET_DEFAULT_MTU, VENET_DEFAULT_TX_COMPLETE_EVERY, VENET_MAX_RING_SIZE } from '../abi/venet-abi.js';
 
 /** Configuration of a venet device as given to `bus.createDevice`. */

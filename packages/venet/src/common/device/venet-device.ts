@@ -18,9 +18,9 @@ import {
   type ShmRegistration,
   type ShmSignal,
 } from '@vbus/core';
-import type { FrameOffload, FrameSink, NetBackendPort } from '../backend/net-backend.js';
-import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } from '../backend/offload.js';
-import { formatMac } from '../responder/packets.js';
+import type { FrameOffload, FrameSink, NetBackendPort } from '@vbus/net';
+import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } from '@vbus/net';
+import { formatMac } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import { validateVenetConfig, type VenetConfig } from './venet-config.js';
 

@@ -1,6 +1,6 @@
 import { BusError, Ioq, IoqDriverQueue, le, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
-import type { FrameOffload, FrameSink } from '../backend/net-backend.js';
-import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } from '../backend/offload.js';
+import type { FrameOffload, FrameSink } from '@vbus/net';
+import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 
 /** Options of {@link VenetDriver.open}. */

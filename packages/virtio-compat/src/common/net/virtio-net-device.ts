@@ -1,6 +1,6 @@
 import { ConfigError, type Device, type DeviceClass, type DeviceConnectionHandler, type DeviceContext, type GuestMemory } from '@vbus/core';
-// The backends live in @vbus/venet: one backend interface serves venet and virtio-net.
-import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort } from '@vbus/venet';
+// The backends live in @vbus/net: one backend interface serves venet and virtio-net.
+import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort } from '@vbus/net';
 import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
 import { VIRTQ_MAX_SIZE, hasFeature } from '../virtqueue/layout.js';
 import { VirtioDeviceConnection, type QueueCounters, type QueueSlot } from '../transport/virtio-transport.js';

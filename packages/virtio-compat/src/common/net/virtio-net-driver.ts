@@ -1,5 +1,5 @@
 import { BusError, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
-import type { FrameOffload, FrameSink } from '@vbus/venet';
+import type { FrameOffload, FrameSink } from '@vbus/net';
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE,
   VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET,

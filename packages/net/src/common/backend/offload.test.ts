@@ -22,7 +22,7 @@ import {
   parseIpv4,
   pseudoSum,
   verifyChecksums,
-} from '../responder/packets.js';
+} from '../packet/index.js';
 import { le } from '@vbus/core';
 
 const srcMac = new Uint8Array([2, 0, 0, 0, 0, 1]);

@@ -19,7 +19,7 @@ import {
   parseIpv4,
   parseMac,
   pseudoSum,
-} from '../common/responder/packets.js';
+} from '../common/packet/index.js';
 
 const macA = parseMac('02:00:00:00:00:0a');
 const macB = parseMac('02:00:00:00:00:0b');

@@ -31,7 +31,7 @@ import {
   internetChecksum,
   locateL4,
   pseudoSum,
-} from '../responder/packets.js';
+} from '../packet/index.js';
 
 /** virtio-net GSO types (DESIGN.md: NONE 0, TCPV4 1, UDP 3, TCPV6 4, ECN flag 0x80). */
 export const GSO_NONE = 0;

@@ -1,5 +1,4 @@
-/** A minimal guest-side IPv4 host and packet helpers. */
-export * from './packets.js';
+/** A minimal guest-side IPv4 host: answers ARP and ping, echoes UDP, pings and resolves. */
 export {
   GuestResponder,
   type GuestResponderConfig,

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuStreamBackend, type StreamAddress } from './qemu-stream-backend.js';
-import { StreamPeer, attachResponder, cleanupsAfterEach, guestMac, peerIp, peerMac } from './test-peers.js';
+import { StreamPeer, attachResponder, runCleanups, type Cleanup, guestMac, peerIp, peerMac } from './test-peers.js';
 import { GuestResponder } from '../common/responder/guest-responder.js';
 import { LearningSwitch } from '../common/backend/learning-switch.js';
 import { connectBackends } from '../common/backend/patch-cable.js';
@@ -23,9 +23,10 @@ import {
   parseIpv4,
   parseMac,
   verifyChecksums,
-} from '../common/responder/packets.js';
+} from '../common/packet/index.js';
 
-const cleanups = cleanupsAfterEach();
+const cleanups: Cleanup[] = [];
+afterEach(() => runCleanups(cleanups));
 
 async function listenWithGuest(address: StreamAddress) {
   const backend = await QemuStreamBackend.listen(address);

@@ -30,7 +30,7 @@ import {
   parseIpv4Frame,
   parseUdpFrame,
   sameSubnet,
-} from './packets.js';
+} from '../packet/index.js';
 
 /** Configuration of a {@link GuestResponder}. */
 export interface GuestResponderConfig {

@@ -23,7 +23,7 @@ import {
   parseMac,
   parseUdpFrame,
   verifyChecksums,
-} from './packets.js';
+} from '../packet/index.js';
 
 const hostMac = parseMac('02:00:00:00:00:01');
 const hostIp = parseIpv4('192.0.2.1');

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { QemuDgramBackend } from './qemu-dgram-backend.js';
-import { FrameQueue, attachResponder, cleanupsAfterEach, guestIp, guestMac, peerIp, peerMac } from './test-peers.js';
+import { FrameQueue, attachResponder, runCleanups, type Cleanup, guestIp, guestMac, peerIp, peerMac } from './test-peers.js';
 import {
   ARP_OP_REPLY,
   ARP_OP_REQUEST,
@@ -15,9 +15,10 @@ import {
   parseIcmpEchoFrame,
   parseUdpFrame,
   verifyChecksums,
-} from '../common/responder/packets.js';
+} from '../common/packet/index.js';
 
-const cleanups = cleanupsAfterEach();
+const cleanups: Cleanup[] = [];
+afterEach(() => runCleanups(cleanups));
 
 async function udpPeer(): Promise<{ sock: Socket; port: number; queue: FrameQueue }> {
   const sock = createSocket('udp4');

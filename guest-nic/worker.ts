@@ -2,8 +2,8 @@
 // The host drives it with messages: ping, stream, stats, stop.
 import { parentPort } from 'node:worker_threads';
 import { connectWorkerGuest } from '@vbus/core/node';
-import { GuestResponder, buildUdpFrame, parseIpv4 } from '@vbus/venet';
-import { openGuestNic, type GuestNic } from './guest-nic.js';
+import { GuestResponder, buildUdpFrame, parseIpv4 } from '@vbus/net';
+import { openGuestNic, type GuestNic } from './open.js';
 
 export type NicGuestCommand =
   | { cmd: 'ping'; ip: string; count: number; size: number }

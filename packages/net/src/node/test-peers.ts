@@ -1,13 +1,12 @@
 /**
  * Test helpers of the socket backends: a peer that speaks QEMU's stream framing over a real
  * socket, written independently of the backend's deframer, a frame queue to await frames from,
- * the addresses the tests use, per-test cleanups, and a responder guest attached to a backend.
+ * the addresses the tests use, a cleanup runner, and a responder guest attached to a backend.
  */
 import type { Socket } from 'node:net';
-import { afterEach } from 'vitest';
 import type { NetBackend, NetBackendPort } from '../common/backend/net-backend.js';
 import { GuestResponder, type GuestResponderConfig } from '../common/responder/guest-responder.js';
-import { parseIpv4, parseMac } from '../common/responder/packets.js';
+import { parseIpv4, parseMac } from '../common/packet/index.js';
 
 /** The peer on the other end of the socket. */
 export const peerMac = parseMac('02:00:00:00:00:01');
@@ -16,13 +15,15 @@ export const peerIp = parseIpv4('192.0.2.1');
 export const guestMac = parseMac('02:00:00:00:00:02');
 export const guestIp = parseIpv4('192.0.2.2');
 
-/** Things to undo: run last first after each test of the file that calls this (at its top level). */
-export function cleanupsAfterEach(): (() => Promise<void> | void)[] {
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    while (cleanups.length) await cleanups.pop()!();
-  });
-  return cleanups;
+/** Something to undo after a test. */
+export type Cleanup = () => Promise<void> | void;
+
+/**
+ * Run and empty `cleanups`, last first. Test files register it with their runner's `afterEach`
+ * (this module stays free of the test runner, so it type-checks and loads anywhere).
+ */
+export async function runCleanups(cleanups: Cleanup[]): Promise<void> {
+  while (cleanups.length) await cleanups.pop()!();
 }
 
 /** A {@link GuestResponder} at {@link guestMac}, 192.0.2.2, attached to `backend` as the NIC `name` and transmitting into its port. */

@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { ConfigError } from '@vbus/core';
 import { NetError } from '../common/backend/net-error.js';
-import { ETH_HLEN } from '../common/responder/packets.js';
+import { ETH_HLEN } from '../common/packet/index.js';
 import { SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
 
 /** A UDP endpoint. */

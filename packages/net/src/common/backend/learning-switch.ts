@@ -2,7 +2,7 @@ import { ConfigError } from '@vbus/core';
 import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo, PortCounters } from './net-backend.js';
 import { needsSoftwareOffload, SoftwareOffload } from './offload.js';
 import { BackendPort } from './port.js';
-import { ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../responder/packets.js';
+import { ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../packet/index.js';
 
 /** Options of a {@link LearningSwitch}. */
 export interface LearningSwitchOptions {

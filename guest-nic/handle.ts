@@ -1,8 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import type { WorkerConnector } from '@vbus/core/node';
-import type { NicGuestCommand } from './nic-guest.js';
+import type { NicGuestCommand } from './worker.js';
 
-/** The host's handle on a guest worker running cli/nic-guest.ts. */
+/** The host's handle on a guest worker running guest-nic/worker.ts. */
 export class NicGuestHandle {
   private constructor(
     readonly worker: Worker,
@@ -11,7 +11,7 @@ export class NicGuestHandle {
   ) {}
 
   static async spawn(connector: WorkerConnector, options: { device: string; kind: string; ip: string }): Promise<NicGuestHandle> {
-    const g = connector.spawn(new URL('./nic-guest.ts', import.meta.url), { name: `guest-${options.device}`, workerData: options });
+    const g = connector.spawn(new URL('./worker.ts', import.meta.url), { name: `guest-${options.device}`, workerData: options });
     const ready = await nextMessage(g.worker, 'ready');
     return new NicGuestHandle(g.worker, g.exited, ready.mac as number[]);
   }
