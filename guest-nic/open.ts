@@ -1,64 +1,14 @@
 import type { GuestAllocator, GuestConnection } from '@vbus/core';
+import type { GuestNic } from '@vbus/net';
 import { VenetDriver } from '@vbus/venet';
 import { VirtioNetDriver } from '@vbus/virtio-compat';
 
-/** What the CLI needs of a guest NIC driver, whichever plugin it is. */
-export interface GuestNic {
-  readonly mac: Uint8Array;
-  onFrame: (frame: Uint8Array) => void;
-  send(frame: Uint8Array, more?: boolean): boolean;
-  flush(): void;
-  attach(peer: { receive(frame: Uint8Array): unknown; setTransmit(transmit: (frame: Uint8Array) => boolean): void }): void;
-  counters(): Record<string, number>;
-}
+/** The NIC kinds a guest can open: venet, and virtio-net with a split or packed ring. */
+export type GuestNicKind = 'venet' | 'virtio-net' | 'virtio-net-packed';
 
-/** Open the guest driver of `kind` on a connection. */
+/** Open the guest driver of `kind` on a connection; both drivers are a {@link GuestNic}. */
 export async function openGuestNic(kind: string, conn: GuestConnection, allocator: GuestAllocator): Promise<GuestNic> {
-  if (kind === 'venet') {
-    const d = await VenetDriver.open(conn, allocator);
-    return adapt(
-      d,
-      (p) => d.attach(p),
-      () => ({ ...d.counters }),
-    );
-  }
-  if (kind === 'virtio-net' || kind === 'virtio-net-packed') {
-    const d = await VirtioNetDriver.open(conn, allocator, { ring: kind === 'virtio-net-packed' ? 'packed' : 'split' });
-    return adapt(
-      d,
-      (p) => {
-        p.setTransmit((f) => d.send(f));
-        d.onFrame = (f) => {
-          p.receive(f);
-        };
-      },
-      () => ({ ...d.counters }),
-    );
-  }
+  if (kind === 'venet') return VenetDriver.open(conn, allocator);
+  if (kind === 'virtio-net' || kind === 'virtio-net-packed') return VirtioNetDriver.open(conn, allocator, { ring: kind === 'virtio-net-packed' ? 'packed' : 'split' });
   throw new Error(`no guest driver for NIC kind "${kind}"`);
-}
-
-/** What both drivers have in common: a MAC, the `onFrame` hook, `send` and `flush`. */
-interface NicDriver {
-  readonly mac: Uint8Array;
-  onFrame: (frame: Uint8Array) => void;
-  send(frame: Uint8Array, more?: boolean): boolean;
-  flush(): void;
-}
-
-/** A {@link GuestNic} over a driver, with `onFrame` passed through; `attach` and `counters` as the driver needs. */
-function adapt(d: NicDriver, attach: GuestNic['attach'], counters: GuestNic['counters']): GuestNic {
-  return {
-    mac: d.mac,
-    get onFrame() {
-      return d.onFrame;
-    },
-    set onFrame(f) {
-      d.onFrame = f;
-    },
-    send: (f, more) => d.send(f, more),
-    flush: () => d.flush(),
-    attach,
-    counters,
-  };
 }

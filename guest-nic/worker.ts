@@ -2,8 +2,8 @@
 // The host drives it with messages: ping, stream, stats, stop.
 import { parentPort } from 'node:worker_threads';
 import { connectWorkerGuest } from '@vbus/core/node';
-import { GuestResponder, buildUdpFrame, parseIpv4 } from '@vbus/net';
-import { openGuestNic, type GuestNic } from './open.js';
+import { GuestResponder, SEND_MORE, SEND_NOW, attachPeer, buildUdpFrame, parseIpv4, type GuestNic } from '@vbus/net';
+import { openGuestNic } from './open.js';
 
 export type NicGuestCommand =
   | { cmd: 'ping'; ip: string; count: number; size: number }
@@ -16,7 +16,7 @@ const opts = g.data as { device: string; kind: 'venet' | 'virtio-net'; ip: strin
 const conn = await g.bus.open(opts.device);
 const nic: GuestNic = await openGuestNic(opts.kind, conn, g.allocator);
 const responder = new GuestResponder({ mac: nic.mac, ip: opts.ip, name: opts.device });
-nic.attach(responder);
+attachPeer(nic, responder);
 let received = 0;
 const toResponder = nic.onFrame;
 nic.onFrame = (f) => {
@@ -53,7 +53,7 @@ port.on('message', async (m: NicGuestCommand) => {
           else if (inFlight <= window >> 1) refill = true;
         }
         const last = sent + 1 === m.frames || (sent + 1) % m.batch === 0 || (window > 0 && inFlight + 1 >= window);
-        if (refill && nic.send(frame, !last)) sent++;
+        if (refill && nic.send(frame, last ? SEND_NOW : SEND_MORE)) sent++;
         else {
           nic.flush();
           await yieldToLoop();
@@ -67,7 +67,7 @@ port.on('message', async (m: NicGuestCommand) => {
       }
       port.postMessage({ cmd: 'stream', sent, echoed: received - echoedBase, ms: performance.now() - start });
     } else if (m.cmd === 'stats') {
-      port.postMessage({ cmd: 'stats', received, nic: nic.counters() });
+      port.postMessage({ cmd: 'stats', received, nic: nic.stats() });
     } else if (m.cmd === 'stop') {
       responder.close?.();
       await g.shutdown();

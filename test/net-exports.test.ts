@@ -5,8 +5,15 @@ import * as netTesting from '@vbus/net/testing';
 
 describe('@vbus/net public surface', () => {
   it('exports the backends, switch, offload, pcap, stream framing, packet codec and responder', () => {
-    for (const name of ['newPortCounters', 'NetError', 'BackendPort', 'LoopbackBackend', 'LearningSwitch', 'connectBackends', 'PcapTap', 'SoftwareOffload', 'needsSoftwareOffload', 'StreamDeframer', 'GuestResponder', 'buildIcmpEchoFrame', 'buildArpFrame', 'buildUdpFrame', 'buildTcpSegment', 'internetChecksum', 'parseMac', 'formatMac', 'parseIpv4'])
+    for (const name of ['newPortCounters', 'NetError', 'BackendPort', 'LoopbackBackend', 'LearningSwitch', 'connectBackends', 'PcapTap', 'SoftwareOffload', 'needsSoftwareOffload', 'StreamDeframer', 'GuestResponder', 'buildIcmpEchoFrame', 'buildArpFrame', 'buildUdpFrame', 'buildTcpSegment', 'internetChecksum', 'parseMac', 'formatMac', 'parseIpv4', 'configMac', 'randomLocalMac', 'SEND_MORE', 'SEND_NOW', 'attachPeer', 'NapiPoll', 'PollBatch'])
       expect(net, name).toHaveProperty(name);
+  });
+
+  it('both guest NIC drivers are a GuestNic (checked by the compiler here)', async () => {
+    const { VenetDriver } = await import('@vbus/venet');
+    const { VirtioNetDriver } = await import('@vbus/virtio-compat');
+    const kinds: Array<(...a: never[]) => Promise<net.GuestNic>> = [VenetDriver.open, VirtioNetDriver.open];
+    expect(kinds).toHaveLength(2);
   });
 
   it('node: the QEMU socket backends and pcap files; testing: the capture backend', () => {

@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { WorkerConnector } from '@vbus/core/node';
 import { VenetDriver, VENET_CAP_SG, type VenetDevice } from '@vbus/venet';
-import { GuestResponder, LearningSwitch } from '@vbus/net';
+import { GuestResponder, LearningSwitch, attachPeer } from '@vbus/net';
 import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, newVenetBus, settle } from './fixtures/venet-harness.js';
 
@@ -102,7 +102,7 @@ describe('venet to a QEMU stream peer over loopback TCP', () => {
       const g = inProcessGuest(bus, 'venet0');
       const d = await VenetDriver.open(g.conn, g.allocator);
       const me = new GuestResponder({ mac: d.mac, ip: '192.0.2.10', name: 'venet-guest' });
-      d.attach(me);
+      attachPeer(d, me);
       await settle(() => server.connected);
       for (let seq = 1; seq <= 5; seq++) {
         const r = await me.ping('192.0.2.20', 100, undefined, seq);

@@ -8,6 +8,7 @@ import { VENET_CAPS_OFF_BITS, VENET_CAPS_OFF_GID, VENET_CAPS_SIZE, VENET_CAP_EVQ
 import { CaptureBackend } from '@vbus/net/testing';
 import { check, settleQuiet } from '../oracle.js';
 import { RecordingMemory } from '../recording-memory.js';
+import { SEND_MORE, SEND_NOW } from '@vbus/net';
 
 export const GUEST_BASE = 0x10000;
 export const GUEST_BYTES = 1 << 20;
@@ -154,7 +155,7 @@ export async function checkHealthy(bus: Bus, name: string, h: Healthy, where: st
   let got = 0;
   h.driver.onFrame = () => got++;
   const before = h.backend.frames.length;
-  for (let i = 0; i < 4; i++) h.driver.send(frame(i), i < 3);
+  for (let i = 0; i < 4; i++) h.driver.send(frame(i), i < 3 ? SEND_MORE : SEND_NOW);
   for (let i = 0; i < 4; i++) h.backend.inject(frame(i));
   await settleQuiet([h.mem], `${where} (healthy neighbour)`, { until: () => got === 4 && h.backend.frames.length - before === 4 });
   check(bus.status(name).state === 'ready', `${where}: the healthy neighbour ${name} is ${bus.status(name).state}`);

@@ -4,7 +4,8 @@
  * @packageDocumentation
  */
 export * from './common/abi/venet-abi.js';
+export { venetGsoToFrame, frameGsoToVenet } from './common/abi/venet-gso.js';
 export { VenetDeviceClass, VenetDevice, VenetConnection, VENET_HOST_CAPS, type VenetQueueCounters } from './common/device/venet-device.js';
-export { validateVenetConfig, randomLocalMac, type VenetConfig, type VenetConfigInput } from './common/device/venet-config.js';
+export { validateVenetConfig, type VenetConfig, type VenetConfigInput } from './common/device/venet-config.js';
 export { VenetDriver, type VenetDriverOptions, type VenetDriverCounters, type VenetSendOptions } from './common/driver/venet-driver.js';
 export { venetModule } from './venet-module.js';

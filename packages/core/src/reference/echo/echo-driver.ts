@@ -1,6 +1,6 @@
 import type { GuestConnection } from '../../common/connector/guest-connection.js';
 import type { GuestAllocator } from '../../common/memory/allocator.js';
-import type { ShmSignal } from '../../common/signal/shm-signal.js';
+import type { ShmSignal, SignalCounters } from '../../common/signal/shm-signal.js';
 import { IoqDriverQueue } from '../../common/ioq/queue-ends.js';
 import { Ioq } from '../../common/ioq/ioq.js';
 import { ECHO_QUEUE_RX, ECHO_QUEUE_TX } from './echo-device.js';
@@ -17,6 +17,12 @@ export interface EchoDriverOptions {
  * handled NAPI-style: the first rx signal masks the signal, polls in batches of `pollWeight`,
  * then unmasks (and the shm-signal re-checks).
  */
+/** Options of {@link EchoDriver.send}: `more` frames follow (xmit_more), so the kick waits. */
+export interface EchoSendOptions {
+  readonly more?: boolean;
+}
+const SEND_NOW: EchoSendOptions = Object.freeze({ more: false });
+
 export class EchoDriver {
   readonly rx: IoqDriverQueue;
   readonly tx: IoqDriverQueue;
@@ -71,7 +77,7 @@ export class EchoDriver {
    * Send one frame. Returns false if every tx buffer is in flight (counted in txBusy). With
    * `more` (Linux's xmit_more) the kick is left to the last frame of a batch.
    */
-  send(frame: Uint8Array, more = false): boolean {
+  send(frame: Uint8Array, options: EchoSendOptions = SEND_NOW): boolean {
     if (this.txFree.length === 0) this.reclaimTx();
     const i = this.txFree.pop();
     if (i === undefined) {
@@ -80,7 +86,7 @@ export class EchoDriver {
     }
     this.conn.memory.copyIn(this.txBuffers[i]!, frame, 0, frame.length);
     this.tx.post(this.txBuffers[i]!, frame.length, i);
-    if (more) this.unkicked = true;
+    if (options.more) this.unkicked = true;
     else this.kick();
     this.counters.sent++;
     return true;
@@ -92,6 +98,15 @@ export class EchoDriver {
   }
   get rxSignalCounters() {
     return this.rxSignal.counters;
+  }
+  /** The tx and rx signal counters together (the shape NIC drivers report too). */
+  signalCounters(): { tx: SignalCounters; rx: SignalCounters } {
+    return { tx: this.txSignal.counters, rx: this.rxSignal.counters };
+  }
+
+  /** Tx frames the device has not given back yet: they are reaped on its tx-complete signal, so this counts until that signal has run. */
+  txPending(): number {
+    return this.tx.outstanding;
   }
 
   /** Kick the device (after a batch sent with `more`). */

@@ -1,6 +1,9 @@
 import type { GuestConnection } from '../../common/connector/guest-connection.js';
 import type { GuestAllocator } from '../../common/memory/allocator.js';
-import { EchoDriver, type EchoDriverOptions } from './echo-driver.js';
+import { EchoDriver, type EchoDriverOptions, type EchoSendOptions } from './echo-driver.js';
+
+const MORE: EchoSendOptions = Object.freeze({ more: true });
+const NOW: EchoSendOptions = Object.freeze({ more: false });
 
 /** What a run of {@link runEchoScenario} observed, from the guest's side. */
 export interface EchoScenarioResult {
@@ -48,7 +51,7 @@ export async function runEchoScenario(
       frame[2] = sent >> 16;
       frame[3] = sent >> 24;
       const last = i === options.burst - 1;
-      if (!driver.send(frame, !last)) {
+      if (!driver.send(frame, last ? NOW : MORE)) {
         driver.flush();
         await wait(() => driver.tx.outstanding < driver.tx.count);
         i--;

@@ -155,8 +155,8 @@ export class LearningSwitch implements NetBackend {
     return this.portList.map((p) => ({ name: p.name, counters: { ...p.counters } }));
   }
 
-  /** Forget every learned address. */
-  flush(): void {
+  /** Forget every learned address (Linux's bridge calls this a flush; here `flush` means only "kick"). */
+  forgetAddresses(): void {
     this.table.clear();
   }
 

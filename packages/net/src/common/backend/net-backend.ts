@@ -21,7 +21,11 @@ export interface FrameOffload {
   ecn: boolean;
 }
 
-/** Something that accepts Ethernet frames. */
+/**
+ * Something that accepts Ethernet frames. `deliver` is the one verb for a frame arriving at a
+ * sink: a backend port taking a frame from its NIC, a NIC device or a responder taking one from
+ * its backend. Guest drivers do not deliver: they `send` (see `GuestNic`).
+ */
 export interface FrameSink {
   /**
    * Take one frame. Returns false if it was dropped (and the sink counted the drop).

@@ -19,9 +19,10 @@ import {
   type ShmSignal,
 } from '@vbus/core';
 import type { FrameOffload, FrameSink, NetBackendPort } from '@vbus/net';
-import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } from '@vbus/net';
+import { GSO_NONE, type RandomBytes } from '@vbus/net';
 import { formatMac } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
+import { venetGsoToFrame } from '../abi/venet-gso.js';
 import { validateVenetConfig, type VenetConfig } from './venet-config.js';
 
 /** Counters of one venet queue (kept per device, across connections); the bus's {@link QueueCounters}. */
@@ -39,8 +40,10 @@ export class VenetDeviceClass implements DeviceClass<VenetConfig> {
   readonly type = abi.VENET_TYPE;
   readonly version = abi.VENET_VERSION;
   readonly description = 'venet: paravirtual Ethernet NIC over IOQ rings (rx 0, tx 1, events 2)';
+  /** @param random feeds default MACs; inject a seeded one for reproducible runs. */
+  constructor(private readonly random?: RandomBytes) {}
   validate(config: unknown): VenetConfig {
-    return validateVenetConfig(config);
+    return validateVenetConfig(config, this.random);
   }
   create(config: VenetConfig, context: DeviceContext): Device {
     return new VenetDevice(config, context);
@@ -488,7 +491,7 @@ export class VenetConnection implements DeviceConnectionHandler {
       if (need === 0) throw tx.violation(t, 'SG gso.type must be TCPV4 0, UDP 1 or TCPV6 2');
       if (!this.has(abi.VENET_CAP_GROUP_SG, need)) throw tx.violation(t, `SG gso.type ${t} used without negotiating its capability (0x${need.toString(16)})`);
       if (ecn && !this.has(abi.VENET_CAP_GROUP_SG, abi.VENET_CAP_ECN)) throw tx.violation(flags, 'SG ECN flag used without negotiating ECN');
-      gsoType = t === abi.VENET_GSO_TYPE_TCPV4 ? GSO_TCPV4 : t === abi.VENET_GSO_TYPE_TCPV6 ? GSO_TCPV6 : GSO_UDP;
+      gsoType = venetGsoToFrame(t);
       gsoSize = le.getU16(sg, abi.VENET_SG_OFF_GSO_SIZE);
       hdrLen = le.getU16(sg, abi.VENET_SG_OFF_GSO_HDRLEN);
       if (gsoSize === 0 || hdrLen > total) throw tx.violation(gsoSize, `SG gso.size must be > 0 and gso.hdrlen (${hdrLen}) within the frame (${total})`);

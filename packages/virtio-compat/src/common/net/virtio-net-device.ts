@@ -1,6 +1,6 @@
 import { ConfigError, type Device, type DeviceClass, type DeviceConnectionHandler, type DeviceContext, type GuestMemory } from '@vbus/core';
 // The backends live in @vbus/net: one backend interface serves venet and virtio-net.
-import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort } from '@vbus/net';
+import { SoftwareOffload, configMac, formatMac, needsSoftwareOffload, type RandomBytes, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort } from '@vbus/net';
 import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
 import { VIRTQ_MAX_SIZE, hasFeature } from '../virtqueue/layout.js';
 import { VirtioDeviceConnection, type QueueCounters, type QueueSlot } from '../transport/virtio-transport.js';
@@ -69,14 +69,6 @@ export interface VirtioNetConfig {
   link: boolean;
 }
 
-let nextMac = 1;
-
-function parseMac(v: unknown): Uint8Array {
-  if (v instanceof Uint8Array && v.length === 6) return Uint8Array.from(v);
-  if (typeof v === 'string' && /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(v)) return Uint8Array.from(v.split(':').map((x) => parseInt(x, 16)));
-  throw new ConfigError('mac', v, 'must be 6 bytes or "xx:xx:xx:xx:xx:xx"');
-}
-
 /**
  * The virtio-net device class (type "virtio-net"): a virtio device on the bus whose host half
  * is a {@link NetBackend}, the same backends venet uses.
@@ -86,14 +78,12 @@ export class VirtioNetDeviceClass implements DeviceClass<VirtioNetConfig> {
   readonly version = 1;
   readonly description = 'virtio-net (OASIS virtio 1.2 §5.1) over the vbus virtio transport';
 
+  /** @param random feeds default MACs; inject a seeded one for reproducible runs. */
+  constructor(private readonly random?: RandomBytes) {}
+
   validate(config: unknown): VirtioNetConfig {
     const c = (config ?? {}) as Partial<Omit<VirtioNetConfig, 'mac'>> & { mac?: unknown };
-    let mac: Uint8Array;
-    if (c.mac === undefined) {
-      const n = nextMac++;
-      mac = Uint8Array.from([0x52, 0x54, 0x00, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
-    } else mac = parseMac(c.mac);
-    if ((mac[0]! & 1) !== 0) throw new ConfigError('mac', c.mac, 'must be a unicast address');
+    const mac = configMac(c.mac, this.random);
     const mtu = c.mtu ?? 1500;
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new ConfigError('mtu', mtu, 'must be an integer 68..65535');
     const queuePairs = c.queuePairs ?? 1;
@@ -165,7 +155,7 @@ export class VirtioNetDevice implements Device {
 
   attributes() {
     return {
-      mac: [...this.config.mac].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+      mac: formatMac(this.config.mac),
       mtu: this.config.mtu,
       queuePairs: this.config.queuePairs,
       link: this.linkUp,
