@@ -5,7 +5,10 @@
  */
 export * from './common/abi/venet-abi.js';
 export { venetGsoToFrame, frameGsoToVenet } from './common/abi/venet-gso.js';
-export { VenetDeviceClass, VenetDevice, VenetConnection, VENET_HOST_CAPS, type VenetQueueCounters } from './common/device/venet-device.js';
+export { VenetDeviceClass } from './common/device/venet-device-class.js';
+export { VenetDevice } from './common/device/venet-device.js';
+export { VenetConnection, VENET_HOST_CAPS } from './common/device/venet-connection.js';
+export type { VenetQueueCounters, VenetStats, VenetRxDrops, VenetConnectionContext } from './common/device/venet-context.js';
 export { validateVenetConfig, type VenetConfig, type VenetConfigInput } from './common/device/venet-config.js';
 export { VenetDriver, type VenetDriverOptions, type VenetDriverCounters, type VenetSendOptions } from './common/driver/venet-driver.js';
 export { venetModule } from './venet-module.js';

@@ -1,3 +1,5 @@
+// One file on purpose (about 500 lines): a tiny IPv4 host (ARP cache, ping, UDP echo) whose parts
+// share its address state; the packet codec it uses is split by protocol under ../packet.
 import { EventEmitter } from 'eventemitter3';
 import { ConfigError } from '@vbus/core';
 import type { FrameOffload, FrameSink } from '../backend/net-backend.js';

@@ -1,3 +1,5 @@
+// One file on purpose (about 430 lines): negotiation, rings, SG transmit and the event queue share
+// the driver's slot state; the receive loop is @vbus/net's NapiPoll, shared with virtio-net.
 import { BusError, Ioq, IoqDriverQueue, le, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
 import { GSO_NONE, NapiPoll, PollBatch, SEND_NOW, type FrameHandler, type GuestNic, type GuestNicStats, type NapiQueue, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
