@@ -43,6 +43,7 @@ it('pins the public exports of @vbus/core', () => {
       "MAX_SIGNALS_PER_CONNECTION",
       "MemoryAccessError",
       "MicrotaskScheduler",
+      "RandomSource",
       "RegionMemory",
       "RingError",
       "SHM_SIGNAL_MAGIC",
@@ -65,6 +66,7 @@ it('pins the public exports of @vbus/core', () => {
       "VbusToken",
       "VirtualTimeScheduler",
       "createVbus",
+      "cryptoRandomSource",
       "ioqByteLength",
       "le",
       "newQueueCounters",
@@ -77,7 +79,9 @@ it('pins the public exports of @vbus/core/node', () => {
   expect(Object.keys(node).sort()).toMatchInlineSnapshot(`
     [
       "WorkerConnector",
+      "WorkerConnectorFactory",
       "connectWorkerGuest",
+      "nodeModule",
     ]
   `);
 });

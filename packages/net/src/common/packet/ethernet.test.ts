@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@vbus/core';
-import { configMac, formatMac, parseMac, randomLocalMac, type RandomBytes } from './ethernet.js';
+import type { RandomSource } from '@vbus/core';
+import { configMac, formatMac, parseMac, randomLocalMac } from './ethernet.js';
 
 /** A seeded source: the same seed gives the same bytes. */
-function seeded(seed: number): RandomBytes {
+function seeded(seed: number): RandomSource {
   let x = seed;
   return (into) => {
     for (let i = 0; i < into.length; i++) {

@@ -2,7 +2,7 @@
  * Ethernet II framing (IEEE 802.3 clause 3) and MAC addresses: the one MAC parser and formatter
  * of the project. Header fields are big-endian (network order).
  */
-import { ConfigError, le } from '@vbus/core';
+import { ConfigError, cryptoRandomSource, le, type RandomSource } from '@vbus/core';
 
 /** Ethernet header: dst[6] + src[6] + ethertype u16. */
 export const ETH_HLEN = 14;
@@ -73,19 +73,8 @@ export function writeEthernetHeader(frame: Uint8Array, dst: Uint8Array, src: Uin
   le.setBE16(frame, 12, type);
 }
 
-/**
- * Fills `into` with random bytes. The default is the platform's `crypto.getRandomValues`; an
- * embedder that wants reproducible runs injects a seeded one.
- */
-export type RandomBytes = (into: Uint8Array) => void;
-
-/** The platform's cryptographic random source. */
-export const cryptoRandomBytes: RandomBytes = (into) => {
-  crypto.getRandomValues(into);
-};
-
 /** A random locally administered unicast MAC (first octet x2/x6/xA/xE), as Linux's eth_random_addr. */
-export function randomLocalMac(random: RandomBytes = cryptoRandomBytes): Uint8Array {
+export function randomLocalMac(random: RandomSource = cryptoRandomSource): Uint8Array {
   const m = new Uint8Array(6);
   random(m);
   m[0] = (m[0]! & 0xfc) | 0x02;
@@ -97,7 +86,7 @@ export function randomLocalMac(random: RandomBytes = cryptoRandomBytes): Uint8Ar
  * (or `-` separated) or 6 bytes, a unicast address; absent, a random locally administered one
  * from `random`. Throws {@link ConfigError} on option `mac`.
  */
-export function configMac(value: unknown, random: RandomBytes = cryptoRandomBytes): Uint8Array {
+export function configMac(value: unknown, random: RandomSource = cryptoRandomSource): Uint8Array {
   if (value === undefined) return randomLocalMac(random);
   let mac: Uint8Array;
   if (value instanceof Uint8Array && value.length === ETH_ALEN) mac = Uint8Array.from(value);

@@ -1,6 +1,7 @@
 import { ConfigError } from '@vbus/core';
 import type { NetBackend } from '@vbus/net';
-import { configMac, type RandomBytes } from '@vbus/net';
+import type { RandomSource } from '@vbus/core';
+import { configMac } from '@vbus/net';
 import { VENET_DEFAULT_MTU, VENET_DEFAULT_TX_COMPLETE_EVERY, VENET_MAX_RING_SIZE } from '../abi/venet-abi.js';
 
 /** Configuration of a venet device as given to `bus.createDevice`. */
@@ -30,7 +31,7 @@ export interface VenetConfig {
 }
 
 /** Check and fill in a venet configuration; throws {@link ConfigError} naming the option. `random` feeds the default MAC. */
-export function validateVenetConfig(config: unknown, random?: RandomBytes): VenetConfig {
+export function validateVenetConfig(config: unknown, random?: RandomSource): VenetConfig {
   const c = (config ?? {}) as VenetConfigInput;
   if (typeof c !== 'object') throw new ConfigError('config', c, 'must be an object');
   const mac = configMac(c.mac, random);

@@ -1,5 +1,5 @@
-import { ConfigError } from '@vbus/core';
-import { configMac, type NetBackend, type RandomBytes } from '@vbus/net';
+import { ConfigError, type RandomSource } from '@vbus/core';
+import { configMac, type NetBackend } from '@vbus/net';
 import { VIRTQ_MAX_SIZE } from '../virtqueue/layout.js';
 import { VIRTIO_NET_IMPLEMENTED_FEATURES } from './features.js';
 
@@ -31,7 +31,7 @@ export interface VirtioNetConfig {
  * Check and fill in a virtio-net configuration (as venet-config.ts does for venet); throws
  * {@link ConfigError} naming the option. `random` feeds the default MAC (`configMac`).
  */
-export function validateVirtioNetConfig(config: unknown, random?: RandomBytes): VirtioNetConfig {
+export function validateVirtioNetConfig(config: unknown, random?: RandomSource): VirtioNetConfig {
   const c = (config ?? {}) as Partial<Omit<VirtioNetConfig, 'mac'>> & { mac?: unknown };
   const mac = configMac(c.mac, random);
   const mtu = c.mtu ?? 1500;

@@ -1,5 +1,6 @@
-import type { Device, DeviceClass, DeviceConnectionHandler, DeviceContext, GuestMemory } from '@vbus/core';
-import { formatMac, type RandomBytes } from '@vbus/net';
+import { inject, injectable, optional } from 'inversify';
+import { RandomSource, type Device, type DeviceClass, type DeviceConnectionHandler, type DeviceContext, type GuestMemory } from '@vbus/core';
+import { formatMac } from '@vbus/net';
 import { VIRTIO_NET_S_ANNOUNCE, VIRTIO_NET_S_LINK_UP, VIRTIO_NET_TYPE } from './virtio-net-abi.js';
 import { validateVirtioNetConfig, type VirtioNetConfig } from './virtio-net-config.js';
 import { VirtioNetConnection, type VirtioNetDeviceView } from './virtio-net-connection.js';
@@ -8,13 +9,14 @@ import { VirtioNetConnection, type VirtioNetDeviceView } from './virtio-net-conn
  * The virtio-net device class (type "virtio-net"): a virtio device on the bus whose host half
  * is a {@link NetBackend}, the same backends venet uses.
  */
+@injectable()
 export class VirtioNetDeviceClass implements DeviceClass<VirtioNetConfig> {
   readonly type = VIRTIO_NET_TYPE;
   readonly version = 1;
   readonly description = 'virtio-net (OASIS virtio 1.2 §5.1) over the vbus virtio transport';
 
-  /** @param random feeds default MACs; inject a seeded one for reproducible runs. */
-  constructor(private readonly random?: RandomBytes) {}
+  /** @param random feeds default MACs: the container's {@link RandomSource}; bind a seeded one for reproducible runs. */
+  constructor(@inject(RandomSource) @optional() private readonly random?: RandomSource) {}
 
   validate(config: unknown): VirtioNetConfig {
     return validateVirtioNetConfig(config, this.random);
