@@ -5,10 +5,11 @@ import vm from 'node:vm';
 import os from 'node:os';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, type Bus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { echoModule } from '@vbus/core/testing/echo';
-import type { ContainerModule } from 'inversify';
+import { echoModule } from '@vbus/core/reference/echo';
+import { venetModule } from '@vbus/venet';
+import { virtioNetModule } from '@vbus/virtio-compat';
 import { BaselineThread, type PingPongBaseline, type PostMessageBaseline, type RingBaseline } from './baselines.js';
-import { loadVenet, loadVirtio, runJob, type Job, type JobResult, type SignalTotals, type StreamJob } from './scenarios.js';
+import { runJob, type Job, type JobResult, type SignalTotals, type StreamJob } from './scenarios.js';
 
 export interface BenchOptions {
   /** Whole run under a minute. */
@@ -116,16 +117,13 @@ function emptyRow(partial: Partial<BenchRow> & Pick<BenchRow, 'section' | 'name'
   };
 }
 
-/** Build the bus every bus row uses: echo devices with tx-complete every 1, 10, 64, and venet if available. */
-function newBus(venetModule: unknown, virtioModule: unknown): Bus {
-  const modules: ContainerModule[] = [echoModule];
-  if (venetModule) modules.push(venetModule as ContainerModule);
-  if (virtioModule) modules.push(virtioModule as ContainerModule);
-  const { vbus } = createVbus({ modules });
+/** Build the bus every bus row uses: echo devices with tx-complete every 1, 10, 64, a venet and a virtio-net device. */
+function newBus(): Bus {
+  const { vbus } = createVbus({ modules: [echoModule, venetModule, virtioNetModule] });
   const bus = vbus.createBus('bench');
   for (const n of [1, 10, 64]) bus.createDevice('vbus-echo', `echo-n${n}`, { txCompleteEvery: n });
-  if (venetModule) bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: TX_COMPLETE_DEFAULT });
-  if (virtioModule) bus.createDevice('virtio-net', 'virtio-net0', {});
+  bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: TX_COMPLETE_DEFAULT });
+  bus.createDevice('virtio-net', 'virtio-net0', {});
   return bus;
 }
 
@@ -285,13 +283,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   }
 
   // --- bus rows ---
-  const venet = await loadVenet();
-  const virtio = await loadVirtio();
-  const bus = newBus(venet?.venetModule, virtio?.virtioNetModule);
+  const bus = newBus();
   bus.on('device-failed', (d, e) => progress(`device ${d.name} failed: ${e.message}`));
-  const devices: Array<{ device: 'echo' | 'venet' | 'virtio-net'; name: string }> = [{ device: 'echo', name: 'echo-n10' }];
-  if (venet) devices.push({ device: 'venet', name: 'venet0' });
-  if (virtio) devices.push({ device: 'virtio-net', name: 'virtio-net0' });
+  const devices: Array<{ device: 'echo' | 'venet' | 'virtio-net'; name: string }> = [
+    { device: 'echo', name: 'echo-n10' },
+    { device: 'venet', name: 'venet0' },
+    { device: 'virtio-net', name: 'virtio-net0' },
+  ];
   type Planned = { job: Job; rowName: string; section: BenchRow['section'] | 'latency' };
   const plan: Planned[] = [];
   for (const d of devices)
@@ -356,12 +354,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const [r] = await runInWorker(bus, [job], () => {}, lm.mode);
     latency.push(latencyRow('single-frame round trip (echo)', lm.connector, job, r, lm.note, atomics, spin));
   }
-  if (!venet)
-    for (const connector of ['in-process', 'worker'])
-      rows.push(emptyRow({ section: 'throughput', name: 'venet', device: 'venet', connector, frameSize: 64, measured: false, note: 'not measured: venet driver not available in this build' }));
-  if (!virtio)
-    for (const connector of ['in-process', 'worker'])
-      rows.push(emptyRow({ section: 'throughput', name: 'virtio-net', device: 'virtio-net', connector, frameSize: 64, measured: false, note: 'not measured: virtio-net driver not available in this build' }));
 
   // --- scale: 1, 2, 4, 8 guests on one switch ---
   const scale = await runScale(Math.max(1000, Math.floor(F / 10)), 64, progress);

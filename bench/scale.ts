@@ -3,8 +3,9 @@
 // accounted for (delivered to the sink or counted as a drop).
 import { createVbus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { GuestResponder, LearningSwitch, venetModule, parseMac } from '@vbus/venet';
-import { NicGuestHandle } from '../cli/nic-host.js';
+import { venetModule } from '@vbus/venet';
+import { GuestResponder, LearningSwitch, parseMac } from '@vbus/net';
+import { NicGuestHandle } from '../guest-nic/handle.js';
 
 export interface ScaleRow {
   guests: number;

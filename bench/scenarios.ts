@@ -1,108 +1,27 @@
 // The guest side of every bus measurement, the same code on the in-process connector (main
 // thread) and in the worker guest (bench/bus-guest.ts).
-import type { GuestAllocator, GuestConnection, SignalCounters } from '@vbus/core';
-import { EchoDriver } from '@vbus/core/testing/echo';
+import type { GuestAllocator, GuestConnection } from '@vbus/core';
+import { EchoDriver } from '@vbus/core/reference/echo';
+import { SEND_MORE, SEND_NOW, type GuestNic, type NicSendOptions } from '@vbus/net';
+import { VenetDriver } from '@vbus/venet';
+import { VirtioNetDriver } from '@vbus/virtio-compat';
 import { percentile } from './stats.js';
 
 export type DeviceKind = 'echo' | 'venet' | 'virtio-net';
 
-/** What a driver must offer the benchmark (EchoDriver and VenetDriver both do). */
-interface BenchDriver {
-  send(frame: Uint8Array, more?: boolean): boolean;
-  flush(): void;
+/** What the benchmark drives: every GuestNic offers it, and so does the echo device's driver. */
+type BenchDriver = Pick<GuestNic, 'flush' | 'signalCounters' | 'txPending'> & {
+  send(frame: Uint8Array, options?: NicSendOptions): boolean;
   onFrame: (frame: Uint8Array) => void;
-  readonly counters: { sent: number; received: number };
-  readonly tx: { readonly outstanding: number };
-  readonly txSignalCounters: SignalCounters;
-  readonly rxSignalCounters: SignalCounters;
-  readonly evqSignalCounters?: SignalCounters | undefined;
-  reclaimTx?(): number;
-}
-
-interface VenetModuleShape {
-  VenetDriver: { open(conn: GuestConnection, allocator: GuestAllocator, options?: { ringSize?: number }): Promise<BenchDriver> };
-}
-
-const VENET_SPEC = '@vbus/venet';
-let venet: VenetModuleShape | null | undefined;
-
-/** The venet package if it exports a driver and a module in this build, else null. */
-export async function loadVenet(): Promise<(VenetModuleShape & { venetModule: unknown }) | null> {
-  if (venet === undefined) {
-    try {
-      const m = (await import(VENET_SPEC)) as Partial<VenetModuleShape & { venetModule: unknown }>;
-      venet = m.VenetDriver && m.venetModule ? (m as VenetModuleShape) : null;
-    } catch {
-      venet = null;
-    }
-  }
-  return venet as (VenetModuleShape & { venetModule: unknown }) | null;
-}
+  readonly counters: { readonly sent: number; readonly received: number };
+};
 
 export const RING = 256;
 
-interface VirtioNetDriverShape {
-  send(frame: Uint8Array, more?: boolean): boolean;
-  flush(): void;
-  onFrame: (frame: Uint8Array) => void;
-  readonly counters: { sent: number; received: number };
-  txFree(): number;
-  signalCounters(): { tx: SignalCounters; rx: SignalCounters };
-}
-interface VirtioModuleShape {
-  VirtioNetDriver: { open(conn: GuestConnection, allocator: GuestAllocator, options?: { queueSize?: number }): Promise<VirtioNetDriverShape> };
-  virtioNetModule: unknown;
-}
-const VIRTIO_SPEC = '@vbus/virtio-compat';
-let virtio: VirtioModuleShape | null | undefined;
-
-/** The virtio-compat package if it exports a virtio-net driver and module in this build, else null. */
-export async function loadVirtio(): Promise<VirtioModuleShape | null> {
-  if (virtio === undefined) {
-    try {
-      const m = (await import(VIRTIO_SPEC)) as Partial<VirtioModuleShape>;
-      virtio = m.VirtioNetDriver && m.virtioNetModule ? (m as VirtioModuleShape) : null;
-    } catch {
-      virtio = null;
-    }
-  }
-  return virtio;
-}
-
-/** virtio-net's driver has its own shape (virtqueues, needsKick); present it as a BenchDriver. */
-function adaptVirtio(d: VirtioNetDriverShape): BenchDriver {
-  const sig = d.signalCounters();
-  return {
-    send: (f, more) => d.send(f, more),
-    flush: () => d.flush(),
-    set onFrame(fn: (frame: Uint8Array) => void) {
-      d.onFrame = fn;
-    },
-    get onFrame() {
-      return d.onFrame;
-    },
-    counters: d.counters,
-    tx: {
-      get outstanding() {
-        return RING - d.txFree();
-      },
-    },
-    txSignalCounters: sig.tx,
-    rxSignalCounters: sig.rx,
-    reclaimTx: () => d.txFree(),
-  };
-}
-
 async function openDriver(device: DeviceKind, conn: GuestConnection, allocator: GuestAllocator): Promise<BenchDriver> {
-  if (device === 'echo') return (await EchoDriver.open(conn, allocator, { ringSize: RING })) as unknown as BenchDriver;
-  if (device === 'virtio-net') {
-    const m = await loadVirtio();
-    if (!m) throw new Error('virtio-net driver not available in this build');
-    return adaptVirtio(await m.VirtioNetDriver.open(conn, allocator, { queueSize: RING }));
-  }
-  const v = await loadVenet();
-  if (!v) throw new Error('venet driver not available in this build');
-  return v.VenetDriver.open(conn, allocator, { ringSize: RING });
+  if (device === 'echo') return EchoDriver.open(conn, allocator, { ringSize: RING });
+  if (device === 'virtio-net') return VirtioNetDriver.open(conn, allocator, { queueSize: RING });
+  return VenetDriver.open(conn, allocator, { ringSize: RING });
 }
 
 export interface StreamJob {
@@ -169,15 +88,16 @@ async function until(done: () => boolean, what: string, conn: GuestConnection, t
 }
 
 function totals(d: BenchDriver, frames: number, seconds: number): SignalTotals {
+  const sig = d.signalCounters();
   return {
     frames,
     received: d.counters.received,
     seconds,
-    kicks: d.txSignalCounters.injected,
-    kicksSuppressed: d.txSignalCounters.suppressed,
-    txCompleteInterrupts: d.txSignalCounters.wakeups,
-    rxInterrupts: d.rxSignalCounters.wakeups,
-    eventInterrupts: d.evqSignalCounters?.wakeups ?? 0,
+    kicks: sig.tx.injected,
+    kicksSuppressed: sig.tx.suppressed,
+    txCompleteInterrupts: sig.tx.wakeups,
+    rxInterrupts: sig.rx.wakeups,
+    eventInterrupts: sig.events?.wakeups ?? 0,
   };
 }
 
@@ -197,7 +117,7 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
     let n = 0;
     while (sent < job.frames && (!echo || sent - d.counters.received < RING)) {
       frame[0] = sent;
-      if (!d.send(frame, job.batching)) break;
+      if (!d.send(frame, job.batching ? SEND_MORE : SEND_NOW)) break;
       sent++;
       n++;
       // unbatched: let the device run before the next frame, so that each kick can cross
@@ -206,8 +126,8 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
     if (job.batching && n > 0) d.flush();
     await tick();
   }
-  if (echo) await until(() => d.counters.received >= job.frames && d.tx.outstanding === 0, `${job.deviceName} stream`, conn);
-  else await until(() => (d.reclaimTx?.(), d.tx.outstanding === 0), `${job.deviceName} stream`, conn);
+  if (echo) await until(() => d.counters.received >= job.frames && d.txPending() === 0, `${job.deviceName} stream`, conn);
+  else await until(() => d.txPending() === 0, `${job.deviceName} stream`, conn);
   const seconds = (performance.now() - t0) / 1000;
   const r = totals(d, job.frames, seconds);
   probe?.('end');
@@ -223,16 +143,16 @@ async function scenario(job: ScenarioJob, conn: GuestConnection, allocator: Gues
   let sent = 0;
   for (let b = 0; b < job.bursts; b++) {
     for (let i = 0; i < job.burst; i++) {
-      if (!d.send(frame, i < job.burst - 1)) {
+      if (!d.send(frame, i < job.burst - 1 ? SEND_MORE : SEND_NOW)) {
         d.flush();
-        await until(() => d.tx.outstanding < RING, 'burst', conn);
+        await until(() => d.txPending() < RING, 'burst', conn);
         i--;
         continue;
       }
       sent++;
     }
     const target = sent;
-    await until(() => d.counters.received >= target && d.tx.outstanding === 0, `${job.deviceName} burst`, conn);
+    await until(() => d.counters.received >= target && d.txPending() === 0, `${job.deviceName} burst`, conn);
   }
   const r = totals(d, sent, (performance.now() - t0) / 1000);
   await conn.close();

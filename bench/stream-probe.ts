@@ -4,7 +4,7 @@
 import type { ContainerModule } from 'inversify';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { echoModule } from '@vbus/core/testing/echo';
+import { echoModule } from '@vbus/core/reference/echo';
 import { venetModule } from '@vbus/venet';
 import { virtioNetModule } from '@vbus/virtio-compat';
 import { runJob } from './scenarios.js';

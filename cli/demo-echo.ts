@@ -1,6 +1,6 @@
 import { createVbus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { echoModule, type EchoScenarioResult } from '@vbus/core/testing/echo';
+import { echoModule, type EchoScenarioResult } from '@vbus/core/reference/echo';
 import { table } from './table.js';
 
 /**

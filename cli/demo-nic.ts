@@ -1,9 +1,10 @@
 import { createVbus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { LearningSwitch, venetModule } from '@vbus/venet';
+import { venetModule } from '@vbus/venet';
+import { LearningSwitch } from '@vbus/net';
 import { virtioNetModule } from '@vbus/virtio-compat';
 import type { ContainerModule } from 'inversify';
-import { NicGuestHandle } from './nic-host.js';
+import { NicGuestHandle } from '../guest-nic/handle.js';
 import { table } from './table.js';
 
 export interface NicSpec {

@@ -1,7 +1,7 @@
 // Guest worker for `vbus demo --echo`: streams frames through the echo device and reports.
 import { parentPort } from 'node:worker_threads';
 import { connectWorkerGuest } from '@vbus/core/node';
-import { runEchoScenario } from '@vbus/core/testing/echo';
+import { runEchoScenario } from '@vbus/core/reference/echo';
 
 const g = connectWorkerGuest({ memoryBytes: 16 << 20 });
 const opts = g.data as { burst: number; bursts: number; size: number };

@@ -1,9 +1,9 @@
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import { connectBackends, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/venet';
-import { PcapFile, QemuDgramBackend, QemuStreamBackend } from '@vbus/venet/node';
+import { attachPeer, connectBackends, formatMac, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/net';
+import { PcapFile, QemuDgramBackend, QemuStreamBackend } from '@vbus/net/node';
 import { TapBackend } from '@vbus/vhost-user/node';
 import { nicPlugins } from './demo-nic.js';
-import { openGuestNic } from './guest-nic.js';
+import { openGuestNic } from '../guest-nic/open.js';
 import { table } from './table.js';
 
 export interface ServeOptions {
@@ -79,8 +79,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   const conn = new InProcessConnector(bus, mem, { guest: 'serve' }).open('nic0');
   const nic = await openGuestNic(spec.kind, conn, new GuestAllocator(0x10000, 16 << 20));
   const responder = new GuestResponder({ mac: nic.mac, ip: ipm[1]!, prefixLength: ipm[2] ? Number(ipm[2]) : 24, mtu: o.mtu });
-  nic.attach(responder);
-  const macText = Array.from(nic.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  attachPeer(nic, responder);
+  const macText = formatMac(nic.mac);
   console.log(`vbus serve: ${o.device} ${macText} ${o.ip} ${where}${pcap ? `, capturing to ${o.pcap}` : ''}`);
 
   await new Promise<void>((resolve) => {
@@ -94,8 +94,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const rows: Array<Array<string | number>> = [['queue', 'frames', 'bytes', 'drops', 'kicks', 'interrupts', 'suppressed']];
   for (const [q, v] of Object.entries(c)) if (typeof v === 'object') rows.push([q, v.frames ?? 0, v.bytes ?? 0, v.drops ?? 0, v.kicks ?? 0, v.interrupts ?? 0, v.suppressed ?? 0]);
   console.log(table(rows));
-  const r = responder.counters as unknown as Record<string, number>;
-  console.log(`responder: ${Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`responder: ${Object.entries(responder.counters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   cable.disconnect?.();
   await conn.close();
   await sw.close();

@@ -1,9 +1,9 @@
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import { GuestResponder, LearningSwitch } from '@vbus/venet';
-import { PcapFile } from '@vbus/venet/node';
+import { attachPeer, GuestResponder, LearningSwitch } from '@vbus/net';
+import { PcapFile } from '@vbus/net/node';
 import { VhostUserServer } from '@vbus/vhost-user/node';
 import { nicPlugins } from './demo-nic.js';
-import { openGuestNic } from './guest-nic.js';
+import { openGuestNic } from '../guest-nic/open.js';
 
 export interface VhostUserOptions {
   socket: string;
@@ -40,7 +40,7 @@ export async function startVhostUser(o: VhostUserOptions): Promise<VhostUserServ
   const conn = new InProcessConnector(bus, mem, { guest: 'vhost-user' }).open('guest0');
   const nic = await openGuestNic('venet', conn, new GuestAllocator(0x10000, 16 << 20));
   const responder = new GuestResponder({ mac: nic.mac, ip: ipm[1]!, prefixLength: ipm[2] ? Number(ipm[2]) : 24, timeoutMs: 20_000 });
-  nic.attach(responder);
+  attachPeer(nic, responder);
   return {
     server,
     responder,

@@ -1,7 +1,7 @@
 // A counting wrapper around a LearningSwitch: per-NIC counters that outlive device instances
 // and connections, and the fate of every frame a NIC sends into the switch, decided while the
 // switch forwards it (forwarding is synchronous).
-import type { FrameOffload, FrameSink, LearningSwitch, NetBackend, NetBackendPort, NicInfo } from '@vbus/venet';
+import type { FrameOffload, FrameSink, LearningSwitch, NetBackend, NetBackendPort, NicInfo } from '@vbus/net';
 
 /** What happened to the frames one NIC sent, and what it was offered, across its whole life. */
 export interface NicAccount {

@@ -6,6 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { connectWorkerGuest } from '@vbus/core/node';
 import { VENET_FUNC_LINKDOWN, VENET_FUNC_LINKUP, VenetDriver } from '@vbus/venet';
 import { VirtioNetDriver } from '@vbus/virtio-compat';
+import { SEND_MORE, SEND_NOW, type GuestNic } from '@vbus/net';
 
 export type SoakGuestCommand =
   | { cmd: 'peers'; macs: number[][] }
@@ -34,26 +35,12 @@ const g = connectWorkerGuest({ memoryBytes: 16 << 20 });
 const opts = g.data as SoakGuestData;
 const c = new Int32Array(opts.counters);
 const conn = await g.bus.open(opts.device);
-let mac: Uint8Array;
-let send: (f: Uint8Array, more: boolean) => boolean;
-let flush: () => void;
-let kick: () => void;
-let venet: VenetDriver | undefined;
-if (opts.kind === 'venet') {
-  const d = (venet = await VenetDriver.open(conn, g.allocator, { eventq: 0 }));
-  mac = d.mac;
-  send = (f, more) => d.send(f, more);
-  flush = () => d.flush();
-  kick = () => d.tx.kick();
-  d.onFrame = (f) => count(f);
-} else {
-  const d = await VirtioNetDriver.open(conn, g.allocator, {});
-  mac = d.mac;
-  send = (f, more) => d.send(f, more);
-  flush = () => d.flush();
-  kick = () => d.flush();
-  d.onFrame = (f) => count(f);
-}
+const venet = opts.kind === 'venet' ? await VenetDriver.open(conn, g.allocator, { eventq: 0 }) : undefined;
+const nic: GuestNic = venet ?? (await VirtioNetDriver.open(conn, g.allocator, {}));
+const mac = nic.mac;
+// the storm kicks raw: venet's tx ring notifies on every kick, virtio-net's when the device asked
+const kick = venet ? () => venet.tx.kick() : () => nic.flush();
+nic.onFrame = (f) => count(f);
 function count(f: Uint8Array): void {
   let mine = true;
   for (let i = 0; i < 6; i++) if (f[i] !== mac[i]) mine = false;
@@ -93,10 +80,10 @@ async function pump(): Promise<void> {
       for (let i = 0; i < opts.batch; i++) {
         const f = frameTo(peers[seq++ % peers.length]!);
         new DataView(f.buffer).setUint32(14, seq);
-        if (send(f, i + 1 < opts.batch)) Atomics.add(c, 0, 1);
+        if (nic.send(f, i + 1 < opts.batch ? SEND_MORE : SEND_NOW)) Atomics.add(c, 0, 1);
         else break;
       }
-      flush();
+      nic.flush();
     }
     await sleep(opts.pauseMs);
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BusError, ConfigError, createVbus, GuestAllocator, InProcessConnector, Ioq, IOQ_OFF_COUNT, RegionMemory, RingError, VbusError } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { echoModule, EchoDriver, runEchoScenario } from '@vbus/core/testing/echo';
+import { echoModule, EchoDriver, runEchoScenario } from '@vbus/core/reference/echo';
 
 const BASE = 0x10000;
 const BYTES = 4 << 20;
@@ -74,7 +74,7 @@ describe('bus', () => {
     badConn.onClose((r) => reasons.push(r));
     const d = await EchoDriver.open(badConn, alloc, { ringSize: 8 });
     // the guest points a tx descriptor far outside its memory
-    d.send(new Uint8Array(64), true);
+    d.send(new Uint8Array(64), { more: true });
     const it0 = d.tx.ioq.iterator(1).seek(3, 0);
     it0.ptr = 0x7fff_0000_0000;
     d.flush();

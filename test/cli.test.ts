@@ -4,7 +4,7 @@ import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, buildArpFrame, buildIcmpEchoFrame, parseArpFrame, parseIcmpEchoFrame, parseIpv4, StreamDeframer, encodeStreamFrame } from '@vbus/venet';
+import { ARP_OP_REPLY, ARP_OP_REQUEST, buildArpFrame, buildIcmpEchoFrame, parseArpFrame, parseIcmpEchoFrame, parseIpv4, StreamDeframer, encodeStreamFrame } from '@vbus/net';
 
 const BIN = new URL('../bin/vbus.mjs', import.meta.url).pathname;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, SimulatedConnector, VirtualTimeScheduler, type Bus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { echoModule, runEchoScenario, type EchoScenarioResult } from '@vbus/core/testing/echo';
+import { echoModule, runEchoScenario, type EchoScenarioResult } from '@vbus/core/reference/echo';
 
 const MEM_BASE = 0x10000;
 const MEM_BYTES = 8 << 20;

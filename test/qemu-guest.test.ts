@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import { connectBackends, GuestResponder, LearningSwitch, venetModule, VenetDriver, type NetBackend } from '@vbus/venet';
+import { venetModule, VenetDriver } from '@vbus/venet';
+import { connectBackends, GuestResponder, LearningSwitch, type NetBackend, attachPeer } from '@vbus/net';
 import { VirtioNetDriver, virtioNetModule } from '@vbus/virtio-compat';
-import { QemuDgramBackend, QemuStreamBackend } from '@vbus/venet/node';
+import { QemuDgramBackend, QemuStreamBackend } from '@vbus/net/node';
 import { buildInitramfs, findKernel } from './qemu/initramfs.js';
 
 const VM_IP = '192.0.2.2';
@@ -25,7 +26,7 @@ async function venetGuestOn(backend: NetBackend, kind: 'venet' | 'virtio-net' = 
   const conn = new InProcessConnector(bus, mem).open('nic0');
   const allocator = new GuestAllocator(0x10000, 8 << 20);
   const responder = new GuestResponder({ mac: new Uint8Array([0x52, 0x54, 0, 0, 0, 1]), ip: OUR_IP, timeoutMs: 20_000 });
-  if (kind === 'venet') (await VenetDriver.open(conn, allocator)).attach(responder);
+  if (kind === 'venet') attachPeer(await VenetDriver.open(conn, allocator), responder);
   else {
     const nic = await VirtioNetDriver.open(conn, allocator);
     responder.setTransmit((f) => nic.send(f));

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, createVbus, InProcessConnector, IoqDriverQueue, LimitError, RegionMemory, type Bus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { echoModule } from '@vbus/core/testing/echo';
+import { echoModule } from '@vbus/core/reference/echo';
 import { controlRig } from '../fuzz/harness/control.js';
 
 const BASE = 0x10000;

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, type Bus } from '@vbus/core';
 import { WorkerConnector, type WorkerGuest } from '@vbus/core/node';
-import { echoModule, EchoDriver } from '@vbus/core/testing/echo';
+import { echoModule, EchoDriver } from '@vbus/core/reference/echo';
 
 const MEM = 8 << 20;
 

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { BusError, VbusError, GuestAllocator, InProcessConnector, Ioq, IoqDriverQueue, RegionMemory, createVbus, type DeviceClass, type GuestMemory } from '@vbus/core';
 import { ContainerModule } from 'inversify';
 import { DeviceClass as DeviceClassToken } from '@vbus/core';
-import { LearningSwitch, VENET_QUEUE_RX, VenetDriver, venetModule } from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VENET_QUEUE_RX, VenetDriver, venetModule } from '@vbus/venet';
+import { LearningSwitch, SEND_MORE, SEND_NOW } from '@vbus/net';
+import { CaptureBackend } from '@vbus/net/testing';
 import { RecordingMemory } from '../fuzz/recording-memory.js';
 import { checkMemory, settleQuiet } from '../fuzz/oracle.js';
 
@@ -202,8 +203,8 @@ describe('isolation: switch forwarding', () => {
     B!.d.send(frameTo(bcast, B!.d.mac, 2));
     C!.d.send(frameTo(bcast, C!.d.mac, 3));
     await settleQuiet([A!.mem, B!.mem, C!.mem], 'announce');
-    for (let i = 0; i < 5; i++) A!.d.send(frameTo(B!.d.mac, A!.d.mac, 10 + i), i < 4);
-    for (let i = 0; i < 3; i++) B!.d.send(frameTo(A!.d.mac, B!.d.mac, 20 + i), i < 2);
+    for (let i = 0; i < 5; i++) A!.d.send(frameTo(B!.d.mac, A!.d.mac, 10 + i), i < 4 ? SEND_MORE : SEND_NOW);
+    for (let i = 0; i < 3; i++) B!.d.send(frameTo(A!.d.mac, B!.d.mac, 20 + i), i < 2 ? SEND_MORE : SEND_NOW);
     A!.d.send(frameTo(C!.d.mac, A!.d.mac, 30));
     A!.d.send(frameTo(unknown, A!.d.mac, 40));
     await settleQuiet([A!.mem, B!.mem, C!.mem], 'traffic');

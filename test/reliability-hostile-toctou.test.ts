@@ -15,17 +15,8 @@ import {
   type VirtqueueDevice,
   type VirtqueueDriver,
 } from '@vbus/virtio-compat';
-import {
-  VENET_CAP_SG,
-  VENET_IOV_OFF_LEN,
-  VENET_IOV_OFF_PTR,
-  VENET_IOV_SIZE,
-  VENET_SG_OFF_COUNT,
-  VENET_SG_OFF_IOV,
-  VENET_SG_OFF_LEN,
-  venetSgSize,
-} from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VENET_CAP_SG, VENET_IOV_OFF_LEN, VENET_IOV_OFF_PTR, VENET_IOV_SIZE, VENET_SG_OFF_COUNT, VENET_SG_OFF_IOV, VENET_SG_OFF_LEN, venetSgSize } from '@vbus/venet';
+import { CaptureBackend } from '@vbus/net/testing';
 import { checkHealthy, dropBus, frame, freshBus, GUEST_BASE, GUEST_BYTES, guestMemory, openHealthy, openRawVenet } from '../fuzz/harness/venet.js';
 import { checkMemory, checkNamedError, settleQuiet, tolerate } from '../fuzz/oracle.js';
 import { RecordingMemory } from '../fuzz/recording-memory.js';

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { createVbus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import { LearningSwitch, venetModule } from '@vbus/venet';
+import { venetModule } from '@vbus/venet';
+import { LearningSwitch } from '@vbus/net';
 import { AccountingBackend } from '../soak/accounting.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -3,7 +3,8 @@
 // Every frame a guest sent is delivered or counted as dropped, per device and per switch port.
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import { LearningSwitch, VENET_FUNC_FLUSHRX, VENET_FUNC_LINKDOWN, VenetDriver, venetModule, type VenetDevice } from '@vbus/venet';
+import { VENET_FUNC_FLUSHRX, VENET_FUNC_LINKDOWN, VenetDriver, venetModule, type VenetDevice } from '@vbus/venet';
+import { LearningSwitch } from '@vbus/net';
 import { LoadRig, getGc, sleep, type NicFigures } from './fixtures/reliability-ops-load-rig.js';
 import {
   LOAD_BLOCKED_MS,

@@ -5,19 +5,9 @@
 import { createConnection, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import {
-  connectBackends,
-  encodeStreamFrame,
-  GuestResponder,
-  LearningSwitch,
-  NetError,
-  QEMU_STREAM_MAX_FRAME,
-  StreamDeframer,
-  VenetDriver,
-  venetModule,
-  type VenetDevice,
-} from '@vbus/venet';
-import { QemuStreamBackend } from '@vbus/venet/node';
+import { VenetDriver, venetModule, type VenetDevice } from '@vbus/venet';
+import { connectBackends, encodeStreamFrame, GuestResponder, LearningSwitch, NetError, QEMU_STREAM_MAX_FRAME, StreamDeframer, attachPeer } from '@vbus/net';
+import { QemuStreamBackend } from '@vbus/net/node';
 import { virtioNetModule, VirtioNetDriver, type VirtioNetDevice } from '@vbus/virtio-compat';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -77,11 +67,11 @@ describe('reliability: QEMU stream peers that break the framing', () => {
       if (kind === 'venet') {
         const d = await VenetDriver.open(conn, alloc);
         const r = new GuestResponder({ mac: d.mac, ip, name: device, timeoutMs: 2000 });
-        d.attach(r);
+        attachPeer(d, r);
         guests[device] = r;
       } else {
         const d = await VirtioNetDriver.open(conn, alloc, { ring: device === 'd-vnet' ? 'packed' : 'split' });
-        const r = new GuestResponder({ mac: d.mac, ip, name: device, timeoutMs: 2000 }, (f) => d.transmit(f));
+        const r = new GuestResponder({ mac: d.mac, ip, name: device, timeoutMs: 2000 }, (f) => d.send(f));
         d.onFrame = (f) => r.receive(f);
         guests[device] = r;
       }

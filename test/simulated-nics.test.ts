@@ -3,7 +3,8 @@
 // steps the scheduler, and two runs of the same scenario give the same trace, byte for byte.
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, RegionMemory, SimulatedConnector, VirtualTimeScheduler } from '@vbus/core';
-import { GuestResponder, LearningSwitch, parseMac, venetModule, VenetDriver } from '@vbus/venet';
+import { venetModule, VenetDriver } from '@vbus/venet';
+import { GuestResponder, LearningSwitch, parseMac, attachPeer } from '@vbus/net';
 import { virtioNetModule, VirtioNetDriver } from '@vbus/virtio-compat';
 
 /** Step virtual time until `p` settles (letting promise continuations run between steps). */
@@ -43,7 +44,7 @@ async function scenario() {
   const virtio = await drive(vts, VirtioNetDriver.open(b.conn, b.allocator));
   const ra = new GuestResponder({ mac: parseMac('52:54:00:00:00:0a'), ip: '192.0.2.10', name: 'a', timeoutMs: 60_000 });
   const rb = new GuestResponder({ mac: parseMac('52:54:00:00:00:0b'), ip: '192.0.2.11', name: 'b', timeoutMs: 60_000 });
-  venet.attach(ra);
+  attachPeer(venet, ra);
   rb.setTransmit((f) => virtio.send(f));
   virtio.onFrame = (f) => {
     rb.receive(f);

@@ -4,7 +4,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import { connectBackends, GuestResponder, LearningSwitch, venetModule, VenetDriver } from '@vbus/venet';
+import { attachPeer, connectBackends, GuestResponder, LearningSwitch } from '@vbus/net';
+import { venetModule, VenetDriver } from '@vbus/venet';
 import { VIRTIO_NET_DRIVER_FEATURES, VIRTIO_NET_F_GUEST_CSUM, VirtioNetDriver, virtioNetModule } from '@vbus/virtio-compat';
 import { TapBackend } from '@vbus/vhost-user/node';
 
@@ -71,7 +72,7 @@ describe('venet-tap: the kernel on the switch through a TAP with IFF_VNET_HDR', 
       const conn = new InProcessConnector(bus, mem).open(g.kind);
       const allocator = new GuestAllocator(0x10000, 8 << 20);
       const responder = new GuestResponder({ mac: Uint8Array.from(g.mac.split(':').map((x) => parseInt(x, 16))), ip: g.ip, timeoutMs: 5_000 });
-      if (g.kind === 'venet') (await VenetDriver.open(conn, allocator)).attach(responder);
+      if (g.kind === 'venet') attachPeer(await VenetDriver.open(conn, allocator), responder);
       else {
         // the responder checks checksums, so this guest does not take partial ones (no GUEST_CSUM):
         // the device completes what the kernel left to offload

@@ -1,24 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { le, RingError, type Bus } from '@vbus/core';
-import {
-  VENET_CAP_EVQ_LINKSTATE,
-  VENET_CAP_EVQ_TXC,
-  VENET_CAP_GROUP_EVENTQ,
-  VENET_CAP_GROUP_L4RO,
-  VENET_CAP_GROUP_SG,
-  VENET_CAP_SG,
-  VENET_CAP_TSO4,
-  VENET_CAPS_SIZE,
-  VENET_FUNC_LINKDOWN,
-  VENET_FUNC_LINKUP,
-  VENET_FUNC_MACQUERY,
-  VENET_FUNC_NEGCAP,
-  VENET_HOST_CAPS,
-  VenetDriver,
-  GSO_TCPV4,
-  type VenetDevice,
-} from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VENET_CAP_EVQ_LINKSTATE, VENET_CAP_EVQ_TXC, VENET_CAP_GROUP_EVENTQ, VENET_CAP_GROUP_L4RO, VENET_CAP_GROUP_SG, VENET_CAP_SG, VENET_CAP_TSO4, VENET_CAPS_SIZE, VENET_FUNC_LINKDOWN, VENET_FUNC_LINKUP, VENET_FUNC_MACQUERY, VENET_FUNC_NEGCAP, VENET_HOST_CAPS, VenetDriver, type VenetDevice } from '@vbus/venet';
+import { GSO_TCPV4, SEND_MORE, SEND_NOW } from '@vbus/net';
+import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, newVenetBus, settle, testFrame } from './fixtures/venet-harness.js';
 
 function caps(gid: number, bits: number): Uint8Array {
@@ -119,7 +103,7 @@ describe('venet data path and signal economy (in-process)', () => {
       it(`${mode}: a burst of 100 sent with more costs 1 kick and ceil(100/${n}) tx-complete signals raised`, async () => {
         const { guest, backend, device } = oneNic({ txCompleteEvery: n });
         const d = await VenetDriver.open(guest.conn, guest.allocator, { sg, eventq: 0 });
-        for (let i = 0; i < 100; i++) expect(d.send(testFrame(i), i < 99)).toBe(true);
+        for (let i = 0; i < 100; i++) expect(d.send(testFrame(i), i < 99 ? SEND_MORE : SEND_NOW)).toBe(true);
         await settle(() => d.txInFlight === 0);
         expect(backend.frames.length).toBe(100);
         expect(backend.frames.map((f) => f.frame[14]! | (f.frame[15]! << 8))).toEqual([...Array(100).keys()]);
@@ -140,7 +124,7 @@ describe('venet data path and signal economy (in-process)', () => {
     const d = await VenetDriver.open(guest.conn, guest.allocator, { sg: VENET_CAP_SG, eventq: VENET_CAP_EVQ_LINKSTATE | VENET_CAP_EVQ_TXC });
     expect(d.eventqCaps).toBe(VENET_CAP_EVQ_LINKSTATE | VENET_CAP_EVQ_TXC);
     await settle(() => d.counters.linkEvents === 1);
-    for (let i = 0; i < 30; i++) d.send(testFrame(i), i < 29);
+    for (let i = 0; i < 30; i++) d.send(testFrame(i), i < 29 ? SEND_MORE : SEND_NOW);
     await settle(() => d.txInFlight === 0);
     expect(backend.frames.length).toBe(30);
     expect(d.counters.txcEvents).toBe(30);
@@ -199,7 +183,7 @@ describe('venet data path and signal economy (in-process)', () => {
     d.flush();
     d.flush();
     expect(d.txSignalCounters.injected + d.txSignalCounters.suppressed).toBe(k0);
-    d.send(testFrame(1), true);
+    d.send(testFrame(1), SEND_MORE);
     d.flush();
     expect(d.txSignalCounters.injected + d.txSignalCounters.suppressed).toBe(k0 + 1);
   });
@@ -250,7 +234,7 @@ describe('venet data path and signal economy (in-process)', () => {
     addVenet(bus, 'v');
     const g = inProcessGuest(bus, 'v');
     const d = await VenetDriver.open(g.conn, g.allocator);
-    for (let i = 0; i < 5; i++) d.send(testFrame(i), i < 4);
+    for (let i = 0; i < 5; i++) d.send(testFrame(i), i < 4 ? SEND_MORE : SEND_NOW);
     await settle(() => d.txInFlight === 0);
     expect((bus.device<VenetDevice>('v').counters().tx as Record<string, number>).drops).toBe(5);
   });

@@ -4,9 +4,14 @@ import { DeviceClass } from '@vbus/core';
 import * as venet from '@vbus/venet';
 
 describe('@vbus/venet public surface', () => {
-  it('exports the ABI, device class, driver, module, backends and responder', () => {
-    for (const name of ['VENET_TYPE', 'VENET_FUNC_NEGCAP', 'VENET_SG_OFF_IOV', 'VenetDeviceClass', 'VenetDriver', 'venetModule', 'validateVenetConfig', 'LearningSwitch', 'LoopbackBackend', 'GuestResponder', 'buildIcmpEchoFrame'])
+  it('exports the ABI, device class, driver and module', () => {
+    for (const name of ['VENET_TYPE', 'VENET_FUNC_NEGCAP', 'VENET_SG_OFF_IOV', 'VenetDeviceClass', 'VenetDriver', 'venetModule', 'validateVenetConfig'])
       expect(venet, name).toHaveProperty(name);
+  });
+
+  it('the host side is @vbus/net\'s: venet re-exports no backend, switch, codec or responder', () => {
+    for (const name of ['LearningSwitch', 'LoopbackBackend', 'GuestResponder', 'buildIcmpEchoFrame', 'NetBackend', 'SoftwareOffload'])
+      expect(venet, name).not.toHaveProperty(name);
   });
 
   it('the container module binds the virtual-ethernet device class as a constant', async () => {

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { IOQ_IDX_HEAD, IOQ_OFF_IDX_INUSE, le, type GuestAllocator } from '@vbus/core';
-import {
-  VENET_CAP_SG,
-  VENET_SG_OFF_COUNT,
-  VENET_SG_OFF_IOV,
-  VENET_SG_OFF_LEN,
-  VENET_IOV_OFF_LEN,
-  VENET_IOV_OFF_PTR,
-  VENET_SG_OFF_FLAGS,
-  VENET_SG_MAX_IOV,
-  venetSgSize,
-  VenetDriver,
-  type VenetDevice,
-} from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VENET_CAP_SG, VENET_SG_OFF_COUNT, VENET_SG_OFF_IOV, VENET_SG_OFF_LEN, VENET_IOV_OFF_LEN, VENET_IOV_OFF_PTR, VENET_SG_OFF_FLAGS, VENET_SG_MAX_IOV, venetSgSize, VenetDriver, type VenetDevice } from '@vbus/venet';
+import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, MEM_BASE, MEM_BYTES, newVenetBus, settle, testFrame, type InProcessGuest } from './fixtures/venet-harness.js';
+import { SEND_MORE, SEND_NOW } from '@vbus/net';
 
 type Attack = (d: VenetDriver, g: InProcessGuest) => void;
 
@@ -89,7 +78,7 @@ const attacks: { name: string; sg: boolean; rule: RegExp; attack: Attack }[] = [
     sg: false,
     rule: /ring venet0\.tx header: idx\[1\]\.head must be below count/,
     attack: (d) => {
-      d.send(testFrame(0), true);
+      d.send(testFrame(0), SEND_MORE);
       const at = d.tx.ioq.address + IOQ_OFF_IDX_INUSE + IOQ_IDX_HEAD;
       d.conn.memory.int32(at, 1)[0] = 5000;
       d.tx.kick();
@@ -135,7 +124,7 @@ describe('hostile guests: venet fails alone, with a clear error', () => {
       // the other NIC keeps moving frames both ways
       let got = 0;
       d1.onFrame = () => got++;
-      for (let i = 0; i < 20; i++) d1.send(testFrame(i), i < 19);
+      for (let i = 0; i < 20; i++) d1.send(testFrame(i), i < 19 ? SEND_MORE : SEND_NOW);
       for (let i = 0; i < 20; i++) good.inject(testFrame(i));
       await settle(() => got === 20 && d1.txInFlight === 0);
       expect(good.frames.length).toBe(20);

@@ -1,8 +1,9 @@
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { WorkerConnector } from '@vbus/core/node';
-import { GuestResponder, LearningSwitch, VenetDriver, VENET_CAP_SG, type VenetDevice } from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VenetDriver, VENET_CAP_SG, type VenetDevice } from '@vbus/venet';
+import { GuestResponder, LearningSwitch, attachPeer } from '@vbus/net';
+import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, newVenetBus, settle } from './fixtures/venet-harness.js';
 
 const GUEST = new URL('./fixtures/venet-guest.ts', import.meta.url);
@@ -83,9 +84,9 @@ describe('venet over the worker connector', () => {
 
 describe('venet to a QEMU stream peer over loopback TCP', () => {
   it('an in-process venet guest pings a GuestResponder attached through the QEMU stream backend', async () => {
-    let node: typeof import('@vbus/venet/node');
+    let node: typeof import('@vbus/net/node');
     try {
-      node = await import('@vbus/venet/node');
+      node = await import('@vbus/net/node');
     } catch {
       return; // the stream backend is not in this tree
     }
@@ -101,7 +102,7 @@ describe('venet to a QEMU stream peer over loopback TCP', () => {
       const g = inProcessGuest(bus, 'venet0');
       const d = await VenetDriver.open(g.conn, g.allocator);
       const me = new GuestResponder({ mac: d.mac, ip: '192.0.2.10', name: 'venet-guest' });
-      d.attach(me);
+      attachPeer(d, me);
       await settle(() => server.connected);
       for (let seq = 1; seq <= 5; seq++) {
         const r = await me.ping('192.0.2.20', 100, undefined, seq);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LearningSwitch, LoopbackBackend } from '@vbus/venet';
-import { GuestResponder } from '@vbus/venet';
+import { LearningSwitch, LoopbackBackend, SEND_MORE, SEND_NOW } from '@vbus/net';
+import { GuestResponder } from '@vbus/net';
 import { featureMask, VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_MRG_RXBUF, type VirtioNetDevice, type VirtioNetDriver } from '@vbus/virtio-compat';
 import { frameTo, newVirtioBus, openDriver, settle, until } from './fixtures/virtio-harness.js';
 
@@ -35,7 +35,7 @@ describe('virtio-net signal economy (in-process, loopback backend)', () => {
       let got = 0;
       d.onFrame = () => got++;
       const before = signals(d);
-      for (let i = 0; i < 100; i++) expect(d.send(frameTo(d.mac, d.mac, i), i < 99)).toBe(true);
+      for (let i = 0; i < 100; i++) expect(d.send(frameTo(d.mac, d.mac, i), i < 99 ? SEND_MORE : SEND_NOW)).toBe(true);
       await until(() => got === 100);
       await settle();
       const after = signals(d);
@@ -59,7 +59,7 @@ describe('virtio-net signal economy (in-process, loopback backend)', () => {
         replies++;
       }
     };
-    for (let i = 0; i < 100; i++) d.send(frameTo(d.mac, d.mac, i), i < 99);
+    for (let i = 0; i < 100; i++) d.send(frameTo(d.mac, d.mac, i), i < 99 ? SEND_MORE : SEND_NOW);
     await until(() => got === 200);
     await settle();
     expect(replies).toBe(100);
@@ -130,7 +130,7 @@ async function pingOverSwitch(ring: 'split' | 'packed') {
   const bus = newVirtioBus();
   bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:00:0a', backend: sw });
   const d = await openDriver(bus, 'vnet0', { ring });
-  const guest = new GuestResponder({ mac: d.mac, ip: '192.0.2.10', timeoutMs: 2000 }, (f) => d.transmit(f));
+  const guest = new GuestResponder({ mac: d.mac, ip: '192.0.2.10', timeoutMs: 2000 }, (f) => d.send(f));
   d.onFrame = (f) => guest.receive(f);
   // the host side: a responder attached straight to the switch
   const host = new GuestResponder({ mac: Uint8Array.from([0x02, 0, 0, 0, 0, 0x01]), ip: '192.0.2.1', timeoutMs: 2000, name: 'host' });
@@ -172,7 +172,7 @@ describe('virtio-net: hostile guest', () => {
     const txq = (bad as unknown as { tx: Array<{ vq: { addresses: { availRing: number } } }> }).tx[0]!.vq;
     const avail = txq.addresses.availRing;
     const mem = bad.guest.memory;
-    bad.send(frameTo(g0.mac, bad.mac, 0), true);
+    bad.send(frameTo(g0.mac, bad.mac, 0), SEND_MORE);
     new DataView(mem.view(avail + 4, 2).buffer, mem.view(avail + 4, 2).byteOffset).setUint16(0, 0x7777, true); // ring[0]
     bad.flush();
     await until(() => needsReset);
@@ -188,7 +188,7 @@ describe('virtio-net: hostile guest', () => {
     // the others still move frames through the same switch
     let got = 0;
     g1.onFrame = () => got++;
-    for (let i = 0; i < 10; i++) g0.send(frameTo(g1.mac, g0.mac, i), i < 9);
+    for (let i = 0; i < 10; i++) g0.send(frameTo(g1.mac, g0.mac, i), i < 9 ? SEND_MORE : SEND_NOW);
     await until(() => got === 10);
 
     // writing status 0 (the driver's recover) brings the connection back on the same signals
@@ -208,7 +208,7 @@ describe('virtio-net: hostile guest', () => {
     let needsReset = false;
     bad.onConfigChange = (s) => (needsReset = s.needsReset);
     const txq = (bad as unknown as { tx: Array<{ vq: { addresses: { descRing: number } } }> }).tx[0]!.vq;
-    bad.send(frameTo(bad.mac, bad.mac, 0), true);
+    bad.send(frameTo(bad.mac, bad.mac, 0), SEND_MORE);
     const desc = bad.guest.memory.view(txq.addresses.descRing, 16);
     new DataView(desc.buffer, desc.byteOffset).setUint32(4, 0x4000_0000, true); // addr high word: far outside
     bad.flush();
@@ -269,7 +269,7 @@ describe('virtio-net multiqueue and offload metadata', () => {
       f[12] = 0x08;
       f[13] = 0x00; // IPv4: the flow hash covers the addresses at 26..33
       f[29] = i;
-      d.send(f, i < 63, undefined, i % 2);
+      d.send(f, i < 63 ? SEND_MORE : SEND_NOW, i % 2);
     }
     d.flush(0);
     d.flush(1);
@@ -286,7 +286,7 @@ describe('virtio-net multiqueue and offload metadata', () => {
     const { d } = await loopbackDriver();
     const seen: Array<{ needsCsum: boolean; csumStart: number; csumOffset: number } | undefined> = [];
     d.onFrame = (_f, o) => seen.push(o && { needsCsum: o.needsCsum, csumStart: o.csumStart, csumOffset: o.csumOffset });
-    d.send(frameTo(d.mac, d.mac, 1), false, { needsCsum: true, csumStart: 34, csumOffset: 6, gsoType: 0, gsoSize: 0, hdrLen: 0, ecn: false });
+    d.send(frameTo(d.mac, d.mac, 1), { offload: { needsCsum: true, csumStart: 34, csumOffset: 6, gsoType: 0, gsoSize: 0, hdrLen: 0, ecn: false } });
     await until(() => seen.length === 1);
     expect(seen[0]).toEqual({ needsCsum: true, csumStart: 34, csumOffset: 6 });
   });
@@ -296,7 +296,7 @@ describe('virtio-net multiqueue and offload metadata', () => {
     let got = 0;
     d.onFrame = () => got++;
     const before = signals(d);
-    for (let i = 0; i < 100; i++) d.send(frameTo(d.mac, d.mac, i), i < 99);
+    for (let i = 0; i < 100; i++) d.send(frameTo(d.mac, d.mac, i), i < 99 ? SEND_MORE : SEND_NOW);
     await until(() => got === 100);
     await settle();
     expect(signals(d).kicks - before.kicks).toBe(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoopbackBackend } from '@vbus/venet';
+import { LoopbackBackend } from '@vbus/net';
 import {
   VIRTIO_CALL_GET_STATUS,
   VIRTIO_CALL_QUEUE_SELECT,

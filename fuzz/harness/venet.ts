@@ -4,31 +4,11 @@
  * byte) over a RecordingMemory, and the healthy-neighbour check.
  */
 import { GuestAllocator, InProcessConnector, Ioq, IoqDriverQueue, RegionMemory, createVbus, le, type Bus, type GuestConnection, type Vbus } from '@vbus/core';
-import {
-  VENET_CAPS_OFF_BITS,
-  VENET_CAPS_OFF_GID,
-  VENET_CAPS_SIZE,
-  VENET_CAP_EVQ_LINKSTATE,
-  VENET_CAP_EVQ_TXC,
-  VENET_CAP_GROUP_EVENTQ,
-  VENET_CAP_GROUP_SG,
-  VENET_EVQ_QUERY_SIZE,
-  VENET_FUNC_EVQQUERY,
-  VENET_QUEUE_EVQ,
-  VENET_FUNC_LINKUP,
-  VENET_FUNC_NEGCAP,
-  VENET_FUNC_PMTDQUERY,
-  VENET_PMTD_OFF_LEN,
-  VENET_PMTD_OFF_POOL,
-  VENET_PMTD_QUERY_SIZE,
-  VENET_QUEUE_RX,
-  VENET_QUEUE_TX,
-  VenetDriver,
-  venetModule,
-} from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VENET_CAPS_OFF_BITS, VENET_CAPS_OFF_GID, VENET_CAPS_SIZE, VENET_CAP_EVQ_LINKSTATE, VENET_CAP_EVQ_TXC, VENET_CAP_GROUP_EVENTQ, VENET_CAP_GROUP_SG, VENET_EVQ_QUERY_SIZE, VENET_FUNC_EVQQUERY, VENET_QUEUE_EVQ, VENET_FUNC_LINKUP, VENET_FUNC_NEGCAP, VENET_FUNC_PMTDQUERY, VENET_PMTD_OFF_LEN, VENET_PMTD_OFF_POOL, VENET_PMTD_QUERY_SIZE, VENET_QUEUE_RX, VENET_QUEUE_TX, VenetDriver, venetModule } from '@vbus/venet';
+import { CaptureBackend } from '@vbus/net/testing';
 import { check, settleQuiet } from '../oracle.js';
 import { RecordingMemory } from '../recording-memory.js';
+import { SEND_MORE, SEND_NOW } from '@vbus/net';
 
 export const GUEST_BASE = 0x10000;
 export const GUEST_BYTES = 1 << 20;
@@ -175,7 +155,7 @@ export async function checkHealthy(bus: Bus, name: string, h: Healthy, where: st
   let got = 0;
   h.driver.onFrame = () => got++;
   const before = h.backend.frames.length;
-  for (let i = 0; i < 4; i++) h.driver.send(frame(i), i < 3);
+  for (let i = 0; i < 4; i++) h.driver.send(frame(i), i < 3 ? SEND_MORE : SEND_NOW);
   for (let i = 0; i < 4; i++) h.backend.inject(frame(i));
   await settleQuiet([h.mem], `${where} (healthy neighbour)`, { until: () => got === 4 && h.backend.frames.length - before === 4 });
   check(bus.status(name).state === 'ready', `${where}: the healthy neighbour ${name} is ${bus.status(name).state}`);

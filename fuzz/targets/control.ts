@@ -15,7 +15,7 @@ import { Ioq, IoqDriverQueue, RegionMemory, type BusLimits, type ConnectorLimits
 import { check, checkNoEscapes, OracleFailure } from '../oracle.js';
 import { controlRig } from '../harness/control.js';
 import { checkHealthy, dropBus, freshBus, openHealthy } from '../harness/venet.js';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { CaptureBackend } from '@vbus/net/testing';
 import { target, type Outcome } from '../target.js';
 
 /** A JSON value as fast-check's jsonValue() makes it. */

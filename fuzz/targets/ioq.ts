@@ -28,7 +28,7 @@ import {
   type RegionMemory,
 } from '@vbus/core';
 import type { VenetDevice } from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { CaptureBackend } from '@vbus/net/testing';
 import { check, checkMemory, checkNamedError, checkNoEscapes, settleQuiet, tolerate } from '../oracle.js';
 import { checkHealthy, dropBus, frame, freshBus, openHealthy, openRawVenet } from '../harness/venet.js';
 import { target, type Outcome } from '../target.js';

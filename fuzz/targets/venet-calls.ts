@@ -7,16 +7,8 @@
  */
 import fc from 'fast-check';
 import { Ioq, IoqDriverQueue, le } from '@vbus/core';
-import {
-  VENET_CAPS_SIZE,
-  VENET_EVQ_QUERY_SIZE,
-  VENET_FUNC_EVQQUERY,
-  VENET_FUNC_NEGCAP,
-  VENET_FUNC_PMTDQUERY,
-  VENET_PMTD_QUERY_SIZE,
-  type VenetDevice,
-} from '@vbus/venet';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { VENET_CAPS_SIZE, VENET_EVQ_QUERY_SIZE, VENET_FUNC_EVQQUERY, VENET_FUNC_NEGCAP, VENET_FUNC_PMTDQUERY, VENET_PMTD_QUERY_SIZE, type VenetDevice } from '@vbus/venet';
+import { CaptureBackend } from '@vbus/net/testing';
 import { InProcessConnector } from '@vbus/core';
 import { check, checkMemory, checkNamedError, checkNoEscapes, settleQuiet, tolerate } from '../oracle.js';
 import { checkHealthy, dropBus, frame, freshBus, guestMemory, openHealthy } from '../harness/venet.js';

@@ -21,11 +21,12 @@ import {
   type VirtioNetHeader,
   type VirtqueueDriver,
 } from '@vbus/virtio-compat';
-import { CaptureBackend } from '@vbus/venet/testing';
+import { CaptureBackend } from '@vbus/net/testing';
 import { check, checkMemory, checkNamedError, checkNoEscapes, settleQuiet, tolerate } from '../oracle.js';
 import { RecordingMemory } from '../recording-memory.js';
 import { target, type Outcome } from '../target.js';
 import { bytes, u16 } from '../values.js';
+import { SEND_MORE, SEND_NOW } from '@vbus/net';
 
 /** The fields of the 12-byte net header the hostile guest writes. */
 export type NetHeader = VirtioNetHeader;
@@ -230,7 +231,7 @@ export async function runVirtioNet(c: VirtioNetCase): Promise<Outcome> {
     let got = 0;
     healthy.d.onFrame = () => got++;
     const before = good.frames.length;
-    for (let i = 0; i < 4; i++) healthy.d.send(ethFrame(60, [2, 0, 0, 0, 0, 9], i), i < 3);
+    for (let i = 0; i < 4; i++) healthy.d.send(ethFrame(60, [2, 0, 0, 0, 0, 9], i), i < 3 ? SEND_MORE : SEND_NOW);
     for (let i = 0; i < 4; i++) good.inject(ethFrame(60, [0x52, 0x54, 0, 0, 0, 0x0c], i));
     await settleQuiet([healthy.mem], `${where} (healthy neighbour)`, { until: () => got === 4 && good.frames.length - before === 4 });
     check(good.frames.length - before === 4 && got === 4, `${where}: the healthy neighbour moved ${good.frames.length - before}/4 out, ${got}/4 in`);

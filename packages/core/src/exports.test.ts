@@ -47,6 +47,7 @@ it('pins the public exports of @vbus/core', () => {
       "MemoryAccessError",
       "MicrotaskScheduler",
       "ProtocolError",
+      "RandomSource",
       "RegionMemory",
       "RingError",
       "SHM_SIGNAL_MAGIC",
@@ -69,6 +70,7 @@ it('pins the public exports of @vbus/core', () => {
       "VbusToken",
       "VirtualTimeScheduler",
       "createVbus",
+      "cryptoRandomSource",
       "ioqByteLength",
       "le",
       "newQueueCounters",
@@ -81,7 +83,9 @@ it('pins the public exports of @vbus/core/node', () => {
   expect(Object.keys(node).sort()).toMatchInlineSnapshot(`
     [
       "WorkerConnector",
+      "WorkerConnectorFactory",
       "connectWorkerGuest",
+      "nodeModule",
     ]
   `);
 });

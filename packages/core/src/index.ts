@@ -18,6 +18,7 @@ export { DEFAULT_CONNECTOR_LIMITS, type ConnectorLimits } from './common/connect
 export { Scheduler, MicrotaskScheduler, VirtualTimeScheduler } from './common/bus/scheduler.js';
 export { SignalRouter, type SignalLink, MAX_SIGNALS_PER_CONNECTION } from './common/bus/signal-router.js';
 export { createVbus, VbusToken } from './common/bus/container.js';
+export { RandomSource, cryptoRandomSource } from './common/bus/random-source.js';
 export type { GuestConnection, GuestBus } from './common/connector/guest-connection.js';
 export { InProcessConnector, SimulatedConnector } from './common/connector/in-process.js';
 export { IoqDriverQueue, IoqDeviceQueue } from './common/ioq/queue-ends.js';

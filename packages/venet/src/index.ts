@@ -1,12 +1,14 @@
 /**
- * @vbus/venet: the venet paravirtual NIC (device and guest driver), the host network backends
- * shared by every NIC plugin, and a minimal guest IPv4 responder.
+ * @vbus/venet: the venet paravirtual NIC (device and guest driver). The host side it plugs into
+ * (backends, switch, offload, packet codec) is `@vbus/net`, shared with virtio-net.
  * @packageDocumentation
  */
 export * from './common/abi/venet-abi.js';
-export { VenetDeviceClass, VenetDevice, VenetConnection, VENET_HOST_CAPS, type VenetQueueCounters } from './common/device/venet-device.js';
-export { validateVenetConfig, randomLocalMac, type VenetConfig, type VenetConfigInput } from './common/device/venet-config.js';
+export { venetGsoToFrame, frameGsoToVenet } from './common/abi/venet-gso.js';
+export { VenetDeviceClass } from './common/device/venet-device-class.js';
+export { VenetDevice } from './common/device/venet-device.js';
+export { VenetConnection, VENET_HOST_CAPS } from './common/device/venet-connection.js';
+export type { VenetQueueCounters, VenetStats, VenetRxDrops, VenetConnectionContext } from './common/device/venet-context.js';
+export { validateVenetConfig, type VenetConfig, type VenetConfigInput } from './common/device/venet-config.js';
 export { VenetDriver, type VenetDriverOptions, type VenetDriverCounters, type VenetSendOptions } from './common/driver/venet-driver.js';
 export { venetModule } from './venet-module.js';
-export * from './common/backend/index.js';
-export * from './common/responder/index.js';

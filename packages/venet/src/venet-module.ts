@@ -1,10 +1,10 @@
 import { ContainerModule } from 'inversify';
 import { DeviceClass } from '@vbus/core';
-import { VenetDeviceClass } from './common/device/venet-device.js';
+import { VenetDeviceClass } from './common/device/venet-device-class.js';
 
-/** The venet plugin: binds the "virtual-ethernet" device class (no decorator metadata needed). */
+/** The venet plugin: binds the "virtual-ethernet" device class; the container makes it (with its RandomSource). */
 export const venetModule = new ContainerModule((options) => {
-  options.bind<DeviceClass<unknown>>(DeviceClass).toConstantValue(new VenetDeviceClass() as DeviceClass<unknown>);
+  options.bind<DeviceClass<unknown>>(DeviceClass).to(VenetDeviceClass).inSingletonScope();
 });
 
 export default venetModule;

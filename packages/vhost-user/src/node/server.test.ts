@@ -2,7 +2,7 @@ import { ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LearningSwitch } from '@vbus/venet';
+import { LearningSwitch } from '@vbus/net';
 import { VhostUserRequest as R, encodeRequest, statePayload, u64Payload, VHOST_USER_HDR_SIZE } from '../common/protocol.js';
 import { native, POLL_READABLE } from './native.js';
 import { VhostUserServer } from './server.js';

@@ -1,4 +1,4 @@
-import { BackendPort, NetError, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort, type NicInfo } from '@vbus/venet';
+import { BackendPort, NetError, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort, type NicInfo } from '@vbus/net';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_ECN,

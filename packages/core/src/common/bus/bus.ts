@@ -1,11 +1,13 @@
+import 'reflect-metadata';
 import { EventEmitter } from 'eventemitter3';
+import { inject, injectable, multiInject, optional } from 'inversify';
 import { BusError, ConfigError, LimitError, VbusError } from '../errors.js';
 import { checkLimits, DEFAULT_BUS_LIMITS, type BusLimits } from './limits.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Side } from '../signal/layout.js';
 import { ShmSignal } from '../signal/shm-signal.js';
-import type { Attributes, Counters, Device, DeviceClass, DeviceConnectionHandler, DeviceContext } from './device.js';
-import { MicrotaskScheduler, type Scheduler } from './scheduler.js';
+import { DeviceClass, type Attributes, type Counters, type Device, type DeviceConnectionHandler, type DeviceContext } from './device.js';
+import { MicrotaskScheduler, Scheduler } from './scheduler.js';
 import { MAX_SIGNALS_PER_CONNECTION, SignalRouter, type SignalLink } from './signal-router.js';
 
 /** A device's lifecycle state. */
@@ -413,16 +415,18 @@ export class Bus extends EventEmitter<BusEvents> {
 }
 
 /**
- * The root object: the registered device classes and the buses. Build it from an inversify
- * container into which plugins loaded their modules ({@link createVbus} does both).
+ * The root object: the registered device classes and the buses. The inversify container builds
+ * it ({@link createVbus}): every {@link DeviceClass} the plugins' modules bound, and the
+ * {@link Scheduler} bound in the container (an embedder rebinds it). `new Vbus(classes)` works too.
  */
+@injectable()
 export class Vbus {
   private readonly classes = new Map<string, DeviceClass<unknown>>();
   private readonly buses = new Map<string, Bus>();
 
   constructor(
-    classes: Iterable<DeviceClass<unknown>>,
-    readonly scheduler: Scheduler = new MicrotaskScheduler(),
+    @multiInject(DeviceClass) @optional() classes: Iterable<DeviceClass<unknown>> = [],
+    @inject(Scheduler) @optional() readonly scheduler: Scheduler = new MicrotaskScheduler(),
   ) {
     for (const c of classes) {
       if (this.classes.has(c.type)) throw new BusError(`device class "${c.type}" is registered twice`);

@@ -74,3 +74,13 @@ describe('venet ABI constants', () => {
     expect(abi.VENET_MAX_GSO_FRAME).toBe(4096 + 65536);
   });
 });
+
+describe('venet gso.type against the frames\' (virtio-net) numbering', () => {
+  it('maps both ways in one place, and refuses what has no venet number', async () => {
+    const { venetGsoToFrame, frameGsoToVenet } = await import('./venet-gso.js');
+    const { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } = await import('@vbus/net');
+    expect([0, 1, 2].map(venetGsoToFrame)).toEqual([GSO_TCPV4, GSO_UDP, GSO_TCPV6]);
+    expect([GSO_TCPV4, GSO_UDP, GSO_TCPV6].map(frameGsoToVenet)).toEqual([0, 1, 2]);
+    expect(frameGsoToVenet(GSO_NONE)).toBe(0xff);
+  });
+});

@@ -1,12 +1,13 @@
 import { ConfigError } from '@vbus/core';
-import type { NetBackend } from '../backend/net-backend.js';
-import { parseMac } from '../responder/packets.js';
+import type { NetBackend } from '@vbus/net';
+import type { RandomSource } from '@vbus/core';
+import { configMac } from '@vbus/net';
 import { VENET_DEFAULT_MTU, VENET_DEFAULT_TX_COMPLETE_EVERY, VENET_MAX_RING_SIZE } from '../abi/venet-abi.js';
 
 /** Configuration of a venet device as given to `bus.createDevice`. */
 export interface VenetConfigInput {
-  /** `"52:54:00:12:34:56"`; default: a random locally administered unicast address. */
-  mac?: string;
+  /** `"52:54:00:12:34:56"` or 6 bytes; default: a random locally administered unicast address (`configMac`). */
+  mac?: string | Uint8Array;
   /** Default 1500. */
   mtu?: number;
   /** Largest ring the guest may register (default and max 2048). */
@@ -29,28 +30,11 @@ export interface VenetConfig {
   backend: NetBackend | undefined;
 }
 
-/** A random locally administered unicast MAC (first octet x2/x6/xA/xE). */
-export function randomLocalMac(): Uint8Array {
-  const m = new Uint8Array(6);
-  crypto.getRandomValues(m);
-  m[0] = (m[0]! & 0xfc) | 0x02;
-  return m;
-}
-
-/** Check and fill in a venet configuration; throws {@link ConfigError} naming the option. */
-export function validateVenetConfig(config: unknown): VenetConfig {
+/** Check and fill in a venet configuration; throws {@link ConfigError} naming the option. `random` feeds the default MAC. */
+export function validateVenetConfig(config: unknown, random?: RandomSource): VenetConfig {
   const c = (config ?? {}) as VenetConfigInput;
   if (typeof c !== 'object') throw new ConfigError('config', c, 'must be an object');
-  let mac: Uint8Array;
-  if (c.mac === undefined) mac = randomLocalMac();
-  else {
-    try {
-      mac = parseMac(c.mac);
-    } catch {
-      throw new ConfigError('mac', c.mac, 'must be a MAC address like "52:54:00:12:34:56"');
-    }
-    if ((mac[0]! & 1) !== 0) throw new ConfigError('mac', c.mac, 'must be a unicast address');
-  }
+  const mac = configMac(c.mac, random);
   const mtu = c.mtu ?? VENET_DEFAULT_MTU;
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new ConfigError('mtu', mtu, 'must be an integer in [68, 65535]');
   const ringSize = c.ringSize ?? VENET_MAX_RING_SIZE;

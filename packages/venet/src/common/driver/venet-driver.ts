@@ -1,7 +1,9 @@
+// One file on purpose (about 430 lines): negotiation, rings, SG transmit and the event queue share
+// the driver's slot state; the receive loop is @vbus/net's NapiPoll, shared with virtio-net.
 import { BusError, Ioq, IoqDriverQueue, le, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
-import type { FrameOffload, FrameSink } from '../backend/net-backend.js';
-import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } from '../backend/offload.js';
+import { GSO_NONE, NapiPoll, PollBatch, SEND_NOW, type FrameHandler, type GuestNic, type GuestNicStats, type NapiQueue, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
+import { frameGsoToVenet } from '../abi/venet-gso.js';
 
 /** Options of {@link VenetDriver.open}. */
 export interface VenetDriverOptions {
@@ -30,12 +32,17 @@ export interface VenetDriverOptions {
   maxSegments?: number;
   /** Event ring size (default 64). */
   eventRingSize?: number;
+  /** The MTU the guest stack uses (default 1500): venet's ABI carries none, the host config's must match. */
+  mtu?: number;
 }
 
 /** What the driver counts. */
 export interface VenetDriverCounters {
   sent: number;
   received: number;
+  /** Bytes of the frames sent and received. */
+  txBytes: number;
+  rxBytes: number;
   /** Sends refused because every tx buffer was in flight. */
   txBusy: number;
   /** Tx-complete signals (or TXC event batches) handled. */
@@ -50,27 +57,25 @@ export interface VenetDriverCounters {
   rxEmpty: number;
 }
 
-/** A segment of a multi-part send, with optional offload for the whole frame. */
-export interface VenetSendOptions {
-  more?: boolean;
-  offload?: Partial<FrameOffload>;
-}
+/** Options of a send: `more` (xmit_more) and offload for the whole frame; the GuestNic's. */
+export type VenetSendOptions = NicSendOptions;
 
 const EV_BUF = 32;
 const EMPTY = new Uint8Array(0);
-const SEND_MORE: VenetSendOptions = Object.freeze({ more: true });
-const SEND_LAST: VenetSendOptions = Object.freeze({ more: false });
 
 /**
  * The guest's venet driver: negotiates SG and the event queue, registers the rings, posts rx
  * buffers and brings the link up. Transmit kicks only at the end of a batch (`more`, Linux's
  * xmit_more); receive is NAPI: the first rx signal masks further ones, polls in batches of
- * pollWeight yielding with `conn.defer`, refills, then unmasks (the shm-signal re-checks).
+ * pollWeight yielding with `conn.defer`, refills, then unmasks (the shm-signal re-checks); the
+ * loop is @vbus/net's {@link NapiPoll}, shared with virtio-net.
  *
- * It is a {@link FrameSink} (deliver = send), so anything that transmits into a sink (the
- * GuestResponder) can run on top; received frames go to {@link onFrame}.
+ * A {@link GuestNic}: anything written against that (the GuestResponder through `attachPeer`)
+ * runs on it; received frames go to {@link onFrame}.
  */
-export class VenetDriver implements FrameSink {
+export class VenetDriver implements GuestNic {
+  readonly kind = 'venet';
+  readonly mtu: number;
   readonly rx: IoqDriverQueue;
   readonly tx: IoqDriverQueue;
   evq: IoqDriverQueue | undefined;
@@ -79,9 +84,9 @@ export class VenetDriver implements FrameSink {
   sgCaps = 0;
   eventqCaps = 0;
   linkUp = false;
-  readonly counters: VenetDriverCounters = { sent: 0, received: 0, txBusy: 0, txCompletes: 0, rxInterrupts: 0, polls: 0, linkEvents: 0, txcEvents: 0, rxEmpty: 0 };
+  readonly counters: VenetDriverCounters = { sent: 0, received: 0, txBytes: 0, rxBytes: 0, txBusy: 0, txCompletes: 0, rxInterrupts: 0, polls: 0, linkEvents: 0, txcEvents: 0, rxEmpty: 0 };
   /** Each received frame; the view is valid only during the call. */
-  onFrame: (frame: Uint8Array) => void = () => {};
+  onFrame: FrameHandler = () => {};
   /** Link state changes reported by LINKSTATE events. */
   onLink: (up: boolean) => void = () => {};
   private rxSignal!: ShmSignal;
@@ -107,10 +112,9 @@ export class VenetDriver implements FrameSink {
   private readonly freeTxSlot = (cookie: number): void => {
     this.txFree.push(cookie);
   };
-  private polling = false;
-  /** True while onFrame runs inside an rx poll: sends made then kick once when the poll ends. */
-  private inRxPoll = false;
-  private kickAfterPoll = false;
+  /** Sends made inside an rx poll (replies) kick once when the poll ends. */
+  private readonly pollBatch = new PollBatch(() => this.kickTx());
+  private napi!: NapiPoll;
   /** Frames posted with `more` and not yet kicked. */
   private unkicked = false;
   private stopping = false;
@@ -124,6 +128,7 @@ export class VenetDriver implements FrameSink {
     this.bufferSize = options.bufferSize ?? 2048;
     this.pollWeight = options.pollWeight ?? abi.VENET_DEFAULT_POLL_WEIGHT;
     this.maxSegments = options.maxSegments ?? 8;
+    this.mtu = options.mtu ?? abi.VENET_DEFAULT_MTU;
     if (!(this.maxSegments >= 1 && this.maxSegments <= abi.VENET_SG_MAX_IOV)) throw new BusError(`maxSegments must be in [1, ${abi.VENET_SG_MAX_IOV}]`);
     const mem = conn.memory;
     this.rx = new IoqDriverQueue(mem, allocator.alloc(Ioq.byteLength(n), 64), n, `${conn.device.name}.rx`);
@@ -152,14 +157,10 @@ export class VenetDriver implements FrameSink {
     for (let i = 0; i < d.rx.count; i++) d.rx.post(d.rxBuffers[i]!, d.bufferSize, i);
     d.rxSignal = d.rx.signal = (await conn.shm(abi.VENET_QUEUE_RX, d.rx.ioq.address, d.rx.byteLength, d.rx.signalAddress))!;
     d.txSignal = d.tx.signal = (await conn.shm(abi.VENET_QUEUE_TX, d.tx.ioq.address, d.tx.byteLength, d.tx.signalAddress))!;
+    d.napi = new NapiPoll(d.napiQueue(), d.pollWeight, d.pollBatch, 'inline');
     d.rxSignal.handler = () => {
-      // NAPI: mask, then poll until empty; the unmask re-checks
       d.counters.rxInterrupts++;
-      d.rxSignal.disable();
-      if (!d.polling) {
-        d.polling = true;
-        d.poll();
-      }
+      d.napi.interrupt();
     };
     d.txSignal.handler = () => {
       d.counters.txCompletes++;
@@ -199,20 +200,15 @@ export class VenetDriver implements FrameSink {
     return (this.sgCaps & abi.VENET_CAP_SG) !== 0;
   }
 
-  /** FrameSink: send one complete frame. */
-  deliver(frame: Uint8Array): boolean {
-    return this.send(frame);
-  }
-
   /**
    * Send one frame. False (counted in txBusy) if every tx buffer is in flight. With `more` the
    * kick is left to the last frame of the batch (or {@link flush}).
    */
-  send(frame: Uint8Array, more = false): boolean {
+  send(frame: Uint8Array, options: NicSendOptions = SEND_NOW): boolean {
     const parts = this.onePart;
     parts[0] = frame;
     try {
-      return this.sendv(parts, more ? SEND_MORE : SEND_LAST);
+      return this.sendv(parts, options);
     } finally {
       parts[0] = EMPTY;
     }
@@ -222,7 +218,7 @@ export class VenetDriver implements FrameSink {
    * Send a frame made of several parts: with SG each part is its own iov entry; without SG
    * the parts are copied together. Optional offload metadata needs SG (and its capability).
    */
-  sendv(parts: readonly Uint8Array[], options: VenetSendOptions = {}): boolean {
+  sendv(parts: readonly Uint8Array[], options: NicSendOptions = SEND_NOW): boolean {
     let total = 0;
     for (const p of parts) total += p.length;
     if (total > this.bufferSize) throw new BusError(`${this.conn.device.name}: frame of ${total} bytes exceeds the tx buffer size ${this.bufferSize}`);
@@ -262,7 +258,7 @@ export class VenetDriver implements FrameSink {
         }
         if (o.gsoType !== undefined && o.gsoType !== GSO_NONE) {
           flags |= abi.VENET_SG_FLAG_GSO;
-          sg[abi.VENET_SG_OFF_GSO_TYPE] = o.gsoType === GSO_TCPV4 ? abi.VENET_GSO_TYPE_TCPV4 : o.gsoType === GSO_TCPV6 ? abi.VENET_GSO_TYPE_TCPV6 : o.gsoType === GSO_UDP ? abi.VENET_GSO_TYPE_UDP : 0xff;
+          sg[abi.VENET_SG_OFF_GSO_TYPE] = frameGsoToVenet(o.gsoType);
           le.setU16(sg, abi.VENET_SG_OFF_GSO_HDRLEN, o.hdrLen ?? 0);
           le.setU16(sg, abi.VENET_SG_OFF_GSO_SIZE, o.gsoSize ?? 0);
           if (o.ecn) flags |= abi.VENET_SG_FLAG_ECN;
@@ -283,10 +279,10 @@ export class VenetDriver implements FrameSink {
       this.tx.post(sgAddr, abi.venetSgSize(count), slot);
     }
     this.counters.sent++;
+    this.counters.txBytes += total;
     if (!options.more) {
       // a frame sent from inside the rx poll (a reply) joins the poll's batch: one kick at its end
-      if (this.inRxPoll) this.kickAfterPoll = true;
-      else this.kickTx();
+      if (!this.pollBatch.deferKick()) this.kickTx();
     } else this.unkicked = true;
     return true;
   }
@@ -323,30 +319,31 @@ export class VenetDriver implements FrameSink {
     return this.evqSignal?.counters;
   }
 
-  /** One NAPI poll: up to pollWeight frames, refilling as it goes, then yield or unmask. */
-  private poll(): void {
-    this.counters.polls++;
-    const mem = this.conn.memory;
-    this.inRxPoll = true;
-    let done: number;
-    try {
-      done = this.receiveBatch(mem);
-    } finally {
-      this.inRxPoll = false;
-      if (this.kickAfterPoll) {
-        this.kickAfterPoll = false;
-        this.kickTx();
-      }
-    }
-    if (done === this.pollWeight && !this.conn.closed) this.conn.defer(() => this.poll());
-    else {
-      this.polling = false;
-      this.rxSignal.enable();
-    }
+  /** The rx ring as the NAPI loop sees it: the signal masks, a batch reposts as it goes. */
+  private napiQueue(): NapiQueue {
+    const conn = this.conn;
+    const mem = conn.memory;
+    return {
+      mask: () => this.rxSignal.disable(),
+      // enable() re-checks and, if frames came meanwhile, runs the handler itself
+      unmask: () => {
+        this.rxSignal.enable();
+        return false;
+      },
+      receive: (budget) => {
+        this.counters.polls++;
+        return this.receiveBatch(mem, budget);
+      },
+      refill: () => {},
+      defer: (fn) => conn.defer(fn),
+      get closed() {
+        return conn.closed;
+      },
+    };
   }
 
   /** Hand up to pollWeight received frames to onFrame, reposting each buffer. */
-  private receiveBatch(mem: GuestConnection['memory']): number {
+  private receiveBatch(mem: GuestConnection['memory'], budget: number): number {
     return this.rx.reclaim((cookie, len) => {
       const buf = this.rxBuffers[cookie];
       if (buf === undefined) return;
@@ -354,12 +351,13 @@ export class VenetDriver implements FrameSink {
       else {
         this.counters.received++;
         const n = Math.min(len, this.bufferSize);
+        this.counters.rxBytes += n;
         let v = this.rxViews[cookie];
         if (v === undefined || v.length !== n) this.rxViews[cookie] = v = mem.view(buf, n);
         this.onFrame(v);
       }
       if (!this.stopping) this.rx.post(buf, this.bufferSize, cookie);
-    }, this.pollWeight);
+    }, budget);
   }
 
   private pollEvents(): void {
@@ -398,14 +396,30 @@ export class VenetDriver implements FrameSink {
     this.linkUp = false;
   }
 
-  /**
-   * Run something that transmits into a sink (a GuestResponder) on this driver: its frames go
-   * out through {@link send}, and received frames go to its `receive`.
-   */
-  attach(peer: { receive(frame: Uint8Array): unknown; setTransmit(transmit: (frame: Uint8Array) => boolean): void }): void {
-    peer.setTransmit((f) => this.send(f));
-    this.onFrame = (f) => {
-      peer.receive(f);
+  /** GuestNic: the signal counters of the tx, rx and event rings. */
+  signalCounters(): NicSignalCounters {
+    return { tx: this.txSignal.counters, rx: this.rxSignal.counters, events: this.evqSignal?.counters };
+  }
+
+  /** GuestNic: tx frames in flight, after reaping completions. */
+  txPending(): number {
+    this.reclaimTx();
+    return this.tx.outstanding;
+  }
+
+  /** GuestNic: the counters in the terms every NIC shares. */
+  stats(): GuestNicStats {
+    const c = this.counters;
+    const tx = this.txSignal.counters;
+    return {
+      txFrames: c.sent,
+      txBytes: c.txBytes,
+      rxFrames: c.received,
+      rxBytes: c.rxBytes,
+      drops: c.txBusy,
+      kicks: tx.injected,
+      suppressed: tx.suppressed,
+      interrupts: c.rxInterrupts + c.txCompletes + c.linkEvents,
     };
   }
 

@@ -1,0 +1,49 @@
+import type { Worker } from 'node:worker_threads';
+import type { WorkerConnector } from '@vbus/core/node';
+import type { NicGuestCommand } from './worker.js';
+
+/** The host's handle on a guest worker running guest-nic/worker.ts. */
+export class NicGuestHandle {
+  private constructor(
+    readonly worker: Worker,
+    readonly exited: Promise<number>,
+    readonly mac: number[],
+  ) {}
+
+  static async spawn(connector: WorkerConnector, options: { device: string; kind: string; ip: string }): Promise<NicGuestHandle> {
+    const g = connector.spawn(new URL('./worker.ts', import.meta.url), { name: `guest-${options.device}`, workerData: options });
+    const ready = await nextMessage(g.worker, 'ready');
+    return new NicGuestHandle(g.worker, g.exited, ready.mac as number[]);
+  }
+
+  async request<T = Record<string, unknown>>(m: NicGuestCommand): Promise<T> {
+    const reply = nextMessage(this.worker, m.cmd);
+    this.worker.postMessage(m);
+    return (await reply) as T;
+  }
+
+  async stop(): Promise<void> {
+    this.worker.postMessage({ cmd: 'stop' } satisfies NicGuestCommand);
+    await this.exited;
+  }
+}
+
+function nextMessage(worker: Worker, cmd: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>) => {
+      if (m.cmd === 'error') done(() => reject(new Error(`guest: ${String(m.message)}`)));
+      else if (m.cmd === cmd) done(() => resolve(m));
+    };
+    const onExit = (code: number) => done(() => reject(new Error(`guest exited (code ${code}) before answering ${cmd}`)));
+    const onError = (e: Error) => done(() => reject(e));
+    const done = (fn: () => void) => {
+      worker.off('message', onMessage);
+      worker.off('exit', onExit);
+      worker.off('error', onError);
+      fn();
+    };
+    worker.on('message', onMessage);
+    worker.once('exit', onExit);
+    worker.once('error', onError);
+  });
+}

@@ -1,0 +1,264 @@
+import { ConfigError } from '@vbus/core';
+import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo, PortCounters } from './net-backend.js';
+import { needsSoftwareOffload, SoftwareOffload } from './offload.js';
+import { BackendPort } from './port.js';
+import { ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../packet/index.js';
+
+/** Options of a {@link LearningSwitch}. */
+export interface LearningSwitchOptions {
+  /** A name for introspection. */
+  name?: string;
+  /** How long a learned address stays without being seen again, in ms. Default 300 000 (300 s). */
+  ageMs?: number;
+  /** The most addresses the table holds; beyond it new addresses are not learned (frames flood). Default 4096. */
+  maxEntries?: number;
+  /** The clock in ms; inject a fake or virtual clock. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * A sink that sees every frame entering the switch from any port (a SPAN port), e.g. a
+   * PcapTap. It receives the frame with its offload metadata.
+   */
+  capture?: FrameSink;
+}
+
+/** Per-port options of {@link LearningSwitch.attach}. */
+export interface SwitchAttachOptions {
+  /** A sink that sees every frame this port sends into the switch and every frame sent to it. */
+  capture?: FrameSink;
+}
+
+/** One learned address. */
+export interface MacTableEntry {
+  mac: string;
+  port: string;
+  /** ms since the address was last seen as a source. */
+  ageMs: number;
+}
+
+/** What the switch did with frames, beyond the per-port counters. */
+export interface SwitchStats {
+  /** Unicast frames sent to the one port that learned their destination. */
+  forwarded: number;
+  /** Frames sent to every other port (broadcast, multicast, unknown unicast). */
+  flooded: number;
+  /** Frames whose destination was learned on the port they came in on (discarded, as a bridge does). */
+  filtered: number;
+  /** Frames shorter than an Ethernet header (counted as drops on the ingress port too). */
+  runts: number;
+  learned: number;
+  /** Addresses that moved from one port to another. */
+  moved: number;
+  expired: number;
+  /** Addresses not learned because the table was full. */
+  tableFull: number;
+}
+
+/** Introspection of one switch port. */
+export interface SwitchPortInfo {
+  name: string;
+  counters: PortCounters;
+}
+
+interface Entry {
+  port: SwitchPort;
+  lastSeen: number;
+}
+
+class SwitchPort extends BackendPort {
+  /** Delivers a plain frame toward the NIC; made once so software offload allocates no closure per frame. */
+  readonly plain: FrameSink;
+  constructor(
+    name: string,
+    readonly sink: FrameSink,
+    readonly acceptsOffload: boolean,
+    readonly capture: FrameSink | undefined,
+    transmit: (port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined) => boolean,
+    onDisconnect: (port: SwitchPort) => void,
+  ) {
+    super(
+      name,
+      (frame, offload, p) => transmit(p as SwitchPort, frame, offload),
+      (p) => onDisconnect(p as SwitchPort),
+    );
+    this.plain = { deliver: (f) => this.toNic(sink, f) };
+  }
+}
+
+/**
+ * A learning Ethernet switch with any number of ports. It learns source addresses, forwards
+ * known unicast to one port, floods broadcast, multicast and unknown unicast to every other port
+ * and never sends a frame back out of the port it came in on. Learned addresses age out after
+ * `ageMs` without traffic; expiry is lazy (checked on lookup), so the switch runs no timers and
+ * follows any injected clock. Forwarding is synchronous and allocates nothing per frame.
+ *
+ * Anything that speaks frames can be a port, not only NICs: a socket backend through
+ * {@link connectBackends}, a pcap tap through `attach`.
+ */
+export class LearningSwitch implements NetBackend {
+  readonly kind = 'learning-switch';
+  readonly name: string;
+  readonly stats: SwitchStats = { forwarded: 0, flooded: 0, filtered: 0, runts: 0, learned: 0, moved: 0, expired: 0, tableFull: 0 };
+  /** The engine that completes offloaded frames for ports that take only plain frames. */
+  readonly offload = new SoftwareOffload();
+  private readonly ageMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+  private readonly capture: FrameSink | undefined;
+  private readonly table = new Map<number, Entry>();
+  /** Replaced (never mutated) on attach/detach, so a flood in progress iterates a stable list. */
+  private portList: readonly SwitchPort[] = [];
+
+  constructor(options: LearningSwitchOptions = {}) {
+    this.name = options.name ?? 'switch';
+    this.ageMs = options.ageMs ?? 300_000;
+    this.maxEntries = options.maxEntries ?? 4096;
+    this.now = options.now ?? Date.now;
+    this.capture = options.capture;
+    if (!(this.ageMs > 0)) throw new ConfigError('ageMs', options.ageMs, 'must be a positive number of milliseconds');
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 0) {
+      throw new ConfigError('maxEntries', options.maxEntries, 'must be a non-negative integer');
+    }
+  }
+
+  attach(nic: NicInfo, toNic: FrameSink, options: SwitchAttachOptions = {}): NetBackendPort {
+    const port = new SwitchPort(
+      nic.name,
+      toNic,
+      nic.acceptsOffload === true,
+      options.capture,
+      (p, f, o) => this.forward(p, f, o),
+      (p) => this.detach(p),
+    );
+    this.portList = [...this.portList, port];
+    return port;
+  }
+
+  /** The learned addresses that have not aged out. */
+  entries(): MacTableEntry[] {
+    const now = this.now();
+    const out: MacTableEntry[] = [];
+    for (const [key, e] of this.table) {
+      const age = now - e.lastSeen;
+      if (age > this.ageMs) continue;
+      out.push({ mac: formatMac(macBytes(key)), port: e.port.name, ageMs: age });
+    }
+    return out;
+  }
+
+  /** The port name a MAC address (6 bytes) is learned on, if it has not aged out. */
+  lookup(mac: Uint8Array): string | undefined {
+    return this.find(macToNumber(mac), this.now())?.port.name;
+  }
+
+  /** The ports with their counters. */
+  ports(): SwitchPortInfo[] {
+    return this.portList.map((p) => ({ name: p.name, counters: { ...p.counters } }));
+  }
+
+  /** Forget every learned address (Linux's bridge calls this a flush; here `flush` means only "kick"). */
+  forgetAddresses(): void {
+    this.table.clear();
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.portList) p.disconnect();
+    this.table.clear();
+  }
+
+  private detach(port: SwitchPort): void {
+    this.portList = this.portList.filter((p) => p !== port);
+    for (const [key, e] of this.table) if (e.port === port) this.table.delete(key);
+  }
+
+  private find(key: number, now: number): Entry | undefined {
+    const e = this.table.get(key);
+    if (e !== undefined && now - e.lastSeen > this.ageMs) {
+      this.table.delete(key);
+      this.stats.expired++;
+      return undefined;
+    }
+    return e;
+  }
+
+  private learn(port: SwitchPort, frame: Uint8Array, now: number): void {
+    if (isGroupMac(frame, 6)) return;
+    const key = macToNumber(frame, 6);
+    const e = this.table.get(key);
+    if (e !== undefined) {
+      if (e.port !== port) {
+        e.port = port;
+        this.stats.moved++;
+      }
+      e.lastSeen = now;
+      return;
+    }
+    if (this.table.size >= this.maxEntries) {
+      for (const [k, old] of this.table) {
+        if (now - old.lastSeen > this.ageMs) {
+          this.table.delete(k);
+          this.stats.expired++;
+        }
+      }
+      if (this.table.size >= this.maxEntries) {
+        this.stats.tableFull++;
+        return;
+      }
+    }
+    this.table.set(key, { port, lastSeen: now });
+    this.stats.learned++;
+  }
+
+  private forward(ingress: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+    if (frame.length < ETH_HLEN) {
+      this.stats.runts++;
+      ingress.counters.drops++;
+      return false;
+    }
+    this.capture?.deliver(frame, offload);
+    ingress.capture?.deliver(frame, offload);
+    const now = this.now();
+    this.learn(ingress, frame, now);
+    if (!isGroupMac(frame, 0)) {
+      const e = this.find(macToNumber(frame, 0), now);
+      if (e !== undefined) {
+        if (e.port === ingress) {
+          this.stats.filtered++;
+          return true;
+        }
+        this.stats.forwarded++;
+        return this.send(e.port, frame, offload);
+      }
+    }
+    this.stats.flooded++;
+    const ports = this.portList;
+    for (let i = 0; i < ports.length; i++) {
+      const p = ports[i]!;
+      if (p !== ingress) this.send(p, frame, offload);
+    }
+    return true;
+  }
+
+  private send(port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+    port.capture?.deliver(frame, offload);
+    if (port.acceptsOffload || !needsSoftwareOffload(offload)) {
+      return port.toNic(port.sink, frame, port.acceptsOffload ? offload : undefined);
+    }
+    const errors = this.offload.stats.errors;
+    if (this.offload.process(frame, offload, port.plain)) return true;
+    if (this.offload.stats.errors !== errors) port.counters.drops++;
+    return false;
+  }
+}
+
+function macBytes(key: number): Uint8Array {
+  const b = new Uint8Array(6);
+  const hi = Math.floor(key / 0x1_0000_0000);
+  const lo = key >>> 0;
+  b[0] = hi >>> 8;
+  b[1] = hi;
+  b[2] = lo >>> 24;
+  b[3] = lo >>> 16;
+  b[4] = lo >>> 8;
+  b[5] = lo;
+  return b;
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { NapiPoll, PollBatch, type NapiQueue } from './napi.js';
+
+/** A fake rx queue: `pending` frames waiting, interrupts masked or not, defers run by hand. */
+function fakeQueue(pending: number) {
+  const log: string[] = [];
+  const deferred: Array<() => void> = [];
+  type FakeQueue = NapiQueue & { pending: number; masked: boolean; closed: boolean; arriveWhileUnmasking: number; receive: (budget: number) => number };
+  const q: FakeQueue = {
+    pending,
+    masked: false,
+    closed: false,
+    arriveWhileUnmasking: 0,
+    mask: () => {
+      q.masked = true;
+      log.push('mask');
+    },
+    unmask: () => {
+      q.masked = false;
+      log.push('unmask');
+      q.pending += q.arriveWhileUnmasking;
+      const more: boolean = q.arriveWhileUnmasking > 0;
+      q.arriveWhileUnmasking = 0;
+      return more;
+    },
+    receive: (budget: number) => {
+      const n = Math.min(budget, q.pending);
+      q.pending -= n;
+      log.push(`receive ${n}`);
+      return n;
+    },
+    refill: () => log.push('refill'),
+    defer: (fn: () => void) => {
+      deferred.push(fn);
+      log.push('defer');
+    },
+  };
+  const runDeferred = () => {
+    while (deferred.length) deferred.shift()!();
+  };
+  return { q, log, runDeferred };
+}
+
+describe('NapiPoll', () => {
+  it('inline: one interrupt drains a burst in weight-sized polls, then unmasks once', () => {
+    const { q, log, runDeferred } = fakeQueue(10);
+    const napi = new NapiPoll(q, 4, new PollBatch(() => {}), 'inline');
+    napi.interrupt();
+    runDeferred();
+    expect(q.pending).toBe(0);
+    expect(log).toEqual(['mask', 'receive 4', 'refill', 'defer', 'receive 4', 'refill', 'defer', 'receive 2', 'refill', 'unmask']);
+  });
+
+  it('deferred: the first poll waits for the next turn; an interrupt during a poll adds none', () => {
+    const { q, log, runDeferred } = fakeQueue(3);
+    const napi = new NapiPoll(q, 64, new PollBatch(() => {}), 'deferred');
+    napi.interrupt();
+    napi.interrupt();
+    expect(log).toEqual(['mask', 'defer', 'mask']);
+    runDeferred();
+    expect(log.slice(3)).toEqual(['receive 3', 'refill', 'unmask']);
+  });
+
+  it('frames that arrive while unmasking are polled again (no interrupt will come for them)', () => {
+    const { q, log, runDeferred } = fakeQueue(1);
+    q.arriveWhileUnmasking = 2;
+    const napi = new NapiPoll(q, 64, new PollBatch(() => {}), 'inline');
+    napi.interrupt();
+    runDeferred();
+    expect(q.pending).toBe(0);
+    expect(log).toEqual(['mask', 'receive 1', 'refill', 'unmask', 'mask', 'defer', 'receive 2', 'refill', 'unmask']);
+  });
+
+  it('sends made during a poll kick once when it ends; outside a poll they kick themselves', () => {
+    let kicks = 0;
+    const batch = new PollBatch(() => kicks++);
+    const { q } = fakeQueue(5);
+    q.receive = (budget: number) => {
+      const n = Math.min(budget, q.pending);
+      q.pending -= n;
+      for (let i = 0; i < n; i++) expect(batch.deferKick()).toBe(true); // each frame answered
+      return n;
+    };
+    new NapiPoll(q, 64, batch, 'inline').interrupt();
+    expect(kicks).toBe(1);
+    expect(batch.deferKick()).toBe(false);
+  });
+
+  it('a closed connection stops the loop', () => {
+    const { q, log, runDeferred } = fakeQueue(100);
+    const napi = new NapiPoll(q, 4, new PollBatch(() => {}), 'inline');
+    napi.interrupt();
+    q.closed = true;
+    runDeferred();
+    expect(log).toEqual(['mask', 'receive 4', 'refill', 'defer']); // the deferred turn finds it closed and stops
+  });
+});

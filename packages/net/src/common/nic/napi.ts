@@ -1,0 +1,105 @@
+/**
+ * The receive loop both guest NIC drivers share (Linux's NAPI): the first rx interrupt masks
+ * further ones, polls up to a weight of frames per turn, yields between turns, and unmasks with
+ * a re-check, so a burst costs one interrupt. Frames the handler sends while a poll runs (the
+ * replies) join the poll's batch: one kick when the poll ends instead of one per reply.
+ */
+
+/** What the loop needs of a driver's rx queue. */
+export interface NapiQueue {
+  /** Mask rx interrupts. */
+  mask(): void;
+  /**
+   * Unmask them. Returns true when frames arrived meanwhile that no interrupt will announce (the
+   * loop polls again); an unmask that re-runs the interrupt handler itself returns false.
+   */
+  unmask(): boolean;
+  /** One poll: hand at most `budget` received frames to the driver's handler; returns how many. */
+  receive(budget: number): number;
+  /** After each turn: give buffers back to the device (and notify it if it asked). */
+  refill(): void;
+  /** Run `fn` on a later turn of the event loop (the connection's defer). */
+  defer(fn: () => void): void;
+  /** Whether the connection is gone (no more polls). */
+  readonly closed: boolean;
+}
+
+/** Sends made while any poll of one driver runs, kicked once when the poll ends. */
+export class PollBatch {
+  private depth = 0;
+  private wanted = false;
+  /** @param kick notifies the device of everything sent during the poll. */
+  constructor(private readonly kick: () => void) {}
+
+  /** Inside a poll: note that a kick is owed and return true (the caller does not kick now). */
+  deferKick(): boolean {
+    if (this.depth === 0) return false;
+    this.wanted = true;
+    return true;
+  }
+
+  /** @internal */
+  enter(): void {
+    this.depth++;
+  }
+
+  /** @internal */
+  leave(): void {
+    if (--this.depth === 0 && this.wanted) {
+      this.wanted = false;
+      this.kick();
+    }
+  }
+}
+
+/** One rx queue's NAPI loop. */
+export class NapiPoll {
+  private scheduled = false;
+  private readonly turn = (): void => this.poll();
+
+  /**
+   * @param first `inline`: the first poll runs inside the interrupt (lowest latency: venet);
+   *   `deferred`: it runs on the next turn (virtio-net, as Linux's softirq).
+   */
+  constructor(
+    private readonly queue: NapiQueue,
+    private readonly weight: number,
+    private readonly batch: PollBatch,
+    private readonly first: 'inline' | 'deferred',
+  ) {}
+
+  /** The rx interrupt: mask, and poll unless a poll is already under way. */
+  interrupt(): void {
+    this.queue.mask();
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.first === 'inline') this.poll();
+    else this.queue.defer(this.turn);
+  }
+
+  private poll(): void {
+    const q = this.queue;
+    if (q.closed) {
+      this.scheduled = false;
+      return;
+    }
+    let done: number;
+    this.batch.enter();
+    try {
+      done = q.receive(this.weight);
+    } finally {
+      this.batch.leave();
+    }
+    q.refill();
+    if (done === this.weight && !q.closed) {
+      q.defer(this.turn);
+      return;
+    }
+    this.scheduled = false;
+    if (q.unmask()) {
+      q.mask();
+      this.scheduled = true;
+      q.defer(this.turn);
+    }
+  }
+}

@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError } from '@vbus/core';
+import { GuestResponder } from './guest-responder.js';
+import { LearningSwitch } from '../backend/learning-switch.js';
+import { LoopbackBackend } from '../backend/loopback-backend.js';
+import { NetError } from '../backend/net-error.js';
+import {
+  ARP_OP_REPLY,
+  ARP_OP_REQUEST,
+  BROADCAST_MAC,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  buildArpFrame,
+  buildIcmpEchoFrame,
+  buildUdpFrame,
+  bytesEqual,
+  formatIpv4,
+  formatMac,
+  internetChecksum,
+  parseArpFrame,
+  parseIcmpEchoFrame,
+  parseIpv4,
+  parseMac,
+  parseUdpFrame,
+  verifyChecksums,
+} from '../packet/index.js';
+
+const hostMac = parseMac('02:00:00:00:00:01');
+const hostIp = parseIpv4('192.0.2.1');
+const guestMac = parseMac('02:00:00:00:00:02');
+
+function makeGuest(extra: Partial<ConstructorParameters<typeof GuestResponder>[0]> = {}) {
+  const sent: Uint8Array[] = [];
+  const g = new GuestResponder({ mac: guestMac, ip: '192.0.2.2', ...extra }, (f) => {
+    sent.push(f.slice());
+    return true;
+  });
+  return { g, sent };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('packets', () => {
+  it('internet checksum follows RFC 1071 (worked example) and handles odd lengths', () => {
+    const b = new Uint8Array([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
+    expect(internetChecksum(b)).toBe(~0xddf2 & 0xffff);
+    expect(internetChecksum(new Uint8Array([0xab]))).toBe(~0xab00 & 0xffff);
+  });
+
+  it('parses and formats addresses, refusing junk', () => {
+    expect(formatIpv4(parseIpv4('192.0.2.254'))).toBe('192.0.2.254');
+    expect(formatMac(parseMac('02:AB:00:00:00:ff'))).toBe('02:ab:00:00:00:ff');
+    expect(() => parseIpv4('192.0.2')).toThrow(TypeError);
+    expect(() => parseIpv4('192.0.2.256')).toThrow(TypeError);
+    expect(() => parseMac('02:00:00')).toThrow(TypeError);
+  });
+
+  it('parsers return undefined for truncated frames', () => {
+    const f = buildIcmpEchoFrame({ srcMac: hostMac, dstMac: guestMac, srcIp: hostIp, dstIp: hostIp, type: 8, id: 1, seq: 1, data: new Uint8Array(4) });
+    for (let n = 0; n < f.length; n++) expect(parseIcmpEchoFrame(f.subarray(0, n))).toBeUndefined();
+    expect(parseIcmpEchoFrame(f)).toBeDefined();
+  });
+});
+
+describe('GuestResponder', () => {
+  it('answers an ARP request for its address and ignores one for another', () => {
+    const { g, sent } = makeGuest();
+    const req = (target: string) =>
+      buildArpFrame({ op: ARP_OP_REQUEST, senderMac: hostMac, senderIp: hostIp, targetMac: new Uint8Array(6), targetIp: parseIpv4(target) });
+    expect(g.receive(req('192.0.2.3'))).toBe(false);
+    expect(sent.length).toBe(0);
+    expect(g.receive(req('192.0.2.2'))).toBe(true);
+    expect(sent.length).toBe(1);
+    const reply = parseArpFrame(sent[0]!)!;
+    expect(reply.op).toBe(ARP_OP_REPLY);
+    expect(formatMac(reply.senderMac)).toBe('02:00:00:00:00:02');
+    expect(formatIpv4(reply.senderIp)).toBe('192.0.2.2');
+    expect(formatMac(reply.targetMac)).toBe('02:00:00:00:00:01');
+    expect(formatIpv4(reply.targetIp)).toBe('192.0.2.1');
+    expect(formatMac(sent[0]!.subarray(0, 6))).toBe('02:00:00:00:00:01');
+    expect(g.arpTable()).toEqual({ '192.0.2.1': '02:00:00:00:00:01' });
+    expect(g.counters.arpRequestsIn).toBe(1);
+    expect(g.counters.arpRepliesOut).toBe(1);
+  });
+
+  it('answers ICMP echo for every payload size 0..1472 with valid checksums and the same data', () => {
+    const { g, sent } = makeGuest();
+    for (let size = 0; size <= 1472; size++) {
+      const data = Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff);
+      const req = buildIcmpEchoFrame({
+        srcMac: hostMac,
+        dstMac: guestMac,
+        srcIp: hostIp,
+        dstIp: parseIpv4('192.0.2.2'),
+        type: ICMP_ECHO_REQUEST,
+        id: 0x1234,
+        seq: size,
+        data,
+      });
+      expect(g.receive(req)).toBe(true);
+      const reply = sent[sent.length - 1]!;
+      expect(reply.length).toBe(14 + 20 + 8 + size);
+      expect(verifyChecksums(reply)).toEqual({ ip: true, l4: true });
+      const echo = parseIcmpEchoFrame(reply)!;
+      expect(echo.type).toBe(ICMP_ECHO_REPLY);
+      expect([echo.id, echo.seq]).toEqual([0x1234, size]);
+      expect(formatIpv4(echo.ip.dst)).toBe('192.0.2.1');
+      expect(formatIpv4(echo.ip.src)).toBe('192.0.2.2');
+      expect(echo.dataLength).toBe(size);
+      expect(bytesEqual(reply, echo.dataOffset, data, 0, size)).toBe(true);
+    }
+    expect(sent.length).toBe(1473);
+    expect(g.counters.echoRepliesOut).toBe(1473);
+  });
+
+  it('does not answer bad checksums, other addresses, or packets above the MTU', () => {
+    const { g, sent } = makeGuest();
+    const req = (dst: string, size = 8) =>
+      buildIcmpEchoFrame({ srcMac: hostMac, dstMac: guestMac, srcIp: hostIp, dstIp: parseIpv4(dst), type: 8, id: 1, seq: 1, data: new Uint8Array(size) });
+    const bad = req('192.0.2.2');
+    bad[bad.length - 1] ^= 0xff;
+    expect(g.receive(bad)).toBe(false);
+    const badIp = req('192.0.2.2');
+    badIp[14 + 8] ^= 1; // TTL without fixing the header checksum
+    expect(g.receive(badIp)).toBe(false);
+    expect(g.counters.badChecksum).toBe(2);
+    expect(g.receive(req('192.0.2.9'))).toBe(false);
+    expect(g.receive(req('192.0.2.2', 1473))).toBe(false);
+    const otherMac = req('192.0.2.2');
+    otherMac[5] = 0x77;
+    expect(g.receive(otherMac)).toBe(false);
+    expect(g.receive(new Uint8Array(5))).toBe(false);
+    expect(sent.length).toBe(0);
+  });
+
+  it('echoes UDP on port 7 with a valid checksum and emits udp events', () => {
+    const { g, sent } = makeGuest();
+    const seen: string[] = [];
+    g.on('udp', (m) => seen.push(`${m.srcIp}:${m.srcPort}->${m.dstPort} ${new TextDecoder().decode(m.data)}`));
+    const data = new TextEncoder().encode('echo me');
+    g.receive(buildUdpFrame({ srcMac: hostMac, dstMac: guestMac, srcIp: hostIp, dstIp: parseIpv4('192.0.2.2'), srcPort: 5555, dstPort: 7, data }));
+    g.receive(buildUdpFrame({ srcMac: hostMac, dstMac: guestMac, srcIp: hostIp, dstIp: parseIpv4('192.0.2.2'), srcPort: 5555, dstPort: 9, data }));
+    expect(sent.length).toBe(1);
+    const u = parseUdpFrame(sent[0]!)!;
+    expect(u.checksumOk).toBe(true);
+    expect([u.srcPort, u.dstPort]).toEqual([7, 5555]);
+    expect(new TextDecoder().decode(sent[0]!.subarray(u.dataOffset, u.dataOffset + u.dataLength))).toBe('echo me');
+    expect(seen).toEqual(['192.0.2.1:5555->7 echo me', '192.0.2.1:5555->9 echo me']);
+    expect(g.counters.udpEchoed).toBe(1);
+    expect(g.counters.udpIn).toBe(2);
+  });
+
+  it('pings another responder through a switch, ARP first', async () => {
+    const sw = new LearningSwitch();
+    const a = new GuestResponder({ mac: parseMac('02:00:00:00:00:0a'), ip: '192.0.2.10' });
+    const b = new GuestResponder({ mac: parseMac('02:00:00:00:00:0b'), ip: '192.0.2.11' });
+    const pa = sw.attach({ name: 'a', mac: a.mac }, a);
+    const pb = sw.attach({ name: 'b', mac: b.mac }, b);
+    a.setTransmit((f) => pa.deliver(f));
+    b.setTransmit((f) => pb.deliver(f));
+    const r = await a.ping('192.0.2.11', 1000, 77, 3);
+    expect(r).toMatchObject({ from: '192.0.2.11', id: 77, seq: 3, size: 1000, ttl: 64 });
+    expect(a.counters.arpRequestsOut).toBe(1);
+    expect(a.counters.arpRepliesIn).toBe(1);
+    expect(b.counters.echoRequestsIn).toBe(1);
+    expect(a.arpTable()).toEqual({ '192.0.2.11': '02:00:00:00:00:0b' });
+    // the second ping needs no ARP
+    await a.ping('192.0.2.11', 0, 77, 4);
+    expect(a.counters.arpRequestsOut).toBe(1);
+    // UDP echo between them
+    const got = new Promise<string>((resolve) => a.on('udp', (m) => resolve(`${m.srcPort} ${new TextDecoder().decode(m.data)}`)));
+    expect(await a.sendUdp('192.0.2.11', 7, new TextEncoder().encode('hi'), 40000)).toBe(true);
+    expect(await got).toBe('7 hi');
+    expect(sw.lookup(b.mac)).toBe('b');
+  });
+
+  it('times out a ping nobody answers, after retrying ARP', async () => {
+    vi.useFakeTimers();
+    const { g, sent } = makeGuest({ timeoutMs: 300 });
+    const p = g.ping('192.0.2.50');
+    const check = expect(p).rejects.toMatchObject({ reason: 'timeout', value: '192.0.2.50' });
+    await vi.advanceTimersByTimeAsync(400);
+    await check;
+    expect(sent.filter((f) => parseArpFrame(f)?.op === ARP_OP_REQUEST).length).toBe(3);
+    expect(formatMac(sent[0]!.subarray(0, 6))).toBe(formatMac(BROADCAST_MAC));
+  });
+
+  it('times out an echo with no reply after ARP succeeded', async () => {
+    vi.useFakeTimers();
+    const { g } = makeGuest({ timeoutMs: 500 });
+    g.receive(buildArpFrame({ op: ARP_OP_REQUEST, senderMac: hostMac, senderIp: hostIp, targetMac: new Uint8Array(6), targetIp: g.ip }));
+    const p = g.ping('192.0.2.1', 10, 1, 1);
+    const check = expect(p).rejects.toBeInstanceOf(NetError);
+    await vi.advanceTimersByTimeAsync(600);
+    await check;
+  });
+
+  it('refuses addresses outside its subnet without a gateway, oversize pings and bad config', async () => {
+    const { g } = makeGuest();
+    await expect(g.ping('198.51.100.1')).rejects.toMatchObject({ reason: 'no-route' });
+    await expect(g.ping('192.0.2.1', 1473)).rejects.toMatchObject({ reason: 'size' });
+    expect(() => new GuestResponder({ mac: new Uint8Array(5), ip: '192.0.2.1' })).toThrow(ConfigError);
+    expect(() => new GuestResponder({ mac: guestMac, ip: 'nope' })).toThrow(ConfigError);
+    expect(() => new GuestResponder({ mac: guestMac, ip: '192.0.2.1', prefixLength: 33 })).toThrow(ConfigError);
+  });
+
+  it('sends to the gateway for off-subnet addresses', async () => {
+    const { g, sent } = makeGuest({ gateway: '192.0.2.1', timeoutMs: 0 });
+    g.receive(buildArpFrame({ op: ARP_OP_REPLY, senderMac: hostMac, senderIp: hostIp, targetMac: guestMac, targetIp: g.ip }));
+    await g.sendUdp('198.51.100.7', 53, new Uint8Array(3));
+    const u = parseUdpFrame(sent[sent.length - 1]!)!;
+    expect(formatIpv4(u.ip.dst)).toBe('198.51.100.7');
+    expect(formatMac(sent[sent.length - 1]!.subarray(0, 6))).toBe('02:00:00:00:00:01');
+  });
+
+  it('pings itself through a loopback backend', async () => {
+    const lb = new LoopbackBackend();
+    const { g } = makeGuest();
+    const port = lb.attach({ name: 'g', mac: g.mac }, g);
+    g.setTransmit((f) => port.deliver(f));
+    // Its own ARP request comes back: it answers itself, and learns itself.
+    const r = await g.ping('192.0.2.2', 32);
+    expect(r.from).toBe('192.0.2.2');
+    expect(port.counters.txFrames).toBe(port.counters.rxFrames);
+    g.close();
+  });
+
+  it('rejects waiting pings on close', async () => {
+    const { g } = makeGuest({ timeoutMs: 0 });
+    const p = g.ping('192.0.2.1');
+    g.close();
+    await expect(p).rejects.toMatchObject({ reason: 'closed' });
+  });
+});

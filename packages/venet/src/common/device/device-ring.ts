@@ -1,0 +1,35 @@
+import { IOQ_IDX_HEAD, IoqDeviceQueue, IoqIndex, RingError, type QueueCounters, type ShmRegistration, type ShmSignal } from '@vbus/core';
+
+/** One device queue: the IOQ's south end plus the slot index we are at (for error messages). */
+export class DeviceRing {
+  readonly q: IoqDeviceQueue;
+  /** Slot of the buffer {@link next} looked at. */
+  pos: number;
+  constructor(
+    readonly reg: ShmRegistration,
+    readonly signal: ShmSignal,
+    readonly name: string,
+    maxCount: number,
+    readonly stats: QueueCounters,
+  ) {
+    this.q = new IoqDeviceQueue(reg.memory, reg.address, reg.length, signal, name, maxCount);
+    this.pos = this.q.ioq.readIndex(IoqIndex.Inuse, IOQ_IDX_HEAD);
+  }
+  get count(): number {
+    return this.q.ioq.count;
+  }
+  next(): boolean {
+    return this.q.next();
+  }
+  complete(len: number): void {
+    this.q.complete(len);
+    this.pos = this.pos + 1 === this.q.ioq.count ? 0 : this.pos + 1;
+  }
+  notify(): void {
+    if (this.q.notify()) this.stats.interrupts++;
+    else this.stats.suppressed++;
+  }
+  violation(value: number | bigint, rule: string): RingError {
+    return new RingError(this.name, this.pos, value, rule);
+  }
+}

@@ -1,0 +1,317 @@
+import type { DeviceContext, GuestMemory } from '@vbus/core';
+/**
+ * One driver's connection to a virtio-net device: the virtio transport plus the NIC's data
+ * paths (tx chains to the backend port, backend frames into rx chains, MRG_RXBUF, MQ flow
+ * hashing), the receive filter and the control queue. The host side is a @vbus/net backend, the
+ * same one venet uses; what it needs of its device comes through a {@link VirtioNetDeviceView}.
+ */
+import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackendPort } from '@vbus/net';
+import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
+import { hasFeature } from '../virtqueue/layout.js';
+import { VirtioDeviceConnection, type QueueCounters, type QueueSlot } from '../transport/virtio-transport.js';
+import {
+  VIRTIO_NET_CONFIG_MAC,
+  VIRTIO_NET_CONFIG_MAX_VQ_PAIRS,
+  VIRTIO_NET_CONFIG_MTU,
+  VIRTIO_NET_CONFIG_SIZE,
+  VIRTIO_NET_CONFIG_STATUS,
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
+  VIRTIO_NET_F_CTRL_RX,
+  VIRTIO_NET_F_CTRL_VQ,
+  VIRTIO_NET_F_GUEST_ANNOUNCE,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_F_STATUS,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_ECN,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_SIZE,
+  decodeNetHeader,
+  emptyNetHeader,
+  encodeNetHeader,
+} from './virtio-net-abi.js';
+
+import { VIRTIO_NET_MAX_FRAME, type VirtioNetConfig } from './virtio-net-config.js';
+import { processControlQueue, type ControlTarget } from './control-queue.js';
+import { RxFilter } from './rx-filter.js';
+
+/** What a connection reads of its device: a small view, not the device's fields. */
+export interface VirtioNetDeviceView {
+  readonly config: VirtioNetConfig;
+  /** Config-space status word (LINK_UP, ANNOUNCE). */
+  readonly netStatus: number;
+  readonly link: boolean;
+  /** The driver acknowledged an announcement. */
+  clearAnnounce(): void;
+}
+
+/** One driver's connection to a virtio-net device: the transport plus the NIC. */
+export class VirtioNetConnection extends VirtioDeviceConnection implements FrameSink {
+  private port: NetBackendPort | undefined;
+  // QEMU's reset defaults: promiscuous until the driver sets a mode
+  private readonly filter: RxFilter;
+  private readonly control: ControlTarget;
+  private readonly txScratch = new Uint8Array(VIRTIO_NET_HDR_SIZE + VIRTIO_NET_MAX_FRAME);
+  private readonly hdrBytes = new Uint8Array(VIRTIO_NET_HDR_SIZE);
+  private readonly hdr = emptyNetHeader();
+  private readonly rxChains: DescriptorChain[] = [];
+  private readonly software = new SoftwareOffload();
+  private readonly plain: FrameSink = { deliver: (f) => this.receive(f, undefined) };
+  /** Nesting depth of queue processing: rx interrupts raised meanwhile are sent once at the end. */
+  private busy = 0;
+  private readonly rxIrqPending: boolean[] = [];
+  /** Frames dropped by the receive filter. */
+  filtered = 0;
+
+  constructor(
+    private readonly device: VirtioNetDeviceView,
+    context: DeviceContext,
+    memory: GuestMemory,
+    private readonly onClose: () => void,
+  ) {
+    const n = device.config.queuePairs;
+    super(context, memory, {
+      numQueues: 2 * n + 1,
+      maxQueueSize: device.config.maxQueueSize,
+      features: device.config.features,
+      queueName: (i) => (i === 2 * n ? 'ctrl' : i % 2 === 0 ? `rx${i / 2}` : `tx${(i - 1) / 2}`),
+    });
+    this.filter = new RxFilter(Uint8Array.from(device.config.mac));
+    this.control = {
+      has: (bit) => this.has(bit),
+      filter: this.filter,
+      pairs: n,
+      pairReady: (k) => this.queues[2 * k]!.queue !== null && this.queues[2 * k + 1]!.queue !== null,
+      clearAnnounce: () => device.clearAnnounce(),
+    };
+  }
+
+  private get pairs(): number {
+    return this.device.config.queuePairs;
+  }
+
+  protected configSpace(): Uint8Array {
+    const b = new Uint8Array(VIRTIO_NET_CONFIG_SIZE);
+    const dv = new DataView(b.buffer);
+    b.set(this.filter.mac, VIRTIO_NET_CONFIG_MAC);
+    dv.setUint16(VIRTIO_NET_CONFIG_STATUS, this.device.netStatus, true);
+    dv.setUint16(VIRTIO_NET_CONFIG_MAX_VQ_PAIRS, this.pairs, true);
+    dv.setUint16(VIRTIO_NET_CONFIG_MTU, this.device.config.mtu, true);
+    return b;
+  }
+
+  protected override checkFeatures(f: bigint): string | null {
+    const needsCtrl = [VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_MQ, VIRTIO_NET_F_CTRL_MAC_ADDR, VIRTIO_NET_F_GUEST_ANNOUNCE];
+    if (!hasFeature(f, VIRTIO_NET_F_CTRL_VQ) && needsCtrl.some((b) => hasFeature(f, b))) return 'CTRL_RX, MQ, CTRL_MAC_ADDR need CTRL_VQ (§5.1.3.1)';
+    if (hasFeature(f, VIRTIO_NET_F_GUEST_ANNOUNCE) && !hasFeature(f, VIRTIO_NET_F_STATUS)) return 'GUEST_ANNOUNCE needs STATUS';
+    return null;
+  }
+
+  /** @internal link or announce changed */
+  statusChanged(): void {
+    if (this.has(VIRTIO_NET_F_STATUS)) this.configChanged();
+  }
+
+  protected start(): void {
+    const backend = this.device.config.backend;
+    this.filter.pairsInUse = 1;
+    if (backend) this.port = backend.attach({ name: this.context.name, mac: this.filter.mac, acceptsOffload: true }, this);
+    for (let k = 0; k < this.pairs; k++) {
+      // rx kicks are wanted only when the device ran out of buffers
+      this.queues[2 * k]!.queue?.disableNotification();
+      const tx = this.queues[2 * k + 1]!;
+      if (tx.queue?.hasAvailable()) this.guard(tx, () => this.processTx(tx));
+    }
+  }
+
+  protected stop(): void {
+    const p = this.port;
+    this.port = undefined;
+    p?.disconnect();
+  }
+
+  override close(): void {
+    super.close();
+    this.onClose();
+  }
+
+  override counters(): Record<string, Record<string, number>> {
+    const c = super.counters();
+    c.config!.filtered = this.filtered;
+    c.config!.offloadErrors = this.software.stats.errors;
+    return c;
+  }
+
+  protected onNotify(slot: QueueSlot): void {
+    if (slot.index === 2 * this.pairs) processControlQueue(slot, this.control, () => this.interrupt(slot));
+    else if (slot.index % 2 === 1) this.processTx(slot);
+    else slot.queue!.disableNotification(); // rx refilled: nothing to do until frames come
+  }
+
+  // --- transmit ---------------------------------------------------------------------------------
+
+  /** Drain a tx queue: notifications off, pop, deliver, complete; re-enable and re-check. */
+  private processTx(slot: QueueSlot): void {
+    const q = slot.queue!;
+    const budget = 4 * q.size;
+    let done = 0;
+    this.busy++;
+    try {
+      q.disableNotification();
+      for (;;) {
+        let chain: DescriptorChain | null;
+        while ((chain = q.popChain()) !== null) {
+          const id = chain.id;
+          const len = this.transmitChain(slot, chain);
+          q.addUsed(id, len);
+          if (++done >= budget) {
+            // a guest that keeps the ring full does not get to hold the event loop: continue later
+            this.interrupt(slot);
+            this.context.defer(() => this.live && slot.queue === q && this.guard(slot, () => this.processTx(slot)));
+            return;
+          }
+        }
+        if (!q.enableNotification()) break;
+        q.disableNotification();
+      }
+      if (done > 0) this.interrupt(slot);
+    } finally {
+      this.busy--;
+      if (this.busy === 0) this.flushRxInterrupts();
+    }
+  }
+
+  /** One tx chain: header + frame out of the readable part, to the backend. Returns the used length (0). */
+  private transmitChain(slot: QueueSlot, chain: DescriptorChain): number {
+    const c = slot.counters;
+    const r = chain.reader();
+    const total = r.remaining;
+    if (total < VIRTIO_NET_HDR_SIZE + 14 || total > this.txScratch.length) {
+      c.drops++;
+      return 0;
+    }
+    // copied out first: the guest cannot change the frame after the checks
+    r.read(this.txScratch, 0, total);
+    // the header is decoded from the private copy (decodeNetHeader reads its first bytes only)
+    const h = decodeNetHeader(this.txScratch, this.hdr);
+    let offload: FrameOffload | undefined;
+    if ((h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN) !== VIRTIO_NET_HDR_GSO_NONE) {
+      // no HOST_TSO/UFO offered: a GSO frame is a driver bug, dropped
+      c.drops++;
+      return 0;
+    }
+    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && this.has(VIRTIO_NET_F_CSUM)) {
+      offload = { needsCsum: true, csumStart: h.csumStart, csumOffset: h.csumOffset, gsoType: 0, gsoSize: 0, hdrLen: h.hdrLen, ecn: false };
+    }
+    const port = this.port;
+    // the frame view is made only for a backend that will read it
+    if (!port || !this.device.link || !port.deliver(this.txScratch.subarray(VIRTIO_NET_HDR_SIZE, total), offload)) {
+      c.drops++;
+      return 0;
+    }
+    c.frames++;
+    c.bytes += total - VIRTIO_NET_HDR_SIZE;
+    return 0;
+  }
+
+  // --- receive ------------------------------------------------------------------------------------
+
+  /** FrameSink: a frame from the backend for this NIC. Never throws. */
+  deliver(frame: Uint8Array, offload?: FrameOffload): boolean {
+    if (!this.live || !this.device.link) {
+      this.queues[0]!.counters.drops++;
+      return false;
+    }
+    if (!this.filter.accepts(frame)) {
+      this.filtered++;
+      return false;
+    }
+    const gso = offload !== undefined && (offload.gsoType & 0x7f) !== 0;
+    if (needsSoftwareOffload(offload) && (gso || !this.has(VIRTIO_NET_F_GUEST_CSUM))) return this.software.process(frame, offload, this.plain);
+    return this.receive(frame, offload);
+  }
+
+  private receive(frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+    const slot = this.queues[2 * this.filter.pairOf(frame)]!;
+    let ok = false;
+    this.guard(slot, () => {
+      ok = this.receiveInto(slot, frame, offload);
+    });
+    return ok;
+  }
+
+  /**
+   * Write header + frame into the next rx chain; with MRG_RXBUF spread over as many chains as it
+   * takes (num_buffers). No buffers: a counted drop, and rx kicks are turned on so that the
+   * driver's refill is seen.
+   */
+  private receiveInto(slot: QueueSlot, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+    const q = slot.queue;
+    if (q === null) {
+      slot.counters.drops++;
+      return false;
+    }
+    const need = VIRTIO_NET_HDR_SIZE + frame.length;
+    const mrg = this.has(VIRTIO_NET_F_MRG_RXBUF);
+    let n = 0;
+    let room = 0;
+    while (room < need && (mrg || n === 0)) {
+      const chain = q.popChain((this.rxChains[n] ??= new DescriptorChain()));
+      if (chain === null) break;
+      n++;
+      room += chain.writableBytes;
+    }
+    if (room < need || this.rxChains[0]!.writableBytes < VIRTIO_NET_HDR_SIZE) {
+      slot.counters.drops++;
+      // give back what was taken, empty (the driver reposts buffers shorter than a header)
+      for (let i = 0; i < n; i++) q.addUsed(this.rxChains[i]!.id, 0);
+      if (n > 0) this.rxInterrupt(slot);
+      else q.enableNotification();
+      return false;
+    }
+    const h = this.hdr;
+    h.flags = offload?.needsCsum ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
+    h.gsoType = VIRTIO_NET_HDR_GSO_NONE;
+    h.hdrLen = offload?.hdrLen ?? 0;
+    h.gsoSize = 0;
+    h.csumStart = offload?.needsCsum ? offload.csumStart : 0;
+    h.csumOffset = offload?.needsCsum ? offload.csumOffset : 0;
+    h.numBuffers = n;
+    encodeNetHeader(h, this.hdrBytes);
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const chain = this.rxChains[i]!;
+      const w = chain.writer();
+      if (i === 0) w.write(this.hdrBytes);
+      off += w.write(frame, off);
+      q.addUsed(chain.id, w.written);
+    }
+    slot.counters.frames++;
+    slot.counters.bytes += frame.length;
+    this.rxInterrupt(slot);
+    return true;
+  }
+
+  private rxInterrupt(slot: QueueSlot): void {
+    if (this.busy > 0) this.rxIrqPending[slot.index] = true;
+    else this.interrupt(slot);
+  }
+
+  private flushRxInterrupts(): void {
+    for (let i = 0; i < this.rxIrqPending.length; i++) {
+      if (!this.rxIrqPending[i]) continue;
+      this.rxIrqPending[i] = false;
+      const slot = this.queues[i]!;
+      if (this.live && slot.queue !== null) this.guard(slot, () => this.interrupt(slot));
+    }
+  }
+
+  /** Receive-filter state (for tests and introspection). */
+  rxFilter(): { promisc: boolean; allmulti: boolean; mac: Uint8Array; pairs: number } {
+    return this.filter.snapshot();
+  }
+}
+
+export type { QueueCounters };
