@@ -60,7 +60,11 @@ export interface GuestNic {
   readonly mac: Uint8Array;
   readonly mtu: number;
   readonly linkUp: boolean;
-  /** Received frames (NAPI: called from the driver's poll; a send made here is kicked once when the poll ends). */
+  /**
+   * Received frames (NAPI: called from the driver's poll; a send made here is kicked once when the
+   * poll ends). Until it is first set, received frames wait in the rx ring (once it is full the
+   * device counts drops): a frame is never consumed with nobody to take it.
+   */
   onFrame: FrameHandler;
   /** Send one frame; false when it was refused (ring full, too big), counted as a drop. */
   send(frame: Uint8Array, options?: NicSendOptions): boolean;

@@ -41,10 +41,41 @@ function fakeQueue(pending: number) {
   return { q, log, runDeferred };
 }
 
+/** A loop with its receiver attached (loops start held). */
+function released(napi: NapiPoll): NapiPoll {
+  napi.release();
+  return napi;
+}
+
 describe('NapiPoll', () => {
+  it('held until release: an interrupt only masks, frames stay; release polls them on the next turn', () => {
+    const { q, log, runDeferred } = fakeQueue(5);
+    const napi = new NapiPoll(q, 64, new PollBatch(() => {}), 'inline');
+    napi.interrupt();
+    runDeferred();
+    expect(q.pending).toBe(5);
+    expect(log).toEqual(['mask']);
+    napi.release();
+    expect(log).toEqual(['mask', 'defer']);
+    runDeferred();
+    expect(q.pending).toBe(0);
+    expect(log).toEqual(['mask', 'defer', 'receive 5', 'refill', 'unmask']);
+    napi.release(); // once only
+    expect(log.length).toBe(5);
+  });
+
+  it('a release with no interrupt meanwhile polls nothing; the next interrupt polls as usual', () => {
+    const { q, log } = fakeQueue(2);
+    const napi = new NapiPoll(q, 64, new PollBatch(() => {}), 'inline');
+    napi.release();
+    expect(log).toEqual([]);
+    napi.interrupt();
+    expect(log).toEqual(['mask', 'receive 2', 'refill', 'unmask']);
+  });
+
   it('inline: one interrupt drains a burst in weight-sized polls, then unmasks once', () => {
     const { q, log, runDeferred } = fakeQueue(10);
-    const napi = new NapiPoll(q, 4, new PollBatch(() => {}), 'inline');
+    const napi = released(new NapiPoll(q, 4, new PollBatch(() => {}), 'inline'));
     napi.interrupt();
     runDeferred();
     expect(q.pending).toBe(0);
@@ -53,7 +84,7 @@ describe('NapiPoll', () => {
 
   it('deferred: the first poll waits for the next turn; an interrupt during a poll adds none', () => {
     const { q, log, runDeferred } = fakeQueue(3);
-    const napi = new NapiPoll(q, 64, new PollBatch(() => {}), 'deferred');
+    const napi = released(new NapiPoll(q, 64, new PollBatch(() => {}), 'deferred'));
     napi.interrupt();
     napi.interrupt();
     expect(log).toEqual(['mask', 'defer', 'mask']);
@@ -64,7 +95,7 @@ describe('NapiPoll', () => {
   it('frames that arrive while unmasking are polled again (no interrupt will come for them)', () => {
     const { q, log, runDeferred } = fakeQueue(1);
     q.arriveWhileUnmasking = 2;
-    const napi = new NapiPoll(q, 64, new PollBatch(() => {}), 'inline');
+    const napi = released(new NapiPoll(q, 64, new PollBatch(() => {}), 'inline'));
     napi.interrupt();
     runDeferred();
     expect(q.pending).toBe(0);
@@ -81,14 +112,14 @@ describe('NapiPoll', () => {
       for (let i = 0; i < n; i++) expect(batch.deferKick()).toBe(true); // each frame answered
       return n;
     };
-    new NapiPoll(q, 64, batch, 'inline').interrupt();
+    released(new NapiPoll(q, 64, batch, 'inline')).interrupt();
     expect(kicks).toBe(1);
     expect(batch.deferKick()).toBe(false);
   });
 
   it('a closed connection stops the loop', () => {
     const { q, log, runDeferred } = fakeQueue(100);
-    const napi = new NapiPoll(q, 4, new PollBatch(() => {}), 'inline');
+    const napi = released(new NapiPoll(q, 4, new PollBatch(() => {}), 'inline'));
     napi.interrupt();
     q.closed = true;
     runDeferred();

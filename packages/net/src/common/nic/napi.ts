@@ -52,9 +52,16 @@ export class PollBatch {
   }
 }
 
-/** One rx queue's NAPI loop. */
+/**
+ * One rx queue's NAPI loop. It starts held: until {@link release} (the driver's receive handler
+ * is attached), an interrupt only masks and frames stay in the ring, so no frame is consumed
+ * with nobody to take it (a full ring makes the device count drops, as for a slow receiver).
+ */
 export class NapiPoll {
   private scheduled = false;
+  private held = true;
+  /** An interrupt came while held: poll on release. */
+  private parked = false;
   private readonly turn = (): void => this.poll();
 
   /**
@@ -68,13 +75,27 @@ export class NapiPoll {
     private readonly first: 'inline' | 'deferred',
   ) {}
 
-  /** The rx interrupt: mask, and poll unless a poll is already under way. */
+  /** The rx interrupt: mask, and poll unless a poll is already under way (or the loop is held). */
   interrupt(): void {
     this.queue.mask();
+    if (this.held) {
+      this.parked = true;
+      return;
+    }
     if (this.scheduled) return;
     this.scheduled = true;
     if (this.first === 'inline') this.poll();
     else this.queue.defer(this.turn);
+  }
+
+  /** A receiver is attached: start polling, at once if an interrupt came while held. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (!this.parked || this.scheduled) return;
+    this.parked = false;
+    this.scheduled = true;
+    this.queue.defer(this.turn);
   }
 
   private poll(): void {

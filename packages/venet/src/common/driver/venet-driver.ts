@@ -5,6 +5,9 @@ import { GSO_NONE, NapiPoll, PollBatch, SEND_NOW, type FrameHandler, type GuestN
 import * as abi from '../abi/venet-abi.js';
 import { frameGsoToVenet } from '../abi/venet-gso.js';
 
+
+/** What onFrame reads as before a handler is attached (no frame reaches it: the loop is held). */
+const ignoreFrame: FrameHandler = () => {};
 /** Options of {@link VenetDriver.open}. */
 export interface VenetDriverOptions {
   /** RX and TX ring size (default 256). */
@@ -85,8 +88,18 @@ export class VenetDriver implements GuestNic {
   eventqCaps = 0;
   linkUp = false;
   readonly counters: VenetDriverCounters = { sent: 0, received: 0, txBytes: 0, rxBytes: 0, txBusy: 0, txCompletes: 0, rxInterrupts: 0, polls: 0, linkEvents: 0, txcEvents: 0, rxEmpty: 0 };
-  /** Each received frame; the view is valid only during the call. */
-  onFrame: FrameHandler = () => {};
+  /**
+   * Each received frame; the view is valid only during the call. Until it is first set, received
+   * frames wait in the rx ring (the NAPI loop is held): none is consumed with nobody to take it.
+   */
+  get onFrame(): FrameHandler {
+    return this.frameHandler ?? ignoreFrame;
+  }
+  set onFrame(handler: FrameHandler) {
+    this.frameHandler = handler;
+    this.napi?.release();
+  }
+  private frameHandler: FrameHandler | undefined;
   /** Link state changes reported by LINKSTATE events. */
   onLink: (up: boolean) => void = () => {};
   private rxSignal!: ShmSignal;
@@ -114,7 +127,7 @@ export class VenetDriver implements GuestNic {
   };
   /** Sends made inside an rx poll (replies) kick once when the poll ends. */
   private readonly pollBatch = new PollBatch(() => this.kickTx());
-  private napi!: NapiPoll;
+  private napi: NapiPoll | undefined;
   /** Frames posted with `more` and not yet kicked. */
   private unkicked = false;
   private stopping = false;
@@ -157,10 +170,10 @@ export class VenetDriver implements GuestNic {
     for (let i = 0; i < d.rx.count; i++) d.rx.post(d.rxBuffers[i]!, d.bufferSize, i);
     d.rxSignal = d.rx.signal = (await conn.shm(abi.VENET_QUEUE_RX, d.rx.ioq.address, d.rx.byteLength, d.rx.signalAddress))!;
     d.txSignal = d.tx.signal = (await conn.shm(abi.VENET_QUEUE_TX, d.tx.ioq.address, d.tx.byteLength, d.tx.signalAddress))!;
-    d.napi = new NapiPoll(d.napiQueue(), d.pollWeight, d.pollBatch, 'inline');
+    const napi = (d.napi = new NapiPoll(d.napiQueue(), d.pollWeight, d.pollBatch, 'inline'));
     d.rxSignal.handler = () => {
       d.counters.rxInterrupts++;
-      d.napi.interrupt();
+      napi.interrupt();
     };
     d.txSignal.handler = () => {
       d.counters.txCompletes++;
@@ -354,7 +367,8 @@ export class VenetDriver implements GuestNic {
         this.counters.rxBytes += n;
         let v = this.rxViews[cookie];
         if (v === undefined || v.length !== n) this.rxViews[cookie] = v = mem.view(buf, n);
-        this.onFrame(v);
+        // set: the NAPI loop polls only once a handler is attached
+        this.frameHandler!(v);
       }
       if (!this.stopping) this.rx.post(buf, this.bufferSize, cookie);
     }, budget);

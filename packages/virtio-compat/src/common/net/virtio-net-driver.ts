@@ -59,6 +59,9 @@ import { VIRTIO_NET_IMPLEMENTED_FEATURES } from './features.js';
 
 
 const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];
+
+/** What onFrame reads as before a handler is attached (no frame reaches it: the loops are held). */
+const ignoreFrame: FrameHandler = () => {};
 /** Features the driver knows how to use. */
 export const VIRTIO_NET_DRIVER_FEATURES: bigint = VIRTIO_NET_IMPLEMENTED_FEATURES;
 
@@ -125,8 +128,19 @@ interface Queue {
  */
 export class VirtioNetDriver implements GuestNic {
   readonly kind = 'virtio-net';
-  /** Called for each received frame; the frame view and the offload object are valid only during the call (copy what you keep). */
-  onFrame: FrameHandler = () => {};
+  /**
+   * Called for each received frame; the frame view and the offload object are valid only during
+   * the call (copy what you keep). Until it is first set, received frames wait in the rx rings
+   * (the NAPI loops are held): none is consumed with nobody to take it.
+   */
+  get onFrame(): FrameHandler {
+    return this.frameHandler ?? ignoreFrame;
+  }
+  set onFrame(handler: FrameHandler) {
+    this.frameHandler = handler;
+    for (const q of this.rx) q.napi?.release();
+  }
+  private frameHandler: FrameHandler | undefined;
   /** Called when the link state changes or the device needs a reset. */
   onConfigChange: (status: { link: boolean; needsReset: boolean }) => void = () => {};
   readonly counters: VirtioNetDriverCounters = {
@@ -293,6 +307,8 @@ export class VirtioNetDriver implements GuestNic {
     const q: Queue = { index, vq, signal, buffers, bufferSize, free: buffers.map((_, i) => common.size - 1 - i) };
     if (kind === 'rx') {
       const napi = (q.napi = new NapiPoll(this.napiQueue(q), this.options.pollWeight, this.pollBatch, 'deferred'));
+      // rings set up again (recover()) poll at once if a receiver is already attached
+      if (this.frameHandler !== undefined) napi.release();
       signal.handler = () => {
         this.counters.interrupts++;
         napi.interrupt();
@@ -462,7 +478,7 @@ export class VirtioNetDriver implements GuestNic {
       const views = (this.rxViews[q.index] ??= []);
       let v = views[first];
       if (v === undefined || v.length !== n) views[first] = v = mem.view(addr + VIRTIO_NET_HDR_SIZE, n);
-      this.onFrame(v, offload);
+      this.frameHandler!(v, offload);
       return true;
     }
     // merged: the device published every buffer of the frame before the interrupt
@@ -484,7 +500,7 @@ export class VirtioNetDriver implements GuestNic {
     }
     this.counters.received++;
     this.counters.rxBytes += total;
-    this.onFrame(out.subarray(0, total), offload);
+    this.frameHandler!(out.subarray(0, total), offload);
     return true;
   }
 
