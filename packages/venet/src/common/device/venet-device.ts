@@ -19,7 +19,7 @@ import {
   type ShmSignal,
 } from '@vbus/core';
 import type { FrameOffload, FrameSink, NetBackendPort } from '@vbus/net';
-import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } from '@vbus/net';
+import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP, gsoRefusal } from '@vbus/net';
 import { formatMac } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import { validateVenetConfig, type VenetConfig } from './venet-config.js';
@@ -98,6 +98,10 @@ export class VenetDevice implements Device {
   readonly stats = { rx: newQueueCounters(), tx: newQueueCounters(), evq: newQueueCounters() };
   /** Why rx frames were dropped (the sum is stats.rx.drops). */
   readonly rxDrops = { noConnection: 0, linkDown: 0, noBuffer: 0, tooBig: 0, backlogFull: 0, backlogDiscarded: 0 };
+  /** Why tx frames were dropped before the backend (part of stats.tx.drops): GSO metadata over the limits of @vbus/net's gso-limits. */
+  readonly txDrops = { gso: 0 };
+  /** Why the last tx frame counted in txDrops was refused. */
+  lastTxDropReason: string | undefined;
   readonly port: NetBackendPort | undefined;
   private conn: VenetConnection | undefined;
 
@@ -149,7 +153,7 @@ export class VenetDevice implements Device {
   }
 
   counters(): Counters {
-    return { rx: { ...this.stats.rx }, tx: { ...this.stats.tx }, evq: { ...this.stats.evq }, rxDrops: { ...this.rxDrops } };
+    return { rx: { ...this.stats.rx }, tx: { ...this.stats.tx }, evq: { ...this.stats.evq }, rxDrops: { ...this.rxDrops }, txDrops: { ...this.txDrops } };
   }
 
   release(): void {
@@ -466,7 +470,14 @@ export class VenetConnection implements DeviceConnectionHandler {
         frame = this.scratch.subarray(0, total);
       }
     }
-    if (port && frame && port.deliver(frame, offload)) {
+    // GSO metadata over the limits (size below the minimum MSS, too many segments) is a counted
+    // drop, as Linux drops such a virtio_net_hdr: the frame never reaches the backend
+    const gsoRefused = offload !== undefined && offload.gsoType !== GSO_NONE ? gsoRefusal(frameLen, offload.gsoType, offload.gsoSize) : undefined;
+    if (gsoRefused !== undefined) {
+      this.device.txDrops.gso++;
+      this.device.lastTxDropReason = gsoRefused;
+      this.stats.tx.drops++;
+    } else if (port && frame && port.deliver(frame, offload)) {
       this.stats.tx.frames++;
       this.stats.tx.bytes += frameLen;
     } else this.stats.tx.drops++;
