@@ -42,6 +42,18 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** Responders a (192.0.2.10) and b (192.0.2.11) on one switch, each sending through its port. */
+function twoOnSwitch() {
+  const sw = new LearningSwitch();
+  const a = new GuestResponder({ mac: parseMac('02:00:00:00:00:0a'), ip: '192.0.2.10' });
+  const b = new GuestResponder({ mac: parseMac('02:00:00:00:00:0b'), ip: '192.0.2.11' });
+  const pa = sw.attach({ name: 'a', mac: a.mac }, a);
+  const pb = sw.attach({ name: 'b', mac: b.mac }, b);
+  a.setTransmit((f) => pa.deliver(f));
+  b.setTransmit((f) => pb.deliver(f));
+  return { sw, a, b, pa, pb };
+}
+
 describe('packets', () => {
   it('internet checksum follows RFC 1071 (worked example) and handles odd lengths', () => {
     const b = new Uint8Array([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
@@ -153,13 +165,7 @@ describe('GuestResponder', () => {
   });
 
   it('pings another responder through a switch, ARP first', async () => {
-    const sw = new LearningSwitch();
-    const a = new GuestResponder({ mac: parseMac('02:00:00:00:00:0a'), ip: '192.0.2.10' });
-    const b = new GuestResponder({ mac: parseMac('02:00:00:00:00:0b'), ip: '192.0.2.11' });
-    const pa = sw.attach({ name: 'a', mac: a.mac }, a);
-    const pb = sw.attach({ name: 'b', mac: b.mac }, b);
-    a.setTransmit((f) => pa.deliver(f));
-    b.setTransmit((f) => pb.deliver(f));
+    const { sw, a, b } = twoOnSwitch();
     const r = await a.ping('192.0.2.11', 1000, 77, 3);
     expect(r).toMatchObject({ from: '192.0.2.11', id: 77, seq: 3, size: 1000, ttl: 64 });
     expect(a.counters.arpRequestsOut).toBe(1);
@@ -252,13 +258,7 @@ describe('GuestResponder against loops, reflection and ARP growth (issue 10)', (
   });
 
   it('two responders whose echo services face each other do not loop', () => {
-    const sw = new LearningSwitch();
-    const a = new GuestResponder({ mac: parseMac('02:00:00:00:00:0a'), ip: '192.0.2.10' });
-    const b = new GuestResponder({ mac: parseMac('02:00:00:00:00:0b'), ip: '192.0.2.11' });
-    const pa = sw.attach({ name: 'a', mac: a.mac }, a);
-    const pb = sw.attach({ name: 'b', mac: b.mac }, b);
-    a.setTransmit((f) => pa.deliver(f));
-    b.setTransmit((f) => pb.deliver(f));
+    const { a, b, pa } = twoOnSwitch();
     // a datagram from A's echo port to B's echo port (as a spoofer would craft it)
     pa.deliver(buildUdpFrame({ srcMac: a.mac, dstMac: b.mac, srcIp: a.ip, dstIp: b.ip, srcPort: 7, dstPort: 7, data: new Uint8Array(4) }));
     expect(b.counters.udpEchoRefused).toBe(1);
