@@ -322,11 +322,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   // quiesce: stop sending, let every ring drain, then account
   for (const inc of live.values()) post(inc, { cmd: 'run', on: false });
   const snapshot = () => [...live.values()].map((i) => `${Atomics.load(i.c, 0)}/${Atomics.load(i.c, 1)}/${acct.account(i.nic.name).offered}/${acct.account(i.nic.name).rxAccepted}`).join(',');
+  // drained = unchanged for 3 checks in a row (one quiet 100 ms is not proof on a loaded machine:
+  // a guest thread descheduled that long leaves frames in its ring)
   let prev = '';
-  for (let i = 0; i < 100; i++) {
+  let quiet = 0;
+  for (let i = 0; i < 100 && quiet < 3; i++) {
     await sleep(100);
     const s = snapshot();
-    if (s === prev) break;
+    quiet = s === prev ? quiet + 1 : 0;
     prev = s;
   }
   gc?.();
