@@ -1,12 +1,13 @@
 // A soak guest in a worker thread: one NIC (venet or virtio-net) on the switch. It streams
 // frames to the peers the host names and counts into shared memory, so its figures survive its
 // own death: [0] sent (driver accepted), [1] received addressed to it, [2] received flood copies,
-// [3] 1 once the NIC is up, [4] 1 once its connection closed.
+// [3] 1 once the NIC is up, [4] 1 once its connection closed, [5] spoofed frames sent, [6] GSO
+// bombs sent (attack frames count in [0] too: the driver accepted them).
 import { parentPort } from 'node:worker_threads';
 import { connectWorkerGuest } from '@vbus/core/node';
-import { VENET_FUNC_LINKDOWN, VENET_FUNC_LINKUP, VenetDriver } from '@vbus/venet';
+import { VENET_CAP_SG, VENET_CAP_TSO4, VENET_FUNC_LINKDOWN, VENET_FUNC_LINKUP, VenetDriver } from '@vbus/venet';
+import { GSO_TCPV4, IPPROTO_TCP, SEND_MORE, SEND_NOW, buildIpv4Frame, buildTcpSegment, type GuestNic } from '@vbus/net';
 import { VirtioNetDriver } from '@vbus/virtio-compat';
-import { SEND_MORE, SEND_NOW, type GuestNic } from '@vbus/net';
 
 export type SoakGuestCommand =
   | { cmd: 'peers'; macs: number[][] }
@@ -14,6 +15,12 @@ export type SoakGuestCommand =
   | { cmd: 'starve'; ms: number }
   | { cmd: 'hostile' }
   | { cmd: 'link-flap'; ms: number }
+  /** Send `n` frames from another NIC's MAC (`victim`) to `dst`: port security must drop them. */
+  | { cmd: 'spoof'; victim: number[]; dst: number[]; n: number }
+  /** venet: send `n` TSO frames with a GSO size of 1 (thousands of segments each, if allowed). */
+  | { cmd: 'gso-bomb'; n: number }
+  /** Send as fast as the ring takes frames for `ms`. */
+  | { cmd: 'flood'; ms: number }
   | { cmd: 'throw' }
   | { cmd: 'exit' }
   | { cmd: 'stop' };
@@ -35,7 +42,7 @@ const g = connectWorkerGuest({ memoryBytes: 16 << 20 });
 const opts = g.data as SoakGuestData;
 const c = new Int32Array(opts.counters);
 const conn = await g.bus.open(opts.device);
-const venet = opts.kind === 'venet' ? await VenetDriver.open(conn, g.allocator, { eventq: 0 }) : undefined;
+const venet = opts.kind === 'venet' ? await VenetDriver.open(conn, g.allocator, { eventq: 0, sg: VENET_CAP_SG | VENET_CAP_TSO4 }) : undefined;
 const nic: GuestNic = venet ?? (await VirtioNetDriver.open(conn, g.allocator, {}));
 const mac = nic.mac;
 // the storm kicks raw: venet's tx ring notifies on every kick, virtio-net's when the device asked
@@ -55,6 +62,7 @@ void closed.then(() => Atomics.store(c, 4, 1));
 
 let peers: Uint8Array[] = [];
 let running = false;
+let floodUntil = 0;
 let seq = 0;
 const frames = new Map<string, Uint8Array>();
 function frameTo(dst: Uint8Array): Uint8Array {
@@ -77,16 +85,27 @@ async function pump(): Promise<void> {
     if (opts.storm) {
       for (let i = 0; i < 1000; i++) kick();
     } else if (peers.length > 0) {
-      for (let i = 0; i < opts.batch; i++) {
+      const batch = Date.now() < floodUntil ? 256 : opts.batch;
+      for (let i = 0; i < batch; i++) {
         const f = frameTo(peers[seq++ % peers.length]!);
         new DataView(f.buffer).setUint32(14, seq);
-        if (nic.send(f, i + 1 < opts.batch ? SEND_MORE : SEND_NOW)) Atomics.add(c, 0, 1);
+        if (nic.send(f, i + 1 < batch ? SEND_MORE : SEND_NOW)) Atomics.add(c, 0, 1);
         else break;
       }
       nic.flush();
     }
-    await sleep(opts.pauseMs);
+    await sleep(Date.now() < floodUntil ? 0 : opts.pauseMs);
   }
+}
+
+/** Send attack frames; each one the driver accepts counts as sent ([0]) and in `slot`. */
+function attack(frames: Uint8Array[], slot: number, sendOne: (f: Uint8Array, more: boolean) => boolean = (f, more) => nic.send(f, more ? SEND_MORE : SEND_NOW)): void {
+  for (let i = 0; i < frames.length; i++) {
+    if (!sendOne(frames[i]!, i + 1 < frames.length)) break;
+    Atomics.add(c, 0, 1);
+    Atomics.add(c, slot, 1);
+  }
+  nic.flush();
 }
 
 parentPort!.on('message', (m: SoakGuestCommand) => {
@@ -110,6 +129,28 @@ parentPort!.on('message', (m: SoakGuestCommand) => {
         venet.tx.post(2 ** 40, 64, 0);
         venet.tx.kick();
       }
+      break;
+    case 'spoof': {
+      const f = new Uint8Array(opts.size);
+      f.set(m.dst, 0);
+      f.set(m.victim, 6);
+      f[12] = 0x88;
+      f[13] = 0xb5;
+      attack(Array.from({ length: m.n }, () => f), 5);
+      break;
+    }
+    case 'gso-bomb': {
+      if (!venet) break;
+      const d = venet;
+      const peer = peers[0] ?? mac;
+      const seg = buildTcpSegment({ srcPort: 40000, dstPort: 80, seq: 1, ack: 0, flags: 0x18, data: new Uint8Array(1900) });
+      const f = buildIpv4Frame({ srcMac: mac, dstMac: peer, srcIp: Uint8Array.of(10, 0, 0, 1), dstIp: Uint8Array.of(10, 0, 0, 2), protocol: IPPROTO_TCP, payload: seg });
+      const offload = { needsCsum: true, csumStart: 34, csumOffset: 16, gsoType: GSO_TCPV4, gsoSize: 1, hdrLen: 54 };
+      attack(Array.from({ length: m.n }, () => f), 6, (x, more) => d.sendv([x], { offload, more }));
+      break;
+    }
+    case 'flood':
+      floodUntil = Date.now() + m.ms;
       break;
     case 'link-flap':
       void (async () => {

@@ -4,14 +4,14 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createVbus, type Bus } from '@vbus/core';
 import { WorkerConnector, type WorkerGuest } from '@vbus/core/node';
-import { venetModule } from '@vbus/venet';
+import { venetModule, type VenetDevice } from '@vbus/venet';
 import { LearningSwitch } from '@vbus/net';
 import { virtioNetModule, type VirtioNetDevice } from '@vbus/virtio-compat';
 import { AccountingBackend } from './accounting.js';
 import type { SoakGuestCommand, SoakGuestData } from './guest.js';
 
-export type FaultKind = 'kill-terminate' | 'kill-throw' | 'kill-exit' | 'unplug' | 'hostile' | 'link-flap' | 'rx-starve';
-export const FAULT_KINDS: FaultKind[] = ['kill-terminate', 'kill-throw', 'kill-exit', 'unplug', 'hostile', 'link-flap', 'rx-starve'];
+export type FaultKind = 'kill-terminate' | 'kill-throw' | 'kill-exit' | 'unplug' | 'hostile' | 'link-flap' | 'rx-starve' | 'mac-spoof' | 'gso-bomb' | 'tx-flood';
+export const FAULT_KINDS: FaultKind[] = ['kill-terminate', 'kill-throw', 'kill-exit', 'unplug', 'hostile', 'link-flap', 'rx-starve', 'mac-spoof', 'gso-bomb', 'tx-flood'];
 
 export interface SoakOptions {
   /** How long to inject faults, in ms. */
@@ -38,6 +38,8 @@ export interface SoakReport {
   framesDelivered: number;
   framesDropped: number;
   dropped: { refusedRx: number; switch: number; preSwitch: number; atFault: number };
+  /** Attack frames the guests sent, and what the host counted for them. */
+  attacks: { spoofsSent: number; spoofsDropped: number; gsoBombsSent: number; gsoBombsDropped: number };
   floodCopies: number;
   framesLost: number;
   faults: FaultRecord[];
@@ -102,6 +104,10 @@ interface Incarnation {
   accepted0: number;
   /** Frames the device took but dropped before the switch (virtio-net with its link down). */
   preSwitch: number;
+  /** venet: the device instance, and its GSO refusals (txDrops.gso) at spawn and at burial. */
+  venet?: VenetDevice;
+  gso0: number;
+  gso1?: number;
   dead: boolean;
   offered1?: number;
   accepted1?: number;
@@ -139,12 +145,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const post = (inc: Incarnation, m: SoakGuestCommand) => inc.guest.worker.postMessage(m);
 
   async function spawn(nic: Nic): Promise<Incarnation> {
-    const counters = new SharedArrayBuffer(8 * 4);
+    const counters = new SharedArrayBuffer(8 * 4); // [0..4] see guest.ts, [5] spoofs, [6] GSO bombs
     const data: SoakGuestData = { device: nic.name, kind: nic.kind, counters, batch: 32, pauseMs: 2, size: 128 };
     const guest = connector.spawn(new URL('./guest.ts', import.meta.url), { name: `soak-${nic.name}`, workerData: data });
     guest.worker.on('error', () => {}); // crashes are the point; the connector reports them
     const a = acct.account(nic.name);
-    const inc: Incarnation = { nic, guest, c: new Int32Array(counters), offered0: a.offered, accepted0: a.accepted(), preSwitch: 0, dead: false };
+    const venet = nic.kind === 'venet' ? bus.device<VenetDevice>(nic.name) : undefined;
+    const inc: Incarnation = { nic, guest, c: new Int32Array(counters), offered0: a.offered, accepted0: a.accepted(), preSwitch: 0, dead: false, venet, gso0: venet?.txDrops.gso ?? 0 };
     incarnations.push(inc);
     live.set(nic.name, inc);
     if (!(await waitFor(() => Atomics.load(inc.c, 3) === 1, 15_000))) throw new Error(`guest ${nic.name} did not come up`);
@@ -164,6 +171,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const a = acct.account(inc.nic.name);
     inc.offered1 = a.offered;
     inc.accepted1 = a.accepted();
+    inc.gso1 = inc.venet?.txDrops.gso;
     if (inc.guest.connections() !== 0) return `host still holds ${inc.guest.connections()} connections`;
     if (inc.guest.memoryBytes() !== 0) return `host still holds ${inc.guest.memoryBytes()} bytes of guest memory`;
     const dev = bus.introspect().devices.find((d) => d.name === inc.nic.name);
@@ -229,6 +237,35 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         if (!(await waitFor(() => a.rxAccepted > r, LIVENESS_MS))) return 'no frames reached the NIC after link up';
         return undefined;
       }
+      case 'mac-spoof': {
+        // send from a bystander's MAC to a third NIC: port security drops every one, counted
+        const victim = nics.find((n) => n !== nic && live.has(n.name));
+        const dst = nics.find((n) => n !== nic && n !== victim) ?? victim;
+        if (!victim || !dst) return undefined;
+        const s0 = sw.stats.spoofed;
+        const sent0 = Atomics.load(inc.c, 5);
+        post(inc, { cmd: 'spoof', victim: victim.mac, dst: dst.mac, n: 32 });
+        if (!(await waitFor(() => Atomics.load(inc.c, 5) > sent0 && sw.stats.spoofed - s0 >= Atomics.load(inc.c, 5) - sent0, LIVENESS_MS)))
+          return `spoofed frames not dropped by the switch (${sw.stats.spoofed - s0} dropped of ${Atomics.load(inc.c, 5) - sent0})`;
+        const owner = sw.lookup(Uint8Array.from(victim.mac));
+        if (owner !== undefined && owner === sw.lookup(Uint8Array.from(nic.mac))) return `the victim's MAC moved to the attacker's port ${owner}`;
+        return undefined;
+      }
+      case 'gso-bomb': {
+        if (!inc.venet) return undefined;
+        const g0 = inc.venet.txDrops.gso;
+        const sent0 = Atomics.load(inc.c, 6);
+        post(inc, { cmd: 'gso-bomb', n: 16 });
+        if (!(await waitFor(() => Atomics.load(inc.c, 6) > sent0 && inc.venet!.txDrops.gso - g0 >= Atomics.load(inc.c, 6) - sent0, LIVENESS_MS)))
+          return `GSO bombs not refused (${inc.venet.txDrops.gso - g0} refused of ${Atomics.load(inc.c, 6) - sent0})`;
+        if (bus.status(nic.name).state !== 'ready') return 'a GSO bomb failed the device instead of being dropped';
+        return undefined;
+      }
+      case 'tx-flood': {
+        post(inc, { cmd: 'flood', ms: 300 });
+        await sleep(300);
+        return undefined;
+      }
       case 'rx-starve': {
         const a = acct.account(nic.name);
         const refused = a.rxRefused;
@@ -249,7 +286,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const a = acct.account(inc.nic.name);
     const offered = (inc.offered1 ?? a.offered) - inc.offered0;
     const accepted = (inc.accepted1 ?? a.accepted()) - inc.accepted0;
-    return { tx: Atomics.load(inc.c, 0) - offered - inc.preSwitch, rx: accepted - Atomics.load(inc.c, 1) };
+    return { tx: Atomics.load(inc.c, 0) - offered - inc.preSwitch - gsoRefused(inc), rx: accepted - Atomics.load(inc.c, 1) };
+  }
+
+  /** GSO bombs the venet device refused before the switch (its txDrops.gso over the incarnation). */
+  function gsoRefused(inc: Incarnation): number {
+    return inc.venet ? (inc.gso1 ?? inc.venet.txDrops.gso) - inc.gso0 : 0;
   }
 
   const start = Date.now();
@@ -263,7 +305,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   while (Date.now() < deadline) {
     await sleep(100 + random() * 300);
     const kind = FAULT_KINDS[Math.floor(random() * FAULT_KINDS.length)]!;
-    const candidates = kind === 'hostile' ? nics.filter((n) => n.kind === 'venet') : nics;
+    const candidates = kind === 'hostile' || kind === 'gso-bomb' ? nics.filter((n) => n.kind === 'venet') : nics;
     const nic = candidates[Math.floor(random() * candidates.length)]!;
     const others = [...live.values()].filter((i) => i.nic !== nic).map((i) => ({ i, s: Atomics.load(i.c, 0), r: Atomics.load(i.c, 1) }));
     const t0 = Date.now();
@@ -309,12 +351,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let preSwitch = 0;
   let atFault = 0;
   let lost = 0;
+  let spoofsSent = 0;
+  let gsoSent = 0;
+  let gsoDropped = 0;
   for (const inc of incarnations) {
     const s = Atomics.load(inc.c, 0);
     const r = Atomics.load(inc.c, 1);
     sent += s;
     delivered += r;
-    preSwitch += inc.preSwitch;
+    spoofsSent += Atomics.load(inc.c, 5);
+    gsoSent += Atomics.load(inc.c, 6);
+    // GSO bombs are refused by the venet device before the switch: counted in its txDrops.gso
+    const refused = gsoRefused(inc);
+    gsoDropped += refused;
+    preSwitch += inc.preSwitch + refused;
     const { tx: txGap, rx: rxGap } = gaps(inc);
     if (!inc.dead) {
       if (txGap !== 0 || rxGap !== 0) problems.push(`${inc.nic.name} (live): tx gap ${txGap}, rx gap ${rxGap}`);
@@ -338,6 +388,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (a.offered !== a.delivered + a.refusedRx + a.droppedSwitch) problems.push('switch accounting does not add up');
   }
   const dropped = refusedRx + dropSwitch + preSwitch + atFault;
+  // every spoofed frame that reached the switch was dropped there (inside dropSwitch); none other was
+  if (sw.stats.spoofed > spoofsSent) problems.push(`switch dropped ${sw.stats.spoofed} frames as spoofed, guests sent only ${spoofsSent}`);
+  if (gsoDropped > gsoSent) problems.push(`venet refused ${gsoDropped} GSO frames, guests sent only ${gsoSent} bombs`);
   const identity = sent - delivered - dropped;
   if (identity !== lost) problems.push(`sent - delivered - dropped = ${identity}, expected ${lost}`);
   lost = Math.max(lost, Math.abs(identity));
@@ -352,6 +405,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     framesDelivered: delivered,
     framesDropped: dropped,
     dropped: { refusedRx, switch: dropSwitch, preSwitch, atFault },
+    attacks: { spoofsSent, spoofsDropped: sw.stats.spoofed, gsoBombsSent: gsoSent, gsoBombsDropped: gsoDropped },
     floodCopies,
     framesLost: lost,
     faults,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LearningSwitch, LoopbackBackend, SEND_MORE, SEND_NOW } from '@vbus/net';
 import { GuestResponder } from '@vbus/net';
-import { featureMask, VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_MRG_RXBUF, type VirtioNetDevice, type VirtioNetDriver } from '@vbus/virtio-compat';
+import { featureMask, VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF, type VirtioNetDevice, type VirtioNetDriver } from '@vbus/virtio-compat';
 import { frameTo, newVirtioBus, openDriver, settle, until } from './fixtures/virtio-harness.js';
 
 async function loopbackDriver(options: Parameters<typeof openDriver>[2] = {}) {
@@ -280,6 +280,24 @@ describe('virtio-net multiqueue and offload metadata', () => {
     expect(c.rx0!.frames + c.rx1!.frames).toBe(64);
     expect(c.tx0!.frames + c.tx1!.frames).toBe(64);
     expect(c.tx1!.frames).toBe(32);
+  });
+
+  it('without MQ negotiated the control queue is queue 2 even on a device with 2 pairs (virtio 1.2 §5.1.2)', async () => {
+    const bus = newVirtioBus();
+    bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:00:01', backend: new LoopbackBackend(), queuePairs: 2 });
+    const d = await openDriver(bus, 'vnet0', { features: ~featureMask(VIRTIO_NET_F_MQ) & ((1n << 64n) - 1n) });
+    expect(d.features & featureMask(VIRTIO_NET_F_MQ)).toBe(0n);
+    expect(d.maxPairs).toBe(1);
+    // the driver put its control queue at index 2; the device must answer there
+    const acked = await Promise.race([d.setRxMode({ promisc: false }), settle(50).then(() => "no answer" as const)]);
+    expect(acked).toBe(true);
+    const conn = bus.device<VirtioNetDevice>('vnet0');
+    expect(conn.counters().rx1!.frames).toBe(1); // queue 2 (named rx1 for the MQ layout) answered one command
+    // and frames still flow on pair 0
+    let got = 0;
+    d.onFrame = () => got++;
+    d.send(frameTo(d.mac, d.mac, 1));
+    await until(() => got === 1);
   });
 
   it('CSUM/GUEST_CSUM: NEEDS_CSUM travels tx header -> backend -> rx header', async () => {

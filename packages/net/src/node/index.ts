@@ -13,4 +13,4 @@ export {
   type QemuDgramCounters,
   type QemuDgramEvents,
 } from './qemu-dgram-backend.js';
-export { PcapFile } from './pcap-file.js';
+export { PcapFile, type PcapFileOptions } from './pcap-file.js';

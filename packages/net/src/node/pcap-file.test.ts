@@ -92,3 +92,29 @@ describe('pcap file read back by tshark', () => {
     }
   });
 });
+
+describe('pcap file backpressure (issue 10)', () => {
+  it('drops and counts records when the file is more than maxQueuedBytes behind; the file stays valid', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vbus-pcap-'));
+    const path = join(dir, 'bp.pcap');
+    try {
+      const pcap = PcapFile.open(path, { maxQueuedBytes: 4096 });
+      const frame = new Uint8Array(1000);
+      frame.set(macB, 0);
+      frame.set(macA, 6);
+      frame[12] = 0x88;
+      frame[13] = 0xb5;
+      // 200 frames in one turn: the disk cannot have taken any of them yet
+      for (let i = 0; i < 200; i++) expect(pcap.sink.deliver(frame)).toBe(true);
+      expect(pcap.tap.dropped).toBeGreaterThan(150);
+      expect(pcap.tap.records + pcap.tap.dropped).toBe(200);
+      expect(pcap.tap.records).toBeGreaterThan(0);
+      await pcap.close();
+      const bytes = readFileSync(path);
+      expect(bytes.length).toBe(pcap.tap.bytes);
+      expect(tshark(path, ['frame.len']).length).toBe(pcap.tap.records);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -23,6 +23,8 @@ export interface QemuDgramOptions {
   /** Accept datagrams only from `remote` (default true when `remote` is given). */
   onlyFromRemote?: boolean;
   name?: string;
+  /** Bytes waiting in the socket's send queue beyond which frames to the peer are dropped (counted in `dropsNoPeer`). Default 4 MiB. */
+  maxQueuedBytes?: number;
 }
 
 /** Counters of a dgram backend. */
@@ -59,6 +61,7 @@ export class QemuDgramBackend extends SocketBackendBase<QemuDgramEvents, QemuDgr
   };
   private remote: { host: string; port: number } | undefined;
   private readonly onlyFromRemote: boolean;
+  private readonly maxQueued: number;
 
   private constructor(
     private readonly socket: Socket,
@@ -67,6 +70,7 @@ export class QemuDgramBackend extends SocketBackendBase<QemuDgramEvents, QemuDgr
     super();
     this.remote = options.remote ? { host: options.remote.host ?? '127.0.0.1', port: options.remote.port } : undefined;
     this.onlyFromRemote = options.onlyFromRemote ?? options.remote !== undefined;
+    this.maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
     this.name = options.name ?? `qemu-dgram ${options.local?.host ?? '127.0.0.1'}:${options.local?.port ?? 0}`;
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     socket.on('error', (err) => {
@@ -126,7 +130,8 @@ export class QemuDgramBackend extends SocketBackendBase<QemuDgramEvents, QemuDgr
 
   protected send(frame: Uint8Array): boolean {
     const r = this.remote;
-    if (this.closed || r === undefined) {
+    // a peer that does not read (or a slow link) must not make the host queue without bound
+    if (this.closed || r === undefined || this.socket.getSendQueueSize() > this.maxQueued) {
       this.counters.dropsNoPeer++;
       return false;
     }

@@ -188,6 +188,50 @@ describe('QemuStreamBackend over TCP', () => {
     await exchangeArpAndPing(first, guest);
   });
 
+  it('a silent peer cannot hold a listening backend: a new peer replaces it after replaceIdleMs, counted', async () => {
+    let t = 0;
+    const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 }, { replaceIdleMs: 1000, now: () => t });
+    cleanups.push(() => backend.close());
+    const { guest } = attachResponder(backend, 'guest0', { timeoutMs: 3000 });
+    cleanups.push(() => guest.close());
+    const errors: NetError[] = [];
+    backend.on('error', (e) => errors.push(e));
+    const accepted = () => new Promise((r) => backend.once('connect', r));
+    let up = accepted();
+    const silent = await dial(backend.address());
+    await up;
+    // within the window the holder keeps the backend
+    t = 999;
+    const early = await dial(backend.address());
+    await early.closed;
+    expect(backend.counters.rejected).toBe(1);
+    // silent past the window: the next peer takes over, the silent one is closed
+    t = 2000;
+    up = accepted();
+    const next = await dial(backend.address());
+    await up;
+    await silent.closed;
+    expect(backend.counters.replaced).toBe(1);
+    expect(errors.map((e) => e.reason)).toEqual(['idle']);
+    await exchangeArpAndPing(next, guest);
+    // a peer that speaks is not replaced
+    t = 2500;
+    const third = await dial(backend.address());
+    await third.closed;
+    expect(backend.counters).toMatchObject({ rejected: 2, replaced: 1, connections: 2 });
+  });
+
+  it('idleTimeoutMs closes a peer whose socket stays idle, counted', async () => {
+    const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 }, { idleTimeoutMs: 50 });
+    cleanups.push(() => backend.close());
+    const gone = new Promise((r) => backend.once('disconnect', r));
+    const peer = await dial(backend.address());
+    await gone;
+    await peer.closed;
+    expect(backend.counters.idleTimeouts).toBe(1);
+    expect(backend.connected).toBe(false);
+  });
+
   it('connect mode: two responders ping each other across a real TCP connection', async () => {
     const server = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => server.close());

@@ -19,14 +19,34 @@ export interface QemuStreamOptions {
   maxFrame?: number;
   /** Bytes queued in the socket beyond which frames to the peer are dropped (default 4 MiB). */
   maxQueuedBytes?: number;
+  /**
+   * Listen mode: a new peer replaces the connected one when that one has sent nothing for this
+   * many ms (counted in `replaced`); otherwise the new peer is refused. A silent peer (one that
+   * connects and never speaks, or stops speaking) therefore cannot hold the backend. Default 5000;
+   * 0 lets any new peer replace the current one.
+   */
+  replaceIdleMs?: number;
+  /**
+   * Close a peer whose socket has been idle (no byte either way) for this many ms (counted in
+   * `idleTimeouts`). Default 0:
+   * off, because a QEMU peer whose guest is idle is silent for good reason; `replaceIdleMs`
+   * already keeps a silent peer from holding a listening backend.
+   */
+  idleTimeoutMs?: number;
+  /** The clock in ms for `replaceIdleMs`; inject a fake or virtual clock. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** Counters of a stream backend (the attached NIC's port has its own PortCounters). */
 export interface QemuStreamCounters extends SocketBackendCounters {
   /** Connections accepted or made. */
   connections: number;
-  /** Connections refused because a peer was already connected. */
+  /** Connections refused because a peer was already connected (and had spoken within `replaceIdleMs`). */
   rejected: number;
+  /** Silent peers closed because a new peer connected (`replaceIdleMs`). */
+  replaced: number;
+  /** Peers closed after `idleTimeoutMs` of an idle socket. */
+  idleTimeouts: number;
   /** Connections closed because of a length prefix of 0 or over the limit. */
   badLength: number;
   /** Peers that disconnected in the middle of a frame. */
@@ -50,8 +70,9 @@ type Mode = 'listen' | 'connect';
 /**
  * A QEMU-compatible stream socket backend (`-netdev stream` / `-netdev socket` over TCP or a unix
  * socket): each Ethernet frame travels as a 4-byte big-endian length then the frame, with no
- * virtio-net header. In listen mode it serves one peer at a time (a second one is refused until
- * the first leaves); in connect mode it connects once. One NIC attaches to it; to make it a
+ * virtio-net header. In listen mode it serves one peer at a time (a second one is refused while
+ * the first has spoken within `replaceIdleMs`, and replaces a first that has been silent longer);
+ * in connect mode it connects once. One NIC attaches to it; to make it a
  * switch port, join it to the switch with `connectBackends`.
  *
  * Frames with offload metadata are completed in software before they go on the wire. A peer
@@ -64,6 +85,8 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
   readonly counters: QemuStreamCounters = {
     connections: 0,
     rejected: 0,
+    replaced: 0,
+    idleTimeouts: 0,
     framesIn: 0,
     bytesIn: 0,
     framesOut: 0,
@@ -79,6 +102,11 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
   private server: Server | undefined;
   private socket: Socket | undefined;
   private peerName = '';
+  private readonly replaceIdleMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly now: () => number;
+  /** When the current peer last sent bytes (or connected). */
+  private lastHeard = 0;
   private readonly deframer: StreamDeframer;
 
   private constructor(
@@ -91,6 +119,11 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     this.maxFrame = options.maxFrame ?? QEMU_STREAM_MAX_FRAME;
     this.maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
     if (!Number.isInteger(this.maxFrame) || this.maxFrame < 14) throw new ConfigError('maxFrame', options.maxFrame, 'must be an integer of at least 14');
+    this.replaceIdleMs = options.replaceIdleMs ?? 5000;
+    if (!(this.replaceIdleMs >= 0)) throw new ConfigError('replaceIdleMs', options.replaceIdleMs, 'must be a non-negative number of milliseconds');
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    if (!(this.idleTimeoutMs >= 0)) throw new ConfigError('idleTimeoutMs', options.idleTimeoutMs, 'must be a non-negative number of milliseconds');
+    this.now = options.now ?? Date.now;
     this.deframer = new StreamDeframer((f) => this.fromPeer(f), this.maxFrame);
   }
 
@@ -167,12 +200,28 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
   }
 
   private accept(s: Socket): void {
-    if (this.closed || this.socket !== undefined) {
+    const current = this.socket;
+    if (this.closed || (current !== undefined && this.now() - this.lastHeard < this.replaceIdleMs)) {
       this.counters.rejected++;
       s.destroy();
       return;
     }
+    if (current !== undefined) {
+      // the connected peer has been silent for replaceIdleMs: it does not get to hold the backend
+      this.counters.replaced++;
+      this.drop(current, `peer ${this.peerName} replaced by a new peer after ${this.replaceIdleMs} ms of silence`);
+    }
     this.adopt(s);
+  }
+
+  /** Let go of `s` now: it is no longer the peer (its close event is then ignored). */
+  private drop(s: Socket, why: string): void {
+    const peer = this.peerName;
+    this.socket = undefined;
+    this.deframer.reset();
+    s.destroy();
+    this.emit('disconnect', peer, false);
+    this.emit('error', new NetError(this.name, 'idle', peer, why));
   }
 
   private adopt(s: Socket): void {
@@ -182,9 +231,18 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     this.deframer.reset();
     if (s.remoteAddress !== undefined) s.setNoDelay(true);
     const peer = this.peerName;
+    this.lastHeard = this.now();
     let broken = false;
+    if (this.idleTimeoutMs > 0) {
+      s.setTimeout(this.idleTimeoutMs, () => {
+        if (this.socket !== s) return;
+        this.counters.idleTimeouts++;
+        this.drop(s, `peer ${peer}: socket idle for ${this.idleTimeoutMs} ms, connection closed`);
+      });
+    }
     s.on('data', (chunk: Buffer) => {
       if (this.socket !== s || broken) return;
+      this.lastHeard = this.now();
       const bad = this.deframer.push(chunk);
       if (bad !== undefined) {
         broken = true;

@@ -14,4 +14,5 @@ export {
 export { connectBackends, type PatchCable, type PatchCableOptions } from './patch-cable.js';
 export * from './pcap.js';
 export * from './offload.js';
+export * from './gso-limits.js';
 export * from './stream-framing.js';

@@ -32,14 +32,15 @@ function frame(dst: Uint8Array, src: Uint8Array, tag = 0, len = 60): Uint8Array 
   return f;
 }
 
-function setup(n: number, opts: ConstructorParameters<typeof LearningSwitch>[0] = {}) {
+/** `n` ports; NIC ports (port security: each sends only from mac(i)) unless `uplink`. */
+function setup(n: number, opts: ConstructorParameters<typeof LearningSwitch>[0] = {}, uplink = false) {
   const sw = new LearningSwitch(opts);
   const sinks: Collector[] = [];
   const ports: NetBackendPort[] = [];
   for (let i = 0; i < n; i++) {
     const c = new Collector();
     sinks.push(c);
-    ports.push(sw.attach({ name: `p${i}`, mac: mac(i) }, c));
+    ports.push(sw.attach({ name: `p${i}`, mac: mac(i) }, c, { uplink }));
   }
   return { sw, sinks, ports };
 }
@@ -69,7 +70,7 @@ describe('LearningSwitch', () => {
   });
 
   it('floods multicast and broadcast even for learned-looking addresses, and does not learn group sources', () => {
-    const { sw, sinks, ports } = setup(3);
+    const { sw, sinks, ports } = setup(3, {}, true);
     const mcast = new Uint8Array([0x01, 0x00, 0x5e, 0, 0, 1]);
     ports[0]!.deliver(frame(mcast, mac(0)));
     ports[1]!.deliver(frame(mac(0), mcast)); // group source: never learned
@@ -78,7 +79,7 @@ describe('LearningSwitch', () => {
   });
 
   it('filters a frame whose destination is learned on the ingress port', () => {
-    const { sw, sinks, ports } = setup(3);
+    const { sw, sinks, ports } = setup(3, {}, true);
     ports[0]!.deliver(frame(BCAST, mac(0)));
     ports[0]!.deliver(frame(BCAST, mac(5))); // mac 5 also lives behind p0
     ports[0]!.deliver(frame(mac(5), mac(0)));
@@ -87,7 +88,7 @@ describe('LearningSwitch', () => {
   });
 
   it('moves an address to the port it is seen on last', () => {
-    const { sw, ports } = setup(3);
+    const { sw, ports } = setup(3, {}, true);
     ports[0]!.deliver(frame(BCAST, mac(7)));
     ports[2]!.deliver(frame(BCAST, mac(7)));
     expect(sw.lookup(mac(7))).toBe('p2');
@@ -121,7 +122,7 @@ describe('LearningSwitch', () => {
 
   it('stops learning at maxEntries (frames still flood) and recovers room from expired entries', () => {
     let t = 0;
-    const { sw, sinks, ports } = setup(2, { maxEntries: 2, ageMs: 100, now: () => t });
+    const { sw, sinks, ports } = setup(2, { maxEntries: 2, ageMs: 100, now: () => t }, true);
     for (let i = 10; i < 13; i++) ports[0]!.deliver(frame(BCAST, mac(i)));
     expect(sw.entries().length).toBe(2);
     expect(sw.stats.tableFull).toBe(1);
@@ -216,15 +217,18 @@ describe('LearningSwitch', () => {
     const loop = new LoopbackBackend();
     const cable = connectBackends(sw, loop, { name: 'loop' });
     // A frame flooded to the cable comes back from the loopback into the switch (a loop, on
-    // purpose) and is flooded once more to every port but the cable.
+    // purpose). Its source is p0's NIC MAC, which the cable (an uplink) may not send from: port
+    // security drops it instead of moving mac(0) to the cable and flooding it again.
     ports[0]!.deliver(frame(BCAST, mac(0), 42));
-    expect(sinks[1]!.frames.length).toBe(2);
-    expect(sinks[0]!.frames.length).toBe(1);
+    expect(sinks[1]!.frames.length).toBe(1);
+    expect(sinks[0]!.frames.length).toBe(0);
     expect(sw.ports().map((p) => p.name)).toEqual(['p0', 'p1', 'loop']);
-    expect(cable.a.counters.rxFrames).toBe(1);
+    // forwarding is synchronous: the reflection's refusal makes the copy toward the cable count
+    // as refused too (a drop on the cable port each way, nothing counted twice per frame)
     expect(cable.a.counters.txFrames).toBe(1);
-    // the reflected frame moved mac(0) to the cable port
-    expect(sw.lookup(mac(0))).toBe('loop');
+    expect(cable.a.counters.rxFrames + cable.a.counters.drops).toBe(2);
+    expect(sw.stats.spoofed).toBe(1);
+    expect(sw.lookup(mac(0))).toBe('p0');
     cable.disconnect();
     expect(sw.ports().length).toBe(2);
   });
@@ -266,5 +270,83 @@ describe('LearningSwitch robustness', () => {
     expect(ok.frames.length).toBe(1);
     expect(bad.counters.drops).toBe(1);
     expect((bad as unknown as { sinkErrors: number }).sinkErrors).toBe(1);
+  });
+});
+
+describe('LearningSwitch port security and bounded learning (issue 10)', () => {
+  it('a NIC port may only send from its NIC\'s MAC: a spoofer cannot steal a neighbour\'s unicast frames', () => {
+    const { sw, sinks, ports } = setup(3);
+    ports[1]!.deliver(frame(BCAST, mac(1))); // victim p1 announces itself
+    // attacker p2 claims mac(1) (and a group source): dropped, counted on p2, table unchanged
+    expect(ports[2]!.deliver(frame(BCAST, mac(1), 9))).toBe(false);
+    expect(ports[2]!.deliver(frame(BCAST, BCAST, 9))).toBe(false);
+    expect(sw.stats.spoofed).toBe(2);
+    expect(ports[2]!.counters.drops).toBe(2);
+    expect(sw.lookup(mac(1))).toBe('p1');
+    expect(sinks[0]!.frames.filter((f) => f[14] === 9).length).toBe(0);
+    // p0's unicast to the victim still reaches the victim only
+    ports[0]!.deliver(frame(mac(1), mac(0), 5));
+    expect(sinks[1]!.frames.at(-1)![14]).toBe(5);
+    expect(sinks[2]!.frames.some((f) => f[14] === 5)).toBe(false);
+    // sent = delivered + counted drops holds on the attacker's port
+    expect(ports[2]!.counters.txFrames).toBe(ports[2]!.counters.drops);
+  });
+
+  it('an uplink may send from hosts behind it, but not from a MAC a NIC port owns', () => {
+    const sw = new LearningSwitch();
+    const nic = sw.attach({ name: 'nic', mac: mac(1) }, new Collector());
+    const up = sw.attach({ name: 'up', mac: new Uint8Array(6) }, new Collector()); // no NIC MAC: an uplink
+    const explicit = sw.attach({ name: 'up2', mac: mac(3), uplink: true }, new Collector());
+    expect(up.deliver(frame(BCAST, mac(20)))).toBe(true);
+    expect(explicit.deliver(frame(BCAST, mac(21)))).toBe(true);
+    expect(up.deliver(frame(BCAST, mac(1)))).toBe(false);
+    expect(sw.lookup(mac(20))).toBe('up');
+    expect(sw.lookup(mac(21))).toBe('up2');
+    expect(sw.stats.spoofed).toBe(1);
+    nic.disconnect();
+    expect(up.deliver(frame(BCAST, mac(1)))).toBe(true); // no NIC owns it any more
+  });
+
+  it('a port learns at most maxEntriesPerPort addresses: an uplink flooding source MACs cannot blind the table', () => {
+    const sw = new LearningSwitch({ maxEntries: 100, maxEntriesPerPort: 10 });
+    const sinks = [new Collector(), new Collector()];
+    const flood = sw.attach({ name: 'flood', mac: mac(0), uplink: true }, sinks[0]!);
+    const nic = sw.attach({ name: 'nic', mac: mac(1) }, sinks[1]!);
+    for (let i = 0; i < 1000; i++) flood.deliver(frame(BCAST, Uint8Array.of(2, 1, 0, 0, i >> 8, i & 0xff)));
+    expect(sw.entries().length).toBe(10);
+    expect(sw.stats.portLimit).toBe(990);
+    nic.deliver(frame(BCAST, mac(1)));
+    expect(sw.lookup(mac(1))).toBe('nic');
+    flood.deliver(frame(mac(1), Uint8Array.of(2, 1, 0, 0, 0, 1), 77));
+    expect(sinks[1]!.frames.at(-1)![14]).toBe(77);
+    expect(sw.stats.forwarded).toBe(1);
+  });
+
+  it('a full table costs each new source a bounded number of visits, not a full scan, and still recovers expired room', () => {
+    let t = 0;
+    const sw = new LearningSwitch({ maxEntries: 4096, maxEntriesPerPort: 100_000, ageMs: 1000, now: () => t });
+    const up = sw.attach({ name: 'up', mac: new Uint8Array(6) }, new Collector());
+    const src = (i: number) => Uint8Array.of(2, 2, 0, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+    for (let i = 0; i < 4096; i++) up.deliver(frame(BCAST, src(i)));
+    expect(sw.entries().length).toBe(4096);
+    // count the Map entries the switch visits while 100 new sources arrive (any Map iteration)
+    const proto = Map.prototype as unknown as { [Symbol.iterator]: (this: Map<unknown, unknown>) => Iterator<unknown> };
+    const original = proto[Symbol.iterator];
+    let visits = 0;
+    proto[Symbol.iterator] = function (this: Map<unknown, unknown>) {
+      const it = original.call(this);
+      return { next: () => (visits++, it.next()), [Symbol.iterator]() { return this; } } as Iterator<unknown>;
+    };
+    try {
+      for (let i = 0; i < 100; i++) up.deliver(frame(BCAST, src(10_000 + i)));
+    } finally {
+      proto[Symbol.iterator] = original;
+    }
+    expect(sw.stats.tableFull).toBe(100);
+    expect(visits).toBeLessThanOrEqual(100 * 9);
+    // after aging, new sources find room within the bounded sweep
+    t = 5000;
+    up.deliver(frame(BCAST, src(20_000)));
+    expect(sw.lookup(src(20_000))).toBe('up');
   });
 });

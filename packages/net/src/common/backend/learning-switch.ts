@@ -2,6 +2,7 @@ import { ConfigError } from '@vbus/core';
 import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo, PortCounters } from './net-backend.js';
 import { needsSoftwareOffload, SoftwareOffload } from './offload.js';
 import { BackendPort } from './port.js';
+import { MacTable } from './mac-table.js';
 import { ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../packet/index.js';
 
 /** Options of a {@link LearningSwitch}. */
@@ -12,6 +13,11 @@ export interface LearningSwitchOptions {
   ageMs?: number;
   /** The most addresses the table holds; beyond it new addresses are not learned (frames flood). Default 4096. */
   maxEntries?: number;
+  /**
+   * The most addresses one port may have in the table; beyond it that port's new source
+   * addresses are not learned (counted in `stats.portLimit`; frames still flood). Default 1024.
+   */
+  maxEntriesPerPort?: number;
   /** The clock in ms; inject a fake or virtual clock. Default `Date.now`. */
   now?: () => number;
   /**
@@ -25,6 +31,13 @@ export interface LearningSwitchOptions {
 export interface SwitchAttachOptions {
   /** A sink that sees every frame this port sends into the switch and every frame sent to it. */
   capture?: FrameSink;
+  /**
+   * The port carries frames of many hosts (a socket backend, a patch cable, another switch): its
+   * source MACs are not restricted to the NIC's. Default: `nic.uplink`, or true when `nic.mac`
+   * is not a unicast address (all zero, as a patch cable reports). Other ports are NIC ports
+   * with port security: they may only send from `nic.mac`.
+   */
+  uplink?: boolean;
 }
 
 /** One learned address. */
@@ -51,6 +64,13 @@ export interface SwitchStats {
   expired: number;
   /** Addresses not learned because the table was full. */
   tableFull: number;
+  /** Addresses not learned because their port had `maxEntriesPerPort` already. */
+  portLimit: number;
+  /**
+   * Frames dropped by port security (counted as drops on the ingress port too): a NIC port sent
+   * from a MAC other than its NIC's, or any port sent from a MAC a NIC port of this switch owns.
+   */
+  spoofed: number;
 }
 
 /** Introspection of one switch port. */
@@ -59,19 +79,18 @@ export interface SwitchPortInfo {
   counters: PortCounters;
 }
 
-interface Entry {
-  port: SwitchPort;
-  lastSeen: number;
-}
-
 class SwitchPort extends BackendPort {
   /** Delivers a plain frame toward the NIC; made once so software offload allocates no closure per frame. */
   readonly plain: FrameSink;
+  /** Addresses learned on this port (kept by the MacTable). */
+  learned = 0;
   constructor(
     name: string,
     readonly sink: FrameSink,
     readonly acceptsOffload: boolean,
     readonly capture: FrameSink | undefined,
+    /** The only source MAC this port may send from (as a number), or -1 for an uplink. */
+    readonly ownMac: number,
     transmit: (port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined) => boolean,
     onDisconnect: (port: SwitchPort) => void,
   ) {
@@ -91,20 +110,28 @@ class SwitchPort extends BackendPort {
  * `ageMs` without traffic; expiry is lazy (checked on lookup), so the switch runs no timers and
  * follows any injected clock. Forwarding is synchronous and allocates nothing per frame.
  *
+ * Port security: a port attached for a NIC may only send from the NIC's MAC, and no port may send
+ * from a MAC that a NIC port of this switch owns; such frames are dropped (`stats.spoofed`, and a
+ * drop on the ingress port). So a guest cannot steal another's unicast frames by spoofing its
+ * address, and cannot blind the table by flooding source addresses. Uplinks (sockets, patch
+ * cables) may send from any other address, up to `maxEntriesPerPort` learned.
+ *
  * Anything that speaks frames can be a port, not only NICs: a socket backend through
  * {@link connectBackends}, a pcap tap through `attach`.
  */
 export class LearningSwitch implements NetBackend {
   readonly kind = 'learning-switch';
   readonly name: string;
-  readonly stats: SwitchStats = { forwarded: 0, flooded: 0, filtered: 0, runts: 0, learned: 0, moved: 0, expired: 0, tableFull: 0 };
+  readonly stats: SwitchStats = { forwarded: 0, flooded: 0, filtered: 0, runts: 0, learned: 0, moved: 0, expired: 0, tableFull: 0, portLimit: 0, spoofed: 0 };
   /** The engine that completes offloaded frames for ports that take only plain frames. */
   readonly offload = new SoftwareOffload();
   private readonly ageMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly capture: FrameSink | undefined;
-  private readonly table = new Map<number, Entry>();
+  private readonly table: MacTable<SwitchPort>;
+  /** MACs owned by NIC ports (with how many ports own each: a device may have several connections). */
+  private readonly owned = new Map<number, number>();
   /** Replaced (never mutated) on attach/detach, so a flood in progress iterates a stable list. */
   private portList: readonly SwitchPort[] = [];
 
@@ -118,14 +145,22 @@ export class LearningSwitch implements NetBackend {
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 0) {
       throw new ConfigError('maxEntries', options.maxEntries, 'must be a non-negative integer');
     }
+    const perPort = options.maxEntriesPerPort ?? 1024;
+    if (!Number.isInteger(perPort) || perPort < 0) throw new ConfigError('maxEntriesPerPort', options.maxEntriesPerPort, 'must be a non-negative integer');
+    this.table = new MacTable(this.maxEntries, perPort, this.ageMs, this.stats);
   }
 
   attach(nic: NicInfo, toNic: FrameSink, options: SwitchAttachOptions = {}): NetBackendPort {
+    const unicast = nic.mac instanceof Uint8Array && nic.mac.length === 6 && !isGroupMac(nic.mac) && nic.mac.some((b) => b !== 0);
+    const uplink = options.uplink ?? nic.uplink ?? !unicast;
+    const ownMac = uplink || !unicast ? -1 : macToNumber(nic.mac);
+    if (ownMac >= 0) this.owned.set(ownMac, (this.owned.get(ownMac) ?? 0) + 1);
     const port = new SwitchPort(
       nic.name,
       toNic,
       nic.acceptsOffload === true,
       options.capture,
+      ownMac,
       (p, f, o) => this.forward(p, f, o),
       (p) => this.detach(p),
     );
@@ -137,7 +172,7 @@ export class LearningSwitch implements NetBackend {
   entries(): MacTableEntry[] {
     const now = this.now();
     const out: MacTableEntry[] = [];
-    for (const [key, e] of this.table) {
+    for (const [key, e] of this.table.all()) {
       const age = now - e.lastSeen;
       if (age > this.ageMs) continue;
       out.push({ mac: formatMac(macBytes(key)), port: e.port.name, ageMs: age });
@@ -167,45 +202,28 @@ export class LearningSwitch implements NetBackend {
 
   private detach(port: SwitchPort): void {
     this.portList = this.portList.filter((p) => p !== port);
-    for (const [key, e] of this.table) if (e.port === port) this.table.delete(key);
+    this.table.removePort(port);
+    if (port.ownMac >= 0) {
+      const n = (this.owned.get(port.ownMac) ?? 1) - 1;
+      if (n > 0) this.owned.set(port.ownMac, n);
+      else this.owned.delete(port.ownMac);
+    }
   }
 
-  private find(key: number, now: number): Entry | undefined {
-    const e = this.table.get(key);
-    if (e !== undefined && now - e.lastSeen > this.ageMs) {
-      this.table.delete(key);
-      this.stats.expired++;
-      return undefined;
-    }
-    return e;
+  private find(key: number, now: number): { port: SwitchPort } | undefined {
+    return this.table.find(key, now);
   }
 
-  private learn(port: SwitchPort, frame: Uint8Array, now: number): void {
-    if (isGroupMac(frame, 6)) return;
-    const key = macToNumber(frame, 6);
-    const e = this.table.get(key);
-    if (e !== undefined) {
-      if (e.port !== port) {
-        e.port = port;
-        this.stats.moved++;
-      }
-      e.lastSeen = now;
-      return;
-    }
-    if (this.table.size >= this.maxEntries) {
-      for (const [k, old] of this.table) {
-        if (now - old.lastSeen > this.ageMs) {
-          this.table.delete(k);
-          this.stats.expired++;
-        }
-      }
-      if (this.table.size >= this.maxEntries) {
-        this.stats.tableFull++;
-        return;
-      }
-    }
-    this.table.set(key, { port, lastSeen: now });
-    this.stats.learned++;
+  /**
+   * Port security: whether `port` may send a frame from this source. A NIC port only from its
+   * NIC's MAC; an uplink from any address no NIC port owns. Group source addresses are never
+   * learned and pass (the receivers judge them).
+   */
+  private sourceAllowed(port: SwitchPort, frame: Uint8Array): boolean {
+    if (isGroupMac(frame, 6)) return port.ownMac < 0;
+    const src = macToNumber(frame, 6);
+    if (port.ownMac >= 0) return src === port.ownMac;
+    return !this.owned.has(src);
   }
 
   private forward(ingress: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
@@ -216,8 +234,13 @@ export class LearningSwitch implements NetBackend {
     }
     this.capture?.deliver(frame, offload);
     ingress.capture?.deliver(frame, offload);
+    if (!this.sourceAllowed(ingress, frame)) {
+      this.stats.spoofed++;
+      ingress.counters.drops++;
+      return false;
+    }
     const now = this.now();
-    this.learn(ingress, frame, now);
+    if (!isGroupMac(frame, 6)) this.table.learn(ingress, macToNumber(frame, 6), now);
     if (!isGroupMac(frame, 0)) {
       const e = this.find(macToNumber(frame, 0), now);
       if (e !== undefined) {

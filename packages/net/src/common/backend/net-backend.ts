@@ -62,6 +62,11 @@ export interface NicInfo {
   mac: Uint8Array;
   /** Whether the NIC accepts frames with offload metadata; if false the backend completes checksums first. */
   acceptsOffload?: boolean;
+  /**
+   * The attachment carries frames of many hosts (a socket backend, a patch cable), not one NIC's:
+   * a switch does not restrict its source MACs to `mac` (port security applies to NIC ports).
+   */
+  uplink?: boolean;
 }
 
 /** A host-side backend: a loopback, a switch, a socket to QEMU, a pcap tap... */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { GSO_MAX_SEGMENTS, GSO_MIN_SIZE, gsoRefusal } from './gso-limits.js';
 import { completeChecksum, GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP, needsSoftwareOffload, SoftwareOffload } from './offload.js';
 import type { FrameOffload, FrameSink } from './net-backend.js';
 import { LearningSwitch } from './learning-switch.js';
@@ -125,7 +126,7 @@ describe('TCP segmentation (GSO)', () => {
     fc.assert(
       fc.property(
         bytes(6000),
-        fc.integer({ min: 1, max: 1460 }),
+        fc.integer({ min: GSO_MIN_SIZE, max: 1460 }),
         fc.constantFrom<4 | 6>(4, 6),
         fc.integer({ min: 0, max: 0xff }),
         fc.nat(0xffffffff),
@@ -197,7 +198,7 @@ describe('TCP segmentation (GSO)', () => {
 describe('UDP fragmentation (UFO)', () => {
   it('fragments reassemble to the datagram with a valid UDP checksum', () => {
     fc.assert(
-      fc.property(bytes(5000), fc.integer({ min: 8, max: 1480 }), (data, size) => {
+      fc.property(bytes(5000), fc.integer({ min: GSO_MIN_SIZE, max: 1480 }), (data, size) => {
         const frame = buildUdpFrame({ srcMac, dstMac, srcIp: parseIpv4('192.0.2.1'), dstIp: parseIpv4('192.0.2.2'), srcPort: 9, dstPort: 7, data });
         const o = seedPartial(frame);
         o.gsoType = GSO_UDP;
@@ -249,5 +250,84 @@ describe('offload at the switch', () => {
     expect(rich.frames.length).toBe(1);
     expect(rich.offloads[0]).toEqual(o);
     expect(richPort.counters.rxFrames).toBe(1);
+  });
+});
+
+describe('GSO limits (a guest frame never costs more than GSO_MAX_SEGMENTS frames)', () => {
+  const big = (version: 4 | 6) => tcpFrame(version, new Uint8Array(65000).fill(7));
+
+  it('refuses a GSO size below the minimum: a 64 KiB frame at size 1 is a bomb, not 65 000 segments', () => {
+    for (const version of [4, 6] as const) {
+      const frame = big(version);
+      const o = seedPartial(frame);
+      o.gsoType = version === 4 ? GSO_TCPV4 : GSO_TCPV6;
+      o.gsoSize = 1;
+      const out = new Collector();
+      const engine = new SoftwareOffload();
+      expect(engine.process(frame, o, out)).toBe(false);
+      expect(out.frames.length).toBe(0);
+      expect(engine.stats).toMatchObject({ errors: 1, gsoRefused: 1, segments: 0 });
+      expect(engine.lastError).toMatch(/GSO size 1 is below the minimum 88/);
+    }
+    const udp = buildUdpFrame({ srcMac, dstMac, srcIp: parseIpv4('192.0.2.1'), dstIp: parseIpv4('192.0.2.2'), srcPort: 9, dstPort: 7, data: new Uint8Array(60000) });
+    const o = seedPartial(udp);
+    o.gsoType = GSO_UDP;
+    o.gsoSize = 8;
+    const out = new Collector();
+    expect(new SoftwareOffload().process(udp, o, out)).toBe(false);
+    expect(out.frames.length).toBe(0);
+  });
+
+  it('refuses a frame that would be more than GSO_MAX_SEGMENTS segments, takes one of exactly that many', () => {
+    const engine = new SoftwareOffload();
+    const frame = big(4); // 65000 payload bytes
+    const o = seedPartial(frame);
+    o.gsoType = GSO_TCPV4;
+    o.gsoSize = 500; // 130 segments
+    const out = new Collector();
+    expect(engine.process(frame, o, out)).toBe(false);
+    expect(out.frames.length).toBe(0);
+    expect(engine.lastError).toMatch(/more than 128/);
+    const exact = tcpFrame(4, new Uint8Array(GSO_MAX_SEGMENTS * GSO_MIN_SIZE).fill(1));
+    const oe = seedPartial(exact);
+    oe.gsoType = GSO_TCPV4;
+    oe.gsoSize = GSO_MIN_SIZE;
+    expect(engine.process(exact, oe, out)).toBe(true);
+    expect(out.frames.length).toBe(GSO_MAX_SEGMENTS);
+    expect(engine.stats.gsoRefused).toBe(1);
+  });
+
+  it('admits a 64 KiB frame at the IPv4 default MSS 536, and gsoRefusal bounds the engine\'s real count', () => {
+    expect(gsoRefusal(14 + 20 + 20 + 65495, GSO_TCPV4, 536)).toBeUndefined();
+    expect(gsoRefusal(100, GSO_NONE, 0)).toBeUndefined();
+    expect(gsoRefusal(100, GSO_TCPV4, 0)).toMatch(/below the minimum/);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 20000 }), fc.integer({ min: GSO_MIN_SIZE, max: 1460 }), fc.constantFrom<4 | 6>(4, 6), (n, mss, version) => {
+        const frame = tcpFrame(version, new Uint8Array(n));
+        const o = seedPartial(frame);
+        o.gsoType = version === 4 ? GSO_TCPV4 : GSO_TCPV6;
+        o.gsoSize = mss;
+        const out = new Collector();
+        const ok = new SoftwareOffload().process(frame, o, out);
+        expect(ok).toBe(gsoRefusal(frame.length, o.gsoType, mss) === undefined);
+        expect(out.frames.length).toBeLessThanOrEqual(GSO_MAX_SEGMENTS);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('a switch port that takes plain frames gets none of a GSO bomb, and the drop is counted', () => {
+    const sw = new LearningSwitch();
+    const got: Uint8Array[] = [];
+    const a = sw.attach({ name: 'a', mac: srcMac, acceptsOffload: true }, { deliver: () => true });
+    const b = sw.attach({ name: 'b', mac: dstMac, acceptsOffload: false }, { deliver: (f) => (got.push(f.slice()), true) });
+    const frame = big(4);
+    const o = seedPartial(frame);
+    o.gsoType = GSO_TCPV4;
+    o.gsoSize = 1;
+    a.deliver(frame, o);
+    expect(got.length).toBe(0);
+    expect(b.counters.drops).toBe(1);
+    expect(sw.offload.stats.gsoRefused).toBe(1);
   });
 });

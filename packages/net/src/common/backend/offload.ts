@@ -12,6 +12,8 @@
  *   and PSH only on the last segment, CWR only on the first) and a full TCP checksum.
  * - GSO UDP (UFO): compute the UDP checksum over the whole datagram, then split the IPv4 payload
  *   into fragments of `gsoSize` bytes rounded down to a multiple of 8.
+ * - Limits (gso-limits.ts): a GSO size below GSO_MIN_SIZE, or a frame that would become more than
+ *   GSO_MAX_SEGMENTS frames, is refused (counted in `stats.gsoRefused` and `stats.errors`).
  *
  * The input frame is never written (it may be a view into guest memory). Output frames are built
  * in a scratch buffer that is reused, so they are valid only during the sink's `deliver` call,
@@ -20,6 +22,7 @@
  */
 import { le } from '@vbus/core';
 import type { FrameOffload, FrameSink } from './net-backend.js';
+import { gsoRefusal } from './gso-limits.js';
 import {
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -67,13 +70,15 @@ export interface OffloadStats {
   /** GSO super-frames split, and the segments (or fragments) they produced. */
   segmented: number;
   segments: number;
-  /** Frames refused because their metadata did not fit the frame. */
+  /** Frames refused because their metadata did not fit the frame (GSO limits included). */
   errors: number;
+  /** Of those: GSO frames over the limits of gso-limits.ts (size below the minimum, too many segments). */
+  gsoRefused: number;
 }
 
 /** Turns offloaded frames into plain frames. One engine per backend; not shared across threads. */
 export class SoftwareOffload {
-  readonly stats: OffloadStats = { checksums: 0, segmented: 0, segments: 0, errors: 0 };
+  readonly stats: OffloadStats = { checksums: 0, segmented: 0, segments: 0, errors: 0, gsoRefused: 0 };
   /** Why the last refused frame was refused. */
   lastError: string | undefined;
   private scratch = new Uint8Array(2048);
@@ -87,6 +92,12 @@ export class SoftwareOffload {
     if (!needsSoftwareOffload(offload)) return out.deliver(frame);
     const o = offload!;
     if (frame.length > MAX_OFFLOAD_FRAME) return this.fail(`frame of ${frame.length} bytes exceeds ${MAX_OFFLOAD_FRAME}`);
+    // one frame never becomes more than GSO_MAX_SEGMENTS frames, whichever NIC let it in
+    const refusal = gsoRefusal(frame.length, o.gsoType, o.gsoSize);
+    if (refusal !== undefined) {
+      this.stats.gsoRefused++;
+      return this.fail(refusal);
+    }
     // A sink may synchronously send a frame that comes back through this engine; the nested call
     // must not overwrite the segment the outer call is delivering, so it gets its own buffer.
     const gso = o.gsoType & 0x7f;

@@ -31,11 +31,11 @@ export function connectBackends(a: NetBackend, b: NetBackend, options: PatchCabl
   let portA: NetBackendPort | undefined;
   let portB: NetBackendPort | undefined;
   portA = a.attach(
-    { name: options.name, mac, acceptsOffload },
+    { name: options.name, mac, acceptsOffload, uplink: true },
     { deliver: (frame: Uint8Array, offload?: FrameOffload) => portB !== undefined && portB.deliver(frame, offload) },
   );
   portB = b.attach(
-    { name: options.name, mac, acceptsOffload },
+    { name: options.name, mac, acceptsOffload, uplink: true },
     { deliver: (frame: Uint8Array, offload?: FrameOffload) => portA !== undefined && portA.deliver(frame, offload) },
   );
   const pa = portA;

@@ -60,8 +60,12 @@ export function encodePcapRecord(frame: Uint8Array, timeMs: number, snaplen = PC
   return r;
 }
 
-/** Receives the bytes of a pcap stream. The writer owns each array it is given (it may keep it). */
-export type PcapByteWriter = (bytes: Uint8Array) => void;
+/**
+ * Receives the bytes of a pcap stream. The writer owns each array it is given (it may keep it).
+ * It may return false (exactly) to refuse a record (it is behind): the tap counts it in `dropped` and the
+ * stream stays valid (whole records only). The global header must not be refused.
+ */
+export type PcapByteWriter = (bytes: Uint8Array) => unknown;
 
 /** Options of a {@link PcapTap}. */
 export interface PcapTapOptions {
@@ -83,6 +87,8 @@ export class PcapTap implements FrameSink {
   /** Records and bytes written (header included). */
   records = 0;
   bytes = 0;
+  /** Records the writer refused because it was behind (as libpcap's ps_drop). */
+  dropped = 0;
   private readonly inner: FrameSink | undefined;
   private readonly now: () => number;
   private readonly snaplen: number;
@@ -117,9 +123,12 @@ export class PcapTap implements FrameSink {
 
   private record(frame: Uint8Array): boolean {
     const r = encodePcapRecord(frame, this.now(), this.snaplen);
+    if (this.write(r) === false) {
+      this.dropped++;
+      return true; // a capture drop, not the frame's: the frame itself goes on
+    }
     this.records++;
     this.bytes += r.length;
-    this.write(r);
     return true;
   }
 }

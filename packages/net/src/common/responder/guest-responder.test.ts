@@ -42,6 +42,18 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** Responders a (192.0.2.10) and b (192.0.2.11) on one switch, each sending through its port. */
+function twoOnSwitch() {
+  const sw = new LearningSwitch();
+  const a = new GuestResponder({ mac: parseMac('02:00:00:00:00:0a'), ip: '192.0.2.10' });
+  const b = new GuestResponder({ mac: parseMac('02:00:00:00:00:0b'), ip: '192.0.2.11' });
+  const pa = sw.attach({ name: 'a', mac: a.mac }, a);
+  const pb = sw.attach({ name: 'b', mac: b.mac }, b);
+  a.setTransmit((f) => pa.deliver(f));
+  b.setTransmit((f) => pb.deliver(f));
+  return { sw, a, b, pa, pb };
+}
+
 describe('packets', () => {
   it('internet checksum follows RFC 1071 (worked example) and handles odd lengths', () => {
     const b = new Uint8Array([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
@@ -153,13 +165,7 @@ describe('GuestResponder', () => {
   });
 
   it('pings another responder through a switch, ARP first', async () => {
-    const sw = new LearningSwitch();
-    const a = new GuestResponder({ mac: parseMac('02:00:00:00:00:0a'), ip: '192.0.2.10' });
-    const b = new GuestResponder({ mac: parseMac('02:00:00:00:00:0b'), ip: '192.0.2.11' });
-    const pa = sw.attach({ name: 'a', mac: a.mac }, a);
-    const pb = sw.attach({ name: 'b', mac: b.mac }, b);
-    a.setTransmit((f) => pa.deliver(f));
-    b.setTransmit((f) => pb.deliver(f));
+    const { sw, a, b } = twoOnSwitch();
     const r = await a.ping('192.0.2.11', 1000, 77, 3);
     expect(r).toMatchObject({ from: '192.0.2.11', id: 77, seq: 3, size: 1000, ttl: 64 });
     expect(a.counters.arpRequestsOut).toBe(1);
@@ -232,5 +238,69 @@ describe('GuestResponder', () => {
     const p = g.ping('192.0.2.1');
     g.close();
     await expect(p).rejects.toMatchObject({ reason: 'closed' });
+  });
+});
+
+describe('GuestResponder against loops, reflection and ARP growth (issue 10)', () => {
+  const me = parseIpv4('192.0.2.2');
+  const udpFrom = (srcPort: number, srcIp = hostIp, srcMac = hostMac, dstMac = guestMac) =>
+    buildUdpFrame({ srcMac, dstMac, srcIp, dstIp: me, srcPort, dstPort: 7, data: new Uint8Array(8) });
+
+  it('never echoes a datagram from a service port (7, 13, 19, 37, 53, any below 1024) or port 0: no echo/chargen loop', () => {
+    const { g, sent } = makeGuest();
+    for (const port of [0, 7, 9, 13, 19, 37, 53, 123, 1023]) g.receive(udpFrom(port));
+    expect(sent.length).toBe(0);
+    expect(g.counters.udpEchoRefused).toBe(9);
+    g.receive(udpFrom(1024));
+    g.receive(udpFrom(49152));
+    expect(sent.length).toBe(2);
+    expect(g.counters.udpEchoed).toBe(2);
+  });
+
+  it('two responders whose echo services face each other do not loop', () => {
+    const { a, b, pa } = twoOnSwitch();
+    // a datagram from A's echo port to B's echo port (as a spoofer would craft it)
+    pa.deliver(buildUdpFrame({ srcMac: a.mac, dstMac: b.mac, srcIp: a.ip, dstIp: b.ip, srcPort: 7, dstPort: 7, data: new Uint8Array(4) }));
+    expect(b.counters.udpEchoRefused).toBe(1);
+    expect(b.counters.udpEchoed + a.counters.udpEchoed).toBe(0);
+    expect(b.counters.txFrames + a.counters.txFrames).toBe(0);
+  });
+
+  it('does not answer a group source MAC, nor a broadcast, multicast or subnet-broadcast source IP', () => {
+    const { g, sent } = makeGuest();
+    const bad: Array<[Uint8Array, Uint8Array]> = [
+      [BROADCAST_MAC, hostIp],
+      [parseMac('01:00:5e:00:00:01'), hostIp],
+      [hostMac, parseIpv4('255.255.255.255')],
+      [hostMac, parseIpv4('224.0.0.1')],
+      [hostMac, parseIpv4('192.0.2.255')],
+      [hostMac, parseIpv4('0.0.0.0')],
+    ];
+    for (const [mac, ip] of bad) {
+      g.receive(udpFrom(5555, ip, mac));
+      g.receive(buildIcmpEchoFrame({ srcMac: mac, dstMac: guestMac, srcIp: ip, dstIp: me, type: ICMP_ECHO_REQUEST, id: 1, seq: 1, data: new Uint8Array(8) }));
+      g.receive(buildArpFrame({ op: ARP_OP_REQUEST, senderMac: mac, senderIp: ip, targetMac: new Uint8Array(6), targetIp: me }));
+    }
+    // ARP from a unicast MAC with a broadcast/multicast sender IP is answered (to the unicast MAC) but never cached
+    const answeredArp = sent.filter((f) => parseArpFrame(f) !== undefined).length;
+    expect(sent.length).toBe(answeredArp);
+    expect(g.arpTable()).toEqual({});
+    expect(g.counters.groupSource).toBe(2 * 3 + 4 * 2);
+    expect(g.counters.udpEchoed + g.counters.echoRepliesOut).toBe(0);
+  });
+
+  it('bounds the ARP cache (least recently refreshed dropped first) and ages entries with the injected clock', async () => {
+    let t = 0;
+    const { g } = makeGuest({ arpCacheSize: 4, arpAgeMs: 1000, now: () => t });
+    const arpFrom = (i: number) =>
+      buildArpFrame({ op: ARP_OP_REQUEST, senderMac: Uint8Array.of(2, 0, 0, 0, 1, i), senderIp: Uint8Array.of(192, 0, 2, 100 + i), targetMac: new Uint8Array(6), targetIp: me });
+    for (let i = 0; i < 1000; i++) g.receive(arpFrom(i % 100));
+    expect(Object.keys(g.arpTable()).length).toBe(4);
+    expect(g.arpStats.size).toBe(4);
+    expect(g.arpStats.evicted).toBe(996); // every new address pushed the oldest out (i % 100 never repeats within 4)
+    expect(Object.keys(g.arpTable()).sort()).toEqual(['192.0.2.196', '192.0.2.197', '192.0.2.198', '192.0.2.199']);
+    t = 1001;
+    expect(g.arpTable()).toEqual({});
+    expect(() => makeGuest({ arpCacheSize: -1 })).toThrow(ConfigError);
   });
 });

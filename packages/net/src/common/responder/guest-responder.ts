@@ -33,6 +33,8 @@ import {
   parseUdpFrame,
   sameSubnet,
 } from '../packet/index.js';
+import { ARP_CACHE_DEFAULT_AGE_MS, ARP_CACHE_DEFAULT_SIZE, ArpCache } from './arp-cache.js';
+import { echoAllowedFrom, isUnicastSource } from './reply-policy.js';
 
 /** Configuration of a {@link GuestResponder}. */
 export interface GuestResponderConfig {
@@ -50,8 +52,17 @@ export interface GuestResponderConfig {
   name?: string;
   /** How long `ping` and ARP resolution wait, in ms (default 3000). ARP is retried 3 times within it. */
   timeoutMs?: number;
-  /** UDP echo port (RFC 862); 0 turns the echo service off. Default 7. */
+  /**
+   * UDP echo port (RFC 862); 0 turns the echo service off. Default 7. Datagrams from a port below
+   * 1024 or from the echo port itself are never echoed (reply-policy.ts: no echo loops).
+   */
   udpEchoPort?: number;
+  /** Most ARP cache entries; the least recently refreshed is dropped for a new one. Default 256. */
+  arpCacheSize?: number;
+  /** How long an ARP entry lives without being refreshed, in ms. Default 60 000 (Linux's gc_stale_time). */
+  arpAgeMs?: number;
+  /** The clock in ms for ARP aging; inject a fake or virtual clock. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** What the responder saw and did. */
@@ -75,6 +86,10 @@ export interface ResponderCounters {
   ignored: number;
   /** Frames with a wrong IP, ICMP or UDP checksum. */
   badChecksum: number;
+  /** UDP datagrams to the echo port not echoed because they came from a service port (loop guard). */
+  udpEchoRefused: number;
+  /** Frames not answered because their source MAC or IPv4 address is a group/broadcast one. */
+  groupSource: number;
 }
 
 /** An answered ping. */
@@ -142,6 +157,8 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
     udpEchoed: 0,
     ignored: 0,
     badChecksum: 0,
+    udpEchoRefused: 0,
+    groupSource: 0,
   };
   readonly name: string;
   readonly mac: Uint8Array;
@@ -151,7 +168,7 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
   private readonly gateway: Uint8Array | undefined;
   private readonly timeoutMs: number;
   private readonly udpEchoPort: number;
-  private readonly arpCache = new Map<string, Uint8Array>();
+  private readonly arpCache: ArpCache;
   private readonly arpWaiters = new Map<string, Waiter<Uint8Array>[]>();
   private readonly pings = new Map<number, PendingPing>();
   private nextPingId = 1;
@@ -177,6 +194,16 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
     if (!Number.isInteger(this.mtu) || this.mtu < 68 || this.mtu > 65535) throw new ConfigError('mtu', config.mtu, 'must be an integer 68..65535');
     this.timeoutMs = config.timeoutMs ?? 3000;
     this.udpEchoPort = config.udpEchoPort ?? 7;
+    const arpSize = config.arpCacheSize ?? ARP_CACHE_DEFAULT_SIZE;
+    if (!Number.isInteger(arpSize) || arpSize < 0) throw new ConfigError('arpCacheSize', config.arpCacheSize, 'must be a non-negative integer');
+    const arpAge = config.arpAgeMs ?? ARP_CACHE_DEFAULT_AGE_MS;
+    if (!(arpAge > 0)) throw new ConfigError('arpAgeMs', config.arpAgeMs, 'must be a positive number of milliseconds');
+    this.arpCache = new ArpCache(arpSize, arpAge, config.now ?? Date.now);
+  }
+
+  /** ARP cache figures: entries, and entries dropped for room or aged out. */
+  get arpStats(): { size: number; evicted: number; expired: number } {
+    return { size: this.arpCache.size, evicted: this.arpCache.evicted, expired: this.arpCache.expired };
   }
 
   /** Set the function frames are sent with (usually the backend port's `deliver`). */
@@ -198,6 +225,11 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
   receive(frame: Uint8Array): boolean {
     this.counters.rxFrames++;
     if (frame.length < ETH_HLEN || (!isGroupMac(frame, 0) && !bytesEqual(frame, 0, this.mac, 0, 6))) return this.ignore();
+    // a group source MAC is never a host: nothing it sends is answered (no reply storms)
+    if (isGroupMac(frame, 6)) {
+      this.counters.groupSource++;
+      return false;
+    }
     const type = etherType(frame);
     if (type === ETHERTYPE_ARP) return this.onArp(frame);
     if (type === ETHERTYPE_IPV4) return this.onIpv4(frame);
@@ -207,7 +239,7 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
   /** The learned ARP entries, IP to MAC text. */
   arpTable(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [ip, mac] of this.arpCache) out[ip] = formatMac(mac);
+    for (const [ip, mac] of this.arpCache.entries()) out[ip] = formatMac(mac);
     return out;
   }
 
@@ -217,7 +249,7 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
    */
   resolve(ip: string): Promise<Uint8Array> {
     const cached = this.arpCache.get(ip);
-    if (cached) return Promise.resolve(cached);
+    if (cached) return Promise.resolve(Uint8Array.from(cached));
     const target = parseAddress('ip', ip);
     return new Promise<Uint8Array>((resolve, reject) => {
       let list = this.arpWaiters.get(ip);
@@ -359,7 +391,7 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
   }
 
   private learn(ipBytes: Uint8Array, mac: Uint8Array): void {
-    if (isGroupMac(mac) || ipBytes.every((b) => b === 0)) return;
+    if (isGroupMac(mac) || !isUnicastSource(ipBytes, this.ip, this.prefixLength)) return;
     const ip = formatIpv4(ipBytes);
     this.arpCache.set(ip, Uint8Array.from(mac));
     this.emit('arp', ip, formatMac(mac));
@@ -403,6 +435,10 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
       return false;
     }
     if (!bytesEqual(ip.dst, 0, this.ip, 0, 4) || ip.moreFragments || ip.fragmentOffset !== 0) return this.ignore();
+    if (!isUnicastSource(ip.src, this.ip, this.prefixLength)) {
+      this.counters.groupSource++;
+      return false;
+    }
     if (ip.protocol === IPPROTO_ICMP) return this.onIcmp(frame);
     if (ip.protocol === IPPROTO_UDP) return this.onUdp(frame);
     return this.ignore();
@@ -467,7 +503,9 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
     this.counters.udpIn++;
     const data = frame.slice(udp.dataOffset, udp.dataOffset + udp.dataLength);
     const srcIp = formatIpv4(udp.ip.src);
-    if (this.udpEchoPort !== 0 && udp.dstPort === this.udpEchoPort) {
+    if (this.udpEchoPort !== 0 && udp.dstPort === this.udpEchoPort && !echoAllowedFrom(udp.srcPort, this.udpEchoPort)) {
+      this.counters.udpEchoRefused++;
+    } else if (this.udpEchoPort !== 0 && udp.dstPort === this.udpEchoPort) {
       this.counters.udpEchoed++;
       this.send(
         buildUdpFrame({

@@ -23,6 +23,14 @@ export interface VenetRxDrops {
   backlogDiscarded: number;
 }
 
+/** Why tx frames were dropped before the backend (part of stats.tx.drops). */
+export interface VenetTxDrops {
+  /** GSO metadata over the limits of @vbus/net's gso-limits (size below the minimum MSS, too many segments). */
+  gso: number;
+  /** Why the last frame counted here was refused. */
+  lastReason: string | undefined;
+}
+
 /**
  * What a connection gets from its device: a small context instead of the device's fields, so the
  * connection's code reads (and tests can build) exactly this.
@@ -32,6 +40,7 @@ export interface VenetConnectionContext {
   readonly config: VenetConfig;
   readonly stats: VenetStats;
   readonly rxDrops: VenetRxDrops;
+  readonly txDrops: VenetTxDrops;
   /** The backend port frames go out through; without one, transmitted frames are counted drops. */
   readonly port: NetBackendPort | undefined;
   /** Run `fn` later, from the device's bottom half. */

@@ -3,7 +3,7 @@ import { formatMac, type FrameSink, type NetBackendPort } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import type { VenetConfig } from './venet-config.js';
 import { VenetConnection } from './venet-connection.js';
-import type { VenetConnectionContext, VenetRxDrops, VenetStats } from './venet-context.js';
+import type { VenetConnectionContext, VenetRxDrops, VenetStats, VenetTxDrops } from './venet-context.js';
 
 /**
  * A venet NIC on a bus. One guest connection at a time; one backend port for the device's life.
@@ -15,6 +15,8 @@ export class VenetDevice implements Device {
   readonly stats: VenetStats = { rx: newQueueCounters(), tx: newQueueCounters(), evq: newQueueCounters() };
   /** Why rx frames were dropped (the sum is stats.rx.drops). */
   readonly rxDrops: VenetRxDrops = { noConnection: 0, linkDown: 0, noBuffer: 0, tooBig: 0, backlogFull: 0, backlogDiscarded: 0 };
+  /** Why tx frames were dropped before the backend (part of stats.tx.drops). */
+  readonly txDrops: VenetTxDrops = { gso: 0, lastReason: undefined };
   readonly port: NetBackendPort | undefined;
   private conn: VenetConnection | undefined;
 
@@ -39,6 +41,7 @@ export class VenetDevice implements Device {
       config: this.config,
       stats: this.stats,
       rxDrops: this.rxDrops,
+      txDrops: this.txDrops,
       port: this.port,
       defer: (fn) => context.defer(fn),
       fail: (error) => context.fail(error),
@@ -78,7 +81,7 @@ export class VenetDevice implements Device {
   }
 
   counters(): Counters {
-    return { rx: { ...this.stats.rx }, tx: { ...this.stats.tx }, evq: { ...this.stats.evq }, rxDrops: { ...this.rxDrops } };
+    return { rx: { ...this.stats.rx }, tx: { ...this.stats.tx }, evq: { ...this.stats.evq }, rxDrops: { ...this.rxDrops }, txDrops: { gso: this.txDrops.gso } };
   }
 
   release(): void {

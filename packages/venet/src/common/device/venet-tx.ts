@@ -4,7 +4,7 @@
  * tx-complete every N frames (or as TXC events) and when the ring drains, then unmask.
  */
 import { le } from '@vbus/core';
-import type { FrameOffload } from '@vbus/net';
+import { GSO_NONE, gsoRefusal, type FrameOffload } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import type { DeviceRing } from './device-ring.js';
 import { VENET_SG_MAX_DESC, checkSgDescriptor, gatherSg, newSgFrame, type SgLimits } from './sg-descriptor.js';
@@ -132,7 +132,14 @@ export class VenetTxPath {
       }
     }
     const stats = ctx.stats.tx;
-    if (port && frame && port.deliver(frame, offload)) {
+    // GSO metadata over the limits (size below the minimum MSS, too many segments) is a counted
+    // drop, as Linux drops such a virtio_net_hdr: the frame never reaches the backend
+    const gsoRefused = offload !== undefined && offload.gsoType !== GSO_NONE ? gsoRefusal(frameLen, offload.gsoType, offload.gsoSize) : undefined;
+    if (gsoRefused !== undefined) {
+      ctx.txDrops.gso++;
+      ctx.txDrops.lastReason = gsoRefused;
+      stats.drops++;
+    } else if (port && frame && port.deliver(frame, offload)) {
       stats.frames++;
       stats.bytes += frameLen;
     } else stats.drops++;

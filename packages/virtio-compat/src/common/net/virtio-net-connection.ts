@@ -92,6 +92,20 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
     return this.device.config.queuePairs;
   }
 
+  /**
+   * Queue pairs the driver may use: the configured number with MQ negotiated, else one. Without
+   * VIRTIO_NET_F_MQ the device has receiveq1, transmitq1 and the control queue at index 2
+   * (virtio 1.2 §5.1.2), however many pairs it was configured with.
+   */
+  private get activePairs(): number {
+    return this.has(VIRTIO_NET_F_MQ) ? this.pairs : 1;
+  }
+
+  /** Index of the control queue: 2N with MQ (N = max_virtqueue_pairs), 2 without (§5.1.2). */
+  private get ctrlIndex(): number {
+    return 2 * this.activePairs;
+  }
+
   protected configSpace(): Uint8Array {
     const b = new Uint8Array(VIRTIO_NET_CONFIG_SIZE);
     const dv = new DataView(b.buffer);
@@ -118,7 +132,7 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
     const backend = this.device.config.backend;
     this.filter.pairsInUse = 1;
     if (backend) this.port = backend.attach({ name: this.context.name, mac: this.filter.mac, acceptsOffload: true }, this);
-    for (let k = 0; k < this.pairs; k++) {
+    for (let k = 0; k < this.activePairs; k++) {
       // rx kicks are wanted only when the device ran out of buffers
       this.queues[2 * k]!.queue?.disableNotification();
       const tx = this.queues[2 * k + 1]!;
@@ -145,7 +159,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
   }
 
   protected onNotify(slot: QueueSlot): void {
-    if (slot.index === 2 * this.pairs) processControlQueue(slot, this.control, () => this.interrupt(slot));
+    if (slot.index === this.ctrlIndex) processControlQueue(slot, this.control, () => this.interrupt(slot));
+    else if (slot.index > this.ctrlIndex) return; // a queue that does not exist without MQ: nothing to do
     else if (slot.index % 2 === 1) this.processTx(slot);
     else slot.queue!.disableNotification(); // rx refilled: nothing to do until frames come
   }
