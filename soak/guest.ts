@@ -3,7 +3,8 @@
 // own death: [0] sent (driver accepted), [1] received addressed to it, [2] received flood copies,
 // [3] 1 once the NIC is up, [4] 1 once its connection closed, [5] spoofed frames sent, [6] GSO
 // bombs sent (attack frames count in [0] too: the driver accepted them).
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { CONTROL_GARBAGE } from './control-garbage.js';
 import { connectWorkerGuest } from '@vbus/core/node';
 import { VENET_CAP_SG, VENET_CAP_TSO4, VENET_FUNC_LINKDOWN, VENET_FUNC_LINKUP, VenetDriver } from '@vbus/venet';
 import { GSO_TCPV4, IPPROTO_TCP, SEND_MORE, SEND_NOW, buildIpv4Frame, buildTcpSegment, type GuestNic } from '@vbus/net';
@@ -23,7 +24,9 @@ export type SoakGuestCommand =
   | { cmd: 'flood'; ms: number }
   | { cmd: 'throw' }
   | { cmd: 'exit' }
+  | { cmd: 'garbage' }
   | { cmd: 'stop' };
+
 
 export interface SoakGuestData {
   device: string;
@@ -147,6 +150,11 @@ parentPort!.on('message', (m: SoakGuestCommand) => {
       const f = buildIpv4Frame({ srcMac: mac, dstMac: peer, srcIp: Uint8Array.of(10, 0, 0, 1), dstIp: Uint8Array.of(10, 0, 0, 2), protocol: IPPROTO_TCP, payload: seg });
       const offload = { needsCsum: true, csumStart: 34, csumOffset: 16, gsoType: GSO_TCPV4, gsoSize: 1, hdrLen: 54 };
       attack(Array.from({ length: m.n }, () => f), 6, (x, more) => d.sendv([x], { offload, more }));
+      break;
+    }
+    case 'garbage': {
+      const port = (workerData as { __vbusPort: MessagePort }).__vbusPort;
+      for (const m of CONTROL_GARBAGE) port.postMessage(m);
       break;
     }
     case 'flood':

@@ -8,10 +8,11 @@ import { venetModule, type VenetDevice } from '@vbus/venet';
 import { LearningSwitch } from '@vbus/net';
 import { virtioNetModule, type VirtioNetDevice } from '@vbus/virtio-compat';
 import { AccountingBackend } from './accounting.js';
+import { CONTROL_GARBAGE } from './control-garbage.js';
 import type { SoakGuestCommand, SoakGuestData } from './guest.js';
 
-export type FaultKind = 'kill-terminate' | 'kill-throw' | 'kill-exit' | 'unplug' | 'hostile' | 'link-flap' | 'rx-starve' | 'mac-spoof' | 'gso-bomb' | 'tx-flood';
-export const FAULT_KINDS: FaultKind[] = ['kill-terminate', 'kill-throw', 'kill-exit', 'unplug', 'hostile', 'link-flap', 'rx-starve', 'mac-spoof', 'gso-bomb', 'tx-flood'];
+export type FaultKind = 'kill-terminate' | 'kill-throw' | 'kill-exit' | 'unplug' | 'hostile' | 'link-flap' | 'rx-starve' | 'mac-spoof' | 'gso-bomb' | 'tx-flood' | 'control-garbage';
+export const FAULT_KINDS: FaultKind[] = ['kill-terminate', 'kill-throw', 'kill-exit', 'unplug', 'hostile', 'link-flap', 'rx-starve', 'mac-spoof', 'gso-bomb', 'tx-flood', 'control-garbage'];
 
 export interface SoakOptions {
   /** How long to inject faults, in ms. */
@@ -259,6 +260,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         if (!(await waitFor(() => Atomics.load(inc.c, 6) > sent0 && inc.venet!.txDrops.gso - g0 >= Atomics.load(inc.c, 6) - sent0, LIVENESS_MS)))
           return `GSO bombs not refused (${inc.venet.txDrops.gso - g0} refused of ${Atomics.load(inc.c, 6) - sent0})`;
         if (bus.status(nic.name).state !== 'ready') return 'a GSO bomb failed the device instead of being dropped';
+        return undefined;
+      }
+      case 'control-garbage': {
+        // malformed control messages on the guest's own channel: each refused and counted, the
+        // guest's real connection untouched
+        const refusedNow = () => Object.values(inc.guest.refused()).reduce((x, y) => x + y, 0);
+        const r0 = refusedNow();
+        const s0 = Atomics.load(inc.c, 0);
+        post(inc, { cmd: 'garbage' });
+        if (!(await waitFor(() => refusedNow() - r0 >= CONTROL_GARBAGE.length, LIVENESS_MS))) return `control garbage not refused (${refusedNow() - r0} of ${CONTROL_GARBAGE.length})`;
+        if (!(await waitFor(() => Atomics.load(inc.c, 0) > s0, LIVENESS_MS))) return 'the guest stopped sending after its control garbage';
         return undefined;
       }
       case 'tx-flood': {
