@@ -29,6 +29,9 @@ describe('public exports', () => {
       'StreamDeframer',
       'encodeStreamFrame',
       'QEMU_STREAM_MAX_FRAME',
+      'VXLAN_PORT',
+      'encodeVxlanHeader',
+      'decodeVxlanHeader',
     ]) {
       expect(backend, name).toHaveProperty(name);
     }
@@ -48,6 +51,6 @@ describe('public exports', () => {
   });
 
   it('node', () => {
-    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend']);
+    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VxlanBackend']);
   });
 });

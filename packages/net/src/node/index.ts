@@ -1,4 +1,4 @@
-/** Node-specific network backends: QEMU stream and datagram sockets, pcap files. */
+/** Node-specific network backends: QEMU stream and datagram sockets, VXLAN, pcap files. */
 export {
   QemuStreamBackend,
   type StreamAddress,
@@ -14,3 +14,14 @@ export {
   type QemuDgramEvents,
 } from './qemu-dgram-backend.js';
 export { PcapFile } from './pcap-file.js';
+export {
+  VxlanBackend,
+  type VxlanAddress,
+  type VxlanOptions,
+  type VxlanDrops,
+  type VxlanRemoteCounters,
+  type VxlanRemoteInfo,
+  type VxlanFdbEntry,
+  type VxlanCounters,
+  type VxlanEvents,
+} from './vxlan-backend.js';

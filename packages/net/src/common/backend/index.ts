@@ -15,3 +15,4 @@ export { connectBackends, type PatchCable, type PatchCableOptions } from './patc
 export * from './pcap.js';
 export * from './offload.js';
 export * from './stream-framing.js';
+export * from './vxlan-header.js';
