@@ -28,7 +28,8 @@ export const REQUIREMENTS = [
   { need: 'linux/virtio_ring.h', file: '/usr/include/linux/virtio_ring.h', pkg: 'linux-libc-dev', why: "Linux's own virtqueue layout, the conformance reference" },
   { need: 'qemu-system-x86_64', command: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'boots a real Linux guest that pings our guests' },
   { need: 'a Linux kernel in /boot', glob: ['/boot', 'vmlinuz-'], pkg: 'linux-image-amd64', why: "the QEMU guest's kernel and its virtio-net modules" },
-  { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs)" },
+  { need: 'ethtool', command: 'ethtool', pkg: 'ethtool', why: "turns off checksum offload on the kernel vxlan device the VXLAN test joins (a veth underlay never completes inner checksums)" },
+  { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs), and ping inside the VXLAN test's namespace" },
 ];
 
 function onPath(command) {
