@@ -29,6 +29,8 @@ export const REQUIREMENTS = [
   { need: 'qemu-system-x86_64', command: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'boots a real Linux guest that pings our guests' },
   { need: 'a Linux kernel in /boot', glob: ['/boot', 'vmlinuz-'], pkg: 'linux-image-amd64', why: "the QEMU guest's kernel and its virtio-net modules" },
   { need: 'ethtool', command: 'ethtool', pkg: 'ethtool', why: "turns off checksum offload on the kernel vxlan device the VXLAN test joins (a veth underlay never completes inner checksums)" },
+  { need: 'vde_switch', command: 'vde_switch', pkg: 'vde2', why: 'the VDE switch the VDE backend joins in its test' },
+  { need: 'vde_plug', command: 'vde_plug', pkg: 'vde2', why: 'carries frames between the VDE backend and the switch on stdin/stdout' },
   { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs), and ping inside the VXLAN test's namespace" },
 ];
 

@@ -32,6 +32,9 @@ describe('public exports', () => {
       'VXLAN_PORT',
       'encodeVxlanHeader',
       'decodeVxlanHeader',
+      'VDE_STREAM_MAX_FRAME',
+      'encodeVdeStreamFrame',
+      'VdeStreamDeframer',
     ]) {
       expect(backend, name).toHaveProperty(name);
     }
@@ -51,6 +54,6 @@ describe('public exports', () => {
   });
 
   it('node', () => {
-    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VxlanBackend']);
+    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VdePlugBackend', 'VxlanBackend']);
   });
 });

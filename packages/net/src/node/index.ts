@@ -1,4 +1,4 @@
-/** Node-specific network backends: QEMU stream and datagram sockets, VXLAN, pcap files. */
+/** Node-specific network backends: QEMU stream and datagram sockets, VXLAN, VDE (through vde_plug), pcap files. */
 export {
   QemuStreamBackend,
   type StreamAddress,
@@ -25,3 +25,4 @@ export {
   type VxlanCounters,
   type VxlanEvents,
 } from './vxlan-backend.js';
+export { VdePlugBackend, type VdePlugOptions, type VdePlugCounters, type VdePlugEvents } from './vde-backend.js';

@@ -16,3 +16,4 @@ export * from './pcap.js';
 export * from './offload.js';
 export * from './stream-framing.js';
 export * from './vxlan-header.js';
+export * from './vde-stream-framing.js';
