@@ -1,6 +1,6 @@
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
 import { attachPeer, connectBackends, formatMac, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/net';
-import { PcapFile, QemuDgramBackend, QemuStreamBackend } from '@vbus/net/node';
+import { PcapFile, QemuDgramBackend, QemuStreamBackend, VdePlugBackend } from '@vbus/net/node';
 import { openServeVxlan, printVxlanCounters, pingUntil } from './serve-vxlan.js';
 import { nicPlugins } from './demo-nic.js';
 import { openGuestNic } from '../guest-nic/open.js';
@@ -24,6 +24,8 @@ export interface ServeOptions {
   vxlanLocal?: string;
   /** MTU of the network under the tunnel (default 1500); the guest's MTU is 50 less. */
   vxlanMtu?: number;
+  /** A VDE switch to join through `vde_plug` (its control directory). */
+  vde?: string;
   /** An IPv4 address the guest pings (three replies wanted) once it is up. */
   ping?: string;
 }
@@ -49,11 +51,12 @@ export async function serve(o: ServeOptions): Promise<void> {
   if (!ipm) throw new Error(`--ip must be an IPv4 address with an optional prefix, like 192.0.2.1/24, got "${o.ip}"`);
   const modes = [o.listen, o.connect, o.unix, o.udp].filter((x) => x !== undefined).length;
   const tunnels = o.vxlan?.length ?? 0;
-  if (modes > 1 || (modes === 0 && tunnels === 0)) throw new Error('give exactly one of --listen HOST:PORT, --connect HOST:PORT, --unix PATH, --udp LOCAL_PORT:REMOTE_PORT, or --vxlan VNI@REMOTE (with or without one of the others)');
+  if (modes > 1 || (modes === 0 && tunnels === 0 && o.vde === undefined)) throw new Error('give exactly one of --listen HOST:PORT, --connect HOST:PORT, --unix PATH, --udp LOCAL_PORT:REMOTE_PORT, or --vxlan VNI@REMOTE or --vde SWITCH (with or without one of the others)');
   if (tunnels === 0 && (o.vxlanLocal !== undefined || o.vxlanMtu !== undefined)) throw new Error('--vxlan-local and --vxlan-mtu need --vxlan VNI@REMOTE');
   if (o.ping !== undefined && !/^\d+\.\d+\.\d+\.\d+$/.test(o.ping)) throw new Error(`--ping must be an IPv4 address, got "${o.ping}"`);
   const vxlan = tunnels > 0 ? await openServeVxlan(o.vxlan!, o.vxlanLocal, o.vxlanMtu, o.mtu) : undefined;
   const mtu = o.mtu ?? vxlan?.backend.innerMtu;
+  const vde = o.vde !== undefined ? await VdePlugBackend.open({ socket: o.vde }).catch((e: Error) => Promise.reject(new Error(`--vde: ${e.message}`))) : undefined;
 
   let socket: NetBackend | undefined;
   let where = '';
@@ -81,6 +84,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   const cable = socket ? connectBackends(sw, socket, { name: 'socket' }) : undefined;
   const tunnel = vxlan ? connectBackends(sw, vxlan.backend, { name: 'vxlan' }) : undefined;
   if (vxlan) where = `${where}${where ? ', ' : ''}${vxlan.where}`;
+  const vdeCable = vde ? connectBackends(sw, vde, { name: 'vde' }) : undefined;
+  if (vde) where = `${where}${where ? ', ' : ''}on VDE switch ${o.vde} (vde_plug pid ${vde.pid})`;
 
   const { vbus } = createVbus({ modules });
   const bus = vbus.createBus('serve');
@@ -100,6 +105,12 @@ export async function serve(o: ServeOptions): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     if (o.exitAfter) setTimeout(stop, o.exitAfter * 1000).unref();
+    // a plug that ends (switch gone, wrong path) ends the serve, with its message and status 1
+    vde?.on('error', (e) => {
+      console.error(`vbus serve: --vde: ${e.message}`);
+      process.exitCode = 1;
+      stop();
+    });
   });
   const dev = bus.introspect().devices[0]!;
   const c = dev.counters as Record<string, Record<string, number>>;
@@ -111,9 +122,12 @@ export async function serve(o: ServeOptions): Promise<void> {
   pinging?.stop();
   cable?.disconnect();
   tunnel?.disconnect();
+  vdeCable?.disconnect();
+  if (vde) console.log(`vde: ${Object.entries(vde.counters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   await conn.close();
   await sw.close();
   await socket?.close();
   await vxlan?.backend.close();
+  await vde?.close();
   await pcap?.close();
 }

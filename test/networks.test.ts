@@ -1,8 +1,12 @@
-// VXLAN across processes and against the Linux kernel: `vbus serve --vxlan` joins two vbus
-// processes into one segment on loopback, and joins TypeScript guests (venet, virtio-net) to a
-// kernel `vxlan` interface in network namespaces this test creates (and deletes, also on failure).
+// Segments beyond one process. VXLAN: `vbus serve --vxlan` joins two vbus processes into one
+// segment on loopback, and joins TypeScript guests (venet, virtio-net) to a kernel `vxlan`
+// interface in network namespaces this test creates (and deletes, also on failure). VDE: two
+// `vbus serve --vde` processes on a vde_switch the test starts.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = new URL('../bin/vbus.mjs', import.meta.url).pathname;
@@ -112,7 +116,7 @@ describe('vbus serve --vxlan', { timeout: 120_000 }, () => {
       expect(r.stderr, args.join(' ')).toMatch(re);
     }
     const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
-    for (const opt of ['--vxlan <vni@remote[:port]>', '--vxlan-local', '--vxlan-mtu', '--ping']) expect(help.stdout).toContain(opt);
+    for (const opt of ['--vxlan <vni@remote[:port]>', '--vxlan-local', '--vxlan-mtu', '--ping', '--vde <switch>']) expect(help.stdout).toContain(opt);
   });
 });
 
@@ -198,5 +202,42 @@ describe('against the Linux kernel: a `vxlan` interface in a network namespace',
       spawnSync('ip', ['netns', 'del', K]);
       spawnSync('ip', ['netns', 'del', V]);
     }
+  });
+});
+
+describe('vbus serve --vde', { timeout: 120_000 }, () => {
+  it('two serve processes (venet and virtio-net) on a vde_switch the test starts ping each other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vbus-vde-'));
+    const sock = join(dir, 'switch');
+    const sw = spawn('vde_switch', ['--sock', sock], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const swExited = new Promise<void>((r) => sw.once('exit', () => r()));
+    try {
+      for (let i = 0; i < 2000 && !existsSync(join(sock, 'ctl')); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(join(sock, 'ctl'))).toBe(true);
+      const a = serve(['--device', 'venet', '--ip', '192.0.2.1/24', '--vde', sock, '--ping', '192.0.2.2']);
+      const b = serve(['--device', 'virtio-net', '--ip', '192.0.2.2/24', '--vde', sock, '--ping', '192.0.2.1']);
+      await a.waitFor(/ping 192\.0\.2\.2: \d+ transmitted, 3 received/);
+      await b.waitFor(/ping 192\.0\.2\.1: \d+ transmitted, 3 received/);
+      expect(await a.stop()).toBe(0);
+      expect(await b.stop()).toBe(0);
+      for (const s of [a, b]) {
+        const vde = /vde: framesIn (\d+), bytesIn \d+, framesOut (\d+),.*tooBig 0, runts 0, badLength 0, errors 0/.exec(s.output());
+        expect(vde, s.output()).not.toBeNull();
+        // three echo requests and three replies each way, plus ARP
+        expect(Number(vde![1])).toBeGreaterThanOrEqual(6);
+        expect(Number(vde![2])).toBeGreaterThanOrEqual(6);
+      }
+    } finally {
+      sw.kill('SIGTERM');
+      await swExited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a VDE switch that is not there ends the serve with status 1 and vde_plug\'s message', async () => {
+    const s = serve(['--ip', '192.0.2.1/24', '--vde', '/nonexistent/vbus-vde']);
+    const code = await new Promise<number>((r) => s.child.once('exit', (c) => r(c ?? -1)));
+    expect(code).toBe(1);
+    expect(s.output()).toMatch(/--vde: .*vde_plug exited: .*\/nonexistent\/vbus-vde/);
   });
 });
