@@ -67,7 +67,7 @@ program
   .option('--vxlan-local <addr:port>', 'where the VXLAN socket binds (default 0.0.0.0:4789)')
   .option('--vxlan-mtu <bytes>', 'MTU of the network under the tunnel (default 1500); the guest MTU defaults to 50 less', positiveInt('--vxlan-mtu', 65535))
   .option('--vde <switch>', 'join a VDE switch (Debian vde2: vde_switch --sock SWITCH) through vde_plug')
-  .option('--ping <addr>', 'once up, ping this IPv4 address from the guest until 3 replies (prints each and a summary)')
+  .option('--ping <addr>', 'once up, ping this IPv4 address from the guest until 3 replies (prints each and a summary); repeat for more', (v: string, prev: string[] = []) => [...prev, v])
   .action(async (o: Parameters<typeof serve>[0]) => {
     try {
       await serve(o);

@@ -65,27 +65,29 @@ export function printVxlanCounters(b: VxlanBackend): void {
 }
 
 /**
- * `--ping ADDR`: ping from the guest until `want` replies came back or `want + 20` requests were
- * sent (the far end may come up later), printing each reply and then a summary line
- * `ping ADDR: N transmitted, M received`.
+ * `--ping ADDR`: ping each address from the guest, in turn, until `want` replies came back or
+ * `want + 20` requests were sent (the far end may come up later), printing each reply and then a
+ * summary line `ping ADDR: N transmitted, M received`.
  */
-export function pingUntil(responder: GuestResponder, ip: string, want: number): { stop: () => void } {
+export function pingUntil(responder: GuestResponder, ips: string[], want: number): { stop: () => void } {
   let stopped = false;
   void (async () => {
-    let sent = 0;
-    let got = 0;
-    for (let seq = 1; !stopped && got < want && sent < want + 20; seq++) {
-      sent++;
-      try {
-        const r = await responder.ping(ip, 56, undefined, seq);
-        got++;
-        console.log(`ping ${ip}: reply from ${r.from}, seq ${r.seq}, ${r.size} data bytes, ttl ${r.ttl}`);
-      } catch (e) {
-        console.log(`ping ${ip}: seq ${seq}: ${e instanceof Error ? e.message : String(e)}`);
+    for (const ip of ips) {
+      let sent = 0;
+      let got = 0;
+      for (let seq = 1; !stopped && got < want && sent < want + 20; seq++) {
+        sent++;
+        try {
+          const r = await responder.ping(ip, 56, undefined, seq);
+          got++;
+          console.log(`ping ${ip}: reply from ${r.from}, seq ${r.seq}, ${r.size} data bytes, ttl ${r.ttl}`);
+        } catch (e) {
+          console.log(`ping ${ip}: seq ${seq}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        if (!stopped && got < want) await new Promise((r) => setTimeout(r, 200));
       }
-      if (!stopped && got < want) await new Promise((r) => setTimeout(r, 200));
+      if (!stopped) console.log(`ping ${ip}: ${sent} transmitted, ${got} received`);
     }
-    if (!stopped) console.log(`ping ${ip}: ${sent} transmitted, ${got} received`);
   })();
   return { stop: () => (stopped = true) };
 }

@@ -26,8 +26,8 @@ export interface ServeOptions {
   vxlanMtu?: number;
   /** A VDE switch to join through `vde_plug` (its control directory). */
   vde?: string;
-  /** An IPv4 address the guest pings (three replies wanted) once it is up. */
-  ping?: string;
+  /** IPv4 addresses the guest pings, one after the other (three replies wanted from each), once it is up. */
+  ping?: string[];
 }
 
 /** Parse "HOST:PORT" (IPv6 in brackets) into its parts; throws a message naming the option. */
@@ -53,7 +53,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const tunnels = o.vxlan?.length ?? 0;
   if (modes > 1 || (modes === 0 && tunnels === 0 && o.vde === undefined)) throw new Error('give exactly one of --listen HOST:PORT, --connect HOST:PORT, --unix PATH, --udp LOCAL_PORT:REMOTE_PORT, or --vxlan VNI@REMOTE or --vde SWITCH (with or without one of the others)');
   if (tunnels === 0 && (o.vxlanLocal !== undefined || o.vxlanMtu !== undefined)) throw new Error('--vxlan-local and --vxlan-mtu need --vxlan VNI@REMOTE');
-  if (o.ping !== undefined && !/^\d+\.\d+\.\d+\.\d+$/.test(o.ping)) throw new Error(`--ping must be an IPv4 address, got "${o.ping}"`);
+  for (const p of o.ping ?? []) if (!/^\d+\.\d+\.\d+\.\d+$/.test(p)) throw new Error(`--ping must be an IPv4 address, got "${p}"`);
   const vxlan = tunnels > 0 ? await openServeVxlan(o.vxlan!, o.vxlanLocal, o.vxlanMtu, o.mtu) : undefined;
   const mtu = o.mtu ?? vxlan?.backend.innerMtu;
   const vde = o.vde !== undefined ? await VdePlugBackend.open({ socket: o.vde }).catch((e: Error) => Promise.reject(new Error(`--vde: ${e.message}`))) : undefined;
@@ -99,7 +99,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const macText = formatMac(nic.mac);
   console.log(`vbus serve: ${o.device} ${macText} ${o.ip} ${where}${pcap ? `, capturing to ${o.pcap}` : ''}`);
 
-  const pinging = o.ping ? pingUntil(responder, o.ping, 3) : undefined;
+  const pinging = o.ping?.length ? pingUntil(responder, o.ping, 3) : undefined;
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -2,75 +2,16 @@
 // segment on loopback, and joins TypeScript guests (venet, virtio-net) to a kernel `vxlan`
 // interface in network namespaces this test creates (and deletes, also on failure). VDE: two
 // `vbus serve --vde` processes on a vde_switch the test starts.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, freePort, killServes, remoteRow, serve, type Served } from './fixtures/serve-process.js';
 
-const BIN = new URL('../bin/vbus.mjs', import.meta.url).pathname;
+afterAll(killServes);
+
 const UDP_CLIENT = new URL('./fixtures/udp-echo-client.mjs', import.meta.url).pathname;
-
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  output: () => string;
-  /** Resolves with the whole output once the line matching `re` appeared. */
-  waitFor: (re: RegExp, ms?: number) => Promise<string>;
-  /** SIGINT, then the exit code. */
-  stop: () => Promise<number>;
-}
-
-const children: ChildProcessWithoutNullStreams[] = [];
-
-/** `vbus serve ARGS`, optionally prefixed (e.g. by `ip netns exec NS`). */
-function serve(args: string[], prefix: string[] = []): Served {
-  const argv = [...prefix, process.execPath, BIN, 'serve', ...args];
-  const child = spawn(argv[0]!, argv.slice(1));
-  children.push(child);
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number>((r) => child.once('exit', (c) => r(c ?? -1)));
-  return {
-    child,
-    output: () => out,
-    waitFor: async (re, ms = 60_000) => {
-      const end = Date.now() + ms;
-      while (!re.test(out)) {
-        if (child.exitCode !== null) throw new Error(`serve exited (${child.exitCode}) before ${re}: ${out}`);
-        if (Date.now() > end) throw new Error(`timed out waiting for ${re}; serve printed:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return out;
-    },
-    stop: async () => {
-      child.kill('SIGINT');
-      return exited;
-    },
-  };
-}
-
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-/** A UDP port free at the moment of asking (for options that must name a port in advance). */
-async function freePort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
-/** The counters row `vbus serve` prints for one remote VTEP: [framesIn, bytesIn, framesOut, bytesOut, drops]. */
-function remoteRow(out: string, remote: string): [number, number, number, number, string] {
-  const line = out.split('\n').find((l) => l.startsWith(`${remote} `));
-  if (!line) throw new Error(`no counters row for ${remote} in:\n${out}`);
-  const [, fi, bi, fo, bo, drops] = line.trim().split(/\s+/);
-  return [Number(fi), Number(bi), Number(fo), Number(bo), drops!];
-}
 
 describe('vbus serve --vxlan', { timeout: 120_000 }, () => {
   it('two serve processes (venet and virtio-net) joined by VXLAN on loopback are one segment: each pings the other', async () => {
