@@ -91,7 +91,7 @@ describe('VxlanBackend', () => {
     // matched by address alone (the kernel varies its source port), so it counts as the peer.
     await until(() => b.counters.framesIn === 1, 'the one good datagram');
     const d = b.remotes()[0]!.counters.drops;
-    expect(d).toEqual({ runt: 3, flags: 1, reserved: 3, vni: 1, tooBig: 0, sendError: 0 });
+    expect(d).toEqual({ runt: 3, flags: 1, reserved: 3, vni: 1, tooBig: 0, sendError: 0, backlog: 0 });
     expect(b.counters.drops).toEqual(d);
     expect(b.remotes()[1]!.counters.framesIn).toBe(0);
     expect(port.counters.rxFrames).toBe(1);
@@ -161,6 +161,24 @@ describe('VxlanBackend', () => {
     expect(big.innerMtu).toBe(8950);
   });
 
+  it('drops, counting backlog, when the socket already holds maxQueuedDatagrams', async () => {
+    const peer = await handVtep(42);
+    const b = await open({ remotes: [{ host: '127.0.0.1', port: peer.port }], maxQueuedDatagrams: 4 });
+    const { port } = attachResponder(b, 'g');
+    // On loopback a full receiver drops silently and the sender never waits, so the socket's queue
+    // (it grows on a real NIC whose send buffer is full) is stood in for here.
+    let waiting = 3;
+    (b as unknown as { socket: { getSendQueueCount: () => number } }).socket.getSendQueueCount = () => waiting;
+    const f = new Uint8Array(60).fill(0xff, 0, 6);
+    expect(port.deliver(f)).toBe(true);
+    waiting = 4;
+    expect(port.deliver(f)).toBe(false);
+    expect(port.deliver(f)).toBe(false);
+    const c = b.remotes()[0]!.counters;
+    expect([c.framesOut, c.drops.backlog, b.counters.drops.backlog, port.counters.drops]).toEqual([1, 2, 2, 2]);
+    await until(() => peer.raw.length === 1, 'the one frame sent');
+  });
+
   it('refuses bad configuration with the option named', async () => {
     const r = [{ host: '127.0.0.1' }];
     await expect(VxlanBackend.open({ vni: 1 << 24, remotes: r })).rejects.toThrow(/option vni = 16777216: must be an integer 0\.\.16777215/);
@@ -194,6 +212,6 @@ describe('VxlanBackend', () => {
     const cb = b.remotes()[0]!.counters;
     expect(ca.framesOut).toBeGreaterThanOrEqual(3);
     expect([ca.framesOut, ca.bytesOut, cb.framesOut, cb.bytesOut]).toEqual([cb.framesIn, cb.bytesIn, ca.framesIn, ca.bytesIn]);
-    expect(a2.counters.drops).toEqual({ runt: 0, flags: 0, reserved: 0, vni: 0, tooBig: 0, sendError: 0 });
+    expect(a2.counters.drops).toEqual({ runt: 0, flags: 0, reserved: 0, vni: 0, tooBig: 0, sendError: 0, backlog: 0 });
   });
 });

@@ -40,6 +40,8 @@ export interface VxlanOptions {
   maxEntries?: number;
   /** The clock in ms; inject a fake clock in tests. Default `Date.now`. */
   now?: () => number;
+  /** Datagrams waiting in the socket beyond which frames are dropped (`backlog`), default 1024. */
+  maxQueuedDatagrams?: number;
   name?: string;
 }
 
@@ -57,6 +59,8 @@ export interface VxlanDrops {
   tooBig: number;
   /** Frames the socket failed to send. */
   sendError: number;
+  /** Frames dropped because the socket already had `maxQueuedDatagrams` waiting (the receiver or the network is slower than the guests). */
+  backlog: number;
 }
 
 /** Counters of one remote VTEP. */
@@ -117,7 +121,7 @@ interface FdbEntry {
   lastSeen: number;
 }
 
-const newDrops = (): VxlanDrops => ({ runt: 0, flags: 0, reserved: 0, vni: 0, tooBig: 0, sendError: 0 });
+const newDrops = (): VxlanDrops => ({ runt: 0, flags: 0, reserved: 0, vni: 0, tooBig: 0, sendError: 0, backlog: 0 });
 /** 802.1Q tag: a tagged inner frame may be 4 bytes longer than an untagged one. */
 const ETHERTYPE_VLAN = 0x8100;
 const VLAN_TAG_LEN = 4;
@@ -165,6 +169,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
   private readonly ageMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly maxQueued: number;
 
   private constructor(
     private readonly socket: Socket,
@@ -179,6 +184,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     this.ageMs = options.ageMs ?? 300_000;
     this.maxEntries = options.maxEntries ?? 4096;
     this.now = options.now ?? Date.now;
+    this.maxQueued = options.maxQueuedDatagrams ?? 1024;
     const a = socket.address();
     this.name = options.name ?? `vxlan ${options.vni} ${a.address}:${a.port}`;
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
@@ -216,6 +222,8 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     }
     if (options.ageMs !== undefined && !(Number.isFinite(options.ageMs) && options.ageMs > 0)) throw new ConfigError('ageMs', options.ageMs, 'must be a positive number of ms');
     if (options.maxEntries !== undefined && !(Number.isInteger(options.maxEntries) && options.maxEntries >= 0)) throw new ConfigError('maxEntries', options.maxEntries, 'must be an integer >= 0');
+    const mq = options.maxQueuedDatagrams;
+    if (mq !== undefined && !(Number.isInteger(mq) && mq > 0)) throw new ConfigError('maxQueuedDatagrams', mq, 'must be a positive integer');
     const socket = createSocket(v6 ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       const where = `${localHost}:${localPort}`;
@@ -364,6 +372,11 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     if (frame.length > this.innerMtu + ETH_HLEN + (tagged ? VLAN_TAG_LEN : 0)) {
       for (const r of targets) r.counters.drops.tooBig++;
       c.drops.tooBig++;
+      return false;
+    }
+    if (this.socket.getSendQueueCount() + targets.length > this.maxQueued) {
+      for (const r of targets) r.counters.drops.backlog++;
+      c.drops.backlog++;
       return false;
     }
     if (known !== undefined) c.forwarded++;
