@@ -2,36 +2,23 @@
 // with virtio-net-pci on serve A (venet guest), a QEMU VM with e1000 on serve B (virtio-net
 // guest). Every host pings every other; a pcap of each serve's switch, read by tshark, shows the
 // ARP and ICMP that crossed it.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildInitramfs, findKernel } from './qemu/initramfs.js';
+import { bootLinuxVm, type BootedVm } from './qemu/boot.js';
 import { freePort, killServes, remoteRow, serve } from './fixtures/serve-process.js';
 
 afterAll(killServes);
 
 const HOSTS = { a: '192.0.2.1', vm1: '192.0.2.2', b: '192.0.2.3', vm2: '192.0.2.4' };
 
-function bootVm(dir: string, name: string, ip: string, nic: string, port: number, others: string[]) {
-  const { vmlinuz, modules } = findKernel();
-  const initrd = join(dir, `${name}.cpio`);
+function bootVm(ip: string, nic: string, port: number, others: string[]): BootedVm {
   // wait for each peer (the other VM boots in parallel), then count three pings; stay up a while
   // so the others can ping this VM too
   const script = `${others.map((o) => `n=0; until ping -c 1 -W 2 ${o} >/dev/null || [ $n -ge 40 ]; do n=$((n+1)); done; ping -c 3 -W 5 ${o}`).join('\n')}\necho VBUS-PINGS-DONE\nsleep 25`;
-  writeFileSync(initrd, buildInitramfs(modules, `${ip}/24`, script));
-  const qemu = spawn('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '256', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
-    '-kernel', vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 quiet',
-    '-netdev', `stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=${port}`,
-    '-device', `${nic},netdev=n0,mac=52:54:00:00:00:0${ip.slice(-1)}`,
-  ]);
-  let out = '';
-  qemu.stdout.on('data', (d) => (out += d));
-  qemu.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number>((r) => qemu.once('exit', (c) => r(c ?? -1)));
-  return { output: () => out, exited, kill: () => qemu.kill('SIGKILL') };
+  return bootLinuxVm(`${ip}/24`, script, `stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=${port}`, `${nic},netdev=n0,mac=52:54:00:00:00:0${ip.slice(-1)}`);
 }
 
 async function until(cond: () => boolean, ms: number, what: string, log: () => string) {
@@ -51,8 +38,8 @@ describe('QEMU VMs and TypeScript guests on one VXLAN segment across two vbus pr
     const a = serve(['--device', 'venet', '--ip', `${HOSTS.a}/24`, '--vxlan', `42@127.0.0.1:${pb}`, '--vxlan-local', `127.0.0.1:${pa}`, '--pcap', join(dir, 'a.pcap'), ...common, '--ping', HOSTS.b, '--ping', HOSTS.vm1, '--ping', HOSTS.vm2]);
     const b = serve(['--device', 'virtio-net', '--ip', `${HOSTS.b}/24`, '--vxlan', `42@127.0.0.1:${pa}`, '--vxlan-local', `127.0.0.1:${pb}`, '--pcap', join(dir, 'b.pcap'), ...common, '--ping', HOSTS.a, '--ping', HOSTS.vm2, '--ping', HOSTS.vm1]);
     const portOf = async (s: typeof a) => Number(/listening on 127\.0\.0\.1:(\d+)/.exec(await s.waitFor(/listening on 127\.0\.0\.1:\d+/))![1]);
-    const vm1 = bootVm(dir, 'vm1', HOSTS.vm1, 'virtio-net-pci', await portOf(a), [HOSTS.a, HOSTS.b, HOSTS.vm2]);
-    const vm2 = bootVm(dir, 'vm2', HOSTS.vm2, 'e1000', await portOf(b), [HOSTS.b, HOSTS.a, HOSTS.vm1]);
+    const vm1 = bootVm(HOSTS.vm1, 'virtio-net-pci', await portOf(a), [HOSTS.a, HOSTS.b, HOSTS.vm2]);
+    const vm2 = bootVm(HOSTS.vm2, 'e1000', await portOf(b), [HOSTS.b, HOSTS.a, HOSTS.vm1]);
     try {
       for (const vm of [vm1, vm2]) await until(() => vm.output().includes('VBUS-PINGS-DONE'), 240_000, "the VM's pings", vm.output);
       for (const [vm, others] of [[vm1, [HOSTS.a, HOSTS.b, HOSTS.vm2]], [vm2, [HOSTS.b, HOSTS.a, HOSTS.vm1]]] as const) {

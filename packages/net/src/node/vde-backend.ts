@@ -3,7 +3,7 @@ import { ConfigError } from '@vbus/core';
 import { NetError } from '../common/backend/net-error.js';
 import { encodeVdeStreamFrame, VDE_STREAM_MAX_FRAME, VdeStreamDeframer } from '../common/backend/vde-stream-framing.js';
 import { ETH_HLEN } from '../common/packet/index.js';
-import { SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
+import { newSocketBackendCounters, SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
 
 /** Options of {@link VdePlugBackend.open}. */
 export interface VdePlugOptions {
@@ -51,12 +51,7 @@ export class VdePlugBackend extends SocketBackendBase<VdePlugEvents, VdePlugCoun
   readonly kind = 'vde';
   readonly name: string;
   readonly counters: VdePlugCounters = {
-    framesIn: 0,
-    bytesIn: 0,
-    framesOut: 0,
-    bytesOut: 0,
-    dropsNoNic: 0,
-    dropsNoPeer: 0,
+    ...newSocketBackendCounters(),
     tooBig: 0,
     runts: 0,
     badLength: 0,

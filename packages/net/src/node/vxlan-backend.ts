@@ -12,7 +12,7 @@ import {
   VXLAN_VNI_MAX,
 } from '../common/backend/vxlan-header.js';
 import { ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../common/packet/index.js';
-import { SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
+import { newSocketBackendCounters, SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
 
 /** A VTEP's UDP endpoint. `port` defaults to 4789. */
 export interface VxlanAddress {
@@ -148,12 +148,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
   /** The largest inner IP packet: outer MTU minus 50 (IPv4 underlay) or 70 (IPv6). */
   readonly innerMtu: number;
   readonly counters: VxlanCounters = {
-    framesIn: 0,
-    bytesIn: 0,
-    framesOut: 0,
-    bytesOut: 0,
-    dropsNoNic: 0,
-    dropsNoPeer: 0,
+    ...newSocketBackendCounters(),
     drops: newDrops(),
     foreign: 0,
     flooded: 0,
