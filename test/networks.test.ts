@@ -126,7 +126,10 @@ describe('against the Linux kernel: a `vxlan` interface in a network namespace',
       for (const [i, s] of served.entries()) {
         expect(await s.stop()).toBe(0);
         const out = s.output();
-        const [fi, , fo, , drops] = remoteRow(out, '198.51.100.1:4789');
+        const [fi, bi, fo, bo, drops] = remoteRow(out, '198.51.100.1:4789');
+        // the two 1400-byte pings (1442-byte frames) and the 1000-byte datagram (1042), each way
+        expect(bi).toBeGreaterThanOrEqual(2 * 1442 + 1042);
+        expect(bo).toBeGreaterThanOrEqual(2 * 1442 + 1042);
         // at least: 3 + 2 echo requests in and replies out, 2 UDP echoes, 3 pings of ours each way
         expect(fi, `${guests[i]!.device}:\n${out}`).toBeGreaterThanOrEqual(3 + 2 + 2 + 3);
         expect(fo).toBeGreaterThanOrEqual(3 + 2 + 2 + 3);
