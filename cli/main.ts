@@ -52,7 +52,7 @@ program
 
 program
   .command('serve')
-  .description('one guest with an IPv4 responder (ARP, ICMP echo, UDP echo on port 7) whose NIC backend is a QEMU-compatible socket; runs until interrupted, then prints its counters')
+  .description('one guest with an IPv4 responder (ARP, ICMP echo, UDP echo on port 7) whose NIC backend is a QEMU-compatible socket, a VXLAN tunnel and/or a VDE switch; runs until interrupted, then prints its counters')
   .requiredOption('--ip <addr/prefix>', 'the guest\'s IPv4 address, e.g. 192.0.2.1/24')
   .option('--device <kind>', 'NIC plugin: venet, virtio-net or virtio-net-packed', 'venet')
   .option('--listen <host:port>', 'listen for QEMU -netdev stream/socket (4-byte big-endian length framing)')
@@ -65,6 +65,11 @@ program
   .option('--mac <mac>', 'the NIC\'s MAC address (default: random locally administered)')
   .option('--mtu <bytes>', 'MTU', positiveInt('--mtu', 65535))
   .option('--exit-after <seconds>', 'stop after this many seconds', positiveInt('--exit-after'))
+  .option('--vxlan <vni@remote[:port]>', 'join VXLAN segment VNI with the remote VTEP (port default 4789: Linux `type vxlan`, Open vSwitch, another vbus serve); repeat for more remotes (floods go to all); with or without a socket option', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--vxlan-local <addr:port>', 'where the VXLAN socket binds (default 0.0.0.0:4789)')
+  .option('--vxlan-mtu <bytes>', 'MTU of the network under the tunnel (default 1500); the guest MTU defaults to 50 less', positiveInt('--vxlan-mtu', 65535))
+  .option('--vde <switch>', 'join a VDE switch (Debian vde2: vde_switch --sock SWITCH) through vde_plug')
+  .option('--ping <addr>', 'once up, ping this IPv4 address from the guest until 3 replies (prints each and a summary); repeat for more', (v: string, prev: string[] = []) => [...prev, v])
   .action(async (o: Parameters<typeof serve>[0]) => {
     try {
       await serve(o);

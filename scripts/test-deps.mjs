@@ -32,7 +32,10 @@ export const REQUIREMENTS = [
   { need: 'make', command: 'make', pkg: 'make', why: 'node-gyp drives the addon build with make' },
   { need: 'python3', command: 'python3', pkg: 'python3', why: 'node-gyp (gyp) is written in Python' },
   { need: 'ip (iproute2)', command: 'ip', pkg: 'iproute2', why: 'the TAP tests make a network namespace and configure the TAP in it' },
-  { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs)" },
+  { need: 'ethtool', command: 'ethtool', pkg: 'ethtool', why: "turns off checksum offload on the kernel vxlan device the VXLAN test joins (a veth underlay never completes inner checksums)" },
+  { need: 'vde_switch', command: 'vde_switch', pkg: 'vde2', why: 'the VDE switch the VDE backend joins in its test' },
+  { need: 'vde_plug', command: 'vde_plug', pkg: 'vde2', why: 'carries frames between the VDE backend and the switch on stdin/stdout' },
+  { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs), and ping inside the VXLAN test's namespace" },
 ];
 
 function onPath(command) {

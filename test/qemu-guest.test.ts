@@ -1,16 +1,12 @@
 // A real Linux VM under QEMU (TCG) with a virtio-net NIC joins a vbus Ethernet segment through
 // QEMU's -netdev stream and -netdev dgram, and pings a TypeScript guest on a venet NIC (and is pinged).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
 import { venetModule, VenetDriver } from '@vbus/venet';
 import { connectBackends, GuestResponder, LearningSwitch, type NetBackend, attachPeer } from '@vbus/net';
 import { VirtioNetDriver, virtioNetModule } from '@vbus/virtio-compat';
 import { QemuDgramBackend, QemuStreamBackend } from '@vbus/net/node';
-import { buildInitramfs, findKernel } from './qemu/initramfs.js';
+import { bootLinuxVm, type BootedVm } from './qemu/boot.js';
 
 const VM_IP = '192.0.2.2';
 const OUR_IP = '192.0.2.1';
@@ -37,21 +33,8 @@ async function venetGuestOn(backend: NetBackend, kind: 'venet' | 'virtio-net' = 
   return { bus, sw, responder, cable, close: async () => { await conn.close(); await sw.close(); } };
 }
 
-function bootVm(netdev: string, script: string): { output: () => string; exited: Promise<number>; kill: () => void } {
-  const { vmlinuz, modules } = findKernel();
-  const dir = mkdtempSync(join(tmpdir(), 'vbus-qemu-'));
-  const initrd = join(dir, 'initrd.cpio');
-  writeFileSync(initrd, buildInitramfs(modules, `${VM_IP}/24`, script));
-  const qemu = spawn('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '256', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
-    '-kernel', vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 quiet',
-    '-netdev', netdev, '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02',
-  ]);
-  let out = '';
-  qemu.stdout.on('data', (d) => (out += d));
-  qemu.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number>((r) => qemu.once('exit', (c) => r(c ?? -1)));
-  return { output: () => out, exited, kill: () => qemu.kill('SIGKILL') };
+function bootVm(netdev: string, script: string): BootedVm {
+  return bootLinuxVm(`${VM_IP}/24`, script, netdev, 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02');
 }
 
 async function until(cond: () => boolean, ms: number, what: string, log: () => string) {

@@ -1,4 +1,4 @@
-// Builds a tiny initramfs (newc cpio, written here) with busybox and the virtio-net modules of the
+// Builds a tiny initramfs (newc cpio, written here) with busybox and the virtio-net (and e1000) modules of the
 // machine's Debian kernel, whose /init configures eth0 and runs the commands it is given.
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 
@@ -12,6 +12,7 @@ const MODULES = [
   'kernel/drivers/virtio/virtio_pci_legacy_dev.ko',
   'kernel/drivers/virtio/virtio_pci.ko',
   'kernel/drivers/net/virtio_net.ko',
+  'kernel/drivers/net/ethernet/intel/e1000/e1000.ko',
 ];
 
 /** The newest installed kernel with its modules, or an explanation of what is missing. */

@@ -29,6 +29,12 @@ describe('public exports', () => {
       'StreamDeframer',
       'encodeStreamFrame',
       'QEMU_STREAM_MAX_FRAME',
+      'VXLAN_PORT',
+      'encodeVxlanHeader',
+      'decodeVxlanHeader',
+      'VDE_STREAM_MAX_FRAME',
+      'encodeVdeStreamFrame',
+      'VdeStreamDeframer',
     ]) {
       expect(backend, name).toHaveProperty(name);
     }
@@ -48,6 +54,6 @@ describe('public exports', () => {
   });
 
   it('node', () => {
-    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend']);
+    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VdePlugBackend', 'VxlanBackend']);
   });
 });

@@ -1,4 +1,4 @@
-/** Node-specific network backends: QEMU stream and datagram sockets, pcap files. */
+/** Node-specific network backends: QEMU stream and datagram sockets, VXLAN, VDE (through vde_plug), pcap files. */
 export {
   QemuStreamBackend,
   type StreamAddress,
@@ -14,3 +14,15 @@ export {
   type QemuDgramEvents,
 } from './qemu-dgram-backend.js';
 export { PcapFile, type PcapFileOptions } from './pcap-file.js';
+export {
+  VxlanBackend,
+  type VxlanAddress,
+  type VxlanOptions,
+  type VxlanDrops,
+  type VxlanRemoteCounters,
+  type VxlanRemoteInfo,
+  type VxlanFdbEntry,
+  type VxlanCounters,
+  type VxlanEvents,
+} from './vxlan-backend.js';
+export { VdePlugBackend, type VdePlugOptions, type VdePlugCounters, type VdePlugEvents } from './vde-backend.js';

@@ -17,6 +17,11 @@ export interface SocketBackendCounters {
   dropsNoPeer: number;
 }
 
+/** Fresh zeroed {@link SocketBackendCounters}, for a backend to spread into its own counters. */
+export function newSocketBackendCounters(): SocketBackendCounters {
+  return { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, dropsNoNic: 0, dropsNoPeer: 0 };
+}
+
 /**
  * What the QEMU socket backends share: one attached NIC, frames from the peer counted and handed
  * to it, frames to the peer completed in software (offload) and then sent by {@link send}.

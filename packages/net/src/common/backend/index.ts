@@ -16,3 +16,5 @@ export * from './pcap.js';
 export * from './offload.js';
 export * from './gso-limits.js';
 export * from './stream-framing.js';
+export * from './vxlan-header.js';
+export * from './vde-stream-framing.js';
