@@ -28,8 +28,10 @@ export async function runCleanups(cleanups: Cleanup[]): Promise<void> {
 
 /** A {@link GuestResponder} at {@link guestMac}, 192.0.2.2, attached to `backend` as the NIC `name` and transmitting into its port. */
 export function attachResponder(backend: Pick<NetBackend, 'attach'>, name: string, config: Partial<GuestResponderConfig> = {}): { guest: GuestResponder; port: NetBackendPort } {
-  const guest = new GuestResponder({ mac: guestMac, ip: '192.0.2.2', ...config });
-  const port = backend.attach({ name, mac: guestMac }, guest);
+  const mac = config.mac ?? guestMac;
+  const guest = new GuestResponder({ mac, ip: '192.0.2.2', ...config });
+  // the port is given the responder's own MAC: the switch's port security drops any other source
+  const port = backend.attach({ name, mac }, guest);
   guest.setTransmit((f) => port.deliver(f));
   return { guest, port };
 }
