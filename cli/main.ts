@@ -85,10 +85,11 @@ program
   .requiredOption('--socket <path>', 'unix socket to listen on (QEMU: -chardev socket,path=PATH)')
   .requiredOption('--ip <addr/prefix>', "the TypeScript guest's IPv4 address, e.g. 192.0.2.1/24")
   .option('--pcap <file>', 'capture every frame on the switch to a pcap file')
+  .option('--mac <mac>', "the MAC QEMU gives the NIC (-device virtio-net-pci,mac=...); the switch admits only frames from it", '52:54:00:12:34:56')
   .option('--no-event-idx', 'do not offer VIRTIO_F_EVENT_IDX (to compare notification counts)')
-  .action(async (o: { socket: string; ip: string; pcap?: string; eventIdx: boolean }) => {
+  .action(async (o: { socket: string; ip: string; pcap?: string; mac: string; eventIdx: boolean }) => {
     try {
-      await vhostUser({ socket: o.socket, ip: o.ip, pcap: o.pcap, noEventIdx: !o.eventIdx });
+      await vhostUser({ socket: o.socket, ip: o.ip, pcap: o.pcap, mac: o.mac, noEventIdx: !o.eventIdx });
     } catch (e) {
       console.error(`vbus vhost-user: ${e instanceof Error ? e.message : String(e)}`);
       process.exit(2);

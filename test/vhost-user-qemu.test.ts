@@ -154,7 +154,7 @@ describe('QEMU virtio-net over vhost-user on our virtio-net device', { timeout: 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vbus-vhost-'));
-    svc = await startVhostUser({ socket: join(dir, 'vhost.sock'), ip: `${OUR_IP}/24`, log: (l) => logs.push(l) });
+    svc = await startVhostUser({ socket: join(dir, 'vhost.sock'), ip: `${OUR_IP}/24`, mac: '52:54:00:00:00:02', log: (l) => logs.push(l) });
   });
   afterAll(async () => {
     await svc?.close();
