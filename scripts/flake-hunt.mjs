@@ -30,6 +30,7 @@ for (let i = 0; i < hogCount; i++) hogs.push(spawn(process.execPath, ['-e', 'for
 const stopHogs = () => hogs.forEach((h) => h.kill('SIGKILL'));
 process.on('exit', stopHogs);
 process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 
 const dir = mkdtempSync(join(tmpdir(), 'vbus-flake-hunt-'));
 const summary = [];
