@@ -1,6 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
 import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo } from '../common/backend/net-backend.js';
-import { NetError } from '../common/backend/net-error.js';
 import { needsSoftwareOffload, SoftwareOffload } from '../common/backend/offload.js';
 import { BackendPort } from '../common/backend/port.js';
 
@@ -41,10 +40,11 @@ export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTy
   private readonly wire: FrameSink = { deliver: (f) => this.send(f) };
 
   attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
-    if (this.port?.isConnected) throw new NetError(this.name, 'busy', nic.name, `already attached to ${this.port.name}`);
-    const port = new BackendPort(
-      nic.name,
-      (frame, offload) => this.toPeer(port, frame, offload),
+    const port = BackendPort.forSingleNic(
+      this.name,
+      this.port,
+      nic,
+      (frame, offload, p) => this.toPeer(p, frame, offload),
       (p) => {
         if (this.port === p) {
           this.port = undefined;

@@ -1,4 +1,4 @@
-import { BackendPort, NetError, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort, type NicInfo } from '@vbus/net';
+import { BackendPort, type FrameOffload, type FrameSink, type NetBackend, type NetBackendPort, type NicInfo } from '@vbus/net';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_ECN,
@@ -87,10 +87,11 @@ export class TapBackend implements NetBackend {
   }
 
   attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
-    if (this.port?.isConnected) throw new NetError(this.name, 'busy', nic.name, `already attached to ${this.port.name}`);
-    const port = new BackendPort(
-      nic.name,
-      (frame, offload) => this.write(port, frame, offload),
+    const port = BackendPort.forSingleNic(
+      this.name,
+      this.port,
+      nic,
+      (frame, offload, p) => this.write(p, frame, offload),
       (p) => {
         if (this.port === p) {
           this.port = undefined;

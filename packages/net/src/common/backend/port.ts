@@ -1,4 +1,5 @@
-import { newPortCounters, type FrameOffload, type FrameSink, type NetBackendPort, type PortCounters } from './net-backend.js';
+import { newPortCounters, type FrameOffload, type FrameSink, type NetBackendPort, type NicInfo, type PortCounters } from './net-backend.js';
+import { NetError } from './net-error.js';
 
 /**
  * A port whose transmit path is a function supplied by its backend. Counts what the NIC sends
@@ -23,6 +24,21 @@ export class BackendPort implements NetBackendPort {
     private readonly transmit: (frame: Uint8Array, offload: FrameOffload | undefined, port: BackendPort) => boolean,
     private readonly onDisconnect?: (port: BackendPort) => void,
   ) {}
+
+  /**
+   * The port of a backend that serves one NIC at a time (a socket, a TAP): refuses a second NIC
+   * while `current` is connected (NetError 'busy' naming both), else makes the NIC's port.
+   */
+  static forSingleNic(
+    backend: string,
+    current: BackendPort | undefined,
+    nic: NicInfo,
+    transmit: (frame: Uint8Array, offload: FrameOffload | undefined, port: BackendPort) => boolean,
+    onDisconnect: (port: BackendPort) => void,
+  ): BackendPort {
+    if (current?.isConnected) throw new NetError(backend, 'busy', nic.name, `already attached to ${current.name}`);
+    return new BackendPort(nic.name, transmit, onDisconnect);
+  }
 
   get isConnected(): boolean {
     return this.connected;
