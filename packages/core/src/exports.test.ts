@@ -8,7 +8,9 @@ it('pins the public exports of @vbus/core', () => {
     [
       "Bus",
       "BusError",
+      "Clock",
       "ConfigError",
+      "ConsoleLogger",
       "DEFAULT_BUS_LIMITS",
       "DEFAULT_CONNECTOR_LIMITS",
       "DeviceClass",
@@ -43,6 +45,7 @@ it('pins the public exports of @vbus/core', () => {
       "IoqIterator",
       "IoqSeek",
       "LimitError",
+      "Logger",
       "MAX_SIGNALS_PER_CONNECTION",
       "MemoryAccessError",
       "MicrotaskScheduler",
@@ -75,6 +78,9 @@ it('pins the public exports of @vbus/core', () => {
       "le",
       "newQueueCounters",
       "signalCell",
+      "silentLogger",
+      "standaloneDeviceContext",
+      "systemClock",
     ]
   `);
 });

@@ -2,7 +2,7 @@ import { Worker, type WorkerOptions, MessageChannel, type MessagePort } from 'no
 import { EventEmitter } from 'eventemitter3';
 import type { Bus, HostConnection } from '../common/bus/bus.js';
 import { BusError, ConfigError, LimitError, ProtocolError, VbusError } from '../common/errors.js';
-import { macrotask } from '../common/bus/macrotask.js';
+import { macrotask } from '../common/time/macrotask.js';
 import { connectorLimits, type ConnectorLimits } from '../common/connector/untrusted.js';
 import { RegionMemory } from '../common/memory/region-memory.js';
 import { DOORBELL_CONTROL_BIT, DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, newDoorbell, serveDoorbell } from '../common/connector/doorbell.js';
