@@ -72,15 +72,19 @@ it('pins the public exports of @vbus/core', () => {
       "VbusError",
       "VbusToken",
       "VirtualTimeScheduler",
+      "checkConfigKeys",
       "createVbus",
       "cryptoRandomSource",
+      "describeFaultContext",
       "ioqByteLength",
       "le",
       "newQueueCounters",
+      "runUntilSettled",
       "signalCell",
       "silentLogger",
       "standaloneDeviceContext",
       "systemClock",
+      "withFaultContext",
     ]
   `);
 });

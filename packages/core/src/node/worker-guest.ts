@@ -2,7 +2,7 @@ import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_
 import { BusError, ConfigError, VbusError } from '../common/errors.js';
 import { RegionMemory } from '../common/memory/region-memory.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
-import type { DeviceInfo } from '../common/bus/bus.js';
+import type { DeviceInfo } from '../common/bus/introspection.js';
 import { DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, drainDoorbell, serveDoorbell, spinWhile } from '../common/connector/doorbell.js';
 import { GuestConnectionImpl, type GuestBus, type GuestConnection } from '../common/connector/guest-connection.js';
 import type { GuestToHost, HostToGuest, OpenReply } from './worker-protocol.js';
