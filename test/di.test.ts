@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Container } from 'inversify';
-import { RandomSource, Scheduler, VbusToken, VirtualTimeScheduler, createVbus } from '@vbus/core';
+import { Clock, ConsoleLogger, Logger, RandomSource, Scheduler, VbusToken, VirtualTimeScheduler, createVbus, silentLogger, type LogFields } from '@vbus/core';
 import { venetModule } from '@vbus/venet';
 import { virtioNetModule } from '@vbus/virtio-compat';
 
@@ -38,6 +38,48 @@ describe('the container builds the bus and its services', () => {
     const vts = new VirtualTimeScheduler();
     container.bind<Scheduler>(Scheduler).toConstantValue(vts);
     expect(createVbus({ container }).vbus.scheduler).toBe(vts);
+  });
+
+  it('the Clock is the scheduler the embedder gave, unless it bound a Clock of its own', () => {
+    const vts = new VirtualTimeScheduler();
+    const { vbus, container } = createVbus({ scheduler: vts });
+    expect(container.get(Clock)).toBe(vts);
+    expect(vbus.clock).toBe(vts);
+    vts.runFor(3);
+    expect(vbus.createBus('b').clock.now()).toBe(3);
+
+    const own = new Container();
+    const fixed: Clock = { now: () => 42 };
+    own.bind<Clock>(Clock).toConstantValue(fixed);
+    const second = createVbus({ container: own, scheduler: new VirtualTimeScheduler() });
+    expect(second.vbus.clock).toBe(fixed);
+    expect(second.vbus.createBus('b').clock.now()).toBe(42);
+  });
+
+  it('binds a console logger that writes warnings and errors only; an embedder rebinds it', () => {
+    const { vbus } = createVbus();
+    expect(vbus.logger).toBeInstanceOf(ConsoleLogger);
+    expect((vbus.logger as ConsoleLogger).level).toBe('warn');
+    const lines: Array<[string, string, LogFields | undefined]> = [];
+    const logger = new ConsoleLogger({
+      console: {
+        debug: (m: string, f?: LogFields) => lines.push(['debug', m, f]),
+        info: (m: string, f?: LogFields) => lines.push(['info', m, f]),
+        warn: (m: string, f?: LogFields) => lines.push(['warn', m, f]),
+        error: (m: string, f?: LogFields) => lines.push(['error', m, f]),
+      },
+    });
+    logger.debug('hidden');
+    logger.info('hidden');
+    logger.warn('shown', { device: 'venet0' });
+    logger.error('shown too');
+    expect(lines).toEqual([
+      ['warn', '[vbus] shown', { device: 'venet0' }],
+      ['error', '[vbus] shown too', undefined],
+    ]);
+    const container = new Container();
+    container.bind<Logger>(Logger).toConstantValue(silentLogger);
+    expect(createVbus({ container }).vbus.logger).toBe(silentLogger);
   });
 
   it('a seeded RandomSource makes both NICs\' default MACs reproducible (and locally administered)', () => {

@@ -29,7 +29,7 @@ async function scenario() {
   const vts = new VirtualTimeScheduler({ latencyNs: 2_000 });
   const { vbus } = createVbus({ modules: [venetModule, virtioNetModule], scheduler: vts });
   const bus = vbus.createBus('sim');
-  const sw = new LearningSwitch({ now: () => vts.now / 1e6 });
+  const sw = new LearningSwitch({ now: () => vts.now() });
   bus.createDevice('virtual-ethernet', 'venet0', { mac: '52:54:00:00:00:0a', backend: sw });
   bus.createDevice('virtio-net', 'virtio1', { mac: '52:54:00:00:00:0b', backend: sw });
   const trace: string[] = [];
@@ -49,11 +49,11 @@ async function scenario() {
   virtio.onFrame = (f) => {
     rb.receive(f);
   };
-  const t0 = vts.now;
+  const t0 = vts.nowNs;
   const ab = await drive(vts, ra.ping('192.0.2.11', 56));
   const ba = await drive(vts, rb.ping('192.0.2.10', 1000));
   trace.push(...a.connector.trace, ...b.connector.trace);
-  return { ab, ba, trace, virtualNs: vts.now - t0, devices: bus.introspect().devices.map((d) => ({ name: d.name, counters: d.counters })) };
+  return { ab, ba, trace, virtualNs: vts.nowNs - t0, devices: bus.introspect().devices.map((d) => ({ name: d.name, counters: d.counters })) };
 }
 
 describe('NIC plugins in virtual time (simulated connector)', () => {

@@ -10,7 +10,7 @@
  * the device.
  */
 import fc from 'fast-check';
-import { VbusError } from '@vbus/core';
+import { MicrotaskScheduler, VbusError, silentLogger, standaloneDeviceContext } from '@vbus/core';
 import { VirtioNetDeviceClass } from '@vbus/virtio-compat';
 import { MessageReader, VhostUserRequest as R, VhostUserSession, encodeRequest, statePayload, u64Payload, type VhostPlatform } from '@vbus/vhost-user';
 import { check, typed } from '../oracle.js';
@@ -124,7 +124,7 @@ export const vhostUserTarget: FuzzTarget = target<VhostCase>({
     }),
   async run(c): Promise<Outcome> {
     const cls = new VirtioNetDeviceClass();
-    const device = cls.create(cls.validate({}), { name: 'fuzz-vhost', fail: () => {}, defer: (fn) => queueMicrotask(fn) });
+    const device = cls.create(cls.validate({}), standaloneDeviceContext({ name: 'fuzz-vhost', scheduler: new MicrotaskScheduler(), logger: silentLogger, fail: () => {} }));
     const platform = new FakePlatform();
     const session = new VhostUserSession({ device, platform });
     const msgs = startSequence(c, session.offeredFeatures & ~(1n << 30n));

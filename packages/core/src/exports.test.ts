@@ -8,7 +8,9 @@ it('pins the public exports of @vbus/core', () => {
     [
       "Bus",
       "BusError",
+      "Clock",
       "ConfigError",
+      "ConsoleLogger",
       "DEFAULT_BUS_LIMITS",
       "DEFAULT_CONNECTOR_LIMITS",
       "DeviceClass",
@@ -44,6 +46,7 @@ it('pins the public exports of @vbus/core', () => {
       "IoqIterator",
       "IoqSeek",
       "LimitError",
+      "Logger",
       "MAX_SIGNALS_PER_CONNECTION",
       "MemoryAccessError",
       "MicrotaskScheduler",
@@ -79,6 +82,9 @@ it('pins the public exports of @vbus/core', () => {
       "memoryOfRegions",
       "newQueueCounters",
       "signalCell",
+      "silentLogger",
+      "standaloneDeviceContext",
+      "systemClock",
     ]
   `);
 });

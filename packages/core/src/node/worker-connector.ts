@@ -2,7 +2,7 @@ import { Worker, type WorkerOptions, MessageChannel, type MessagePort } from 'no
 import { EventEmitter } from 'eventemitter3';
 import type { Bus, HostConnection } from '../common/bus/bus.js';
 import { BusError, ConfigError, LimitError, ProtocolError, VbusError } from '../common/errors.js';
-import { macrotask } from '../common/bus/macrotask.js';
+import { macrotask } from '../common/time/macrotask.js';
 import { connectorLimits, type ConnectorLimits } from '../common/connector/untrusted.js';
 import type { GuestMemory } from '../common/memory/guest-memory.js';
 import { checkEmbedderMemory, memoryOfRegions, type EmbedderMemory } from '../common/memory/embedder-memory.js';

@@ -1,4 +1,5 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { MicrotaskScheduler, standaloneDeviceContext, type StandaloneDeviceContext } from '@vbus/core';
 import { VirtioNetDeviceClass, type VirtioNetConfig, type VirtioNetDevice } from '@vbus/virtio-compat';
 import { MessageReader, VhostUserError, requestName } from '../common/protocol.js';
 import { VhostUserSession, type TransitionCounters, type VhostPlatform } from '../common/session.js';
@@ -66,16 +67,22 @@ export class VhostUserServer {
   /** Transition counters summed over closed sessions (the live one's are in {@link transitions}). */
   private readonly past: TransitionCounters = { kicks: 0, kickWakeups: 0, calls: 0, callsSuppressed: 0, callsCoalesced: 0 };
 
+  /** The device's context outside a bus (closed with the server). */
+  private readonly context: StandaloneDeviceContext;
+
   constructor(private readonly options: VhostUserServerOptions) {
     this.n = native();
     this.log = options.log ?? ((l) => console.error(l));
     this.maskFeatures = options.maskFeatures ?? 0n;
     const cls = new VirtioNetDeviceClass();
-    this.device = cls.create(cls.validate(options.device ?? {}), {
+    // the device's bottom halves run as macrotasks (the native polls' kicks arrive as I/O); its timers are real time
+    const timers = new MicrotaskScheduler();
+    this.context = standaloneDeviceContext({
       name: 'vhost-net0',
+      scheduler: { now: () => timers.now(), at: (t, fn) => timers.at(t, fn), after: (d, fn) => timers.after(d, fn), schedule: (fn) => void setImmediate(fn) },
       fail: (e) => this.log(`vhost-user: device failed: ${e instanceof Error ? e.message : String(e)}`),
-      defer: (fn) => setImmediate(fn),
     });
+    this.device = cls.create(cls.validate(options.device ?? {}), this.context);
     if (existsSync(options.socket) && lstatSync(options.socket).isSocket()) unlinkSync(options.socket);
     this.listenFd = this.n.listen(options.socket, 4);
     this.listenPoll = this.n.poll(this.listenFd, POLL_READABLE, () => this.accept());
@@ -136,6 +143,7 @@ export class VhostUserServer {
     } catch {
       /* already gone */
     }
+    this.context.close();
     this.device.release();
   }
 }

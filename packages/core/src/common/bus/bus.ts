@@ -6,12 +6,18 @@ import { checkLimits, DEFAULT_BUS_LIMITS, type BusLimits } from './limits.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Side } from '../signal/layout.js';
 import { ShmSignal } from '../signal/shm-signal.js';
-import { DeviceClass, type Attributes, type Counters, type Device, type DeviceConnectionHandler, type DeviceContext } from './device.js';
-import { MicrotaskScheduler, Scheduler } from './scheduler.js';
+import { DeviceClass, type Attributes, type Counters, type Device, type DeviceConnectionHandler } from './device.js';
+import { Scheduler } from '../time/scheduler.js';
+import { DeviceContextImpl } from './device-context.js';
+import { MicrotaskScheduler } from '../time/microtask-scheduler.js';
+import { Clock } from '../time/clock.js';
+import { ConsoleLogger, Logger } from '../log/logger.js';
+import { RandomSource, cryptoRandomSource } from './random-source.js';
 import { MAX_SIGNALS_PER_CONNECTION, SignalRouter, type SignalLink } from './signal-router.js';
 
 /** A device's lifecycle state. */
 export type DeviceState = 'ready' | 'failed';
+
 
 /** What a guest learns about a device when it enumerates a bus. */
 export interface DeviceInfo {
@@ -213,6 +219,10 @@ export class DeviceEntry {
   error: VbusError | null = null;
   readonly connections = new Set<HostConnection>();
   readonly refused: DeviceRefusals = { connectionsPerDevice: 0, shmPerConnection: 0, callBytes: 0 };
+  /** The device's context; its timed tasks are cancelled when the device fails or leaves the bus. */
+  context: DeviceContextImpl | undefined;
+  /** Off the bus (removed or reset): its deferred and timed work is dropped. */
+  removed = false;
   device!: Device;
 
   constructor(
@@ -221,6 +231,16 @@ export class DeviceEntry {
     readonly deviceClass: DeviceClass<unknown>,
     readonly config: unknown,
   ) {}
+
+  /** On its bus and not failed: its deferred and timed work may run. */
+  get live(): boolean {
+    return this.state === 'ready' && !this.removed;
+  }
+
+  /** Cancel every timed task the device armed. */
+  cancelTimers(): void {
+    this.context?.cancelTimers();
+  }
 
   info(): DeviceInfo {
     return { name: this.name, type: this.deviceClass.type, version: this.deviceClass.version, state: this.state };
@@ -234,6 +254,7 @@ export class DeviceEntry {
   fail(error: unknown): void {
     if (this.state === 'failed') return;
     this.state = 'failed';
+    this.cancelTimers();
     this.error = VbusError.is(error) ? error : new BusError(`device ${this.name} failed: ${describe(error)}`, { cause: error });
     const reason = `device failed: ${this.error.message}`;
     for (const c of [...this.connections]) {
@@ -279,13 +300,23 @@ export class Bus extends EventEmitter<BusEvents> {
   private readonly entries = new Map<string, DeviceEntry>();
   private currentLimits: BusLimits = DEFAULT_BUS_LIMITS;
 
+  /** Where this bus's deferred and timed work runs. */
+  readonly scheduler: Scheduler;
+  /** The clock devices on this bus read ({@link DeviceContext.now}). */
+  readonly clock: Clock;
+  /** Where this bus reports what it does not throw. */
+  readonly logger: Logger;
+
   /** @internal use {@link Vbus.createBus} */
   constructor(
     readonly name: string,
     private readonly classes: ReadonlyMap<string, DeviceClass<unknown>>,
-    readonly scheduler: Scheduler,
+    services: { scheduler: Scheduler; clock: Clock; logger: Logger },
   ) {
     super();
+    this.scheduler = services.scheduler;
+    this.clock = services.clock;
+    this.logger = services.logger;
   }
 
   /** The limits in force ({@link DEFAULT_BUS_LIMITS} unless set). */
@@ -319,6 +350,8 @@ export class Bus extends EventEmitter<BusEvents> {
   removeDevice(name: string): void {
     const entry = this.entry(name);
     this.entries.delete(name);
+    entry.removed = true;
+    entry.cancelTimers();
     for (const c of [...entry.connections]) c.hostClose('device removed');
     try {
       entry.device.release?.();
@@ -396,38 +429,43 @@ export class Bus extends EventEmitter<BusEvents> {
     return e;
   }
 
-  private contextFor(entry: DeviceEntry): DeviceContext {
-    const scheduler = this.scheduler;
-    return {
+  private contextFor(entry: DeviceEntry): DeviceContextImpl {
+    const ctx = new DeviceContextImpl({
       name: entry.name,
+      scheduler: this.scheduler,
+      clock: this.clock,
+      logger: this.logger,
       fail: (error) => entry.fail(error),
-      defer: (fn) =>
-        scheduler.schedule(() => {
-          if (entry.state === 'failed') return;
-          try {
-            fn();
-          } catch (error) {
-            entry.fail(error);
-          }
-        }),
-    };
+      live: () => entry.live,
+    });
+    entry.context = ctx;
+    return ctx;
   }
 }
 
 /**
  * The root object: the registered device classes and the buses. The inversify container builds
- * it ({@link createVbus}): every {@link DeviceClass} the plugins' modules bound, and the
- * {@link Scheduler} bound in the container (an embedder rebinds it). `new Vbus(classes)` works too.
+ * it ({@link createVbus}): every {@link DeviceClass} the plugins' modules bound, and the services
+ * bound in the container, each of which an embedder rebinds: {@link Scheduler}, {@link Clock},
+ * {@link RandomSource}, {@link Logger}. `new Vbus(classes)` works too, with the defaults (a
+ * {@link MicrotaskScheduler} that is also the clock, crypto randomness, a {@link ConsoleLogger}).
  */
 @injectable()
 export class Vbus {
   private readonly classes = new Map<string, DeviceClass<unknown>>();
   private readonly buses = new Map<string, Bus>();
+  /** The clock of every bus made with the Vbus's scheduler (default: that scheduler). */
+  readonly clock: Clock;
 
   constructor(
     @multiInject(DeviceClass) @optional() classes: Iterable<DeviceClass<unknown>> = [],
     @inject(Scheduler) @optional() readonly scheduler: Scheduler = new MicrotaskScheduler(),
+    @inject(Clock) @optional() clock?: Clock,
+    /** Where randomness comes from; device classes take their own from the container. */
+    @inject(RandomSource) @optional() readonly random: RandomSource = cryptoRandomSource,
+    @inject(Logger) @optional() readonly logger: Logger = new ConsoleLogger(),
   ) {
+    this.clock = clock ?? scheduler;
     for (const c of classes) {
       if (this.classes.has(c.type)) throw new BusError(`device class "${c.type}" is registered twice`);
       this.classes.set(c.type, c);
@@ -439,9 +477,14 @@ export class Vbus {
     return [...this.classes.values()].map(({ type, version, description }) => ({ type, version, description }));
   }
 
-  createBus(name: string, scheduler: Scheduler = this.scheduler): Bus {
+  /**
+   * Make a bus. With its own `scheduler`, the bus's deferred and timed work runs there and its
+   * devices read that scheduler's clock; otherwise it shares the Vbus's scheduler and clock.
+   */
+  createBus(name: string, scheduler?: Scheduler): Bus {
     if (this.buses.has(name)) throw new BusError(`a bus named "${name}" already exists`);
-    const bus = new Bus(name, this.classes, scheduler);
+    const services = scheduler ? { scheduler, clock: scheduler, logger: this.logger } : { scheduler: this.scheduler, clock: this.clock, logger: this.logger };
+    const bus = new Bus(name, this.classes, services);
     this.buses.set(name, bus);
     return bus;
   }

@@ -1,5 +1,7 @@
 import type { GuestMemory } from '../memory/guest-memory.js';
 import type { ShmSignal } from '../signal/shm-signal.js';
+import type { Cancel } from '../time/scheduler.js';
+import type { Logger } from '../log/logger.js';
 
 /** Plain values shown by introspection (vbus put these in sysfs). */
 export type Attributes = Record<string, string | number | boolean>;
@@ -71,8 +73,22 @@ export interface DeviceContext {
    * emits `device-failed`, and the bus and other devices go on. Never throws.
    */
   fail(error: unknown): void;
-  /** Schedule work off the signal path (a device's bottom half); the connector decides when it runs. */
+  /**
+   * Schedule work off the signal path (a device's bottom half): the bus's scheduler runs it
+   * soon. Dropped if the device has failed or left the bus by then; an exception fails the device.
+   */
   defer(fn: () => void): void;
+  /**
+   * Run `fn` once `delayMs` milliseconds of the bus's clock have passed (virtual time under a
+   * `VirtualTimeScheduler`): a device's timer (tx-complete mitigation, a link's latency, a
+   * retry). Cancelled when the device fails, is removed or is reset; an exception fails the
+   * device. Returns its {@link Cancel}; a device that has already failed gets one that does nothing.
+   */
+  after(delayMs: number, fn: () => void): Cancel;
+  /** The bus's clock, in milliseconds (the Clock bound in the container, or the bus's scheduler). */
+  now(): number;
+  /** The bus's logger: what the device reports but does not throw. */
+  readonly logger: Logger;
 }
 
 /** A device instance on a bus. */

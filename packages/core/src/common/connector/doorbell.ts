@@ -1,5 +1,5 @@
 import type { SignalLink, SignalRouter } from '../bus/signal-router.js';
-import { nextMacrotask } from '../bus/macrotask.js';
+import { nextMacrotask } from '../time/macrotask.js';
 
 /**
  * One doorbell per connection, carrying every signal of every queue on it (vbus's bridge event

@@ -1,5 +1,6 @@
 import type { Bus, HostConnection } from '../bus/bus.js';
-import type { Scheduler, VirtualTimeScheduler } from '../bus/scheduler.js';
+import type { Scheduler } from '../time/scheduler.js';
+import type { VirtualTimeScheduler } from '../time/virtual-time-scheduler.js';
 import type { SignalLink, SignalRouter } from '../bus/signal-router.js';
 import { BusError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
@@ -105,7 +106,7 @@ export class SimulatedConnector extends InProcessConnector {
     super(bus, memory, {
       guest,
       scheduler,
-      trace: (direction, slot, device) => this.trace.push(`${scheduler.now} ${direction} ${device} slot ${slot}`),
+      trace: (direction, slot, device) => this.trace.push(`${scheduler.nowNs} ${direction} ${device} slot ${slot}`),
     });
   }
 }
