@@ -156,7 +156,11 @@ export class LinkLane {
     const wire = this.wire;
     this.arriving = true;
     try {
-      while (this.head < wire.length && wire[this.head]!.arrival <= now) {
+      // the head is due: the timer was armed for it (a clock that rounds, as virtual time does to
+      // 1 ns, may read a hair before the computed time); the rest go if due by the clock
+      let due = true;
+      while (this.head < wire.length && (due || wire[this.head]!.arrival <= now)) {
+        due = false;
         const f = wire[this.head]!;
         wire[this.head++] = undefined as unknown as OnWire;
         this.stats.inFlight--;
