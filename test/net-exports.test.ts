@@ -17,7 +17,7 @@ describe('@vbus/net public surface', () => {
   });
 
   it('node: the QEMU socket backends and pcap files; testing: the capture backend', () => {
-    expect(Object.keys(netNode).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VdePlugBackend', 'VxlanBackend']);
+    expect(Object.keys(netNode).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VdePlugBackend', 'VxlanBackend', 'netNodeModule', 'qemuDgramFactory', 'qemuStreamFactory', 'vdeFactory', 'vxlanFactory']);
     expect(Object.keys(netTesting).sort()).toEqual(['CaptureBackend']);
   });
 

@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export * from './common/errors.js';
+export { checkConfigKeys } from './common/config-keys.js';
 export * from './common/memory/guest-memory.js';
 export { RegionMemory } from './common/memory/region-memory.js';
 export { FlatMemory } from './common/memory/flat-memory.js';

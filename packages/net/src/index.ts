@@ -9,3 +9,4 @@ export * from './common/backend/index.js';
 export * from './common/packet/index.js';
 export * from './common/responder/index.js';
 export * from './common/nic/index.js';
+export { netModule } from './net-module.js';

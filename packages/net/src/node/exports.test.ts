@@ -54,6 +54,6 @@ describe('public exports', () => {
   });
 
   it('node', () => {
-    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VdePlugBackend', 'VxlanBackend']);
+    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VdePlugBackend', 'VxlanBackend', 'netNodeModule', 'qemuDgramFactory', 'qemuStreamFactory', 'vdeFactory', 'vxlanFactory']);
   });
 });

@@ -26,3 +26,5 @@ export {
   type VxlanEvents,
 } from './vxlan-backend.js';
 export { VdePlugBackend, type VdePlugOptions, type VdePlugCounters, type VdePlugEvents } from './vde-backend.js';
+export { netNodeModule } from './net-node-module.js';
+export { qemuStreamFactory, qemuDgramFactory, vxlanFactory, vdeFactory, type QemuStreamKindOptions } from './node-backend-factories.js';

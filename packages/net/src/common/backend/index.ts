@@ -19,3 +19,5 @@ export * from './gso-limits.js';
 export * from './stream-framing.js';
 export * from './vxlan-header.js';
 export * from './vde-stream-framing.js';
+export { NetBackendRegistry, NetBackendFactory, type NetBackendServices } from './backend-registry.js';
+export { learningSwitchFactory, loopbackFactory } from './common-backend-factories.js';
