@@ -74,6 +74,7 @@ it('pins the public exports of @vbus/core', () => {
       "VbusError",
       "VbusToken",
       "VirtualTimeScheduler",
+      "checkConfigKeys",
       "checkEmbedderMemory",
       "createVbus",
       "cryptoRandomSource",
