@@ -11,7 +11,7 @@ async function scenario() {
   const vts = new VirtualTimeScheduler({ latencyNs: 2_000 });
   const { vbus } = createVbus({ modules: [venetModule, virtioNetModule], scheduler: vts });
   const bus = vbus.createBus('sim');
-  const sw = new LearningSwitch({ now: () => vts.now() });
+  const sw = new LearningSwitch({ scheduler: vts });
   bus.createDevice('virtual-ethernet', 'venet0', { mac: '52:54:00:00:00:0a', backend: sw });
   bus.createDevice('virtio-net', 'virtio1', { mac: '52:54:00:00:00:0b', backend: sw });
   const trace: string[] = [];
@@ -24,8 +24,8 @@ async function scenario() {
   const b = guest('virtio1', 0x10000);
   const venet = await runUntilSettled(vts, VenetDriver.open(a.conn, a.allocator));
   const virtio = await runUntilSettled(vts, VirtioNetDriver.open(b.conn, b.allocator));
-  const ra = new GuestResponder({ mac: parseMac('52:54:00:00:00:0a'), ip: '192.0.2.10', name: 'a', timeoutMs: 60_000 });
-  const rb = new GuestResponder({ mac: parseMac('52:54:00:00:00:0b'), ip: '192.0.2.11', name: 'b', timeoutMs: 60_000 });
+  const ra = new GuestResponder({ mac: parseMac('52:54:00:00:00:0a'), ip: '192.0.2.10', name: 'a', timeoutMs: 60_000, scheduler: vts });
+  const rb = new GuestResponder({ mac: parseMac('52:54:00:00:00:0b'), ip: '192.0.2.11', name: 'b', timeoutMs: 60_000, scheduler: vts });
   attachPeer(venet, ra);
   rb.setTransmit((f) => virtio.send(f));
   virtio.onFrame = (f) => {

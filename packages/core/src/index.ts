@@ -6,6 +6,8 @@ export * from './common/errors.js';
 export { checkConfigKeys } from './common/config-keys.js';
 export * from './common/memory/guest-memory.js';
 export { RegionMemory } from './common/memory/region-memory.js';
+export { FlatMemory } from './common/memory/flat-memory.js';
+export { REGION_ALIGN, checkEmbedderMemory, memoryOfRegions, type EmbedderMemory, type RegionSpec, type CheckedEmbedderMemory, type RegionListLimits } from './common/memory/embedder-memory.js';
 export { GuestAllocator } from './common/memory/allocator.js';
 export * as le from './common/memory/le.js';
 export * from './common/signal/layout.js';

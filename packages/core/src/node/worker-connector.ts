@@ -5,7 +5,8 @@ import type { HostConnection } from '../common/bus/host-connection.js';
 import { BusError, ConfigError, LimitError, ProtocolError, VbusError } from '../common/errors.js';
 import { macrotask } from '../common/time/macrotask.js';
 import { connectorLimits, type ConnectorLimits } from '../common/connector/untrusted.js';
-import { RegionMemory } from '../common/memory/region-memory.js';
+import type { GuestMemory } from '../common/memory/guest-memory.js';
+import { checkEmbedderMemory, memoryOfRegions, type EmbedderMemory } from '../common/memory/embedder-memory.js';
 import { DOORBELL_CONTROL_BIT, DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, newDoorbell, serveDoorbell } from '../common/connector/doorbell.js';
 import { parseGuestMessage, requestOf, UNKNOWN_VERB, verbOf, type GuestToHost, type HostToGuest, type OpenReply } from './worker-protocol.js';
 
@@ -75,23 +76,34 @@ export class WorkerConnector extends EventEmitter<WorkerConnectorEvents> {
    * Start a guest: `entry` is the module the worker runs (TypeScript or JavaScript). In it, call
    * {@link connectWorkerGuest} to reach this bus. `workerData` is passed through as
    * `workerData.data`.
+   *
+   * `memory` gives the guest the embedder's own memory instead of letting it allocate its own:
+   * SharedArrayBuffer regions at the guest addresses the embedder chooses, and the range its
+   * driver may allocate from. It is checked here against {@link limits} (a ConfigError names the
+   * field, e.g. `memory.regions[1].address`, and no worker starts); the host then serves the
+   * guest's connections on exactly these regions and refuses a guest that announces others.
    */
-  spawn(entry: URL | string, options: { name?: string; workerData?: unknown; worker?: WorkerOptions } = {}): WorkerGuest {
+  spawn(entry: URL | string, options: { name?: string; workerData?: unknown; worker?: WorkerOptions; memory?: EmbedderMemory } = {}): WorkerGuest {
+    const memory = options.memory === undefined ? undefined : checkEmbedderMemory(options.memory, this.limits, 'memory');
     // numbered per Vbus, so two identical runs in one process name their guests alike
     const name = options.name ?? `worker-${this.bus.ids.nextGuest()}`;
     const channel = new MessageChannel();
     const href = entry instanceof URL ? entry.href : new URL(entry, `file://${process.cwd()}/`).href;
     const worker = new Worker(BOOT, {
       ...options.worker,
-      workerData: { __vbusEntry: href, __vbusPort: channel.port2, __vbusName: name, data: options.workerData },
+      workerData: { __vbusEntry: href, __vbusPort: channel.port2, __vbusName: name, __vbusMemory: memory, data: options.workerData },
       transferList: [channel.port2, ...(options.worker?.transferList ?? [])],
     });
-    return this.serve(name, worker, channel.port1);
+    return this.start(name, worker, channel.port1, memory && memoryOfRegions(memory.regions));
   }
 
   /** Serve a worker the caller started, given the host's end of its control port. */
   serve(name: string, worker: Worker, port: MessagePort): WorkerGuest {
-    const session = new GuestSession(this.bus, name, port, this.options.pollBudgetUs ?? 0, this.limits);
+    return this.start(name, worker, port, undefined);
+  }
+
+  private start(name: string, worker: Worker, port: MessagePort, memory: GuestMemory | undefined): WorkerGuest {
+    const session = new GuestSession(this.bus, name, port, this.options.pollBudgetUs ?? 0, this.limits, memory);
     this.sessions.add(session);
     let lastError: Error | undefined;
     worker.on('error', (e) => {
@@ -132,7 +144,7 @@ type Connection = { host: HostConnection; doorbell: Int32Array; stop: boolean };
  * can throw into the event loop, and each refusal is counted.
  */
 class GuestSession {
-  memory: RegionMemory | undefined;
+  memory: GuestMemory | undefined;
   /** Why the guest's memory was refused at hello, if it was. */
   private memoryError: string | undefined;
   private helloSeen = false;
@@ -149,6 +161,8 @@ class GuestSession {
     private readonly port: MessagePort,
     private readonly pollBudgetUs: number,
     private readonly limits: ConnectorLimits,
+    /** The embedder's memory given at spawn: the guest's memory, whatever its hello says. */
+    private readonly embedderMemory: GuestMemory | undefined,
   ) {
     port.on('message', (m: unknown) => this.receive(m));
     // a message the host could not even deserialize
@@ -214,7 +228,10 @@ class GuestSession {
     if (this.helloSeen) throw new ProtocolError('hello', 'hello was already received (memory is registered once per guest)', `guest ${this.name}`);
     this.helloSeen = true;
     try {
-      this.memory = new RegionMemory(m.regions);
+      if (this.embedderMemory !== undefined) {
+        if (m.regions.length > 0) throw new ProtocolError('regions', "must be empty: this guest's memory is the embedder's, given at spawn", `guest ${this.name}`);
+        this.memory = this.embedderMemory;
+      } else this.memory = memoryOfRegions(m.regions);
       this.wake = m.wake ? new Int32Array(m.wake, 0, 1) : undefined;
     } catch (e) {
       this.memory = undefined;

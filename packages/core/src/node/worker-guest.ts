@@ -1,6 +1,9 @@
 import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { BusError, ConfigError, VbusError } from '../common/errors.js';
 import { RegionMemory } from '../common/memory/region-memory.js';
+import type { GuestMemory } from '../common/memory/guest-memory.js';
+import { checkEmbedderMemory, memoryOfRegions, type CheckedEmbedderMemory, type EmbedderMemory } from '../common/memory/embedder-memory.js';
+import { DEFAULT_CONNECTOR_LIMITS } from '../common/connector/untrusted.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
 import type { DeviceInfo } from '../common/bus/introspection.js';
 import { DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, drainDoorbell, serveDoorbell, spinWhile } from '../common/connector/doorbell.js';
@@ -12,10 +15,18 @@ type Request = WithReq extends infer M ? (M extends WithReq ? Omit<M, 'req'> : n
 
 /** Options of {@link connectWorkerGuest}. */
 export interface WorkerGuestOptions {
-  /** Bytes of guest memory to allocate (one SharedArrayBuffer region). Default 4 MiB. */
+  /** Bytes of guest memory to allocate (one SharedArrayBuffer region). Default 4 MiB. Not with `memory`. */
   memoryBytes?: number;
-  /** Guest address of that region. Default 0x10000. */
+  /** Guest address of that region. Default 0x10000. Not with `memory`. */
   baseAddress?: number;
+  /**
+   * The guest's memory is the embedder's own, chosen in this thread: SharedArrayBuffer regions
+   * at the guest addresses it picks, and the range the allocator hands out. Checked against the
+   * default connector limits (a ConfigError names the field); the host checks what it is told
+   * again. When the host gave the memory at spawn (`WorkerConnector.spawn({ memory })`), that is
+   * used and none of `memory`, `memoryBytes`, `baseAddress` may be given.
+   */
+  memory?: EmbedderMemory;
   /**
    * How signals from the device are received: `'event-loop'` (default) waits with
    * Atomics.waitAsync and dispatches on the worker's event loop; `'blocking'` dispatches only
@@ -34,7 +45,8 @@ export interface WorkerGuestRuntime {
   readonly name: string;
   /** `workerData.data` as given to {@link WorkerConnector.spawn}. */
   readonly data: unknown;
-  readonly memory: RegionMemory;
+  /** A {@link FlatMemory} when the memory is one region at guest address 0, else a {@link RegionMemory}. */
+  readonly memory: GuestMemory;
   readonly allocator: GuestAllocator;
   readonly bus: GuestBus;
   /**
@@ -54,10 +66,11 @@ export interface WorkerGuestRuntime {
 export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGuestRuntime {
   const port = workerData?.__vbusPort as MessagePort | undefined;
   if (!port) throw new BusError('connectWorkerGuest: this thread was not started by WorkerConnector.spawn');
-  const bytes = options.memoryBytes ?? 4 << 20;
-  const base = options.baseAddress ?? 0x10000;
-  const memory = RegionMemory.create(base, bytes);
-  const allocator = new GuestAllocator(base, bytes);
+  const given = workerData.__vbusMemory as CheckedEmbedderMemory | undefined;
+  if (given !== undefined) refuseOwnMemory(options);
+  const layout = given ?? ownMemory(options);
+  const memory = memoryOfRegions(layout.regions);
+  const allocator = new GuestAllocator(layout.allocator.address, layout.allocator.length);
   const blocking = options.wait === 'blocking';
   const pollBudgetUs = options.pollBudgetUs ?? 0;
   if (!Number.isFinite(pollBudgetUs) || pollBudgetUs < 0 || pollBudgetUs > 1_000_000)
@@ -104,7 +117,9 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
       port.postMessage({ ...msg, req } as GuestToHost);
     });
 
-  port.postMessage({ t: 'hello', guest: name, regions: memory.regions().map((r) => ({ ...r, buffer: r.buffer as SharedArrayBuffer })), wake: wake?.buffer } satisfies GuestToHost);
+  // memory the host gave at spawn is already the host's: the hello announces none
+  const announce = given !== undefined ? [] : memory.regions().map((r) => ({ ...r, buffer: r.buffer as SharedArrayBuffer }));
+  port.postMessage({ t: 'hello', guest: name, regions: announce, wake: wake?.buffer } satisfies GuestToHost);
 
   const open = async (deviceName: string): Promise<GuestConnection> => {
     const reply = (await request({ t: 'open', name: deviceName })) as OpenReply;
@@ -169,4 +184,22 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
       port.close();
     },
   };
+}
+
+/** The host gave the memory at spawn: options that would choose another are an error, not ignored. */
+function refuseOwnMemory(options: WorkerGuestOptions): void {
+  for (const k of ['memory', 'memoryBytes', 'baseAddress'] as const)
+    if (options[k] !== undefined) throw new ConfigError(k, typeof options[k] === 'object' ? '[object]' : options[k], 'must not be given: the host gave this guest its memory at spawn');
+}
+
+/** The guest's memory when the host gave none: the embedder's from `options.memory`, or a fresh region. */
+function ownMemory(options: WorkerGuestOptions): CheckedEmbedderMemory {
+  if (options.memory !== undefined) {
+    for (const k of ['memoryBytes', 'baseAddress'] as const) if (options[k] !== undefined) throw new ConfigError(k, options[k], 'must not be given with memory (the embedder chose the regions)');
+    return checkEmbedderMemory(options.memory, DEFAULT_CONNECTOR_LIMITS, 'memory');
+  }
+  const bytes = options.memoryBytes ?? 4 << 20;
+  const base = options.baseAddress ?? 0x10000;
+  const region = RegionMemory.create(base, bytes).regions()[0]!;
+  return { regions: [region], allocator: { address: base, length: bytes } };
 }

@@ -6,7 +6,7 @@ import { VxlanBackend, type VxlanOptions } from './vxlan-backend.js';
 import { VdePlugBackend, type VdePlugOptions } from './vde-backend.js';
 
 /** Options of the `"qemu-stream"` kind: exactly one of `listen` and `connect`, and the backend's own options. */
-export interface QemuStreamKindOptions extends Omit<QemuStreamOptions, 'now'> {
+export interface QemuStreamKindOptions extends Omit<QemuStreamOptions, 'clock'> {
   /** Listen here for QEMU's `-netdev stream,server=off` (TCP host/port or a unix path). */
   listen?: StreamAddress;
   /** Connect to QEMU's `-netdev stream,server=on` here. */
@@ -22,7 +22,7 @@ export const qemuStreamFactory: NetBackendFactory<QemuStreamKindOptions> = {
   optionKeys: [...STREAM_KEYS],
   create: async ({ listen, connect, ...rest }, services) => {
     if ((listen === undefined) === (connect === undefined)) throw new ConfigError('listen', listen ?? null, 'give exactly one of listen and connect');
-    const options: QemuStreamOptions = { ...rest, now: () => services.clock.now() };
+    const options: QemuStreamOptions = { ...rest, clock: services.clock };
     return listen !== undefined ? await QemuStreamBackend.listen(listen, options) : await QemuStreamBackend.connect(connect!, options);
   },
 };
@@ -36,11 +36,11 @@ export const qemuDgramFactory: NetBackendFactory<QemuDgramOptions> = {
 };
 
 /** `"vxlan"`: {@link VxlanBackend}, a VXLAN tunnel endpoint for one VNI; ages its table by the container's clock. */
-export const vxlanFactory: NetBackendFactory<Omit<VxlanOptions, 'now'>> = {
+export const vxlanFactory: NetBackendFactory<Omit<VxlanOptions, 'clock'>> = {
   kind: 'vxlan',
   description: 'a VXLAN tunnel endpoint (RFC 7348) for one VNI',
   optionKeys: ['vni', 'remotes', 'local', 'outerMtu', 'ageMs', 'maxEntries', 'maxQueuedDatagrams', 'name'],
-  create: (options, services) => VxlanBackend.open({ ...options, now: () => services.clock.now() }),
+  create: (options, services) => VxlanBackend.open({ ...options, clock: services.clock }),
 };
 
 /** `"vde"`: {@link VdePlugBackend}, a VDE switch through `vde_plug`'s stdio. */

@@ -190,7 +190,7 @@ describe('QemuStreamBackend over TCP', () => {
 
   it('a silent peer cannot hold a listening backend: a new peer replaces it after replaceIdleMs, counted', async () => {
     let t = 0;
-    const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 }, { replaceIdleMs: 1000, now: () => t });
+    const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 }, { replaceIdleMs: 1000, clock: { now: () => t } });
     cleanups.push(() => backend.close());
     const { guest } = attachResponder(backend, 'guest0', { timeoutMs: 3000 });
     cleanups.push(() => guest.close());

@@ -1,5 +1,5 @@
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { ConfigError } from '@vbus/core';
+import { ConfigError, systemClock, type Clock } from '@vbus/core';
 import { NetError } from '../common/backend/net-error.js';
 import {
   QEMU_STREAM_MAX_FRAME,
@@ -33,8 +33,8 @@ export interface QemuStreamOptions {
    * already keeps a silent peer from holding a listening backend.
    */
   idleTimeoutMs?: number;
-  /** The clock in ms for `replaceIdleMs`; inject a fake or virtual clock. Default `Date.now`. */
-  now?: () => number;
+  /** The clock of `replaceIdleMs`, in ms; inject a fake or virtual one. Default: the system's monotonic clock. */
+  clock?: Clock;
 }
 
 /** Counters of a stream backend (the attached NIC's port has its own PortCounters). */
@@ -104,7 +104,7 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
   private peerName = '';
   private readonly replaceIdleMs: number;
   private readonly idleTimeoutMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   /** When the current peer last sent bytes (or connected). */
   private lastHeard = 0;
   private readonly deframer: StreamDeframer;
@@ -123,7 +123,7 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     if (!(this.replaceIdleMs >= 0)) throw new ConfigError('replaceIdleMs', options.replaceIdleMs, 'must be a non-negative number of milliseconds');
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
     if (!(this.idleTimeoutMs >= 0)) throw new ConfigError('idleTimeoutMs', options.idleTimeoutMs, 'must be a non-negative number of milliseconds');
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.deframer = new StreamDeframer((f) => this.fromPeer(f), this.maxFrame);
   }
 
@@ -201,7 +201,7 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
 
   private accept(s: Socket): void {
     const current = this.socket;
-    if (this.closed || (current !== undefined && this.now() - this.lastHeard < this.replaceIdleMs)) {
+    if (this.closed || (current !== undefined && this.clock.now() - this.lastHeard < this.replaceIdleMs)) {
       this.counters.rejected++;
       s.destroy();
       return;
@@ -231,7 +231,7 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     this.deframer.reset();
     if (s.remoteAddress !== undefined) s.setNoDelay(true);
     const peer = this.peerName;
-    this.lastHeard = this.now();
+    this.lastHeard = this.clock.now();
     let broken = false;
     if (this.idleTimeoutMs > 0) {
       s.setTimeout(this.idleTimeoutMs, () => {
@@ -242,7 +242,7 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     }
     s.on('data', (chunk: Buffer) => {
       if (this.socket !== s || broken) return;
-      this.lastHeard = this.now();
+      this.lastHeard = this.clock.now();
       const bad = this.deframer.push(chunk);
       if (bad !== undefined) {
         broken = true;

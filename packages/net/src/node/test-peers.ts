@@ -5,7 +5,8 @@
  */
 import type { Socket } from 'node:net';
 import type { NetBackend, NetBackendPort } from '../common/backend/net-backend.js';
-import { GuestResponder, type GuestResponderConfig } from '../common/responder/guest-responder.js';
+import { GuestResponder } from '../common/responder/guest-responder.js';
+import type { GuestResponderConfig } from '../common/responder/responder-config.js';
 import { parseIpv4, parseMac } from '../common/packet/index.js';
 
 /** The peer on the other end of the socket. */

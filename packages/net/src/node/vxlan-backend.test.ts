@@ -110,7 +110,7 @@ describe('VxlanBackend', () => {
     let t = 0;
     const p1 = await handVtep(42);
     const p2 = await handVtep(42);
-    const b = await open({ remotes: [{ host: '127.0.0.1', port: p1.port }, { host: '127.0.0.1', port: p2.port }], ageMs: 1000, now: () => t });
+    const b = await open({ remotes: [{ host: '127.0.0.1', port: p1.port }, { host: '127.0.0.1', port: p2.port }], ageMs: 1000, clock: { now: () => t } });
     const sw = new LearningSwitch();
     connectBackends(sw, b, { name: 'vxlan' });
     const local = new FrameQueue();

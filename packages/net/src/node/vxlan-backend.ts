@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP, isIPv6 } from 'node:net';
-import { ConfigError } from '@vbus/core';
+import { ConfigError, systemClock, type Clock } from '@vbus/core';
 import { NetError } from '../common/backend/net-error.js';
 import {
   decodeVxlanHeader,
@@ -38,8 +38,8 @@ export interface VxlanOptions {
   ageMs?: number;
   /** The most inner MACs the forwarding table holds (default 4096); beyond it frames flood. */
   maxEntries?: number;
-  /** The clock in ms; inject a fake clock in tests. Default `Date.now`. */
-  now?: () => number;
+  /** The clock of forwarding-table aging, in ms; inject a fake or virtual one. Default: the system's monotonic clock. */
+  clock?: Clock;
   /** Datagrams waiting in the socket beyond which frames are dropped (`backlog`), default 1024. */
   maxQueuedDatagrams?: number;
   name?: string;
@@ -163,7 +163,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
   private readonly fdb = new Map<number, FdbEntry>();
   private readonly ageMs: number;
   private readonly maxEntries: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly maxQueued: number;
 
   private constructor(
@@ -178,7 +178,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     this.remoteList = remotes;
     this.ageMs = options.ageMs ?? 300_000;
     this.maxEntries = options.maxEntries ?? 4096;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.maxQueued = options.maxQueuedDatagrams ?? 1024;
     const a = socket.address();
     this.name = options.name ?? `vxlan ${options.vni} ${a.address}:${a.port}`;
@@ -245,7 +245,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
 
   /** The learned forwarding table (expired entries left out). */
   entries(): VxlanFdbEntry[] {
-    const t = this.now();
+    const t = this.clock.now();
     const out: VxlanFdbEntry[] = [];
     for (const [mac, e] of this.fdb) {
       if (t - e.lastSeen > this.ageMs) continue;
@@ -271,7 +271,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
   private find(key: number): FdbEntry | undefined {
     const e = this.fdb.get(key);
     if (e === undefined) return undefined;
-    if (this.now() - e.lastSeen > this.ageMs) {
+    if (this.clock.now() - e.lastSeen > this.ageMs) {
       this.fdb.delete(key);
       this.counters.expired++;
       return undefined;
@@ -331,7 +331,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
         e.remote = remote;
         c.moved++;
       }
-      e.lastSeen = this.now();
+      e.lastSeen = this.clock.now();
       return;
     }
     if (this.fdb.size >= this.maxEntries) {
@@ -341,12 +341,12 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
         return;
       }
     }
-    this.fdb.set(key, { remote, lastSeen: this.now() });
+    this.fdb.set(key, { remote, lastSeen: this.clock.now() });
     c.learned++;
   }
 
   private purgeExpired(): void {
-    const t = this.now();
+    const t = this.clock.now();
     for (const [k, e] of this.fdb) {
       if (t - e.lastSeen > this.ageMs) {
         this.fdb.delete(k);

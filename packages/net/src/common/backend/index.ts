@@ -12,6 +12,7 @@ export {
   type SwitchPortInfo,
 } from './learning-switch.js';
 export { connectBackends, type PatchCable, type PatchCableOptions } from './patch-cable.js';
+export { LINK_DEFAULT_QUEUE_FRAMES, type LinkOptions, type LinkModel, type LinkStats } from './link.js';
 export * from './pcap.js';
 export * from './offload.js';
 export * from './gso-limits.js';

@@ -97,7 +97,7 @@ describe('LearningSwitch', () => {
 
   it('ages entries out with an injected clock (lazily, on lookup)', () => {
     let t = 1_000;
-    const { sw, sinks, ports } = setup(3, { ageMs: 10_000, now: () => t });
+    const { sw, sinks, ports } = setup(3, { ageMs: 10_000, clock: { now: () => t } });
     ports[1]!.deliver(frame(BCAST, mac(1)));
     t += 10_000; // exactly the age: still valid
     ports[0]!.deliver(frame(mac(1), mac(0)));
@@ -112,7 +112,7 @@ describe('LearningSwitch', () => {
 
   it('default age is 300 s', () => {
     let t = 0;
-    const { sw, ports } = setup(2, { now: () => t });
+    const { sw, ports } = setup(2, { clock: { now: () => t } });
     ports[0]!.deliver(frame(BCAST, mac(0)));
     t = 300_000;
     expect(sw.lookup(mac(0))).toBe('p0');
@@ -122,7 +122,7 @@ describe('LearningSwitch', () => {
 
   it('stops learning at maxEntries (frames still flood) and recovers room from expired entries', () => {
     let t = 0;
-    const { sw, sinks, ports } = setup(2, { maxEntries: 2, ageMs: 100, now: () => t }, true);
+    const { sw, sinks, ports } = setup(2, { maxEntries: 2, ageMs: 100, clock: { now: () => t } }, true);
     for (let i = 10; i < 13; i++) ports[0]!.deliver(frame(BCAST, mac(i)));
     expect(sw.entries().length).toBe(2);
     expect(sw.stats.tableFull).toBe(1);
@@ -324,7 +324,7 @@ describe('LearningSwitch port security and bounded learning (issue 10)', () => {
 
   it('a full table costs each new source a bounded number of visits, not a full scan, and still recovers expired room', () => {
     let t = 0;
-    const sw = new LearningSwitch({ maxEntries: 4096, maxEntriesPerPort: 100_000, ageMs: 1000, now: () => t });
+    const sw = new LearningSwitch({ maxEntries: 4096, maxEntriesPerPort: 100_000, ageMs: 1000, clock: { now: () => t } });
     const up = sw.attach({ name: 'up', mac: new Uint8Array(6) }, new Collector());
     const src = (i: number) => Uint8Array.of(2, 2, 0, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
     for (let i = 0; i < 4096; i++) up.deliver(frame(BCAST, src(i)));

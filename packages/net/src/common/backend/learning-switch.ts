@@ -1,8 +1,9 @@
-import { ConfigError } from '@vbus/core';
+import { ConfigError, MicrotaskScheduler, systemClock, type Clock, type Scheduler } from '@vbus/core';
 import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo, PortCounters } from './net-backend.js';
 import { needsSoftwareOffload, SoftwareOffload } from './offload.js';
 import { BackendPort } from './port.js';
 import { MacTable } from './mac-table.js';
+import { checkLinkOptions, LinkLane, type LinkModel, type LinkOptions, type LinkStats } from './link.js';
 import { ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../packet/index.js';
 
 /** Options of a {@link LearningSwitch}. */
@@ -18,8 +19,25 @@ export interface LearningSwitchOptions {
    * addresses are not learned (counted in `stats.portLimit`; frames still flood). Default 1024.
    */
   maxEntriesPerPort?: number;
-  /** The clock in ms; inject a fake or virtual clock. Default `Date.now`. */
-  now?: () => number;
+  /**
+   * The clock of address aging, in ms. Default: `scheduler` if given (time read and time
+   * scheduled agree), else the system's monotonic clock.
+   */
+  clock?: Clock;
+  /**
+   * Where modelled links run their deliveries (`at`): the embedder's scheduler, e.g. a
+   * VirtualTimeScheduler. Only links with a delay or a bandwidth use it. Default: a real-time
+   * MicrotaskScheduler (timers).
+   */
+  scheduler?: Scheduler;
+  /**
+   * The link model of ports (latency, bandwidth, queue; link.ts), applied to each direction of
+   * the port: frames the NIC sends cross it before the switch sees them, frames for the NIC cross
+   * it after the switch forwarded them. One model for every port, or a function that picks per
+   * port (by name: NICs attach themselves, e.g. as `"venet0"`); `attach(..., { link })` overrides
+   * it for one port. Default: none (ideal wires: synchronous, no copy).
+   */
+  link?: LinkOptions | ((nic: NicInfo) => LinkOptions | undefined);
   /**
    * A sink that sees every frame entering the switch from any port (a SPAN port), e.g. a
    * PcapTap. It receives the frame with its offload metadata.
@@ -38,6 +56,8 @@ export interface SwitchAttachOptions {
    * with port security: they may only send from `nic.mac`.
    */
   uplink?: boolean;
+  /** This port's link model (overrides the switch's `link`); see {@link LearningSwitchOptions.link}. */
+  link?: LinkOptions;
 }
 
 /** One learned address. */
@@ -77,6 +97,8 @@ export interface SwitchStats {
 export interface SwitchPortInfo {
   name: string;
   counters: PortCounters;
+  /** The port's modelled link, per direction, when it has one. */
+  link?: { model: LinkModel; toSwitch: LinkStats; toNic: LinkStats };
 }
 
 class SwitchPort extends BackendPort {
@@ -84,6 +106,11 @@ class SwitchPort extends BackendPort {
   readonly plain: FrameSink;
   /** Addresses learned on this port (kept by the MacTable). */
   learned = 0;
+  /** The modelled link's two directions, or undefined for an ideal wire (the default, allocation-free path). */
+  /** NIC to switch. */
+  linkIn: LinkLane | undefined;
+  /** Switch to NIC. */
+  linkOut: LinkLane | undefined;
   constructor(
     name: string,
     readonly sink: FrameSink,
@@ -127,11 +154,15 @@ export class LearningSwitch implements NetBackend {
   readonly offload = new SoftwareOffload();
   private readonly ageMs: number;
   private readonly maxEntries: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler | undefined;
+  private readonly link: LinkModel | ((nic: NicInfo) => LinkOptions | undefined) | undefined;
   private readonly capture: FrameSink | undefined;
   private readonly table: MacTable<SwitchPort>;
   /** MACs owned by NIC ports (with how many ports own each: a device may have several connections). */
   private readonly owned = new Map<number, number>();
+  /** The scheduler of modelled links, made when the first one needs it. */
+  private defaultScheduler: Scheduler | undefined;
   /** Replaced (never mutated) on attach/detach, so a flood in progress iterates a stable list. */
   private portList: readonly SwitchPort[] = [];
 
@@ -139,7 +170,9 @@ export class LearningSwitch implements NetBackend {
     this.name = options.name ?? 'switch';
     this.ageMs = options.ageMs ?? 300_000;
     this.maxEntries = options.maxEntries ?? 4096;
-    this.now = options.now ?? Date.now;
+    this.scheduler = options.scheduler;
+    this.clock = options.clock ?? options.scheduler ?? systemClock;
+    this.link = typeof options.link === 'function' ? options.link : checkLinkOptions(options.link);
     this.capture = options.capture;
     if (!(this.ageMs > 0)) throw new ConfigError('ageMs', options.ageMs, 'must be a positive number of milliseconds');
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 0) {
@@ -155,22 +188,28 @@ export class LearningSwitch implements NetBackend {
     const uplink = options.uplink ?? nic.uplink ?? !unicast;
     const ownMac = uplink || !unicast ? -1 : macToNumber(nic.mac);
     if (ownMac >= 0) this.owned.set(ownMac, (this.owned.get(ownMac) ?? 0) + 1);
+    const link = options.link !== undefined ? checkLinkOptions(options.link, 'link') : typeof this.link === 'function' ? checkLinkOptions(this.link(nic), 'link') : this.link;
     const port = new SwitchPort(
       nic.name,
       toNic,
       nic.acceptsOffload === true,
       options.capture,
       ownMac,
-      (p, f, o) => this.forward(p, f, o),
+      (p, f, o) => (p.linkIn === undefined ? this.forward(p, f, o) : this.onLink(p, p.linkIn.send(f, o))),
       (p) => this.detach(p),
     );
+    if (link !== undefined) {
+      const scheduler = this.linkScheduler();
+      port.linkIn = new LinkLane(link, scheduler, (f, o) => this.forward(port, f, o));
+      port.linkOut = new LinkLane(link, scheduler, (f, o) => this.deliverToNic(port, f, o));
+    }
     this.portList = [...this.portList, port];
     return port;
   }
 
   /** The learned addresses that have not aged out. */
   entries(): MacTableEntry[] {
-    const now = this.now();
+    const now = this.clock.now();
     const out: MacTableEntry[] = [];
     for (const [key, e] of this.table.all()) {
       const age = now - e.lastSeen;
@@ -182,12 +221,16 @@ export class LearningSwitch implements NetBackend {
 
   /** The port name a MAC address (6 bytes) is learned on, if it has not aged out. */
   lookup(mac: Uint8Array): string | undefined {
-    return this.find(macToNumber(mac), this.now())?.port.name;
+    return this.find(macToNumber(mac), this.clock.now())?.port.name;
   }
 
   /** The ports with their counters. */
   ports(): SwitchPortInfo[] {
-    return this.portList.map((p) => ({ name: p.name, counters: { ...p.counters } }));
+    return this.portList.map((p) => {
+      const info: SwitchPortInfo = { name: p.name, counters: { ...p.counters } };
+      if (p.linkIn && p.linkOut) info.link = { model: p.linkIn.model, toSwitch: { ...p.linkIn.stats }, toNic: { ...p.linkOut.stats } };
+      return info;
+    });
   }
 
   /** Forget every learned address (Linux's bridge calls this a flush; here `flush` means only "kick"). */
@@ -202,6 +245,8 @@ export class LearningSwitch implements NetBackend {
 
   private detach(port: SwitchPort): void {
     this.portList = this.portList.filter((p) => p !== port);
+    // frames still on the port's link are lost with it: counted, never silently
+    port.counters.drops += (port.linkIn?.clear() ?? 0) + (port.linkOut?.clear() ?? 0);
     this.table.removePort(port);
     if (port.ownMac >= 0) {
       const n = (this.owned.get(port.ownMac) ?? 1) - 1;
@@ -226,6 +271,16 @@ export class LearningSwitch implements NetBackend {
     return !this.owned.has(src);
   }
 
+  /** A frame was offered to a port's link: a full queue is a drop on that port. */
+  private onLink(port: SwitchPort, accepted: boolean): boolean {
+    if (!accepted) port.counters.drops++;
+    return accepted;
+  }
+
+  private linkScheduler(): Scheduler {
+    return (this.defaultScheduler ??= this.scheduler ?? new MicrotaskScheduler({ clock: this.clock }));
+  }
+
   private forward(ingress: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
     if (frame.length < ETH_HLEN) {
       this.stats.runts++;
@@ -239,7 +294,7 @@ export class LearningSwitch implements NetBackend {
       ingress.counters.drops++;
       return false;
     }
-    const now = this.now();
+    const now = this.clock.now();
     if (!isGroupMac(frame, 6)) this.table.learn(ingress, macToNumber(frame, 6), now);
     if (!isGroupMac(frame, 0)) {
       const e = this.find(macToNumber(frame, 0), now);
@@ -263,6 +318,12 @@ export class LearningSwitch implements NetBackend {
 
   private send(port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
     port.capture?.deliver(frame, offload);
+    if (port.linkOut !== undefined) return this.onLink(port, port.linkOut.send(frame, offload));
+    return this.deliverToNic(port, frame, offload);
+  }
+
+  /** A frame reaches the NIC's end of the port: completed in software if the NIC needs it, then handed over. */
+  private deliverToNic(port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
     if (port.acceptsOffload || !needsSoftwareOffload(offload)) {
       return port.toNic(port.sink, frame, port.acceptsOffload ? offload : undefined);
     }

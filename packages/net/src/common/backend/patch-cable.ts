@@ -1,4 +1,6 @@
-import type { FrameOffload, NetBackend, NetBackendPort } from './net-backend.js';
+import { MicrotaskScheduler, type Scheduler } from '@vbus/core';
+import type { FrameOffload, FrameSink, NetBackend, NetBackendPort } from './net-backend.js';
+import { checkLinkOptions, LinkLane, type LinkModel, type LinkOptions, type LinkStats } from './link.js';
 
 /** Two ports joined back to back by {@link connectBackends}. */
 export interface PatchCable {
@@ -6,7 +8,9 @@ export interface PatchCable {
   readonly a: NetBackendPort;
   /** The port on the second backend. */
   readonly b: NetBackendPort;
-  /** Disconnect both ends. */
+  /** The cable's modelled link, per direction, when it has one (`aToB`: what backend `a` sent toward `b`). */
+  link(): { model: LinkModel; aToB: LinkStats; bToA: LinkStats } | undefined;
+  /** Disconnect both ends (frames still on a modelled link are dropped and counted on the port that sent them). */
   disconnect(): void;
 }
 
@@ -18,6 +22,13 @@ export interface PatchCableOptions {
   mac?: Uint8Array;
   /** Whether frames may keep offload metadata across the cable (default false: completed first). */
   acceptsOffload?: boolean;
+  /**
+   * Model the cable as a link with latency, bandwidth and a bounded queue (link.ts), the same in
+   * each direction. Default: none (an ideal cable: synchronous, no copy).
+   */
+  link?: LinkOptions;
+  /** Where a modelled link runs its deliveries, e.g. a VirtualTimeScheduler. Default: a real-time MicrotaskScheduler. */
+  scheduler?: Scheduler;
 }
 
 /**
@@ -28,22 +39,37 @@ export interface PatchCableOptions {
 export function connectBackends(a: NetBackend, b: NetBackend, options: PatchCableOptions): PatchCable {
   const mac = options.mac ?? new Uint8Array(6);
   const acceptsOffload = options.acceptsOffload === true;
+  const model = checkLinkOptions(options.link, 'link');
   let portA: NetBackendPort | undefined;
   let portB: NetBackendPort | undefined;
-  portA = a.attach(
-    { name: options.name, mac, acceptsOffload, uplink: true },
-    { deliver: (frame: Uint8Array, offload?: FrameOffload) => portB !== undefined && portB.deliver(frame, offload) },
-  );
-  portB = b.attach(
-    { name: options.name, mac, acceptsOffload, uplink: true },
-    { deliver: (frame: Uint8Array, offload?: FrameOffload) => portA !== undefined && portA.deliver(frame, offload) },
-  );
+  const toB = (frame: Uint8Array, offload?: FrameOffload): boolean => portB !== undefined && portB.deliver(frame, offload);
+  const toA = (frame: Uint8Array, offload?: FrameOffload): boolean => portA !== undefined && portA.deliver(frame, offload);
+  let aToB: LinkLane | undefined;
+  let bToA: LinkLane | undefined;
+  let sinkA: FrameSink = { deliver: toB };
+  let sinkB: FrameSink = { deliver: toA };
+  if (model !== undefined) {
+    const scheduler = options.scheduler ?? new MicrotaskScheduler();
+    const ab = new LinkLane(model, scheduler, toB);
+    const ba = new LinkLane(model, scheduler, toA);
+    aToB = ab;
+    bToA = ba;
+    // a full queue is the sending backend's drop (its port counts it, as a socket that cannot send)
+    sinkA = { deliver: (frame, offload) => ab.send(frame, offload) };
+    sinkB = { deliver: (frame, offload) => ba.send(frame, offload) };
+  }
+  portA = a.attach({ name: options.name, mac, acceptsOffload, uplink: true }, sinkA);
+  portB = b.attach({ name: options.name, mac, acceptsOffload, uplink: true }, sinkB);
   const pa = portA;
   const pb = portB;
   return {
     a: pa,
     b: pb,
+    link: () => (model && aToB && bToA ? { model, aToB: { ...aToB.stats }, bToA: { ...bToA.stats } } : undefined),
     disconnect(): void {
+      // what was on the wire is lost with the cable: a drop on the port whose backend sent it
+      pa.counters.drops += aToB?.clear() ?? 0;
+      pb.counters.drops += bToA?.clear() ?? 0;
       pa.disconnect();
       pb.disconnect();
     },

@@ -28,7 +28,7 @@ describe('pcap encoding', () => {
   it('a tap passes frames on to the inner sink and returns its answer', () => {
     const chunks: Uint8Array[] = [];
     let accept = true;
-    const tap = new PcapTap((b) => chunks.push(b), { inner: { deliver: () => accept }, now: () => 0 });
+    const tap = new PcapTap((b) => chunks.push(b), { inner: { deliver: () => accept }, clock: { now: () => 0 } });
     expect(tap.deliver(new Uint8Array(60))).toBe(true);
     accept = false;
     expect(tap.deliver(new Uint8Array(60))).toBe(false);

@@ -8,7 +8,7 @@
  * - record header, 16 bytes: ts_sec u32 + ts_usec u32 + incl_len u32 + orig_len u32, then
  *   incl_len bytes of the frame
  */
-import { le } from '@vbus/core';
+import { le, type Clock } from '@vbus/core';
 import type { FrameOffload, FrameSink } from './net-backend.js';
 import { needsSoftwareOffload, SoftwareOffload } from './offload.js';
 
@@ -67,12 +67,19 @@ export function encodePcapRecord(frame: Uint8Array, timeMs: number, snaplen = PC
  */
 export type PcapByteWriter = (bytes: Uint8Array) => unknown;
 
+/** The system's wall clock in ms since the epoch, monotonic within the process (timeOrigin + performance.now()). */
+const wallClock: Clock = { now: () => performance.timeOrigin + performance.now() };
+
 /** Options of a {@link PcapTap}. */
 export interface PcapTapOptions {
   /** A sink each frame is passed on to after it is recorded (the tap then wraps it). */
   inner?: FrameSink;
-  /** Clock in ms since the epoch for timestamps. Default: `performance.timeOrigin + performance.now()`. */
-  now?: () => number;
+  /**
+   * The clock of record timestamps, read as ms since the Unix epoch. Default: the system's
+   * (`performance.timeOrigin + performance.now()`). A virtual clock makes a capture reproducible
+   * byte for byte (its time 0 is written as the epoch).
+   */
+  clock?: Clock;
   snaplen?: number;
 }
 
@@ -90,7 +97,7 @@ export class PcapTap implements FrameSink {
   /** Records the writer refused because it was behind (as libpcap's ps_drop). */
   dropped = 0;
   private readonly inner: FrameSink | undefined;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly snaplen: number;
   private readonly offload = new SoftwareOffload();
   private readonly recorder: FrameSink = { deliver: (f) => this.record(f) };
@@ -101,7 +108,7 @@ export class PcapTap implements FrameSink {
     options: PcapTapOptions = {},
   ) {
     this.inner = options.inner;
-    this.now = options.now ?? (() => performance.timeOrigin + performance.now());
+    this.clock = options.clock ?? wallClock;
     this.snaplen = options.snaplen ?? PCAP_SNAPLEN;
     const h = encodePcapGlobalHeader(this.snaplen);
     this.bytes += h.length;
@@ -122,7 +129,7 @@ export class PcapTap implements FrameSink {
   }
 
   private record(frame: Uint8Array): boolean {
-    const r = encodePcapRecord(frame, this.now(), this.snaplen);
+    const r = encodePcapRecord(frame, this.clock.now(), this.snaplen);
     if (this.write(r) === false) {
       this.dropped++;
       return true; // a capture drop, not the frame's: the frame itself goes on

@@ -4,6 +4,7 @@
  * insertion order is least-recently-refreshed first: a refresh moves the entry to the back, and
  * a full cache drops its front entry (O(1), no scan).
  */
+import type { Clock } from '@vbus/core';
 
 /** Default most entries (Linux's neigh gc_thresh1 is 128, gc_thresh3 1024; one host needs few). */
 export const ARP_CACHE_DEFAULT_SIZE = 256;
@@ -24,7 +25,7 @@ export class ArpCache {
   constructor(
     readonly maxEntries: number,
     readonly ageMs: number,
-    private readonly now: () => number,
+    private readonly clock: Clock,
   ) {}
 
   get size(): number {
@@ -35,7 +36,7 @@ export class ArpCache {
   get(ip: string): Uint8Array | undefined {
     const e = this.map.get(ip);
     if (e === undefined) return undefined;
-    if (this.now() - e.seen > this.ageMs) {
+    if (this.clock.now() - e.seen > this.ageMs) {
       this.map.delete(ip);
       this.expired++;
       return undefined;
@@ -52,12 +53,12 @@ export class ArpCache {
       this.map.delete(oldest);
       this.evicted++;
     }
-    this.map.set(ip, { mac: Uint8Array.from(mac), seen: this.now() });
+    this.map.set(ip, { mac: Uint8Array.from(mac), seen: this.clock.now() });
   }
 
   /** The live entries, oldest first. */
   *entries(): IterableIterator<[string, Uint8Array]> {
-    const now = this.now();
+    const now = this.clock.now();
     for (const [ip, e] of this.map) if (now - e.seen <= this.ageMs) yield [ip, e.mac];
   }
 }

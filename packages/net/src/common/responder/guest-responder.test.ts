@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '@vbus/core';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, VirtualTimeScheduler } from '@vbus/core';
 import { GuestResponder } from './guest-responder.js';
 import { LearningSwitch } from '../backend/learning-switch.js';
 import { LoopbackBackend } from '../backend/loopback-backend.js';
@@ -38,9 +38,6 @@ function makeGuest(extra: Partial<ConstructorParameters<typeof GuestResponder>[0
   return { g, sent };
 }
 
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 /** Responders a (192.0.2.10) and b (192.0.2.11) on one switch, each sending through its port. */
 function twoOnSwitch() {
@@ -182,25 +179,58 @@ describe('GuestResponder', () => {
     expect(sw.lookup(b.mac)).toBe('b');
   });
 
-  it('times out a ping nobody answers, after retrying ARP', async () => {
-    vi.useFakeTimers();
-    const { g, sent } = makeGuest({ timeoutMs: 300 });
-    const p = g.ping('192.0.2.50');
-    const check = expect(p).rejects.toMatchObject({ reason: 'timeout', value: '192.0.2.50' });
-    await vi.advanceTimersByTimeAsync(400);
-    await check;
-    expect(sent.filter((f) => parseArpFrame(f)?.op === ARP_OP_REQUEST).length).toBe(3);
+  it('times out a ping nobody answers, after retrying ARP, in the scheduler\'s time (3 requests at 0, 100, 200 ms; failure at 300 ms)', async () => {
+    const vts = new VirtualTimeScheduler();
+    const { g, sent } = makeGuest({ timeoutMs: 300, scheduler: vts });
+    let failedAt = -1;
+    const p = g.ping('192.0.2.50').catch((e: unknown) => {
+      failedAt = vts.now();
+      throw e;
+    });
+    const arps = () => sent.filter((f) => parseArpFrame(f)?.op === ARP_OP_REQUEST).length;
+    expect(arps()).toBe(1);
+    vts.runUntil(99.999);
+    expect(arps()).toBe(1);
+    vts.runUntil(100);
+    expect(arps()).toBe(2);
+    vts.runUntil(200);
+    expect(arps()).toBe(3);
+    vts.runUntil(299.999);
+    await Promise.resolve();
+    expect(failedAt).toBe(-1);
+    vts.runUntil(300);
+    await expect(p).rejects.toMatchObject({ reason: 'timeout', value: '192.0.2.50' });
+    expect(failedAt).toBe(300);
+    expect(arps()).toBe(3);
     expect(formatMac(sent[0]!.subarray(0, 6))).toBe(formatMac(BROADCAST_MAC));
+    expect(vts.pending).toBe(0);
   });
 
-  it('times out an echo with no reply after ARP succeeded', async () => {
-    vi.useFakeTimers();
-    const { g } = makeGuest({ timeoutMs: 500 });
+  it('times out an echo with no reply after ARP succeeded, exactly timeoutMs after it was sent', async () => {
+    const vts = new VirtualTimeScheduler();
+    const { g } = makeGuest({ timeoutMs: 500, scheduler: vts });
     g.receive(buildArpFrame({ op: ARP_OP_REQUEST, senderMac: hostMac, senderIp: hostIp, targetMac: new Uint8Array(6), targetIp: g.ip }));
+    vts.runUntil(40);
     const p = g.ping('192.0.2.1', 10, 1, 1);
-    const check = expect(p).rejects.toBeInstanceOf(NetError);
-    await vi.advanceTimersByTimeAsync(600);
-    await check;
+    let settled = false;
+    void p.catch(() => (settled = true));
+    await Promise.resolve(); // the ARP answer is cached: the echo request leaves after one await
+    await Promise.resolve();
+    vts.runUntil(539.999);
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    vts.runUntil(540);
+    await expect(p).rejects.toBeInstanceOf(NetError);
+  });
+
+  it('close() rejects what waits and cancels every timer it armed', async () => {
+    const vts = new VirtualTimeScheduler();
+    const { g } = makeGuest({ timeoutMs: 300, scheduler: vts });
+    const p = g.ping('192.0.2.50');
+    expect(vts.pending).toBe(1);
+    g.close();
+    await expect(p).rejects.toMatchObject({ reason: 'closed' });
+    expect(vts.pending).toBe(0);
   });
 
   it('refuses addresses outside its subnet without a gateway, oversize pings and bad config', async () => {
@@ -291,7 +321,7 @@ describe('GuestResponder against loops, reflection and ARP growth (issue 10)', (
 
   it('bounds the ARP cache (least recently refreshed dropped first) and ages entries with the injected clock', async () => {
     let t = 0;
-    const { g } = makeGuest({ arpCacheSize: 4, arpAgeMs: 1000, now: () => t });
+    const { g } = makeGuest({ arpCacheSize: 4, arpAgeMs: 1000, clock: { now: () => t } });
     const arpFrom = (i: number) =>
       buildArpFrame({ op: ARP_OP_REQUEST, senderMac: Uint8Array.of(2, 0, 0, 0, 1, i), senderIp: Uint8Array.of(192, 0, 2, 100 + i), targetMac: new Uint8Array(6), targetIp: me });
     for (let i = 0; i < 1000; i++) g.receive(arpFrom(i % 100));

@@ -44,6 +44,7 @@ export class VenetDevice implements Device {
       txDrops: this.txDrops,
       port: this.port,
       defer: (fn) => context.defer(fn),
+      now: () => context.now(),
       fail: (error) => context.fail(error),
       closed: () => {
         if (this.conn === c) this.conn = undefined;

@@ -29,7 +29,7 @@ export class VenetRxPath {
     const ctx = host.ctx;
     const threshold = ctx.config.burstThresholdUs;
     if (threshold !== undefined) {
-      const now = performance.now();
+      const now = ctx.now();
       const gapUs = (now - this.lastRxAt) * 1000;
       this.lastRxAt = now;
       if (gapUs < threshold || this.backlog.length > 0) {

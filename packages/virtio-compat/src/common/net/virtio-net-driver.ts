@@ -1,7 +1,7 @@
 // One file on purpose (about 600 lines, over the ~350 guideline): the driver is one state machine
 // (bring-up, tx, NAPI rx with MRG_RXBUF, the control-queue client, recover) over shared per-queue
 // state, as Linux keeps virtio_net.c; the loop it shares with venet is @vbus/net's NapiPoll.
-import { BusError, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
+import { BusError, cryptoRandomSource, type GuestAllocator, type GuestConnection, type RandomSource, type ShmSignal } from '@vbus/core';
 import { NapiPoll, PollBatch, SEND_NOW, type NapiQueue, randomLocalMac, type FrameHandler, type FrameOffload, type GuestNic, type GuestNicStats, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE,
@@ -80,6 +80,11 @@ export interface VirtioNetDriverOptions {
   txBufferSize?: number;
   /** Frames per NAPI poll before yielding (default 64). */
   pollWeight?: number;
+  /**
+   * Where the MAC comes from when the device offers none (no VIRTIO_NET_F_MAC): a random locally
+   * administered one, as Linux's virtio_net. Give a seeded source for reproducible runs. Default: crypto.
+   */
+  random?: RandomSource;
 }
 
 /** Driver-side counters. */
@@ -197,6 +202,7 @@ export class VirtioNetDriver implements GuestNic {
       rxBufferSize: options.rxBufferSize ?? 2048,
       txBufferSize: options.txBufferSize ?? 2048,
       pollWeight: options.pollWeight ?? 64,
+      random: options.random ?? cryptoRandomSource,
     };
   }
 
@@ -250,7 +256,7 @@ export class VirtioNetDriver implements GuestNic {
     const cfg = await t.readConfig(0, VIRTIO_NET_CONFIG_SIZE);
     const dv = new DataView(cfg.buffer, cfg.byteOffset, cfg.byteLength);
     if (this.has(VIRTIO_NET_F_MAC)) this.mac = cfg.slice(VIRTIO_NET_CONFIG_MAC, VIRTIO_NET_CONFIG_MAC + 6);
-    else this.mac = randomLocalMac(); // no MAC from the device: a random local one, as Linux's virtio_net
+    else this.mac = randomLocalMac(this.options.random); // no MAC from the device: a random local one, as Linux's virtio_net
     if (this.has(VIRTIO_NET_F_MTU)) this.mtu = dv.getUint16(VIRTIO_NET_CONFIG_MTU, true);
     this.link = !this.has(VIRTIO_NET_F_STATUS) || (dv.getUint16(VIRTIO_NET_CONFIG_STATUS, true) & VIRTIO_NET_S_LINK_UP) !== 0;
     this.maxPairs = this.has(VIRTIO_NET_F_MQ) ? dv.getUint16(VIRTIO_NET_CONFIG_MAX_VQ_PAIRS, true) : 1;
