@@ -4,7 +4,7 @@ import { PcapFile, QemuDgramBackend, QemuStreamBackend, VdePlugBackend } from '@
 import { TapBackend } from '@vbus/vhost-user/node';
 import { openServeVxlan, printVxlanCounters, pingUntil } from './serve-vxlan.js';
 import { nicPlugins } from './demo-nic.js';
-import { openGuestNic } from '../guest-nic/open.js';
+import { openGuestNic } from '@vbus/guest-nic';
 import { table } from './table.js';
 
 export interface ServeOptions {

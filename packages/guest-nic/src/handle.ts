@@ -2,6 +2,9 @@ import type { Worker } from 'node:worker_threads';
 import type { WorkerConnector } from '@vbus/core/node';
 import type { NicGuestCommand } from './worker.js';
 
+/** The worker entry is a sibling of this module: .ts when run from the sources, .js from dist/. */
+const MODULE_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
 /** The host's handle on a guest worker running guest-nic/worker.ts. */
 export class NicGuestHandle {
   private constructor(
@@ -11,7 +14,7 @@ export class NicGuestHandle {
   ) {}
 
   static async spawn(connector: WorkerConnector, options: { device: string; kind: string; ip: string }): Promise<NicGuestHandle> {
-    const g = connector.spawn(new URL('./worker.ts', import.meta.url), { name: `guest-${options.device}`, workerData: options });
+    const g = connector.spawn(new URL(`./worker${MODULE_EXT}`, import.meta.url), { name: `guest-${options.device}`, workerData: options });
     const ready = await nextMessage(g.worker, 'ready');
     return new NicGuestHandle(g.worker, g.exited, ready.mac as number[]);
   }
