@@ -204,8 +204,8 @@ class GuestSession {
   }
 
   private count(e: unknown): void {
-    if (e instanceof LimitError && e.limit in this.refused) this.refused[e.limit as keyof GuestRefusals]++;
-    else if (e instanceof ProtocolError && e.field === 't' && e.rule.startsWith(UNKNOWN_VERB)) this.refused.unknownVerb++;
+    if (LimitError.is(e) && e.limit in this.refused) this.refused[e.limit as keyof GuestRefusals]++;
+    else if (ProtocolError.is(e) && e.field === 't' && e.rule.startsWith(UNKNOWN_VERB)) this.refused.unknownVerb++;
     else this.refused.malformed++;
   }
 
@@ -228,7 +228,7 @@ class GuestSession {
       const value = await this.verb(m);
       this.post({ t: 'reply', req: m.req, ok: true, value });
     } catch (e) {
-      if (e instanceof LimitError || e instanceof ProtocolError) this.count(e);
+      if (LimitError.is(e) || ProtocolError.is(e)) this.count(e);
       this.replyError(m.req, e);
     } finally {
       this.inFlight--;
