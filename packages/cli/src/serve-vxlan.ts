@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { VbusError } from '@vbus/core';
 import type { GuestResponder } from '@vbus/net';
 import { VxlanBackend, type VxlanAddress } from '@vbus/net/node';
-import { parseHostPort } from './serve.js';
+import { parseHostPort } from './host-port.js';
 import { table } from './table.js';
 
 /**

@@ -1,4 +1,4 @@
-import { RegionMemory, ShmSignal, SHM_SIGNAL_SIZE, Side, le, type DeviceConnectionHandler, type GuestMemory } from '@vbus/core';
+import { RegionMemory, ShmSignal, SHM_SIGNAL_SIZE, Side, le, type DeviceConnectionHandler } from '@vbus/core';
 import {
   VIRTIO_CALL_GET_ERROR,
   VIRTIO_CALL_GET_STATUS,

@@ -30,6 +30,7 @@ export function connectBackends(a: NetBackend, b: NetBackend, options: PatchCabl
   const acceptsOffload = options.acceptsOffload === true;
   let portA: NetBackendPort | undefined;
   let portB: NetBackendPort | undefined;
+  // eslint-disable-next-line prefer-const -- declared like portB, which the sink of portA reads before it is assigned
   portA = a.attach(
     { name: options.name, mac, acceptsOffload, uplink: true },
     { deliver: (frame: Uint8Array, offload?: FrameOffload) => portB !== undefined && portB.deliver(frame, offload) },

@@ -7,7 +7,6 @@ import { NetError } from '../backend/net-error.js';
 import {
   ARP_OP_REPLY,
   ARP_OP_REQUEST,
-  BROADCAST_MAC,
   ETH_HLEN,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,

@@ -1,4 +1,4 @@
-import { ConfigError, le, type GuestAllocator, type RingError } from '@vbus/core';
+import { ConfigError, le, type GuestAllocator } from '@vbus/core';
 import { checkAdd, checkBuffer, checkIndirectDescriptor } from './chain-checks.js';
 import { DescriptorChain } from './descriptor-chain.js';
 import { InFlightBuffers } from './in-flight.js';
