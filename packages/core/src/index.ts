@@ -1,11 +1,12 @@
 /**
  * @vbus/core: the bus, guest memory, shm-signal, the IOQ ring and the connectors.
- * @packageDocumentation
+ * @module @vbus/core
  */
 export * from './common/errors.js';
 export * from './common/memory/guest-memory.js';
 export { RegionMemory } from './common/memory/region-memory.js';
 export { GuestAllocator } from './common/memory/allocator.js';
+/** Little-endian (and network-order) integer access to byte arrays: the one module every layout reads and writes through. */
 export * as le from './common/memory/le.js';
 export * from './common/signal/layout.js';
 export { ShmSignal, type Wake, type SignalCounters } from './common/signal/shm-signal.js';

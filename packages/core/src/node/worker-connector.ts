@@ -32,6 +32,7 @@ export interface WorkerConnectorSnapshot {
 
 /** Events of a {@link WorkerConnector}. */
 export interface WorkerConnectorEvents {
+  /** A guest worker exited (`code`) or crashed (`error`); its connections are closed and its memory dropped. */
   'guest-exit': (guest: string, code: number, error: Error | undefined) => void;
 }
 

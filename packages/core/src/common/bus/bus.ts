@@ -52,10 +52,15 @@ export interface BusSnapshot {
 
 /** Events of a {@link Bus}. */
 export interface BusEvents {
+  /** A device was created on the bus. */
   'device-added': (info: DeviceInfo) => void;
+  /** A device was removed from the bus. */
   'device-removed': (info: DeviceInfo) => void;
+  /** A device broke a rule (a hostile ring, a fault in its code): it is marked failed and its connections close; the rest of the bus goes on. */
   'device-failed': (info: DeviceInfo, error: VbusError) => void;
+  /** A guest opened a connection to `device`. */
   connect: (device: string, connectionId: number, guest: string) => void;
+  /** A connection to `device` closed, and why. */
   disconnect: (device: string, connectionId: number, reason: string) => void;
 }
 
@@ -192,6 +197,7 @@ export class HostConnection {
     }
   }
 
+  /** The connection as introspection shows it: id, guest, device, registered queues and signal counters. */
   snapshot(): ConnectionSnapshot {
     return {
       id: this.id,
@@ -439,6 +445,7 @@ export class Vbus {
     return [...this.classes.values()].map(({ type, version, description }) => ({ type, version, description }));
   }
 
+  /** Create a bus named `name` (unique in this Vbus); its signals run on `scheduler` (default: the container's Scheduler). */
   createBus(name: string, scheduler: Scheduler = this.scheduler): Bus {
     if (this.buses.has(name)) throw new BusError(`a bus named "${name}" already exists`);
     const bus = new Bus(name, this.classes, scheduler);
@@ -446,6 +453,7 @@ export class Vbus {
     return bus;
   }
 
+  /** The bus named `name`; throws a BusError if there is none. */
   bus(name: string): Bus {
     const b = this.buses.get(name);
     if (!b) throw new BusError(`no bus named "${name}"`);
@@ -459,6 +467,7 @@ export class Vbus {
     this.buses.delete(name);
   }
 
+  /** Every device class and every bus with its devices and connections, as plain data (like sysfs). */
   introspect(): { classes: ReturnType<Vbus['deviceClasses']>; buses: BusSnapshot[] } {
     return { classes: this.deviceClasses(), buses: [...this.buses.values()].map((b) => b.introspect()) };
   }

@@ -25,6 +25,7 @@ export interface ConnectorLimits {
   readonly requestsInFlight: number;
 }
 
+/** The per-guest limits a connector applies when none are given (docs/reliability-hostile.md lists each). */
 export const DEFAULT_CONNECTOR_LIMITS: ConnectorLimits = Object.freeze({
   connectionsPerGuest: 64,
   regionsPerGuest: 16,

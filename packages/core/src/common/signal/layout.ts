@@ -10,6 +10,7 @@
  *  32  end
  */
 export const SHM_SIGNAL_MAGIC = 0x58fa39df;
+/** The shm-signal ABI version this code speaks. */
 export const SHM_SIGNAL_VERSION = 1;
 /** Byte offset of the magic word. */
 export const SHM_SIGNAL_OFF_MAGIC = 0;
@@ -21,7 +22,9 @@ export const SHM_SIGNAL_OFF_SIDES = 8;
 export const SHM_SIGNAL_SIDE_SIZE = 12;
 /** Offsets inside a side's record. */
 export const SHM_SIGNAL_SIDE_ENABLED = 0;
+/** Offset of `pending` in a side record (i32): a wake is in flight; further injects are suppressed. */
 export const SHM_SIGNAL_SIDE_PENDING = 4;
+/** Offset of `dirty` in a side record (i32): a signal was raised since the receiver last looked. */
 export const SHM_SIGNAL_SIDE_DIRTY = 8;
 /** Size of the whole descriptor: magic + version + 2 sides. */
 export const SHM_SIGNAL_SIZE = SHM_SIGNAL_OFF_SIDES + 2 * SHM_SIGNAL_SIDE_SIZE;

@@ -187,4 +187,5 @@ export const VENET_FRAME_OVERHEAD = 14 + 4;
 export const VENET_MAX_GSO_FRAME = 4096 + 65536;
 /** Guest driver defaults: ring size and NAPI poll weight. */
 export const VENET_DEFAULT_GUEST_RING_SIZE = 256;
+/** Frames the guest driver handles per poll before it yields (NAPI weight), as in the original driver. */
 export const VENET_DEFAULT_POLL_WEIGHT = 128;

@@ -155,6 +155,7 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
   get features(): bigint {
     return this.negotiated;
   }
+  /** Whether feature `bit` was negotiated. */
   protected has(bit: number): boolean {
     return hasFeature(this.negotiated, bit);
   }

@@ -96,7 +96,7 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
   private notifyDisabled = false;
 
   /**
-   * Throws {@link ConfigError} for a bad size or state and {@link RingError} for ring areas that
+   * Throws {@link ConfigError} for a bad size or state and {@link "@vbus/core"!RingError} for ring areas that
    * are misaligned or outside guest memory; nothing is written then.
    */
   constructor(config: SplitQueueDeviceConfig) {
