@@ -1,7 +1,7 @@
 import { SHM_SIGNAL_SIZE } from '../signal/layout.js';
 
 /**
- * IOQ ring layout, version 4 (DESIGN.md section 3). One contiguous block of guest memory: the
+ * IOQ ring layout, version 4 (docs/architecture.md section 3.2). One contiguous block of guest memory: the
  * header, then `count` descriptors. All fields little-endian; the words that both sides race
  * on (indices, full, valid, sown) are touched with Atomics.
  *

@@ -1,6 +1,6 @@
 /**
  * Little-endian number access on byte arrays: the one place where the project turns bytes into
- * numbers. Every ABI in DESIGN.md is little-endian (virtio 1.x, IOQ, venet), except QEMU's
+ * numbers. Every ABI in docs/architecture.md is little-endian (virtio 1.x, IOQ, venet), except QEMU's
  * stream length prefix, which is big-endian and has its own helper. No allocation.
  */
 

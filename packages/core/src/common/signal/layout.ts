@@ -1,5 +1,5 @@
 /**
- * shm-signal descriptor layout (DESIGN.md section 3). Each word is an Int32 cell so that both
+ * shm-signal descriptor layout (docs/architecture.md section 3.1). Each word is an Int32 cell so that both
  * threads touch it with `Atomics` (the original used u8 fields; a u8 layout is not safe to
  * update atomically alongside its neighbours from JavaScript, so every field gets a word).
  *

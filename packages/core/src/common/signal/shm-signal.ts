@@ -39,7 +39,7 @@ const MAX_RUNS_PER_WAKEUP = 64;
  * One endpoint of an shm-signal: the half held by `local`. It sends toward the other side with
  * {@link inject} and receives with {@link enable}, {@link disable} and {@link wakeup}.
  *
- * Semantics (DESIGN.md section 3): inject sets the receiver's dirty flag, and only if the receiver
+ * Semantics (docs/architecture.md section 3.1): inject sets the receiver's dirty flag, and only if the receiver
  * is enabled and has nothing pending does it set pending and wake it. A wakeup runs the handler
  * while the signal stays enabled and dirty, then clears pending. Enable re-checks dirty and
  * pending, so a signal raised while masked is never lost.

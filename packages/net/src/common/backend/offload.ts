@@ -36,7 +36,7 @@ import {
   pseudoSum,
 } from '../packet/index.js';
 
-/** virtio-net GSO types (DESIGN.md: NONE 0, TCPV4 1, UDP 3, TCPV6 4, ECN flag 0x80). */
+/** virtio-net GSO types (the virtio-net header's numbering: NONE 0, TCPV4 1, UDP 3, TCPV6 4, ECN flag 0x80). */
 export const GSO_NONE = 0;
 /** GSO type: TCP over IPv4 (virtio-net header numbering). */
 export const GSO_TCPV4 = 1;

@@ -1,7 +1,7 @@
 /**
  * virtio-net ABI (OASIS virtio 1.2 §5.1): feature bits, the 12-byte header, the configuration
  * space, queue numbering and the control queue. Constants only, pinned by a test against
- * DESIGN.md.
+ * the specification's values.
  */
 
 /** Device type string on the bus. */

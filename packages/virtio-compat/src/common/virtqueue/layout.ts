@@ -2,7 +2,7 @@
  * Byte layouts and constants of the virtqueues, OASIS virtio 1.2 §2.7 (split) and §2.8 (packed),
  * plus the transport feature and status bits (§2.1, §6). Every field is little-endian.
  * Constants only, and the arithmetic that derives sizes and offsets from them; a test pins every
- * value against DESIGN.md and the C header `linux/virtio_ring.h`.
+ * value against the specification and the C header `linux/virtio_ring.h`.
  */
 
 // ---------------------------------------------------------------------------------------------
