@@ -5,7 +5,7 @@ import { createVbus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
 import { venetModule } from '@vbus/venet';
 import { GuestResponder, LearningSwitch, parseMac } from '@vbus/net';
-import { NicGuestHandle } from '../guest-nic/handle.js';
+import { NicGuestHandle } from '@vbus/guest-nic';
 
 export interface ScaleRow {
   guests: number;

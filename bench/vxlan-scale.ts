@@ -91,7 +91,7 @@ async function freePort(): Promise<number> {
 async function run(procs: number, seconds: number, size: number): Promise<ChildReport> {
   const ports = await Promise.all(Array.from({ length: procs }, freePort));
   const self = fileURLToPath(import.meta.url);
-  const kids = ports.map((_, i) => spawn(process.execPath, ['--import', 'tsx', self, '--child', String(i), ports.join(','), String(seconds), String(size)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const kids = ports.map((_, i) => spawn(process.execPath, ['--conditions=@vbus/source', '--import', 'tsx', self, '--child', String(i), ports.join(','), String(seconds), String(size)], { stdio: ['pipe', 'pipe', 'inherit'] }));
   const outs = kids.map((k) => {
     let out = '';
     k.stdout.on('data', (d) => (out += d));

@@ -1,4 +1,4 @@
-// Entry of `npm run fuzz` (bin/vbus-fuzz.mjs registers tsx and imports this file).
+// Entry of `npm run fuzz` (run from the TypeScript sources by tsx with the @vbus/source condition).
 import { main } from './cli.js';
 
 process.exitCode = await main(process.argv.slice(2));

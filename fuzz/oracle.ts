@@ -1,5 +1,5 @@
 /**
- * The oracle every fuzz target applies to every case (DESIGN.md section 4):
+ * The oracle every fuzz target applies to every case (docs/architecture.md section 4):
  * - no exception escapes into the caller or the event loop, except the typed errors (VbusError)
  *   where an API is documented to throw;
  * - the device either makes valid progress or is failed with a VbusError whose message names the

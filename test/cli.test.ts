@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ARP_OP_REPLY, ARP_OP_REQUEST, buildArpFrame, buildIcmpEchoFrame, parseArpFrame, parseIcmpEchoFrame, parseIpv4, StreamDeframer, encodeStreamFrame } from '@vbus/net';
 
-const BIN = new URL('../bin/vbus.mjs', import.meta.url).pathname;
+import { VBUS_ARGS } from './fixtures/vbus-command.js';
 
 function startServe(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; banner: string; output: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args]);
+  const child = spawn(process.execPath, [...VBUS_ARGS, 'serve', ...args]);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -65,19 +65,19 @@ describe('vbus CLI', () => {
   });
 
   it('bad options get a clear message and exit code 2', () => {
-    const r = spawnSync(process.execPath, [BIN, 'serve', '--ip', '192.0.2.1/24', '--listen', 'nope'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...VBUS_ARGS, 'serve', '--ip', '192.0.2.1/24', '--listen', 'nope'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--listen must be HOST:PORT/);
-    const r2 = spawnSync(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0'], { encoding: 'utf8' });
+    const r2 = spawnSync(process.execPath, [...VBUS_ARGS, 'serve', '--listen', '127.0.0.1:0'], { encoding: 'utf8' });
     expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(/--ip/);
-    const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
+    const help = spawnSync(process.execPath, [...VBUS_ARGS, 'serve', '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     for (const opt of ['--listen', '--connect', '--unix', '--udp', '--pcap', '--mac', '--mtu', '--device', '--ip']) expect(help.stdout).toContain(opt);
   });
 
   it('demo moves frames between venet guests, then venet and virtio-net guests, in worker threads, and accounts for every frame', () => {
-    const r = spawnSync(process.execPath, [BIN, 'demo', '--frames', '5000'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...VBUS_ARGS, 'demo', '--frames', '5000'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/ping venet0 -> 192\.0\.2\.11/);

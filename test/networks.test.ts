@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, freePort, killServes, remoteRow, serve, type Served } from './fixtures/serve-process.js';
+import { freePort, killServes, remoteRow, serve, type Served } from './fixtures/serve-process.js';
+import { VBUS_ARGS } from './fixtures/vbus-command.js';
 
 afterAll(killServes);
 
@@ -38,7 +39,7 @@ describe('vbus serve --vxlan', { timeout: 120_000 }, () => {
   });
 
   it('bad --vxlan values exit 2 naming the option; --help lists the options', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'serve', '--ip', '192.0.2.1/24', ...args], { encoding: 'utf8' });
+    const run = (...args: string[]) => spawnSync(process.execPath, [...VBUS_ARGS, 'serve', '--ip', '192.0.2.1/24', ...args], { encoding: 'utf8' });
     const cases: Array<[string[], RegExp]> = [
       [['--vxlan', '42@not-an-ip'], /--vxlan must be VNI@REMOTE\[:PORT\].*got "42@not-an-ip"/],
       [['--vxlan', '16777216@127.0.0.1'], /--vxlan must be VNI@REMOTE/],
@@ -56,7 +57,7 @@ describe('vbus serve --vxlan', { timeout: 120_000 }, () => {
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(re);
     }
-    const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
+    const help = spawnSync(process.execPath, [...VBUS_ARGS, 'serve', '--help'], { encoding: 'utf8' });
     for (const opt of ['--vxlan <vni@remote[:port]>', '--vxlan-local', '--vxlan-mtu', '--ping', '--vde <switch>']) expect(help.stdout).toContain(opt);
   });
 });

@@ -5,7 +5,7 @@
 // not checked (it read the descriptor twice). See docs/reliability-hostile.md.
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GuestAllocator, IOQ_HEADER_SIZE, IOQ_OFF_IDX_VALID, Ioq, RegionMemory, RingError, VbusError, le } from '@vbus/core';
+import { GuestAllocator, IOQ_HEADER_SIZE, IOQ_OFF_IDX_VALID, RegionMemory, RingError, VbusError, le } from '@vbus/core';
 import {
   PackedQueueDevice,
   PackedQueueDriver,

@@ -8,6 +8,7 @@ import { attachPeer, connectBackends, GuestResponder, LearningSwitch } from '@vb
 import { venetModule, VenetDriver } from '@vbus/venet';
 import { VIRTIO_NET_DRIVER_FEATURES, VIRTIO_NET_F_GUEST_CSUM, VirtioNetDriver, virtioNetModule } from '@vbus/virtio-compat';
 import { TapBackend } from '@vbus/vhost-user/node';
+import { VBUS_ARGS } from './fixtures/vbus-command.js';
 
 const NS = `vbus-tap-${process.pid}`;
 const TAP = `vbt${process.pid % 100000}`;
@@ -127,7 +128,7 @@ describe('vbus serve --tap', { timeout: 60_000 }, () => {
     spawnSync('ip', ['netns', 'del', ns]);
     sh(['ip', 'netns', 'add', ns]);
     // the CLI runs inside the namespace, so its TAP is created there
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, new URL('../bin/vbus.mjs', import.meta.url).pathname, 'serve', '--device', 'virtio-net', '--tap', 'vbs0', '--ip', '192.0.2.1/24']);
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...VBUS_ARGS, 'serve', '--device', 'virtio-net', '--tap', 'vbs0', '--ip', '192.0.2.1/24']);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

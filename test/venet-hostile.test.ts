@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IOQ_IDX_HEAD, IOQ_OFF_IDX_INUSE, le, type GuestAllocator } from '@vbus/core';
-import { VENET_CAP_SG, VENET_SG_OFF_COUNT, VENET_SG_OFF_IOV, VENET_SG_OFF_LEN, VENET_IOV_OFF_LEN, VENET_IOV_OFF_PTR, VENET_SG_OFF_FLAGS, VENET_SG_MAX_IOV, venetSgSize, VenetDriver, type VenetDevice } from '@vbus/venet';
+import { VENET_CAP_SG, VENET_SG_OFF_COUNT, VENET_SG_OFF_IOV, VENET_SG_OFF_LEN, VENET_IOV_OFF_LEN, VENET_IOV_OFF_PTR, VENET_SG_OFF_FLAGS, venetSgSize, VenetDriver, type VenetDevice } from '@vbus/venet';
 import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, MEM_BASE, MEM_BYTES, newVenetBus, settle, testFrame, type InProcessGuest } from './fixtures/venet-harness.js';
 import { SEND_MORE, SEND_NOW } from '@vbus/net';

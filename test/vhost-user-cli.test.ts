@@ -8,12 +8,12 @@ import { expect, it } from 'vitest';
 import { VhostUserRequest as R, encodeRequest } from '@vbus/vhost-user';
 import { native, POLL_READABLE } from '@vbus/vhost-user/node';
 
-const BIN = new URL('../bin/vbus.mjs', import.meta.url).pathname;
+import { VBUS_ARGS } from './fixtures/vbus-command.js';
 
 it('vbus vhost-user serves a front end and stops on SIGTERM with its counts', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vbus-vhost-cli-'));
   const socket = join(dir, 'vhost.sock');
-  const child = spawn(process.execPath, [BIN, 'vhost-user', '--socket', socket, '--ip', '192.0.2.1/24', '--no-event-idx']);
+  const child = spawn(process.execPath, [...VBUS_ARGS, 'vhost-user', '--socket', socket, '--ip', '192.0.2.1/24', '--no-event-idx']);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVhostUser, type VhostUserService } from '../cli/vhost-user.js';
+import { startVhostUser, type VhostUserService } from '../packages/cli/src/vhost-user.js';
 import type { TransitionCounters } from '@vbus/vhost-user';
 import { buildInitramfs, findKernel } from './qemu/initramfs.js';
 

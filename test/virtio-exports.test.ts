@@ -107,7 +107,7 @@ it('the container module binds the virtio-net device class to the DeviceClass to
   expect(classes.map((x) => x.type)).toEqual(['virtio-net']);
 });
 
-it('pins the virtio-net constants against DESIGN.md section 3', () => {
+it('pins the virtio-net constants against virtio 1.2 (docs/architecture.md section 3.4)', () => {
   expect([
     api.VIRTIO_NET_F_CSUM,
     api.VIRTIO_NET_F_GUEST_CSUM,

@@ -1,6 +1,6 @@
 /**
  * @vbus/core: the bus, guest memory, shm-signal, the IOQ ring and the connectors.
- * @packageDocumentation
+ * @module @vbus/core
  */
 export * from './common/errors.js';
 export { checkConfigKeys } from './common/config-keys.js';
@@ -9,6 +9,7 @@ export { RegionMemory } from './common/memory/region-memory.js';
 export { FlatMemory } from './common/memory/flat-memory.js';
 export { REGION_ALIGN, checkEmbedderMemory, memoryOfRegions, type EmbedderMemory, type RegionSpec, type CheckedEmbedderMemory, type RegionListLimits } from './common/memory/embedder-memory.js';
 export { GuestAllocator } from './common/memory/allocator.js';
+/** Little-endian (and network-order) integer access to byte arrays: the one module every layout reads and writes through. */
 export * as le from './common/memory/le.js';
 export * from './common/signal/layout.js';
 export { ShmSignal, type Wake, type SignalCounters } from './common/signal/shm-signal.js';

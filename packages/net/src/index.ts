@@ -3,7 +3,7 @@
  * the {@link NetBackend} interface and its ports, loopback, a learning switch, patch cables,
  * pcap taps, software checksum and segmentation offload, the packet codec, and a minimal guest
  * IPv4 responder. Node sockets (QEMU stream and datagram) and pcap files are under `@vbus/net/node`.
- * @packageDocumentation
+ * @module @vbus/net
  */
 export * from './common/backend/index.js';
 export * from './common/packet/index.js';

@@ -1,7 +1,7 @@
 /**
  * @vbus/venet: the venet paravirtual NIC (device and guest driver). The host side it plugs into
  * (backends, switch, offload, packet codec) is `@vbus/net`, shared with virtio-net.
- * @packageDocumentation
+ * @module @vbus/venet
  */
 export * from './common/abi/venet-abi.js';
 export { venetGsoToFrame, frameGsoToVenet } from './common/abi/venet-gso.js';

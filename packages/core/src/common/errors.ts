@@ -44,6 +44,10 @@ export class MemoryAccessError extends VbusError {
   ) {
     super('memory', `${operation} of ${length} byte(s) at guest address 0x${address.toString(16)}: ${detail}`);
   }
+  /** True for a MemoryAccessError (code `"memory"`), even one made by another copy of @vbus/core or in another realm; use it, not `instanceof`. */
+  static override is(value: unknown): value is MemoryAccessError {
+    return VbusError.is(value) && value.code === 'memory';
+  }
 }
 
 /**
@@ -63,12 +67,20 @@ export class RingError extends VbusError {
   ) {
     super('ring', `ring ${ring}${index >= 0 ? ` index ${index}` : ' header'}: ${rule} (value ${String(value)})`);
   }
+  /** True for a RingError (code `"ring"`), even one made by another copy of @vbus/core or in another realm; use it, not `instanceof`. */
+  static override is(value: unknown): value is RingError {
+    return VbusError.is(value) && value.code === 'ring';
+  }
 }
 
 /** A misuse of the bus API (unknown device, bad config, verb on a closed connection...). */
 export class BusError extends VbusError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('bus', message, options);
+  }
+  /** True for a BusError (code `"bus"`), even one made by another copy of @vbus/core or in another realm; use it, not `instanceof`. */
+  static override is(value: unknown): value is BusError {
+    return VbusError.is(value) && value.code === 'bus';
   }
 }
 
@@ -80,6 +92,10 @@ export class ConfigError extends VbusError {
     rule: string,
   ) {
     super('config', `option ${option} = ${JSON.stringify(value)}: ${rule}`);
+  }
+  /** True for a ConfigError (code `"config"`), even one made by another copy of @vbus/core or in another realm; use it, not `instanceof`. */
+  static override is(value: unknown): value is ConfigError {
+    return VbusError.is(value) && value.code === 'config';
   }
 }
 
@@ -100,6 +116,10 @@ export class LimitError extends VbusError {
   ) {
     super('limit', `${where}: limit ${limit} is ${max}, the request needs ${value}`);
   }
+  /** True for a LimitError (code `"limit"`), even one made by another copy of @vbus/core or in another realm; use it, not `instanceof`. */
+  static override is(value: unknown): value is LimitError {
+    return VbusError.is(value) && value.code === 'limit';
+  }
 }
 
 /**
@@ -114,6 +134,10 @@ export class ProtocolError extends VbusError {
     where: string,
   ) {
     super('protocol', `${where}: field ${field}: ${rule}`);
+  }
+  /** True for a ProtocolError (code `"protocol"`), even one made by another copy of @vbus/core or in another realm; use it, not `instanceof`. */
+  static override is(value: unknown): value is ProtocolError {
+    return VbusError.is(value) && value.code === 'protocol';
   }
 }
 

@@ -1,12 +1,12 @@
 /**
- * Pins every shm-signal and IOQ layout constant against DESIGN.md section 3. A change here is an
+ * Pins every shm-signal and IOQ layout constant against docs/architecture.md section 3. A change here is an
  * ABI change: both halves of every connection must agree on these numbers.
  */
 import { describe, expect, it } from 'vitest';
 import * as sig from './signal/layout.js';
 import * as ioq from './ioq/layout.js';
 
-describe('shm-signal layout (DESIGN.md 3, shm-signal)', () => {
+describe('shm-signal layout (docs/architecture.md 3.1)', () => {
   it('magic and version', () => {
     expect(sig.SHM_SIGNAL_MAGIC).toBe(0x58fa39df);
     expect(sig.SHM_SIGNAL_VERSION).toBe(1);
@@ -38,7 +38,7 @@ describe('shm-signal layout (DESIGN.md 3, shm-signal)', () => {
   });
 });
 
-describe('IOQ layout (DESIGN.md 3, IOQ version 4)', () => {
+describe('IOQ layout (docs/architecture.md 3.2, IOQ version 4)', () => {
   it('magic and version', () => {
     expect(ioq.IOQ_MAGIC).toBe(0x47fa2fe4);
     expect(ioq.IOQ_VERSION).toBe(4);

@@ -34,6 +34,7 @@ export interface WorkerConnectorSnapshot {
 
 /** Events of a {@link WorkerConnector}. */
 export interface WorkerConnectorEvents {
+  /** A guest worker exited (`code`) or crashed (`error`); its connections are closed and its memory dropped. */
   'guest-exit': (guest: string, code: number, error: Error | undefined) => void;
 }
 
@@ -223,8 +224,8 @@ class GuestSession {
   private count(e: unknown): void {
     // debug: a hostile guest can send these by the million; the counters are the record
     this.bus.logger.debug(`guest ${this.name}: control message refused: ${describe(e)}`, { bus: this.bus.name, guest: this.name, code: VbusError.is(e) ? e.code : 'error' });
-    if (e instanceof LimitError && e.limit in this.refused) this.refused[e.limit as keyof GuestRefusals]++;
-    else if (e instanceof ProtocolError && e.field === 't' && e.rule.startsWith(UNKNOWN_VERB)) this.refused.unknownVerb++;
+    if (LimitError.is(e) && e.limit in this.refused) this.refused[e.limit as keyof GuestRefusals]++;
+    else if (ProtocolError.is(e) && e.field === 't' && e.rule.startsWith(UNKNOWN_VERB)) this.refused.unknownVerb++;
     else this.refused.malformed++;
   }
 
@@ -250,7 +251,7 @@ class GuestSession {
       const value = await this.verb(m);
       this.post({ t: 'reply', req: m.req, ok: true, value });
     } catch (e) {
-      if (e instanceof LimitError || e instanceof ProtocolError) this.count(e);
+      if (LimitError.is(e) || ProtocolError.is(e)) this.count(e);
       this.replyError(m.req, e);
     } finally {
       this.inFlight--;

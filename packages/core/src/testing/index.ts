@@ -1,7 +1,7 @@
 /**
  * @vbus/core/testing: helpers for device authors' tests (mock drivers that build rings,
  * including hostile ones).
- * @packageDocumentation
+ * @module @vbus/core/testing
  */
 export {
   IoqMockDriver,

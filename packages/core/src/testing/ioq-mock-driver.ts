@@ -28,6 +28,7 @@ import {
 import { SHM_SIGNAL_OFF_SIDES, SHM_SIGNAL_SIDE_DIRTY, SHM_SIGNAL_SIDE_ENABLED, SHM_SIGNAL_SIDE_PENDING, SHM_SIGNAL_SIDE_SIZE, Side } from '../common/signal/layout.js';
 import type { Wake } from '../common/signal/shm-signal.js';
 
+/** Options of the IOQ mock driver: ring and buffer placement, sizes and names. */
 export interface IoqMockDriverOptions {
   /** Descriptors in the ring (default 16). */
   count?: number;
@@ -51,9 +52,13 @@ export interface MockBuffer {
   len: number;
 }
 
+/** A ring header field the mock driver can overwrite with a hostile value. */
 export type IoqHeaderField = 'magic' | 'version' | 'count';
+/** A field of a ring index the mock driver can overwrite with a hostile value. */
 export type IoqIndexField = 'head' | 'tail' | 'full';
+/** A descriptor field the mock driver can overwrite with a hostile value. */
 export type IoqDescField = 'cookie' | 'ptr' | 'len' | 'valid' | 'sown';
+/** A field of an shm-signal side record the mock driver can overwrite with a hostile value. */
 export type SignalField = 'enabled' | 'pending' | 'dirty';
 
 const INDEX_FIELD = { head: IOQ_IDX_HEAD, tail: IOQ_IDX_TAIL, full: IOQ_IDX_FULL } as const;

@@ -1,4 +1,6 @@
-/** Node-specific network backends: QEMU stream and datagram sockets, VXLAN, VDE (through vde_plug), pcap files. */
+/** Node-specific network backends: QEMU stream and datagram sockets, VXLAN, VDE (through vde_plug), pcap files.
+ * @module @vbus/net/node
+ */
 export {
   QemuStreamBackend,
   type StreamAddress,

@@ -38,6 +38,7 @@ export interface QemuDgramCounters extends SocketBackendCounters {
 
 /** Events of a {@link QemuDgramBackend}. */
 export interface QemuDgramEvents {
+  /** A socket error; the backend keeps running where it can. */
   error: (err: NetError) => void;
 }
 
@@ -107,6 +108,7 @@ export class QemuDgramBackend extends SocketBackendBase<QemuDgramEvents, QemuDgr
     return this.remote;
   }
 
+  /** Close the socket; the attached port is disconnected. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -127,7 +127,7 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     this.deframer = new StreamDeframer((f) => this.fromPeer(f), this.maxFrame);
   }
 
-  /** Listen on TCP `{ host, port }` (port 0: an ephemeral one, see {@link address}) or a unix socket `{ path }`. */
+  /** Listen on TCP `{ host, port }` (port 0: an ephemeral one, see {@link QemuStreamBackend.address}) or a unix socket `{ path }`. */
   static async listen(address: StreamAddress, options: QemuStreamOptions = {}): Promise<QemuStreamBackend> {
     const b = new QemuStreamBackend('listen', address, options);
     const server = createServer((s) => b.accept(s));
@@ -177,6 +177,7 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     return this.socket !== undefined;
   }
 
+  /** Close the listening socket and the connection; the attached port is disconnected. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -35,6 +35,7 @@ export interface VdePlugCounters extends SocketBackendCounters {
 
 /** Events of a {@link VdePlugBackend}. */
 export interface VdePlugEvents {
+  /** vde_plug failed or sent a malformed stream. */
   error: (err: NetError) => void;
   /** The plug process ended (its exit code, or -1 when killed by a signal). */
   exit: (code: number) => void;
@@ -126,6 +127,7 @@ export class VdePlugBackend extends SocketBackendBase<VdePlugEvents, VdePlugCoun
     return this.child.pid;
   }
 
+  /** Stop vde_plug and disconnect the attached port. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

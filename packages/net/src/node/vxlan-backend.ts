@@ -106,6 +106,7 @@ export interface VxlanCounters extends SocketBackendCounters {
 
 /** Events of a {@link VxlanBackend}. */
 export interface VxlanEvents {
+  /** A socket error. */
   error: (err: NetError) => void;
 }
 
@@ -261,6 +262,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     return this.find(macToNumber(mac))?.remote.key;
   }
 
+  /** Close the UDP socket; every attached port is disconnected. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

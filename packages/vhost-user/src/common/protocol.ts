@@ -14,6 +14,7 @@ export const VHOST_USER_HDR_SIZE = 12;
 export const VHOST_USER_MAX_PAYLOAD = 4096;
 /** flags: protocol version (bits 0..1), always 1. */
 export const VHOST_USER_VERSION = 0x1;
+/** Bits of the header flags that hold the protocol version. */
 export const VHOST_USER_VERSION_MASK = 0x3;
 /** flags: this message is a reply. */
 export const VHOST_USER_REPLY_MASK = 0x1 << 2;
@@ -67,6 +68,7 @@ export function requestName(request: number): string {
 export const VHOST_USER_F_PROTOCOL_FEATURES = 30;
 /** Protocol feature bits (vhost-user.rst "Protocol features"). */
 export const VHOST_USER_PROTOCOL_F_MQ = 0;
+/** Protocol feature REPLY_ACK: the front end may ask for an ack of any request. */
 export const VHOST_USER_PROTOCOL_F_REPLY_ACK = 3;
 /** vhost feature bit 26: dirty-page logging for live migration (not offered). */
 export const VHOST_F_LOG_ALL = 26;
@@ -83,6 +85,7 @@ export const VHOST_USER_VRING_STATE_SIZE = 8;
 export const VHOST_USER_VRING_ADDR_SIZE = 40;
 /** SET_VRING_KICK/CALL/ERR u64: bits 0..7 the queue index, bit 8 "no fd" (poll / no notification). */
 export const VHOST_USER_VRING_IDX_MASK = 0xff;
+/** Set in a SET_VRING_KICK/CALL/ERR payload when no file descriptor comes with it. */
 export const VHOST_USER_VRING_NOFD_MASK = 0x1 << 8;
 /** vring address flags: bit 0 VHOST_VRING_F_LOG (log writes to the used ring; needs LOG_ALL). */
 export const VHOST_VRING_F_LOG = 0;

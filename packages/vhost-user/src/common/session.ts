@@ -1,4 +1,4 @@
-import { RegionMemory, ShmSignal, SHM_SIGNAL_SIZE, Side, le, type DeviceConnectionHandler, type GuestMemory } from '@vbus/core';
+import { RegionMemory, ShmSignal, SHM_SIGNAL_SIZE, Side, le, type DeviceConnectionHandler } from '@vbus/core';
 import {
   VIRTIO_CALL_GET_ERROR,
   VIRTIO_CALL_GET_STATUS,
@@ -44,6 +44,7 @@ import {
 export interface VhostPlatform {
   /** Map the first `length` bytes of `fd` shared and read-write. Throws if it cannot. */
   map(fd: number, length: number): SharedArrayBuffer;
+  /** Close a file descriptor the front end sent. */
   close(fd: number): void;
   /** Watch eventfd `fd`; `onKick(count)` runs with the counter read each time it fires. Returns a stop function. */
   watch(fd: number, onKick: (count: number) => void): () => void;
@@ -110,7 +111,7 @@ const bit = (n: number): bigint => 1n << BigInt(n);
  * One front end's session with the back end: the vhost-user state machine over a virtio-net
  * device connection. It drives the device through the same register interface a vbus guest
  * uses (features, queue setup, DRIVER_OK), so the device code runs unchanged; the memory table
- * becomes a {@link GuestMemory} keyed by guest physical address, ring addresses are translated
+ * becomes a {@link "@vbus/core"!GuestMemory} keyed by guest physical address, ring addresses are translated
  * from the front end's addresses through the table, kicks arrive through the kick eventfds and
  * interrupts leave through the call eventfds. Every value from the front end is checked; a
  * violation throws {@link VhostUserError} and the owner closes the connection.

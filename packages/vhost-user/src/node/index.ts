@@ -1,6 +1,6 @@
 /**
  * @vbus/vhost-user/node: the vhost-user server on a unix socket and the native addon under it.
- * @packageDocumentation
+ * @module @vbus/vhost-user/node
  */
 export { VhostUserServer, nativePlatform, type VhostUserServerOptions } from './server.js';
 export { native, POLL_READABLE, POLL_WRITABLE, type VbusNative } from './native.js';

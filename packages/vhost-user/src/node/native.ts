@@ -25,6 +25,7 @@ export interface VbusNative {
   recvmsg(fd: number, buffer: Uint8Array): { bytes: number; fds: number[]; truncated: boolean };
   /** Send `bytes` with `fds` as SCM_RIGHTS; the count sent, or -1 if the socket would block. */
   sendmsg(fd: number, bytes: Uint8Array, fds?: readonly number[]): number;
+  /** Close a file descriptor. */
   close(fd: number): void;
   /**
    * A SharedArrayBuffer over a shared read-write mapping of the first `length` bytes of `fd` (a
@@ -35,6 +36,7 @@ export interface VbusNative {
   mmap(fd: number, length: number): SharedArrayBuffer;
   /** The memfd's seals (F_SEAL_*), or -1 if the file cannot be sealed. */
   seals(fd: number): number;
+  /** Create an eventfd (non-blocking); returns its file descriptor. */
   eventfd(): number;
   /** Events counted since the last read (0 when none). */
   eventfdRead(fd: number): number;
@@ -42,6 +44,7 @@ export interface VbusNative {
   eventfdWrite(fd: number, value: number): boolean;
   /** True if the eventfd's counter is not zero (written, not yet read by its consumer); reads nothing. */
   eventfdPending(fd: number): boolean;
+  /** Set O_NONBLOCK on a file descriptor. */
   setNonblocking(fd: number): void;
   /** Bytes read, -1 when nothing waits, 0 at end of file. */
   read(fd: number, buffer: Uint8Array): number;
@@ -49,6 +52,7 @@ export interface VbusNative {
   write(fd: number, bytes: Uint8Array): number;
   /** Open /dev/net/tun as TAP interface `name` (IFF_TAP | IFF_NO_PI, and IFF_VNET_HDR if asked). */
   tapOpen(name: string, vnetHdr: boolean): { fd: number; name: string };
+  /** Set the virtio-net header size a TAP with IFF_VNET_HDR reads and writes (TUNSETVNETHDRSZ). */
   tapSetVnetHdrSize(fd: number, size: number): void;
   /** TUNSETOFFLOAD with TUN_F_* bits (CSUM 1, TSO4 2, TSO6 4, TSO_ECN 8, UFO 16). */
   tapSetOffload(fd: number, flags: number): void;
@@ -65,6 +69,7 @@ export interface VbusNative {
 
 /** Poll events. */
 export const POLL_READABLE = 1;
+/** Poll event: the descriptor is writable. */
 export const POLL_WRITABLE = 2;
 
 let loaded: VbusNative | undefined;

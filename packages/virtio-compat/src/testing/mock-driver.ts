@@ -27,6 +27,7 @@ import {
 /** Which ring layout. */
 export type RingKind = 'split' | 'packed';
 
+/** Options of the virtio mock driver: ring kind, queue size, features and memory placement. */
 export interface MockDriverOptions {
   readonly kind?: RingKind;
   readonly size: number;
@@ -164,15 +165,19 @@ export class MockDriver<T = number> {
 
   // --- raw pokes, for hostile rings ------------------------------------------------------------
 
+  /** Write a u16 of guest memory at `addr` (hostile rings: no check). */
   pokeU16(addr: number, v: number): void {
     le.setU16(this.memory.view(addr, 2), 0, v);
   }
+  /** Write a u32 of guest memory at `addr` (hostile rings: no check). */
   pokeU32(addr: number, v: number): void {
     le.setU32(this.memory.view(addr, 4), 0, v);
   }
+  /** Write a u64 of guest memory at `addr` (hostile rings: no check). */
   pokeU64(addr: number, v: number): void {
     le.setU64(this.memory.view(addr, 8), 0, v);
   }
+  /** Read a u16 of guest memory at `addr`. */
   peekU16(addr: number): number {
     return le.getU16(this.memory.view(addr, 2), 0);
   }

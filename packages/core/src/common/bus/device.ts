@@ -100,7 +100,9 @@ export interface Device {
   readonly type: string;
   /** A guest opened the device: return the handler of that connection. */
   open(connection: { readonly id: number; readonly memory: GuestMemory }): DeviceConnectionHandler;
+  /** Read-only facts about the device for introspection (its MAC, ring sizes, the class's config). */
   attributes(): Attributes;
+  /** Counters for introspection (frames, drops, signals). */
   counters(): Counters;
   /** Unplugged from its bus: release what it holds (backend ports). */
   release?(): void;
@@ -140,8 +142,9 @@ export interface DeviceClass<TConfig = unknown, TInput extends object = Record<s
    * naming it and this class, before {@link validate} runs.
    */
   readonly configKeys: readonly (keyof TInput & string)[];
-  /** Check and fill in a config. Throw {@link ConfigError} on a bad value. */
+  /** Check and fill in a config. Throw {@link "@vbus/core"!ConfigError} on a bad value. */
   validate(config: unknown): TConfig;
+  /** Make a device from a config that {@link DeviceClass.validate} returned; `context` names it and reports its failure. */
   create(config: TConfig, context: DeviceContext): Device;
 }
 

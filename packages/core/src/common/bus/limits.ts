@@ -19,6 +19,7 @@ export interface BusLimits {
   readonly closedConnectionsKept: number;
 }
 
+/** The limits a bus applies when none are given: bounds on what one guest can make the host allocate or do. */
 export const DEFAULT_BUS_LIMITS: BusLimits = Object.freeze({
   connectionsPerDevice: 256,
   shmPerConnection: 64,

@@ -6,6 +6,7 @@ export const MAX_SIGNALS_PER_CONNECTION = 31;
 
 /** How one side wakes the other side's signal endpoint number `slot`. Made by a connector. */
 export interface SignalLink {
+  /** Wake the other side's signal endpoint number `slot` (one doorbell carries every queue of a connection). */
   ring(slot: number): void;
 }
 
@@ -89,6 +90,7 @@ export class SignalRouter {
     return this.delivered[slot] ?? 0;
   }
 
+  /** Forget every endpoint (the connection closed). */
   clear(): void {
     this.endpoints.length = 0;
   }

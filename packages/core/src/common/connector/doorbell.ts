@@ -57,7 +57,7 @@ export function drainDoorbell(cells: Int32Array, direction: number, router: Sign
 /**
  * Adaptive polling: spin on a sequence word for at most `budgetUs` microseconds waiting for it
  * to leave `seen`. Returns true if it moved (the caller then skips the sleep). A bounded busy
- * wait trades one core for the microseconds an Atomics wake costs (DESIGN.md section 5: about
+ * wait trades one core for the microseconds an Atomics wake costs (docs/architecture.md section 6: about
  * 0.6 µs spinning against 20 to 30 µs sleeping).
  */
 export function spinWhile(cells: Int32Array, seqCell: number, seen: number, budgetUs: number): boolean {

@@ -30,6 +30,7 @@ export interface GuestConnection extends Pick<EventEmitter<GuestConnectionEvents
    * guest's (north) endpoint of that signal, wired to wake the device.
    */
   shm(id: number, address: number, length: number, signalAddress?: number): Promise<ShmSignal | undefined>;
+  /** Close the connection: the device forgets its queues and the host drops its signal endpoints. */
   close(): Promise<void>;
   /**
    * Run `fn` later in the guest's own context (a driver's poll continuation, like NAPI). In
@@ -40,7 +41,9 @@ export interface GuestConnection extends Pick<EventEmitter<GuestConnectionEvents
 
 /** What a guest sees of a bus. */
 export interface GuestBus {
+  /** The devices on the bus, as the guest may see them. */
   devices(): Promise<DeviceInfo[]>;
+  /** Open a connection to the device named `name`. */
   open(name: string): Promise<GuestConnection>;
 }
 

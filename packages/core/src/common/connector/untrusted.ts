@@ -1,5 +1,5 @@
 /**
- * The connector contract for messages from a guest (DESIGN.md section 4, issue 10): every value
+ * The connector contract for messages from a guest (docs/architecture.md section 4): every value
  * a guest sends over a control channel is hostile until checked. These readers check the shape
  * before any field is read and copy what they accept into fresh host values:
  * - fields are read as own data properties only, so no getter or inherited property runs;
@@ -25,6 +25,7 @@ export interface ConnectorLimits {
   readonly requestsInFlight: number;
 }
 
+/** The per-guest limits a connector applies when none are given (docs/reliability-hostile.md lists each). */
 export const DEFAULT_CONNECTOR_LIMITS: ConnectorLimits = Object.freeze({
   connectionsPerGuest: 64,
   regionsPerGuest: 16,

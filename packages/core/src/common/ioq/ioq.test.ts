@@ -8,7 +8,6 @@ import { Ioq } from './ioq.js';
 import {
   IOQ_DESC_SIZE,
   IOQ_HEADER_SIZE,
-  IOQ_IDX_FULL,
   IOQ_IDX_HEAD,
   IOQ_IDX_TAIL,
   IOQ_ITER_AUTOUPDATE,

@@ -59,7 +59,7 @@ export class Ioq {
     this.words = memory.int32(address, ioqByteLength(count) >> 2);
     // An endpoint the caller already holds (the one the bus wired for this ring) is used as is,
     // so its counters are the ones introspection shows.
-    this.signal = wake instanceof ShmSignal ? wake : new ShmSignal(memory.int32(address + IOQ_OFF_SIGNAL, 8), side, wake, `${name}.signal`);
+    this.signal = ShmSignal.is(wake) ? wake : new ShmSignal(memory.int32(address + IOQ_OFF_SIGNAL, 8), side, wake, `${name}.signal`);
   }
 
   /** Bytes a ring of `count` descriptors occupies. */

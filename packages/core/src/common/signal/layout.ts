@@ -1,5 +1,5 @@
 /**
- * shm-signal descriptor layout (DESIGN.md section 3). Each word is an Int32 cell so that both
+ * shm-signal descriptor layout (docs/architecture.md section 3.1). Each word is an Int32 cell so that both
  * threads touch it with `Atomics` (the original used u8 fields; a u8 layout is not safe to
  * update atomically alongside its neighbours from JavaScript, so every field gets a word).
  *
@@ -10,6 +10,7 @@
  *  32  end
  */
 export const SHM_SIGNAL_MAGIC = 0x58fa39df;
+/** The shm-signal ABI version this code speaks. */
 export const SHM_SIGNAL_VERSION = 1;
 /** Byte offset of the magic word. */
 export const SHM_SIGNAL_OFF_MAGIC = 0;
@@ -21,7 +22,9 @@ export const SHM_SIGNAL_OFF_SIDES = 8;
 export const SHM_SIGNAL_SIDE_SIZE = 12;
 /** Offsets inside a side's record. */
 export const SHM_SIGNAL_SIDE_ENABLED = 0;
+/** Offset of `pending` in a side record (i32): a wake is in flight; further injects are suppressed. */
 export const SHM_SIGNAL_SIDE_PENDING = 4;
+/** Offset of `dirty` in a side record (i32): a signal was raised since the receiver last looked. */
 export const SHM_SIGNAL_SIDE_DIRTY = 8;
 /** Size of the whole descriptor: magic + version + 2 sides. */
 export const SHM_SIGNAL_SIZE = SHM_SIGNAL_OFF_SIDES + 2 * SHM_SIGNAL_SIDE_SIZE;

@@ -1,6 +1,7 @@
 import { RingError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import {
+
   SHM_SIGNAL_MAGIC,
   SHM_SIGNAL_OFF_MAGIC,
   SHM_SIGNAL_OFF_VERSION,
@@ -12,6 +13,9 @@ import {
   Side,
   signalCell,
 } from './layout.js';
+
+/** Marks ShmSignal endpoints across copies of this package (Symbol.for is shared by every copy and realm). */
+const SIGNAL_BRAND = Symbol.for('vbus-ts.shm-signal');
 
 /** Wakes the other side: the connector decides how (direct call, microtask, doorbell, scheduler). */
 export type Wake = () => void;
@@ -39,12 +43,19 @@ const MAX_RUNS_PER_WAKEUP = 64;
  * One endpoint of an shm-signal: the half held by `local`. It sends toward the other side with
  * {@link inject} and receives with {@link enable}, {@link disable} and {@link wakeup}.
  *
- * Semantics (DESIGN.md section 3): inject sets the receiver's dirty flag, and only if the receiver
+ * Semantics (docs/architecture.md section 3.1): inject sets the receiver's dirty flag, and only if the receiver
  * is enabled and has nothing pending does it set pending and wake it. A wakeup runs the handler
  * while the signal stays enabled and dirty, then clears pending. Enable re-checks dirty and
  * pending, so a signal raised while masked is never lost.
  */
 export class ShmSignal {
+  /**
+   * True for a ShmSignal of any copy of @vbus/core (a plugin may bring its own copy): a brand, not
+   * `instanceof`, so an endpoint made by one copy is never mistaken for a {@link Wake} by another.
+   */
+  static is(value: unknown): value is ShmSignal {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SIGNAL_BRAND] === true;
+  }
   readonly counters: SignalCounters = { injected: 0, suppressed: 0, handlerRuns: 0, wakeups: 0 };
   /** Called on each handler run of a wakeup. Set by the owner of the receiving half. */
   handler: () => void = () => {};
@@ -187,3 +198,5 @@ export class ShmSignal {
    */
   selfWake: Wake | undefined;
 }
+
+Object.defineProperty(ShmSignal.prototype, SIGNAL_BRAND, { value: true });

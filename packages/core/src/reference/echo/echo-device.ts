@@ -7,11 +7,14 @@ import { BusError } from '../../common/errors.js';
 
 /** ABI of the echo device: what the driver sends on TX comes back on RX. */
 export const ECHO_TYPE = 'vbus-echo';
+/** Queue 0: frames from the device to the guest. */
 export const ECHO_QUEUE_RX = 0;
+/** Queue 1: frames from the guest to the device. */
 export const ECHO_QUEUE_TX = 1;
 /** call: returns its argument unchanged. */
 export const ECHO_CALL_PING = 0;
 
+/** Configuration of an echo device. */
 export interface EchoConfig {
   /** Signal tx-complete every N frames (and when the queue drains). */
   txCompleteEvery: number;
@@ -43,6 +46,7 @@ export class EchoDeviceClass implements DeviceClass<EchoConfig, Partial<EchoConf
     if (!Number.isInteger(n) || n < 1 || n > 4096) throw new ConfigError('txCompleteEvery', n, 'must be an integer in [1, 4096]');
     return { txCompleteEvery: n };
   }
+  /** Make an echo device from a validated config. */
   create(config: EchoConfig, context: DeviceContext): Device {
     return new EchoDevice(config, context);
   }

@@ -5,6 +5,7 @@ import { IoqDriverQueue } from '../../common/ioq/queue-ends.js';
 import { Ioq } from '../../common/ioq/ioq.js';
 import { ECHO_QUEUE_RX, ECHO_QUEUE_TX } from './echo-device.js';
 
+/** Options of {@link EchoDriver.open}. */
 export interface EchoDriverOptions {
   ringSize?: number;
   bufferSize?: number;
@@ -12,17 +13,17 @@ export interface EchoDriverOptions {
   pollWeight?: number;
 }
 
-/**
- * The guest half of the echo device. Sending one frame costs one kick; received frames are
- * handled NAPI-style: the first rx signal masks the signal, polls in batches of `pollWeight`,
- * then unmasks (and the shm-signal re-checks).
- */
 /** Options of {@link EchoDriver.send}: `more` frames follow (xmit_more), so the kick waits. */
 export interface EchoSendOptions {
   readonly more?: boolean;
 }
 const SEND_NOW: EchoSendOptions = Object.freeze({ more: false });
 
+/**
+ * The guest half of the echo device. Sending one frame costs one kick; received frames are
+ * handled NAPI-style: the first rx signal masks the signal, polls in batches of `pollWeight`,
+ * then unmasks (and the shm-signal re-checks).
+ */
 export class EchoDriver {
   readonly rx: IoqDriverQueue;
   readonly tx: IoqDriverQueue;

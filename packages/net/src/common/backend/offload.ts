@@ -36,11 +36,15 @@ import {
   pseudoSum,
 } from '../packet/index.js';
 
-/** virtio-net GSO types (DESIGN.md: NONE 0, TCPV4 1, UDP 3, TCPV6 4, ECN flag 0x80). */
+/** virtio-net GSO types (the virtio-net header's numbering: NONE 0, TCPV4 1, UDP 3, TCPV6 4, ECN flag 0x80). */
 export const GSO_NONE = 0;
+/** GSO type: TCP over IPv4 (virtio-net header numbering). */
 export const GSO_TCPV4 = 1;
+/** GSO type: UDP fragmentation offload (virtio-net header numbering). */
 export const GSO_UDP = 3;
+/** GSO type: TCP over IPv6 (virtio-net header numbering). */
 export const GSO_TCPV6 = 4;
+/** GSO flag: the segments carry ECN (virtio-net header numbering). */
 export const GSO_ECN = 0x80;
 
 /** The largest frame the engine accepts: a 64 KiB IP packet plus link headers (QEMU's 4096+65536). */

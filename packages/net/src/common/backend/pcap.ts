@@ -14,7 +14,9 @@ import { needsSoftwareOffload, SoftwareOffload } from './offload.js';
 
 /** pcap magic with microsecond timestamps. */
 export const PCAP_MAGIC = 0xa1b2c3d4;
+/** pcap file format major version written in the file header. */
 export const PCAP_VERSION_MAJOR = 2;
+/** pcap file format minor version written in the file header. */
 export const PCAP_VERSION_MINOR = 4;
 /** Largest number of bytes kept of each frame. */
 export const PCAP_SNAPLEN = 65535;

@@ -42,6 +42,7 @@ export class VdeStreamDeframer {
     return this.broken;
   }
 
+  /** Feed bytes as they arrive from the stream; each complete frame goes to the frame callback. */
   push(chunk: Uint8Array): void {
     let off = 0;
     while (!this.broken && off < chunk.length) {

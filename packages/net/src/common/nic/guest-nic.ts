@@ -87,7 +87,9 @@ export interface GuestNic {
 
 /** Something that transmits through a function and takes received frames: the {@link GuestResponder}. */
 export interface NicPeer {
+  /** Take a frame that arrived on the NIC. */
   receive(frame: Uint8Array): unknown;
+  /** Give the peer the function it sends frames with. */
   setTransmit(transmit: (frame: Uint8Array) => boolean): void;
 }
 

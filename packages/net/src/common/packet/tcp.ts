@@ -5,12 +5,19 @@ import { le } from '@vbus/core';
 export const TCP_HLEN = 20;
 /** TCP flag bits (low byte of the offset/flags word). */
 export const TCP_FIN = 0x01;
+/** TCP flag SYN. */
 export const TCP_SYN = 0x02;
+/** TCP flag RST. */
 export const TCP_RST = 0x04;
+/** TCP flag PSH. */
 export const TCP_PSH = 0x08;
+/** TCP flag ACK. */
 export const TCP_ACK = 0x10;
+/** TCP flag URG. */
 export const TCP_URG = 0x20;
+/** TCP flag ECE (ECN echo). */
 export const TCP_ECE = 0x40;
+/** TCP flag CWR (congestion window reduced). */
 export const TCP_CWR = 0x80;
 
 /** Fields for {@link buildTcpSegment}. */

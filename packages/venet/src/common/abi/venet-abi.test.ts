@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as abi from './venet-abi.js';
 
-// Every number below is copied from DESIGN.md section 3 ("venet ABI") or is a documented choice
+// Every number below is copied from docs/architecture.md section 3.3 (the venet ABI) or is a documented choice
 // of this implementation (natural-alignment offsets, the event queue id).
 describe('venet ABI constants', () => {
-  it('type, version, queues and calls match DESIGN.md', () => {
+  it('type, version, queues and calls match docs/architecture.md', () => {
     expect(abi.VENET_TYPE).toBe('virtual-ethernet');
     expect(abi.VENET_VERSION).toBe(1);
     expect([abi.VENET_QUEUE_RX, abi.VENET_QUEUE_TX, abi.VENET_QUEUE_EVQ]).toEqual([0, 1, 2]);

@@ -1,5 +1,5 @@
 /**
- * The venet ABI (DESIGN.md section 3, "venet ABI"): device type "virtual-ethernet", version 1.
+ * The venet ABI (docs/architecture.md section 3.3): device type "virtual-ethernet", version 1.
  * Every number the guest and the host agree on is here, as a named export. All multi-byte fields
  * are little-endian. Structures use natural alignment (each field at a multiple of its own size),
  * unlike the packed C structs of the 2009 original; the offsets below are the contract.
@@ -187,4 +187,5 @@ export const VENET_FRAME_OVERHEAD = 14 + 4;
 export const VENET_MAX_GSO_FRAME = 4096 + 65536;
 /** Guest driver defaults: ring size and NAPI poll weight. */
 export const VENET_DEFAULT_GUEST_RING_SIZE = 256;
+/** Frames the guest driver handles per poll before it yields (NAPI weight), as in the original driver. */
 export const VENET_DEFAULT_POLL_WEIGHT = 128;

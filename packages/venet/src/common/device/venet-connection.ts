@@ -229,7 +229,7 @@ export class VenetConnection implements DeviceConnectionHandler, VenetPathHost {
     this.linkUp = false;
     const ring = queue === 'rx' ? this.rx?.ring : queue === 'tx' ? this.tx?.ring : this.evqRing;
     let err: unknown = error;
-    if (!(error instanceof RingError)) {
+    if (!RingError.is(error)) {
       const msg = error instanceof Error ? error.message : String(error);
       err = new RingError(ring?.name ?? `${this.ctx.name}.${queue}`, ring?.pos ?? -1, 0, VbusError.is(error) ? msg : `unexpected error: ${msg}`);
     }

@@ -16,6 +16,7 @@ export class VenetDeviceClass implements DeviceClass<VenetConfig, VenetConfigInp
   validate(config: unknown): VenetConfig {
     return validateVenetConfig(config, this.random);
   }
+  /** Make a venet device from a validated config. */
   create(config: VenetConfig, context: DeviceContext): Device {
     return new VenetDevice(config, context);
   }

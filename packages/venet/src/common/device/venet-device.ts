@@ -66,6 +66,7 @@ export class VenetDevice implements Device {
     return c.receive(frame);
   }
 
+  /** MAC, MTU, ring and mitigation settings, negotiated capabilities, for introspection. */
   attributes(): Attributes {
     const c = this.conn;
     return {
@@ -81,6 +82,7 @@ export class VenetDevice implements Device {
     };
   }
 
+  /** Frames, bytes, drops and signals of this NIC, for introspection. */
   counters(): Counters {
     return { rx: { ...this.stats.rx }, tx: { ...this.stats.tx }, evq: { ...this.stats.evq }, rxDrops: { ...this.rxDrops }, txDrops: { gso: this.txDrops.gso } };
   }

@@ -405,6 +405,7 @@ export class VenetDriver implements GuestNic {
     await this.conn.call(abi.VENET_FUNC_FLUSHRX);
   }
 
+  /** Take the link down (LINKDOWN): the device stops delivering frames. */
   async linkDown(): Promise<void> {
     await this.conn.call(abi.VENET_FUNC_LINKDOWN);
     this.linkUp = false;

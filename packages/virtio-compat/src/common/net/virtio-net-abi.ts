@@ -1,7 +1,7 @@
 /**
  * virtio-net ABI (OASIS virtio 1.2 §5.1): feature bits, the 12-byte header, the configuration
  * space, queue numbering and the control queue. Constants only, pinned by a test against
- * DESIGN.md.
+ * the specification's values.
  */
 
 /** Device type string on the bus. */
@@ -16,9 +16,13 @@ export const VIRTIO_NET_F_GUEST_CSUM = 1;
 export const VIRTIO_NET_F_MTU = 3;
 /** Config `mac` is valid. */
 export const VIRTIO_NET_F_MAC = 5;
+/** Feature bit 7: the driver takes TSO over IPv4. */
 export const VIRTIO_NET_F_GUEST_TSO4 = 7;
+/** Feature bit 8: the driver takes TSO over IPv6. */
 export const VIRTIO_NET_F_GUEST_TSO6 = 8;
+/** Feature bit 11: the device takes TSO over IPv4. */
 export const VIRTIO_NET_F_HOST_TSO4 = 11;
+/** Feature bit 12: the device takes TSO over IPv6. */
 export const VIRTIO_NET_F_HOST_TSO6 = 12;
 /** Driver can merge receive buffers (num_buffers). */
 export const VIRTIO_NET_F_MRG_RXBUF = 15;
@@ -28,7 +32,9 @@ export const VIRTIO_NET_F_STATUS = 16;
 export const VIRTIO_NET_F_CTRL_VQ = 17;
 /** Control queue: rx mode (promisc, allmulti). */
 export const VIRTIO_NET_F_CTRL_RX = 18;
+/** Feature bit 19: VLAN filtering through the control queue. */
 export const VIRTIO_NET_F_CTRL_VLAN = 19;
+/** Feature bit 21: the driver can send gratuitous packets when asked (ANNOUNCE). */
 export const VIRTIO_NET_F_GUEST_ANNOUNCE = 21;
 /** Multiqueue with `max_virtqueue_pairs` pairs. */
 export const VIRTIO_NET_F_MQ = 22;
@@ -57,10 +63,15 @@ export const VIRTIO_NET_HDR_SIZE = VIRTIO_NET_HDR_NUM_BUFFERS + 2;
 export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 0x1;
 /** Header flag (rx): the checksum was validated. */
 export const VIRTIO_NET_HDR_F_DATA_VALID = 0x2;
+/** Header gso_type: not a GSO frame. */
 export const VIRTIO_NET_HDR_GSO_NONE = 0;
+/** Header gso_type: TCP over IPv4. */
 export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+/** Header gso_type: UDP (fragmentation offload). */
 export const VIRTIO_NET_HDR_GSO_UDP = 3;
+/** Header gso_type: TCP over IPv6. */
 export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+/** Header gso_type flag: the segments carry ECN. */
 export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 // Configuration space (struct virtio_net_config, §5.1.4)
@@ -95,19 +106,25 @@ export function ctrlQueueIndex(pairs: number): number {
 // Control queue (§5.1.6.5): {class u8, cmd u8} + data + ack u8
 /** Size of the command header: class u8 + cmd u8. */
 export const VIRTIO_NET_CTRL_HDR_SIZE = 2;
+/** Control command ack: done. */
 export const VIRTIO_NET_OK = 0;
+/** Control command ack: failed. */
 export const VIRTIO_NET_ERR = 1;
 /** Class: receive filtering. Commands carry a u8 on/off. */
 export const VIRTIO_NET_CTRL_RX = 0;
+/** Control command of class RX: promiscuous mode (on/off). */
 export const VIRTIO_NET_CTRL_RX_PROMISC = 0;
+/** Control command of class RX: receive every multicast frame (on/off). */
 export const VIRTIO_NET_CTRL_RX_ALLMULTI = 1;
 /** Class: MAC. */
 export const VIRTIO_NET_CTRL_MAC = 1;
+/** Control command of class MAC: set the unicast and multicast filter tables. */
 export const VIRTIO_NET_CTRL_MAC_TABLE_SET = 0;
 /** Command: set the MAC address (6 bytes). */
 export const VIRTIO_NET_CTRL_MAC_ADDR_SET = 1;
 /** Class: announce. */
 export const VIRTIO_NET_CTRL_ANNOUNCE = 3;
+/** Control command of class ANNOUNCE: the driver has announced itself. */
 export const VIRTIO_NET_CTRL_ANNOUNCE_ACK = 0;
 /** Class: multiqueue. */
 export const VIRTIO_NET_CTRL_MQ = 4;
@@ -125,6 +142,7 @@ export interface VirtioNetHeader {
   numBuffers: number;
 }
 
+/** Read a virtio-net header from `b` into `into` (no allocation) and return it. */
 export function decodeNetHeader(b: Uint8Array, into: VirtioNetHeader): VirtioNetHeader {
   // byte access, no DataView per header (this runs once per frame on both sides)
   if (b.length < VIRTIO_NET_HDR_SIZE) throw new RangeError(`virtio-net header needs ${VIRTIO_NET_HDR_SIZE} bytes, got ${b.length}`);
@@ -138,6 +156,7 @@ export function decodeNetHeader(b: Uint8Array, into: VirtioNetHeader): VirtioNet
   return into;
 }
 
+/** Write `h` as a 12-byte virtio-net header into `b`. */
 export function encodeNetHeader(h: VirtioNetHeader, b: Uint8Array): void {
   if (b.length < VIRTIO_NET_HDR_SIZE) throw new RangeError(`virtio-net header needs ${VIRTIO_NET_HDR_SIZE} bytes, got ${b.length}`);
   b[VIRTIO_NET_HDR_FLAGS] = h.flags;
@@ -154,6 +173,7 @@ export function encodeNetHeader(h: VirtioNetHeader, b: Uint8Array): void {
   b[VIRTIO_NET_HDR_NUM_BUFFERS + 1] = h.numBuffers >>> 8;
 }
 
+/** A fresh header with every field zero (no offload). */
 export function emptyNetHeader(): VirtioNetHeader {
   return { flags: 0, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0, numBuffers: 0 };
 }

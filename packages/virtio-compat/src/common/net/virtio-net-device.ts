@@ -10,7 +10,7 @@ export type VirtioNetConfigInput = Partial<Omit<VirtioNetConfig, 'mac'>> & { mac
 
 /**
  * The virtio-net device class (type "virtio-net"): a virtio device on the bus whose host half
- * is a {@link NetBackend}, the same backends venet uses.
+ * is a {@link "@vbus/net"!NetBackend}, the same backends venet uses.
  */
 @injectable()
 export class VirtioNetDeviceClass implements DeviceClass<VirtioNetConfig, VirtioNetConfigInput> {
@@ -26,6 +26,7 @@ export class VirtioNetDeviceClass implements DeviceClass<VirtioNetConfig, Virtio
     return validateVirtioNetConfig(config, this.random);
   }
 
+  /** Make a virtio-net device from a validated config. */
   create(config: VirtioNetConfig, context: DeviceContext): VirtioNetDevice {
     return new VirtioNetDevice(config, context);
   }
@@ -79,6 +80,7 @@ export class VirtioNetDevice implements Device, VirtioNetDeviceView {
     return [...this.conns].map((c) => c.deviceStatus);
   }
 
+  /** MAC, MTU, queue pairs, offered and negotiated features, for introspection. */
   attributes() {
     return {
       mac: formatMac(this.config.mac),
@@ -91,6 +93,7 @@ export class VirtioNetDevice implements Device, VirtioNetDeviceView {
     };
   }
 
+  /** Frames, bytes, drops and notifications of this NIC, for introspection. */
   counters() {
     const total: Record<string, Record<string, number>> = {};
     for (const c of this.conns) {

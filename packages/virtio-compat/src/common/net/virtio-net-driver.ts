@@ -65,6 +65,7 @@ const ignoreFrame: FrameHandler = () => {};
 /** Features the driver knows how to use. */
 export const VIRTIO_NET_DRIVER_FEATURES: bigint = VIRTIO_NET_IMPLEMENTED_FEATURES;
 
+/** Options of {@link VirtioNetDriver.open}. */
 export interface VirtioNetDriverOptions {
   /** Ring layout: "split" (default) or "packed" (needs RING_PACKED from the device). */
   ring?: 'split' | 'packed';

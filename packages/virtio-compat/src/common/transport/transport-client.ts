@@ -24,6 +24,7 @@ export class VirtioTransportClient {
     private readonly allocator: GuestAllocator,
   ) {}
 
+  /** The device status byte (ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, DEVICE_NEEDS_RESET...). */
   async getStatus(): Promise<number> {
     return le.getU32(await this.conn.call(VIRTIO_CALL_GET_STATUS), 0);
   }
@@ -31,15 +32,18 @@ export class VirtioTransportClient {
   async setStatus(status: number): Promise<number> {
     return le.getU32(await this.conn.call(VIRTIO_CALL_SET_STATUS, u32Args(status)), 0);
   }
+  /** The 64 feature bits the device offers. */
   async deviceFeatures(): Promise<bigint> {
     const lo = le.getU32(await this.conn.call(VIRTIO_CALL_GET_DEVICE_FEATURES, u32Args(0)), 0);
     const hi = le.getU32(await this.conn.call(VIRTIO_CALL_GET_DEVICE_FEATURES, u32Args(1)), 0);
     return BigInt(lo) | (BigInt(hi) << 32n);
   }
+  /** Tell the device the feature bits the driver accepts. */
   async setDriverFeatures(features: bigint): Promise<void> {
     await this.conn.call(VIRTIO_CALL_SET_DRIVER_FEATURES, u32Args(0, Number(features & 0xffff_ffffn)));
     await this.conn.call(VIRTIO_CALL_SET_DRIVER_FEATURES, u32Args(1, Number((features >> 32n) & 0xffff_ffffn)));
   }
+  /** Read `length` bytes of the device-specific config space at `offset`. */
   async readConfig(offset: number, length: number): Promise<Uint8Array> {
     return this.conn.call(VIRTIO_CALL_READ_CONFIG, u32Args(offset, length));
   }

@@ -155,6 +155,7 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
   get features(): bigint {
     return this.negotiated;
   }
+  /** Whether feature `bit` was negotiated. */
   protected has(bit: number): boolean {
     return hasFeature(this.negotiated, bit);
   }
@@ -310,8 +311,8 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
   protected needsReset(slot: QueueSlot | null, cause: unknown): void {
     if (this.error !== null) return;
     this.error =
-      cause instanceof RingError || VbusError.is(cause)
-        ? (cause as VbusError)
+      VbusError.is(cause)
+        ? cause
         : new RingError(slot?.name ?? this.context.name, -1, 0, `device fault: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.status |= S_NEEDS_RESET;
     this.safeStop();

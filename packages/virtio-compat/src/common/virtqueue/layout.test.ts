@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as L from './layout.js';
 
-describe('virtqueue layout constants (DESIGN.md §3 virtio)', () => {
+describe('virtqueue layout constants (virtio 1.2 §2.7, §2.8; docs/architecture.md section 3.4)', () => {
   it('pins every value', () => {
     expect([L.VIRTQ_DESC_ADDR, L.VIRTQ_DESC_LEN, L.VIRTQ_DESC_FLAGS, L.VIRTQ_DESC_NEXT, L.VIRTQ_DESC_SIZE, L.VIRTQ_DESC_ALIGN]).toEqual([0, 8, 12, 14, 16, 16]);
     expect([L.VIRTQ_DESC_F_NEXT, L.VIRTQ_DESC_F_WRITE, L.VIRTQ_DESC_F_INDIRECT]).toEqual([1, 2, 4]);

@@ -2,7 +2,7 @@
  * Byte layouts and constants of the virtqueues, OASIS virtio 1.2 §2.7 (split) and §2.8 (packed),
  * plus the transport feature and status bits (§2.1, §6). Every field is little-endian.
  * Constants only, and the arithmetic that derives sizes and offsets from them; a test pins every
- * value against DESIGN.md and the C header `linux/virtio_ring.h`.
+ * value against the specification and the C header `linux/virtio_ring.h`.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -169,6 +169,7 @@ export interface SplitRingSizes {
   /** Used ring: 6 + 8·N (with avail_event). */
   readonly used: number;
 }
+/** Byte sizes of the three areas of a split ring of `n` entries (virtio 1.2 section 2.7). */
 export function splitRingSizes(n: number): SplitRingSizes {
   return {
     desc: VIRTQ_DESC_SIZE * n,
@@ -206,6 +207,7 @@ export interface LegacySplitLayout {
   /** Total bytes, as vring_size() computes it (through the trailing avail_event). */
   readonly total: number;
 }
+/** Offsets of a legacy (virtio 0.9.5) split ring of `n` entries laid out contiguously with the used ring aligned to `align`. */
 export function legacySplitLayout(n: number, align: number): LegacySplitLayout {
   const avail = VIRTQ_DESC_SIZE * n;
   const used = alignUp(avail + VIRTQ_AVAIL_OVERHEAD + VIRTQ_AVAIL_ELEM_SIZE * n, align);
@@ -228,6 +230,7 @@ export interface PackedRingSizes {
   /** Device event suppression area: 4, align 4. */
   readonly deviceEvent: number;
 }
+/** Byte sizes of the three areas of a packed ring of `n` descriptors. */
 export function packedRingSizes(n: number): PackedRingSizes {
   return { desc: VIRTQ_DESC_SIZE * n, driverEvent: VRING_PACKED_EVENT_SIZE, deviceEvent: VRING_PACKED_EVENT_SIZE };
 }

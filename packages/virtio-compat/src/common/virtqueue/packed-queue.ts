@@ -118,6 +118,7 @@ export class PackedQueueDevice extends RingHalf implements VirtqueueDevice {
     this.writeDeviceEvent();
   }
 
+  /** A plain copy of the queue's progress: next indices and wrap counters. */
   state(): PackedQueueState {
     return { nextAvail: this.nextAvail, availWrap: this.availWrap as 0 | 1, nextUsed: this.nextUsed, usedWrap: this.usedWrap as 0 | 1 };
   }

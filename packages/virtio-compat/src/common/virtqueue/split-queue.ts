@@ -1,4 +1,4 @@
-import { ConfigError, le, type GuestAllocator, type RingError } from '@vbus/core';
+import { ConfigError, le, type GuestAllocator } from '@vbus/core';
 import { checkAdd, checkBuffer, checkIndirectDescriptor } from './chain-checks.js';
 import { DescriptorChain } from './descriptor-chain.js';
 import { InFlightBuffers } from './in-flight.js';
@@ -96,7 +96,7 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
   private notifyDisabled = false;
 
   /**
-   * Throws {@link ConfigError} for a bad size or state and {@link RingError} for ring areas that
+   * Throws {@link ConfigError} for a bad size or state and {@link "@vbus/core"!RingError} for ring areas that
    * are misaligned or outside guest memory; nothing is written then.
    */
   constructor(config: SplitQueueDeviceConfig) {

@@ -4,7 +4,7 @@ import { venetModule } from '@vbus/venet';
 import { LearningSwitch } from '@vbus/net';
 import { virtioNetModule } from '@vbus/virtio-compat';
 import type { ContainerModule } from 'inversify';
-import { NicGuestHandle } from '../guest-nic/handle.js';
+import { NicGuestHandle } from '@vbus/guest-nic';
 import { table } from './table.js';
 
 export interface NicSpec {

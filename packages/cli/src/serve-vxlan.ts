@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { VbusError } from '@vbus/core';
 import type { GuestResponder } from '@vbus/net';
 import { VxlanBackend, type VxlanAddress } from '@vbus/net/node';
-import { parseHostPort } from './serve.js';
+import { parseHostPort } from './host-port.js';
 import { table } from './table.js';
 
 /**
@@ -38,7 +38,7 @@ export async function openServeVxlan(specs: string[], local: string | undefined,
     backend = await VxlanBackend.open({ vni, remotes: parsed.map((p) => p.remote), local: bind, outerMtu });
   } catch (e) {
     // a ConfigError names the option it refused; a NetError here is the bind of the local socket
-    const option = e instanceof VbusError ? ('option' in e ? String(e.option) : 'local') : '';
+    const option = VbusError.is(e) ? ('option' in e ? String(e.option) : 'local') : '';
     const name = option.startsWith('local') ? '--vxlan-local' : option === 'outerMtu' ? '--vxlan-mtu' : '--vxlan';
     throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -3,6 +3,9 @@ import { WorkerConnector } from '@vbus/core/node';
 import { echoModule, type EchoScenarioResult } from '@vbus/core/reference/echo';
 import { table } from './table.js';
 
+/** The worker entry is a sibling of this module: .ts when run from the sources, .js from dist/. */
+const MODULE_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
 /**
  * The core demo: a guest in a worker thread streams frames through an IOQ to the echo device on
  * the bus (main thread), which sends each one back; prints frames moved and signals crossed
@@ -15,7 +18,7 @@ export async function demoEcho(options: { frames: number; burst: number; size: n
   const connector = new WorkerConnector(bus);
   const bursts = Math.max(1, Math.round(options.frames / options.burst));
   let snapshot!: ReturnType<typeof bus.introspect>;
-  const guest = connector.spawn(new URL('./echo-guest.ts', import.meta.url), { workerData: { burst: options.burst, bursts, size: options.size } });
+  const guest = connector.spawn(new URL(`./echo-guest${MODULE_EXT}`, import.meta.url), { workerData: { burst: options.burst, bursts, size: options.size } });
   const result = await new Promise<EchoScenarioResult & { ms: number }>((resolve, reject) => {
     guest.worker.once('message', (m) => {
       // read the counters while the guest's connection is still open (it closes as the worker exits)

@@ -3,7 +3,7 @@ import { attachPeer, GuestResponder, LearningSwitch, parseMac } from '@vbus/net'
 import { PcapFile } from '@vbus/net/node';
 import { VhostUserServer } from '@vbus/vhost-user/node';
 import { nicPlugins } from './demo-nic.js';
-import { openGuestNic } from '../guest-nic/open.js';
+import { openGuestNic } from '@vbus/guest-nic';
 
 export interface VhostUserOptions {
   socket: string;

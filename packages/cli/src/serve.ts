@@ -2,9 +2,10 @@ import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@v
 import { attachPeer, connectBackends, formatMac, GuestResponder, LearningSwitch, type NetBackend } from '@vbus/net';
 import { PcapFile, QemuDgramBackend, QemuStreamBackend, VdePlugBackend } from '@vbus/net/node';
 import { TapBackend } from '@vbus/vhost-user/node';
+import { parseHostPort } from './host-port.js';
 import { openServeVxlan, printVxlanCounters, pingUntil } from './serve-vxlan.js';
 import { nicPlugins } from './demo-nic.js';
-import { openGuestNic } from '../guest-nic/open.js';
+import { openGuestNic } from '@vbus/guest-nic';
 import { table } from './table.js';
 
 export interface ServeOptions {
@@ -30,14 +31,6 @@ export interface ServeOptions {
   vde?: string;
   /** IPv4 addresses the guest pings, one after the other (three replies wanted from each), once it is up. */
   ping?: string[];
-}
-
-/** Parse "HOST:PORT" (IPv6 in brackets) into its parts; throws a message naming the option. */
-export function parseHostPort(option: string, text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`${option} must be HOST:PORT (e.g. 127.0.0.1:10000), got "${text}"`);
-  return { host: m[1] ?? m[2]!, port };
 }
 
 /**

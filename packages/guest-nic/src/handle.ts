@@ -2,6 +2,9 @@ import type { Worker } from 'node:worker_threads';
 import type { WorkerConnector } from '@vbus/core/node';
 import type { NicGuestCommand } from './worker.js';
 
+/** The worker entry is a sibling of this module: .ts when run from the sources, .js from dist/. */
+const MODULE_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
 /** The host's handle on a guest worker running guest-nic/worker.ts. */
 export class NicGuestHandle {
   private constructor(
@@ -10,18 +13,21 @@ export class NicGuestHandle {
     readonly mac: number[],
   ) {}
 
+  /** Start a guest worker with a NIC of `kind` on `device` and the responder at `ip`; resolves once its NIC is up. */
   static async spawn(connector: WorkerConnector, options: { device: string; kind: string; ip: string }): Promise<NicGuestHandle> {
-    const g = connector.spawn(new URL('./worker.ts', import.meta.url), { name: `guest-${options.device}`, workerData: options });
+    const g = connector.spawn(new URL(`./worker${MODULE_EXT}`, import.meta.url), { name: `guest-${options.device}`, workerData: options });
     const ready = await nextMessage(g.worker, 'ready');
     return new NicGuestHandle(g.worker, g.exited, ready.mac as number[]);
   }
 
+  /** Send a command to the guest and resolve with its reply. */
   async request<T = Record<string, unknown>>(m: NicGuestCommand): Promise<T> {
     const reply = nextMessage(this.worker, m.cmd);
     this.worker.postMessage(m);
     return (await reply) as T;
   }
 
+  /** Ask the guest to close its NIC and exit; resolves when the worker has exited. */
   async stop(): Promise<void> {
     this.worker.postMessage({ cmd: 'stop' } satisfies NicGuestCommand);
     await this.exited;

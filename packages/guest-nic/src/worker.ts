@@ -5,6 +5,7 @@ import { connectWorkerGuest } from '@vbus/core/node';
 import { GuestResponder, SEND_MORE, SEND_NOW, attachPeer, buildUdpFrame, parseIpv4, type GuestNic } from '@vbus/net';
 import { openGuestNic } from './open.js';
 
+/** The commands the host sends a guest-NIC worker: ping a host, stream UDP frames to its echo port, report counters, stop. */
 export type NicGuestCommand =
   | { cmd: 'ping'; ip: string; count: number; size: number }
   | { cmd: 'stream'; ip: string; frames: number; size: number; batch: number; window?: number }
