@@ -25,6 +25,7 @@ class CounterClass implements DeviceClass<CounterConfig> {
   readonly type = 'frame-counter';
   readonly version = 1;
   readonly description = 'counts the frames a guest posts on queue 0';
+  readonly configKeys = ['every'] as const;
   validate(c: unknown): CounterConfig {
     const every = (c as { every?: unknown } | undefined)?.every ?? 4;
     if (typeof every !== 'number' || !Number.isInteger(every) || every < 1) throw new Error('every must be a positive integer');
