@@ -12,6 +12,7 @@ it('pins the public exports of @vbus/core', () => {
       "DEFAULT_BUS_LIMITS",
       "DEFAULT_CONNECTOR_LIMITS",
       "DeviceClass",
+      "DriverRing",
       "GuestAllocator",
       "HostConnection",
       "IOQ_DESC_COOKIE",
@@ -74,6 +75,7 @@ it('pins the public exports of @vbus/core', () => {
       "ioqByteLength",
       "le",
       "newQueueCounters",
+      "openDriverRing",
       "signalCell",
     ]
   `);
