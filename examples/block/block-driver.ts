@@ -94,6 +94,11 @@ export class BlockDriver {
       this.free.push(ring.count - 1 - i);
     }
     ring.onComplete = (slot, len) => this.completed(slot, len);
+    // requests submitted with `more` from onComplete (a closed loop) go out with one kick per poll
+    ring.onPollEnd = () => {
+      this.polling = false;
+      ring.flush();
+    };
   }
 
   /** Ask the device for its geometry, lay out the request ring and its headers, register it. */
@@ -165,7 +170,8 @@ export class BlockDriver {
           if (status === BLOCK_S_OK) resolve(bytes);
           else reject(new BlockRequestError(status, `${this.conn.device.name}: request type ${type} at sector ${sector} (+${count}) failed with status ${STATUS_NAME[status] ?? status}`));
         };
-        this.post(slot, type, sector, count, data, false);
+        // from inside a poll (the backlog) the kick waits for the poll's end
+        this.post(slot, type, sector, count, data, this.polling);
       };
       if (this.conn.closed) reject(new BusError(`${this.conn.device.name}: connection is closed`));
       else if (this.free.length > 0) go();
@@ -186,7 +192,11 @@ export class BlockDriver {
     this.ring.post(at, BLOCK_REQ_SIZE, slot, more);
   }
 
+  /** True while completions are being handed out (the ring's poll). */
+  private polling = false;
+
   private completed(slot: number, len: number): void {
+    this.polling = true;
     let status: number;
     let bytes = len;
     if (len === BLOCK_COMPLETE_BAD_HEADER) {

@@ -132,6 +132,27 @@ describe('openDriverRing', () => {
     expect(ring.signal.counters.wakeups).toBe(1);
   });
 
+  it('buffers re-posted with more from onComplete go out with one kick at the end of the poll', async () => {
+    const { log, conn, allocator } = rig();
+    const ring = await openDriverRing(conn, { id: 0, count: 16, allocator });
+    let completions = 0;
+    ring.onComplete = (cookie) => {
+      if (++completions < 40) ring.post(BASE + 0x9000, 64, cookie, true);
+    };
+    let pollEnds = 0;
+    ring.onPollEnd = () => {
+      pollEnds++;
+      ring.flush();
+    };
+    for (let i = 0; i < 8; i++) ring.post(BASE + 0x9000, 64, i, i < 7);
+    for (let i = 0; i < 20 && completions < 47; i++) await turn();
+    expect(completions).toBe(47); // 8 first, 39 re-posted
+    expect(pollEnds).toBe(ring.counters.polls);
+    // one kick per poll, not one per re-posted buffer
+    expect(ring.counters.kicks).toBeLessThanOrEqual(1 + ring.counters.polls);
+    expect(log.kicks).toBeLessThan(20);
+  });
+
   it('without onComplete, signals only count and reclaim reaps', async () => {
     const { conn, allocator } = rig();
     const ring = await openDriverRing(conn, { id: 1, count: 4, allocator });

@@ -61,6 +61,12 @@ export class DriverRing {
    * starts. Set it before posting. Unset, signals only count: reap with {@link reclaim}.
    */
   onComplete: CompletionHandler | null = null;
+  /**
+   * Called after each poll's batch of completions, before the ring is unmasked or the poll
+   * continues: where a driver that posted new buffers with `more` from {@link onComplete} kicks
+   * once for the batch (`ring.onPollEnd = () => ring.flush()`).
+   */
+  onPollEnd: (() => void) | null = null;
   private unkicked = false;
   private readonly pollWeight: number;
   private readonly pollFn = (): void => this.poll();
@@ -165,6 +171,7 @@ export class DriverRing {
     this.handling = handler;
     this.counters.polls++;
     const done = this.queue.reclaim(this.completeFn, this.pollWeight);
+    this.onPollEnd?.();
     if (done === this.pollWeight && !this.conn.closed) this.conn.defer(this.pollFn);
     else this.signal.enable();
   }
