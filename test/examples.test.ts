@@ -10,7 +10,7 @@ it('the README custom device counts frames with one kick for a batch', async () 
   const alloc = new GuestAllocator(0x1000, 1 << 16);
   const conn = new InProcessConnector(bus, mem).open('c0');
   const q = new IoqDriverQueue(mem, alloc.alloc(2048, 64), 16, 'q0');
-  q.signal = (await conn.shm(0, q.ioq.address, q.byteLength, q.signalAddress))!;
+  q.signal = await conn.shm(0, q.ioq.address, q.byteLength, q.signalAddress); // typed ShmSignal: a signal address was given
   const buf = alloc.alloc(64);
   for (let i = 0; i < 10; i++) q.post(buf, 64, i);
   q.kick();
