@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GuestAllocator, InProcessConnector, RegionMemory, SimulatedConnector, VirtualTimeScheduler, createVbus, type Bus } from '@vbus/core';
+import { GuestAllocator, InProcessConnector, RegionMemory, SimulatedConnector, VirtualTimeScheduler, createVbus, openDriverRing, type Bus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
 import { BLOCK_SECTOR_SIZE, BlockDriver, MemoryBlockBackend, blockModule, runBlockScenario, type BlockBackend, type BlockScenarioResult } from './index.js';
 import { FileBlockBackend } from './file-backend.js';
@@ -113,5 +113,27 @@ describe('backends', () => {
     const all = await Promise.all(Array.from({ length: 40 }, (_, i) => d.write(i * 8, 8, buf)));
     expect(all).toEqual(Array(40).fill(4096));
     expect(d.inFlight).toBe(0);
+  });
+});
+
+describe('configuration and setup', () => {
+  it('refuses a bad config with a ConfigError naming the field', () => {
+    const { vbus } = createVbus({ modules: [blockModule] });
+    const bus = vbus.createBus('b');
+    expect(() => bus.createDevice('vbus-block', 'x', {})).toThrow(/backend/);
+    expect(() => bus.createDevice('vbus-block', 'x', { backend: new MemoryBlockBackend(8), maxSectors: 0 })).toThrow(/maxSectors/);
+    expect(() => bus.createDevice('vbus-block', 'x', { backend: new MemoryBlockBackend(8), completeEvery: 1.5 })).toThrow(/completeEvery/);
+    expect(() => bus.createDevice('vbus-block', 'x', { backend: new MemoryBlockBackend(8), readOnly: 'yes' })).toThrow(/readOnly/);
+  });
+
+  it('a request ring larger than queueMax is refused at registration, naming the ring; the driver caps its ring to it', async () => {
+    const bus = newBus(new MemoryBlockBackend(64), { queueMax: 16 });
+    const mem = RegionMemory.create(BASE, BYTES);
+    const alloc = new GuestAllocator(BASE, BYTES);
+    const conn = new InProcessConnector(bus, mem).open('blk0');
+    await expect(openDriverRing(conn, { id: 0, count: 64, allocator: alloc })).rejects.toThrow(/blk0\.req/);
+    const d = await BlockDriver.open(new InProcessConnector(bus, mem).open('blk0'), alloc, { ringSize: 64 });
+    expect(d.ring.count).toBe(16);
+    expect(d.info).toEqual({ sectors: 64, sectorSize: 512, maxSectors: 256, readOnly: false, queueMax: 16 });
   });
 });
