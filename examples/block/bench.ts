@@ -1,7 +1,7 @@
 // The block device's bench rows: IOPS and signals per request at 4 KiB random reads and writes,
 // in one run against two baselines of the same workload on the same device: queue depth 1 (every
-// request waits for the previous one: a kick and a completion signal per request, the cost the
-// ring and its signal economy remove), and depth D without batching (a kick asked for on every
+// request waits for the previous one: a kick per request, the cost the ring and its signal
+// economy remove), and depth D without batching (a kick asked for on every
 // submit and a completion signal asked for after every request; the shm-signal's pending flag
 // still drops the ones that would find the other side awake).
 // `npm run bench:block [-- --requests N --depth D]`.
