@@ -4,11 +4,20 @@
 // (PascalCase), __NAME__ (CONSTANT_CASE), __camel__ (camelCase), __package__ (npm name),
 // __vbus_packages__ (this checkout's packages/ folder, relative to the new package).
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const TEMPLATES = new URL('./templates/new-device/', import.meta.url).pathname;
-/** The @vbus packages of this checkout (the generated package links to them). */
-const VBUS_PACKAGES = new URL('../packages/', import.meta.url).pathname;
+/** The folder holding this checkout's @vbus packages (found from where @vbus/core resolves). */
+function vbusPackagesDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.resolve('@vbus/core')));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the folder of @vbus/core');
+    dir = up;
+  }
+  return dirname(dir);
+}
 
 /** Options of {@link newDevice}. */
 export interface NewDeviceOptions {
@@ -45,7 +54,7 @@ export function newDevice(name: string, options: NewDeviceOptions = {}): { dir: 
   // The @vbus packages are TypeScript sources (not yet compiled to JS): the plugin's tsconfig
   // includes them so that tsc type-checks against them and tsx, in worker threads, compiles
   // their decorators with the same options (tsx applies a tsconfig only to files it includes).
-  const names = { ...deviceNames(name), __package__: options.packageName ?? `vbus-device-${name}`, __vbus_packages__: relative(dir, VBUS_PACKAGES).replace(/\/$/, '') };
+  const names = { ...deviceNames(name), __package__: options.packageName ?? `vbus-device-${name}`, __vbus_packages__: relative(dir, vbusPackagesDir()) };
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} exists and is not empty`);
   const pattern = new RegExp(Object.keys(names).join('|'), 'g');
   const files: string[] = [];
