@@ -82,8 +82,14 @@ export class VirtioRngDevice implements Device {
     readonly random: RandomSource,
   ) {}
 
+  /** Transport counters (kicks, interrupts, suppressed) of connections that closed. */
+  private readonly retired: Record<string, number> = {};
+
   open(connection: { readonly id: number; readonly memory: GuestMemory }): DeviceConnectionHandler {
-    const c = new VirtioRngConnection(this, this.context, connection.memory, () => this.conns.delete(c));
+    const c = new VirtioRngConnection(this, this.context, connection.memory, () => {
+      this.conns.delete(c);
+      addQueueCounters(this.retired, c.queues[0]!.counters);
+    });
     this.conns.add(c);
     return c;
   }
@@ -97,11 +103,17 @@ export class VirtioRngDevice implements Device {
     return { maxQueueSize: this.config.maxQueueSize, maxBytesPerRequest: this.config.maxBytesPerRequest, error: this.errors()[0] ?? '' };
   }
 
+  /** Over every connection the device has had: buffers filled, bytes, and the queue's signal counters. */
   counters() {
-    const requestq: Record<string, number> = { ...this.totals };
-    for (const c of this.conns) for (const [k, v] of Object.entries(c.queues[0]!.counters)) if (k !== 'frames' && k !== 'bytes') requestq[k] = (requestq[k] ?? 0) + v;
-    return { requestq };
+    const requestq: Record<string, number> = { ...this.retired };
+    for (const c of this.conns) addQueueCounters(requestq, c.queues[0]!.counters);
+    return { requestq: { ...requestq, ...this.totals } };
   }
+}
+
+/** Sum a queue's signal counters into `total` (requests and bytes are the device's own totals). */
+function addQueueCounters(total: Record<string, number>, q: object): void {
+  for (const [k, v] of Object.entries(q)) if (k !== 'frames' && k !== 'bytes' && typeof v === 'number') total[k] = (total[k] ?? 0) + v;
 }
 
 /** One driver's connection: the generic transport plus the request queue's work. */

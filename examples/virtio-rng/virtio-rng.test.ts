@@ -112,6 +112,10 @@ describe('virtio-rng over the generic virtio transport', () => {
       await g.exited;
       expect(r.bytes).toEqual(expected(4096));
       expect(r.counters.requests).toBe(64);
+      // the guest has exited and its connection is closed: the device's totals remain
+      const c = (bus.introspect().devices[0]!.counters as { requestq: Record<string, number> }).requestq;
+      expect(c).toMatchObject({ requests: 64, bytes: 4096 });
+      expect(c.kicks).toBeGreaterThanOrEqual(1);
     });
   }
 });
