@@ -10,7 +10,7 @@ export default defineConfig({
   resolve: { conditions: [SOURCE_CONDITION, 'module', 'node', 'import', 'default'] },
   ssr: { resolve: { conditions: [SOURCE_CONDITION, 'node', 'import', 'default'], externalConditions: [SOURCE_CONDITION] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

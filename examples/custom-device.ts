@@ -1,6 +1,6 @@
 // The custom device class from packages/core/README.md, type-checked with the project.
 import { ContainerModule } from 'inversify';
-import { DeviceClass, IoqDeviceQueue, createVbus, type DeviceContext, type ShmRegistration } from '@vbus/core';
+import { DeviceClass, IoqDeviceQueue, createVbus, openDriverRing, type DeviceContext, type GuestAllocator, type GuestConnection, type ShmRegistration } from '@vbus/core';
 
 class CounterClass implements DeviceClass<{ every: number }> {
   readonly type = 'frame-counter';
@@ -42,3 +42,15 @@ export const counterModule = new ContainerModule((o) => {
 });
 const { vbus } = createVbus({ modules: [counterModule] });
 vbus.createBus('bus0').createDevice('frame-counter', 'c0', { every: 10 });
+
+/** The driver half from the core README: ten buffers, one kick; resolves with the cookies given back. */
+export async function counterDriver(conn: GuestConnection, allocator: GuestAllocator): Promise<number[]> {
+  const buffer = allocator.alloc(64);
+  const back: number[] = [];
+  const ring = await openDriverRing(conn, { id: 0, count: 16, allocator });
+  ring.onComplete = (cookie) => back.push(cookie);
+  for (let i = 0; i < 10; i++) ring.post(buffer, 64, i, true); // more: no kick yet
+  ring.flush(); // one kick for the ten
+  while (back.length < 10) await new Promise((r) => setImmediate(r));
+  return back;
+}

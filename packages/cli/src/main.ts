@@ -3,6 +3,7 @@ import { demoEcho } from './demo-echo.js';
 import { demoNics } from './demo-nic.js';
 import { serve } from './serve.js';
 import { vhostUser } from './vhost-user.js';
+import { newDevice } from './new-device.js';
 
 function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -92,6 +93,22 @@ program
       await vhostUser({ socket: o.socket, ip: o.ip, pcap: o.pcap, mac: o.mac, noEventIdx: !o.eventIdx });
     } catch (e) {
       console.error(`vbus vhost-user: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(2);
+    }
+  });
+
+program
+  .command('new-device')
+  .argument('<name>', 'the device type, kebab-case (e.g. "frame-counter")')
+  .description('generate a device plugin package: device class, ABI with pinned constants, driver, tests over the in-process, simulated and worker connectors, README')
+  .option('--dir <path>', 'where to create it (default: ./NAME)')
+  .option('--package <name>', 'npm package name (default: vbus-device-NAME)')
+  .action((name: string, o: { dir?: string; package?: string }) => {
+    try {
+      const r = newDevice(name, { dir: o.dir, packageName: o.package });
+      console.log(`created ${r.dir}:\n${r.files.map((f) => `  ${f}`).join('\n')}\nnext: cd ${r.dir} && npm install && npm test   (see its README)`);
+    } catch (e) {
+      console.error(`vbus new-device: ${e instanceof Error ? e.message : String(e)}`);
       process.exit(2);
     }
   });

@@ -27,8 +27,11 @@ export interface GuestConnection extends Pick<EventEmitter<GuestConnectionEvents
   /**
    * The `shm` verb: share `[address, address+length)` under the device-defined `id`. With
    * `signalAddress` (a formatted shm-signal descriptor, e.g. an IOQ's embedded one), returns the
-   * guest's (north) endpoint of that signal, wired to wake the device.
+   * guest's (north) endpoint of that signal, wired to wake the device; without one, undefined.
+   * (For an IOQ, `openDriverRing` does all of this in one call.)
    */
+  shm(id: number, address: number, length: number, signalAddress: number): Promise<ShmSignal>;
+  shm(id: number, address: number, length: number): Promise<undefined>;
   shm(id: number, address: number, length: number, signalAddress?: number): Promise<ShmSignal | undefined>;
   /** Close the connection: the device forgets its queues and the host drops its signal endpoints. */
   close(): Promise<void>;
@@ -87,6 +90,9 @@ export class GuestConnectionImpl extends EventEmitter<GuestConnectionEvents> imp
     return this.control.call(func, data);
   }
 
+  shm(id: number, address: number, length: number, signalAddress: number): Promise<ShmSignal>;
+  shm(id: number, address: number, length: number): Promise<undefined>;
+  shm(id: number, address: number, length: number, signalAddress?: number): Promise<ShmSignal | undefined>;
   async shm(id: number, address: number, length: number, signalAddress?: number): Promise<ShmSignal | undefined> {
     if (this.isClosed) throw new BusError(`shm on ${this.device.name}: connection is closed`);
     let signal: ShmSignal | undefined;

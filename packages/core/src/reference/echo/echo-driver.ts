@@ -1,8 +1,7 @@
 import type { GuestConnection } from '../../common/connector/guest-connection.js';
 import type { GuestAllocator } from '../../common/memory/allocator.js';
-import type { ShmSignal, SignalCounters } from '../../common/signal/shm-signal.js';
-import { IoqDriverQueue } from '../../common/ioq/queue-ends.js';
-import { Ioq } from '../../common/ioq/ioq.js';
+import type { SignalCounters } from '../../common/signal/shm-signal.js';
+import { openDriverRing, type DriverRing } from '../../common/driver/driver-ring.js';
 import { ECHO_QUEUE_RX, ECHO_QUEUE_TX } from './echo-device.js';
 
 /** Options of {@link EchoDriver.open}. */
@@ -20,17 +19,13 @@ export interface EchoSendOptions {
 const SEND_NOW: EchoSendOptions = Object.freeze({ more: false });
 
 /**
- * The guest half of the echo device. Sending one frame costs one kick; received frames are
- * handled NAPI-style: the first rx signal masks the signal, polls in batches of `pollWeight`,
- * then unmasks (and the shm-signal re-checks).
+ * The guest half of the echo device, on two {@link DriverRing}s. Sending one frame costs one
+ * kick (a burst sent with `more` costs one); received frames are handled NAPI-style by the rx
+ * ring's poll: the first rx signal masks the signal, frames are handled in batches of
+ * `pollWeight`, then the signal is unmasked (and the shm-signal re-checks).
  */
 export class EchoDriver {
-  readonly rx: IoqDriverQueue;
-  readonly tx: IoqDriverQueue;
-  private rxSignal!: ShmSignal;
-  private txSignal!: ShmSignal;
   private readonly bufferSize: number;
-  private readonly pollWeight: number;
   private readonly rxBuffers: number[] = [];
   /** Per rx slot: the view last handed to onFrame, reused while frames keep the same length. */
   private readonly rxViews: Array<Uint8Array | undefined> = [];
@@ -38,39 +33,39 @@ export class EchoDriver {
   private readonly txBuffers: number[] = [];
   /** Called for each received frame; the view is valid only during the call. */
   onFrame: (frame: Uint8Array) => void = () => {};
-  readonly counters = { sent: 0, received: 0, txBusy: 0, polls: 0 };
-  /** Frames posted with `more` and not yet kicked. */
-  private unkicked = false;
+  /** Frames sent and received, sends refused for want of a tx buffer (rx polls: `rx.counters.polls`). */
+  readonly counters = { sent: 0, received: 0, txBusy: 0 };
+  private readonly freeTx = (cookie: number): void => {
+    this.txFree.push(cookie);
+  };
 
   private constructor(
     readonly conn: GuestConnection,
+    readonly rx: DriverRing,
+    readonly tx: DriverRing,
     allocator: GuestAllocator,
-    options: EchoDriverOptions,
+    bufferSize: number,
   ) {
-    const n = options.ringSize ?? 256;
-    this.bufferSize = options.bufferSize ?? 2048;
-    this.pollWeight = options.pollWeight ?? 128;
-    const mem = conn.memory;
-    this.rx = new IoqDriverQueue(mem, allocator.alloc(Ioq.byteLength(n), 64), n, `${conn.device.name}.rx`);
-    this.tx = new IoqDriverQueue(mem, allocator.alloc(Ioq.byteLength(n), 64), n, `${conn.device.name}.tx`);
-    for (let i = 0; i < n; i++) {
-      this.rxBuffers.push(allocator.alloc(this.bufferSize, 64));
-      this.txBuffers.push(allocator.alloc(this.bufferSize, 64));
+    this.bufferSize = bufferSize;
+    for (let i = 0; i < rx.count; i++) this.rxBuffers.push(allocator.alloc(bufferSize, 64));
+    for (let i = 0; i < tx.count; i++) {
+      this.txBuffers.push(allocator.alloc(bufferSize, 64));
       this.txFree.push(i);
     }
+    rx.onComplete = (cookie, len) => this.received(cookie, len);
+    tx.onComplete = this.freeTx;
   }
 
   /** Set up rings and buffers in guest memory and register them with the device. */
   static async open(conn: GuestConnection, allocator: GuestAllocator, options: EchoDriverOptions = {}): Promise<EchoDriver> {
-    const d = new EchoDriver(conn, allocator, options);
-    for (let i = 0; i < d.rx.count; i++) d.rx.post(d.rxBuffers[i]!, d.bufferSize, i);
-    d.rxSignal = d.rx.signal = (await conn.shm(ECHO_QUEUE_RX, d.rx.ioq.address, d.rx.byteLength, d.rx.signalAddress))!;
-    d.txSignal = d.tx.signal = (await conn.shm(ECHO_QUEUE_TX, d.tx.ioq.address, d.tx.byteLength, d.tx.signalAddress))!;
-    d.rxSignal.handler = () => {
-      d.rxSignal.disable();
-      d.poll();
-    };
-    d.txSignal.handler = () => d.reclaimTx();
+    const count = options.ringSize ?? 256;
+    const pollWeight = options.pollWeight ?? 128;
+    const name = conn.device.name;
+    const rx = await openDriverRing(conn, { id: ECHO_QUEUE_RX, count, allocator, pollWeight, name: `${name}.rx` });
+    const tx = await openDriverRing(conn, { id: ECHO_QUEUE_TX, count, allocator, pollWeight, name: `${name}.tx` });
+    const d = new EchoDriver(conn, rx, tx, allocator, options.bufferSize ?? 2048);
+    // fill the rx ring; the echo device takes rx buffers when it has a frame, so no kick
+    for (let i = 0; i < count; i++) rx.post(d.rxBuffers[i]!, d.bufferSize, i, true);
     return d;
   }
 
@@ -79,30 +74,28 @@ export class EchoDriver {
    * `more` (Linux's xmit_more) the kick is left to the last frame of a batch.
    */
   send(frame: Uint8Array, options: EchoSendOptions = SEND_NOW): boolean {
-    if (this.txFree.length === 0) this.reclaimTx();
+    if (this.txFree.length === 0) this.tx.reclaim(this.freeTx);
     const i = this.txFree.pop();
     if (i === undefined) {
       this.counters.txBusy++;
       return false;
     }
     this.conn.memory.copyIn(this.txBuffers[i]!, frame, 0, frame.length);
-    this.tx.post(this.txBuffers[i]!, frame.length, i);
-    if (options.more) this.unkicked = true;
-    else this.kick();
+    this.tx.post(this.txBuffers[i]!, frame.length, i, options.more === true);
     this.counters.sent++;
     return true;
   }
 
   /** Signals this driver sent (kicks) and suppressed. */
-  get txSignalCounters() {
-    return this.txSignal.counters;
+  get txSignalCounters(): SignalCounters {
+    return this.tx.signal.counters;
   }
-  get rxSignalCounters() {
-    return this.rxSignal.counters;
+  get rxSignalCounters(): SignalCounters {
+    return this.rx.signal.counters;
   }
   /** The tx and rx signal counters together (the shape NIC drivers report too). */
   signalCounters(): { tx: SignalCounters; rx: SignalCounters } {
-    return { tx: this.txSignal.counters, rx: this.rxSignal.counters };
+    return { tx: this.tx.signal.counters, rx: this.rx.signal.counters };
   }
 
   /** Tx frames the device has not given back yet: they are reaped on its tx-complete signal, so this counts until that signal has run. */
@@ -112,32 +105,17 @@ export class EchoDriver {
 
   /** Kick the device (after a batch sent with `more`). */
   flush(): void {
-    // nothing posted since the last kick: nothing to announce
-    if (this.unkicked) this.kick();
+    this.tx.flush();
   }
 
-  private kick(): void {
-    this.unkicked = false;
-    this.tx.kick();
-  }
-
-  private reclaimTx(): void {
-    this.tx.reclaim((cookie) => this.txFree.push(cookie));
-  }
-
-  /** One NAPI poll: up to pollWeight frames, then either yield or unmask. */
-  private poll(): void {
-    this.counters.polls++;
-    const mem = this.conn.memory;
-    const done = this.rx.reclaim((cookie, len) => {
-      this.counters.received++;
-      const n = Math.min(len, this.bufferSize);
-      let v = this.rxViews[cookie];
-      if (v === undefined || v.length !== n) this.rxViews[cookie] = v = mem.view(this.rxBuffers[cookie]!, n);
-      this.onFrame(v);
-      this.rx.post(this.rxBuffers[cookie]!, this.bufferSize, cookie);
-    }, this.pollWeight);
-    if (done === this.pollWeight && !this.conn.closed) this.conn.defer(() => this.poll());
-    else this.rxSignal.enable();
+  /** One received frame (from the rx ring's poll): hand it up, then give the buffer back. */
+  private received(cookie: number, len: number): void {
+    this.counters.received++;
+    const n = Math.min(len, this.bufferSize);
+    let v = this.rxViews[cookie];
+    if (v === undefined || v.length !== n) this.rxViews[cookie] = v = this.conn.memory.view(this.rxBuffers[cookie]!, n);
+    this.onFrame(v);
+    // the device looks at rx when it has a frame to echo: a refill needs no kick
+    this.rx.post(this.rxBuffers[cookie]!, this.bufferSize, cookie, true);
   }
 }
