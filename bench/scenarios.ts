@@ -63,6 +63,8 @@ export interface SignalTotals {
   frames: number;
   received: number;
   seconds: number;
+  /** Process CPU time (every thread: user + system) over the same span as `seconds`, in µs. */
+  cpuUs: number;
   kicks: number;
   kicksSuppressed: number;
   txCompleteInterrupts: number;
@@ -87,12 +89,13 @@ async function until(done: () => boolean, what: string, conn: GuestConnection, t
   }
 }
 
-function totals(d: BenchDriver, frames: number, seconds: number): SignalTotals {
+function totals(d: BenchDriver, frames: number, seconds: number, cpu: NodeJS.CpuUsage): SignalTotals {
   const sig = d.signalCounters();
   return {
     frames,
     received: d.counters.received,
     seconds,
+    cpuUs: cpu.user + cpu.system,
     kicks: sig.tx.injected,
     kicksSuppressed: sig.tx.suppressed,
     txCompleteInterrupts: sig.tx.wakeups,
@@ -112,6 +115,7 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
   const frame = new Uint8Array(job.size);
   const echo = job.device === 'echo';
   let sent = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (sent < job.frames) {
     let n = 0;
@@ -129,7 +133,7 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
   if (echo) await until(() => d.counters.received >= job.frames && d.txPending() === 0, `${job.deviceName} stream`, conn);
   else await until(() => d.txPending() === 0, `${job.deviceName} stream`, conn);
   const seconds = (performance.now() - t0) / 1000;
-  const r = totals(d, job.frames, seconds);
+  const r = totals(d, job.frames, seconds, process.cpuUsage(cpu0));
   probe?.('end');
   await conn.close();
   return r;
@@ -139,6 +143,7 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
 async function scenario(job: ScenarioJob, conn: GuestConnection, allocator: GuestAllocator): Promise<SignalTotals> {
   const d = await openDriver('echo', conn, allocator);
   const frame = new Uint8Array(job.size);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let sent = 0;
   for (let b = 0; b < job.bursts; b++) {
@@ -154,7 +159,7 @@ async function scenario(job: ScenarioJob, conn: GuestConnection, allocator: Gues
     const target = sent;
     await until(() => d.counters.received >= target && d.txPending() === 0, `${job.deviceName} burst`, conn);
   }
-  const r = totals(d, sent, (performance.now() - t0) / 1000);
+  const r = totals(d, sent, (performance.now() - t0) / 1000, process.cpuUsage(cpu0));
   await conn.close();
   return r;
 }
