@@ -27,9 +27,15 @@ export interface BenchOptions {
   frames?: number;
   /** Override the repetitions of the paired and latency rows. */
   reps?: number;
+  /** Sections to run (default all); a section left out reports no rows and its targets n/a. */
+  sections?: readonly BenchSection[];
   /** Progress lines (the CLI writes them to stderr). */
   onProgress?: (message: string) => void;
 }
+
+/** The parts of a run: the paired throughput rows, latency, signal counts, scale, memory. */
+export type BenchSection = 'throughput' | 'latency' | 'signals' | 'scale' | 'memory';
+export const BENCH_SECTIONS: readonly BenchSection[] = ['throughput', 'latency', 'signals', 'scale', 'memory'];
 
 const TX_COMPLETE_DEFAULT = 10;
 const SIZES = [64, 1500] as const;
@@ -92,6 +98,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const latencySamples = custom ? Math.min(F, 500) : quick ? 2000 : 10_000;
   const scaleFrames = Math.max(1000, Math.floor(F / (quick ? 2 : 10)));
   const scaleReps = custom ? 1 : quick ? 2 : 3;
+  const want = new Set(options.sections ?? BENCH_SECTIONS);
 
   const bus = newBus();
   bus.on('device-failed', (d, e) => progress(`device ${d.name} failed: ${e.message}`));
@@ -102,7 +109,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const latency: LatencyRow[] = [];
   try {
     // --- warm-up: every code path once, so no repetition pays for compilation ---
-    for (const size of SIZES) {
+    for (const size of want.has('throughput') ? SIZES : []) {
       await bt.ring(size, Math.min(F, 20_000));
       await bt.ringbuf(size, Math.min(F, 20_000));
       for (const d of DEVICES) {
@@ -120,7 +127,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       if (!s) series.set(key, (s = { runs: [], ring: [], ringbuf: [], errors: [] }));
       return s;
     };
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; rep < (want.has('throughput') ? reps : 0); rep++) {
       for (const size of SIZES) {
         // alternate the device order so that no device always runs first or last
         const order = rep % 2 ? [...DEVICES].reverse() : DEVICES;
@@ -163,12 +170,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       postCpu.set(size, (cpu.user + cpu.system) / p.frames);
     }
 
+    // without the throughput section, one short ring run per size still gives the signal rows a ratio
+    for (const size of want.has('throughput') ? [] : SIZES) ringRuns.get(size)!.push(await bt.ring(size, Math.min(F, 100_000)));
     for (const [name, runsBySize, note] of [
       ['hand-written SPSC ring', ringRuns, 'kicks = Atomics.notify calls (only when the consumer slept); interrupts = consumer sleeps'],
       ['ringbuf.js (npm), both sides polling', ringbufRuns, '2-byte length + frame per record; producer and consumer poll, never sleep'],
     ] as const) {
       for (const size of SIZES) {
         const rs = runsBySize.get(size)!;
+        if (rs.length === 0) continue;
         const fps = summarize(rs.map((r) => r.framesPerSec));
         const mid = rs.find((r) => r.framesPerSec === fps.median) ?? rs[0]!;
         const isRing = name.startsWith('hand');
@@ -219,7 +229,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         }),
       );
     }
-    for (const connector of ['in-process', 'worker'])
+    for (const connector of want.has('throughput') ? ['in-process', 'worker'] : [])
       for (const d of DEVICES)
         for (const size of SIZES) {
           const job = streamJob(d.device, d.name, size, F);
@@ -241,7 +251,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const atomics: PingPongBaseline[] = [];
     const spin: PingPongBaseline[] = [];
     const lat = latencyModes.map(() => [] as Array<JobResult | undefined>);
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; rep < (want.has('latency') ? reps : 0); rep++) {
       progress(`latency ${rep + 1}/${reps}: raw ping-pongs`);
       atomics.push(await bt.pingPong('atomics', atomicsRounds));
       spin.push(await bt.pingPong('spin', spinRounds));
@@ -250,7 +260,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         lat[i]!.push(await m.run());
       }
     }
-    for (const [kind, bs] of [['atomics', atomics], ['spin', spin]] as const) {
+    for (const [kind, bs] of want.has('latency') ? ([['atomics', atomics], ['spin', spin]] as const) : []) {
       const p50 = summarize(bs.map((b) => b.p50Us));
       latency.push({
         name: kind === 'atomics' ? 'Atomics.wait/notify ping-pong' : 'spin ping-pong',
@@ -268,7 +278,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         note: 'round trip',
       });
     }
-    for (const [i, m] of latencyModes.entries()) latency.push(latencyRow(m.connector, latencyJob(), lat[i]!, m.note, atomics, spin));
+    for (const [i, m] of want.has('latency') ? latencyModes.entries() : []) latency.push(latencyRow(m.connector, latencyJob(), lat[i]!, m.note, atomics, spin));
 
     // --- signal counts (independent of speed: one run each) ---
     const signalPlan: Array<{ job: Job; rowName: string; section: BenchRow['section'] }> = [
@@ -278,7 +288,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       { job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 100, bursts: 1 }, rowName: 'burst of 100', section: 'signals' },
       { job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 200, bursts: Math.max(1, Math.floor(F / 2 / 200)) }, rowName: 'steady stream (bursts of 200, each waited for)', section: 'signals' },
     ];
-    for (const connector of ['in-process', 'worker'] as const)
+    for (const connector of want.has('signals') ? (['in-process', 'worker'] as const) : [])
       for (const p of signalPlan) {
         progress(`signals ${connector}: ${p.rowName}`);
         const r = connector === 'in-process' ? await runInProcess(bus, p.job) : await session.run(p.job);
@@ -296,23 +306,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   }
 
   // --- scale: 1, 2, 4, 8 guests on one switch, repeated in turn ---
-  const scale = await runScale(scaleFrames, 64, scaleReps, progress);
+  const scale = want.has('scale') ? await runScale(scaleFrames, 64, scaleReps, progress) : [];
 
   // --- memory: heap before/after N frames in one thread ---
-  const gc = gcFunction();
-  progress(`memory: warm-up`);
-  await runInProcess(bus, streamJob('echo', 'echo-n10', 64, Math.min(memoryFrames, 100_000)));
-  let before = 0;
-  let after = 0;
-  progress(`memory: ${memoryFrames.toLocaleString('en-US')} frames in-process`);
-  const mr = await runInProcess(bus, streamJob('echo', 'echo-n10', 64, memoryFrames), (phase) => {
-    gc();
-    gc();
-    if (phase === 'start') before = process.memoryUsage().heapUsed;
-    else after = process.memoryUsage().heapUsed;
-  });
-  if (mr.error) throw new Error(`memory row failed: ${mr.error}`);
-  const memory: MemoryRow = { device: 'echo-n10', connector: 'in-process', frameSize: 64, frames: memoryFrames, heapBeforeBytes: before, heapAfterBytes: after, growthBytes: after - before };
+  const memory = want.has('memory') ? await measureHeap(bus, memoryFrames, progress) : { device: 'echo-n10', connector: 'in-process', frameSize: 64, frames: 0, heapBeforeBytes: 0, heapAfterBytes: 0, growthBytes: 0 };
 
   const report: BenchReport = {
     mode: custom ? 'custom' : quick ? 'quick' : 'full',
@@ -329,6 +326,24 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   };
   report.targets = checkTargets(report);
   return report;
+}
+
+/** Heap in use before and after `frames` frames in one thread (the heap target: flat over 10 M). */
+async function measureHeap(bus: Bus, memoryFrames: number, progress: (m: string) => void): Promise<MemoryRow> {
+  const gc = gcFunction();
+  progress(`memory: warm-up`);
+  await runInProcess(bus, streamJob('echo', 'echo-n10', 64, Math.min(memoryFrames, 100_000)));
+  let before = 0;
+  let after = 0;
+  progress(`memory: ${memoryFrames.toLocaleString('en-US')} frames in-process`);
+  const mr = await runInProcess(bus, streamJob('echo', 'echo-n10', 64, memoryFrames), (phase) => {
+    gc();
+    gc();
+    if (phase === 'start') before = process.memoryUsage().heapUsed;
+    else after = process.memoryUsage().heapUsed;
+  });
+  if (mr.error) throw new Error(`memory row failed: ${mr.error}`);
+  return { device: 'echo-n10', connector: 'in-process', frameSize: 64, frames: memoryFrames, heapBeforeBytes: before, heapAfterBytes: after, growthBytes: after - before };
 }
 
 /** A latency row from each repetition's result (`undefined` or without latency: not measured), paired with that repetition's ping-pongs. */
