@@ -10,7 +10,7 @@ import { percentile } from './stats.js';
 export type DeviceKind = 'echo' | 'venet' | 'virtio-net';
 
 /** What the benchmark drives: every GuestNic offers it, and so does the echo device's driver. */
-type BenchDriver = Pick<GuestNic, 'flush' | 'signalCounters' | 'txPending'> & {
+type BenchDriver = Pick<GuestNic, 'flush' | 'signalCounters' | 'txPending'> & Partial<Pick<GuestNic, 'onTxWake'>> & {
   send(frame: Uint8Array, options?: NicSendOptions): boolean;
   onFrame: (frame: Uint8Array) => void;
   readonly counters: { readonly sent: number; readonly received: number };
@@ -80,6 +80,24 @@ export type JobResult = { job: Job; signals?: SignalTotals; latency?: LatencyRes
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * After a refused send: a GuestNic wakes its sender when the device frees tx buffers (so the
+ * guest sleeps instead of polling a full ring); the echo driver has no such wake, so it polls.
+ * The timer bounds a wait for a wake that is not coming (a frame refused for another reason).
+ */
+function afterRefusal(d: BenchDriver): Promise<void> {
+  if (d.onTxWake === undefined) return tick();
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(done, 20);
+    function done(): void {
+      clearTimeout(t);
+      d.onTxWake = () => {};
+      resolve();
+    }
+    d.onTxWake = done;
+  });
+}
+
 async function until(done: () => boolean, what: string, conn: GuestConnection, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!done()) {
@@ -119,16 +137,20 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
   const t0 = performance.now();
   while (sent < job.frames) {
     let n = 0;
+    let refused = false;
     while (sent < job.frames && (!echo || sent - d.counters.received < RING)) {
       frame[0] = sent;
-      if (!d.send(frame, job.batching ? SEND_MORE : SEND_NOW)) break;
+      if (!d.send(frame, job.batching ? SEND_MORE : SEND_NOW)) {
+        refused = true;
+        break;
+      }
       sent++;
       n++;
       // unbatched: let the device run before the next frame, so that each kick can cross
       if (!job.batching) break;
     }
     if (job.batching && n > 0) d.flush();
-    await tick();
+    await (refused ? afterRefusal(d) : tick());
   }
   if (echo) await until(() => d.counters.received >= job.frames && d.txPending() === 0, `${job.deviceName} stream`, conn);
   else await until(() => d.txPending() === 0, `${job.deviceName} stream`, conn);

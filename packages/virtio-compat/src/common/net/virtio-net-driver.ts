@@ -83,6 +83,15 @@ export class VirtioNetDriver implements GuestNic {
     for (const q of this.rx) q.napi?.release();
   }
   private frameHandler: FrameHandler | undefined;
+  /** GuestNic: called when tx buffers were freed after a send refused for a full ring. */
+  onTxWake: () => void = () => {};
+  /** A send was refused for a full ring and onTxWake has not been called since. */
+  private txStopped = false;
+  private readonly txWakeNow = (): void => {
+    if (!this.txStopped) return;
+    this.txStopped = false;
+    this.onTxWake();
+  };
   /** Called when the link state changes or the device needs a reset. */
   onConfigChange: (status: { link: boolean; needsReset: boolean }) => void = () => {};
   readonly counters: VirtioNetDriverCounters = newDriverCounters();
@@ -214,6 +223,7 @@ export class VirtioNetDriver implements GuestNic {
         this.counters.interrupts++;
         q.vq.disableInterrupts();
         this.reclaimTx(q);
+        if (q.free.length > 0) this.txWakeNow();
       };
     } else {
       signal.handler = () => {
@@ -247,11 +257,13 @@ export class VirtioNetDriver implements GuestNic {
     const i = q.free.pop();
     if (i === undefined) {
       this.counters.txBusy++;
+      this.txStopped = true;
       if (q.vq.needsKick()) this.kick(q);
-      // wake me when 3/4 are done; if they already are, reap now
+      // wake me when 3/4 are done; if they already are, reap now (and wake the sender after this returns)
       if (q.vq.enableInterruptsDelayed()) {
         q.vq.disableInterrupts();
         this.reclaimTx(q);
+        if (q.free.length > 0) queueMicrotask(this.txWakeNow);
       }
       return false;
     }
