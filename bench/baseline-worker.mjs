@@ -1,10 +1,12 @@
 // Baseline worker (plain JavaScript, no loader): the other thread of every baseline measurement.
 // The main thread (bench/baselines.ts) sends one job at a time; this thread answers 'done'.
 import { parentPort } from 'node:worker_threads';
+import { RingBuffer } from 'ringbuf.js';
 
 const port = parentPort;
 port.on('message', (job) => {
   if (job.t === 'ring') ringProducer(job);
+  else if (job.t === 'ringbuf') ringbufProducer(job);
   else if (job.t === 'post') postFrames(job);
   else if (job.t === 'atomics-pong') atomicsPong(job);
   else if (job.t === 'spin-pong') spinPong(job);
@@ -47,6 +49,25 @@ function ringProducer({ ctrl: ctrlBuf, data: dataBuf, lens: lensBuf, slots, slot
     }
   }
   port.postMessage({ t: 'done', notifies, sleeps });
+}
+
+// ringbuf.js used as a JavaScript developer would for frames: a 2-byte length, then the frame,
+// pushed only when both fit (so a record is never split); the producer polls while the ring is full.
+function ringbufProducer({ sab, size, frames }) {
+  const rb = new RingBuffer(sab, Uint8Array);
+  const frame = new Uint8Array(size);
+  const header = new Uint8Array(2);
+  header[0] = size & 0xff;
+  header[1] = size >> 8;
+  const need = size + 2;
+  let fullPolls = 0;
+  for (let i = 0; i < frames; i++) {
+    frame[0] = i;
+    while (rb.available_write() < need) fullPolls++;
+    rb.push(header);
+    rb.push(frame);
+  }
+  port.postMessage({ t: 'done', notifies: 0, sleeps: 0, fullPolls });
 }
 
 function postFrames({ size, frames }) {

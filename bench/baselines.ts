@@ -1,7 +1,9 @@
 // Baselines measured in the same run, with the same two threads as the bus rows (main + one
-// worker): a minimal hand-written SPSC shared-memory ring, one postMessage per frame, and raw
-// Atomics.wait/notify and spin ping-pong round trips.
+// worker): a minimal hand-written SPSC shared-memory ring, ringbuf.js (the npm SPSC ring a
+// JavaScript developer would reach for), one postMessage per frame, and raw Atomics.wait/notify
+// and spin ping-pong round trips.
 import { Worker } from 'node:worker_threads';
+import { RingBuffer } from 'ringbuf.js';
 import { percentile } from './stats.js';
 
 export interface RingBaseline {
@@ -13,6 +15,8 @@ export interface RingBaseline {
   notifies: number;
   /** Times the consumer went to sleep in Atomics.wait. */
   consumerSleeps: number;
+  /** Process CPU time (every thread: user + system) during the run, in µs. */
+  cpuUs: number;
 }
 export interface PostMessageBaseline {
   size: number;
@@ -61,6 +65,7 @@ export class BaselineThread {
     const lens = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
     const out = new Uint8Array(SLOT_SIZE);
     const done = this.next();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     this.worker.postMessage({ t: 'ring', ctrl: ctrl.buffer, data: data.buffer, lens: lens.buffer, slots: SLOTS, slotSize: SLOT_SIZE, size, frames });
     let tail = 0;
@@ -92,9 +97,39 @@ export class BaselineThread {
       if (Atomics.load(ctrl, 3) !== 0) Atomics.notify(ctrl, 1);
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const m = await done;
     void check;
-    return { size, frames, seconds, framesPerSec: frames / seconds, notifies: m.notifies ?? 0, consumerSleeps: sleeps };
+    return { size, frames, seconds, framesPerSec: frames / seconds, notifies: m.notifies ?? 0, consumerSleeps: sleeps, cpuUs: cpu.user + cpu.system };
+  }
+
+  /**
+   * ringbuf.js, both sides polling: the worker pushes a 2-byte length and the frame, this thread
+   * pops the length, then the frame into its own buffer. Capacity: 256 frames, as the ring's.
+   */
+  async ringbuf(size: number, frames: number): Promise<RingBaseline> {
+    const sab = RingBuffer.getStorageForCapacity(SLOTS * (size + 2), Uint8Array);
+    const rb = new RingBuffer(sab, Uint8Array);
+    const header = new Uint8Array(2);
+    const out = new Uint8Array(SLOT_SIZE);
+    const done = this.next();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    this.worker.postMessage({ t: 'ringbuf', sab, size, frames });
+    let check = 0;
+    for (let got = 0; got < frames; got++) {
+      while (rb.available_read() < 2);
+      rb.pop(header, 2);
+      const len = header[0]! | (header[1]! << 8);
+      while (rb.available_read() < len);
+      rb.pop(out, len);
+      check += out[0]!;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    await done;
+    void check;
+    return { size, frames, seconds, framesPerSec: frames / seconds, notifies: 0, consumerSleeps: 0, cpuUs: cpu.user + cpu.system };
   }
 
   /** One postMessage per frame (structured clone of a Uint8Array), worker to this thread. */

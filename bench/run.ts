@@ -1,120 +1,58 @@
-// The benchmark suite: baselines and bus rows measured in the same run, then targets checked.
+// The benchmark suite. Baseline and bus rows run interleaved (ring, bus, ring, bus, ..., ringbuf.js)
+// and repeated, so a noisy machine moves both sides of each ratio together: every ratio is the
+// median of per-repetition ratios against the baseline run next to it. Then latency (also
+// repeated and paired), the signal-count rows, scale and memory; then the targets are checked.
 import v8 from 'node:v8';
-import { runScale, type ScaleRow } from './scale.js';
 import vm from 'node:vm';
 import os from 'node:os';
-import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, type Bus } from '@vbus/core';
-import { WorkerConnector } from '@vbus/core/node';
+import { createVbus, type Bus } from '@vbus/core';
 import { echoModule } from '@vbus/core/reference/echo';
 import { venetModule } from '@vbus/venet';
 import { virtioNetModule } from '@vbus/virtio-compat';
-import { BaselineThread, type PingPongBaseline, type PostMessageBaseline, type RingBaseline } from './baselines.js';
-import { runJob, type Job, type JobResult, type SignalTotals, type StreamJob } from './scenarios.js';
+import { BaselineThread, type PingPongBaseline, type RingBaseline } from './baselines.js';
+import { GuestSession, runInProcess, runInWorker, type WorkerMode } from './guests.js';
+import { emptyRow, type BenchReport, type BenchRow, type LatencyRow, type MemoryRow } from './report.js';
+import { runScale } from './scale.js';
+import { median, summarize } from './stats.js';
+import { checkTargets } from './targets.js';
+import type { DeviceKind, Job, JobResult, LatencyJob, SignalTotals, StreamJob } from './scenarios.js';
+
+export type { BenchReport, BenchRow, LatencyRow, MemoryRow, ScaleRow, TargetCheck } from './report.js';
+export { checkTargets } from './targets.js';
 
 export interface BenchOptions {
-  /** Whole run under a minute. */
+  /** Fewer frames and repetitions; every target is still evaluated at its own size. */
   quick?: boolean;
   /** Override the frames per throughput row (and the memory row); for tests. */
   frames?: number;
+  /** Override the repetitions of the paired and latency rows. */
+  reps?: number;
+  /** Sections to run (default all); a section left out reports no rows and its targets n/a. */
+  sections?: readonly BenchSection[];
   /** Progress lines (the CLI writes them to stderr). */
   onProgress?: (message: string) => void;
 }
 
-/** One throughput or signal-count row. Figures that do not apply, or were not measured, are null. */
-export interface BenchRow {
-  section: 'baseline' | 'throughput' | 'signals';
-  name: string;
-  device: string;
-  connector: string;
-  frameSize: number;
-  frames: number;
-  seconds: number | null;
-  framesPerSec: number | null;
-  bitsPerSec: number | null;
-  kicks: number | null;
-  kicksSuppressed: number | null;
-  kicksPerFrame: number | null;
-  txCompleteInterrupts: number | null;
-  rxInterrupts: number | null;
-  interrupts: number | null;
-  interruptsPerFrame: number | null;
-  ratioToRing: number | null;
-  ratioToPostMessage: number | null;
-  measured: boolean;
-  note: string;
-}
+/** The parts of a run: the paired throughput rows, latency, signal counts, scale, memory. */
+export type BenchSection = 'throughput' | 'latency' | 'signals' | 'scale' | 'memory';
+export const BENCH_SECTIONS: readonly BenchSection[] = ['throughput', 'latency', 'signals', 'scale', 'memory'];
 
-export interface LatencyRow {
-  name: string;
-  device: string;
-  connector: string;
-  frameSize: number;
-  samples: number;
-  p50Us: number | null;
-  p99Us: number | null;
-  ratioToAtomicsRtt: number | null;
-  ratioToSpinRtt: number | null;
-  measured: boolean;
-  note: string;
-}
-
-export interface MemoryRow {
-  device: string;
-  connector: string;
-  frameSize: number;
-  frames: number;
-  heapBeforeBytes: number;
-  heapAfterBytes: number;
-  growthBytes: number;
-}
-
-export interface TargetCheck {
-  target: string;
-  value: string;
-  met: boolean | null;
-}
-
-export interface BenchReport {
-  mode: 'quick' | 'full' | 'custom';
-  machine: { node: string; cpus: number; cpuModel: string; platform: string };
-  startedAt: string;
-  seconds: number;
-  rows: BenchRow[];
-  latency: LatencyRow[];
-  /** 1, 2, 4 and 8 guests (worker threads, a venet NIC each) streaming into one switch. */
-  scale: ScaleRow[];
-  memory: MemoryRow;
-  targets: TargetCheck[];
-}
-
-const MEM_BASE = 0x10000;
 const TX_COMPLETE_DEFAULT = 10;
 const SIZES = [64, 1500] as const;
+/** Spin budget of the adaptive-poll latency row. */
+const ADAPTIVE_POLL_US = 50;
+/** The heap target's size: quick runs measure it too. */
+const HEAP_TARGET_FRAMES = 10_000_000;
+
+const DEVICES: ReadonlyArray<{ device: DeviceKind; name: string; row: string }> = [
+  { device: 'echo', name: 'echo-n10', row: 'echo stream, tx-complete every 10' },
+  { device: 'venet', name: 'venet0', row: 'venet stream, tx-complete every 10' },
+  { device: 'virtio-net', name: 'virtio-net0', row: 'virtio-net stream (device default notification suppression)' },
+];
 
 function gcFunction(): () => void {
   v8.setFlagsFromString('--expose-gc');
   return vm.runInNewContext('gc') as () => void;
-}
-
-function emptyRow(partial: Partial<BenchRow> & Pick<BenchRow, 'section' | 'name' | 'device' | 'connector' | 'frameSize'>): BenchRow {
-  return {
-    frames: 0,
-    seconds: null,
-    framesPerSec: null,
-    bitsPerSec: null,
-    kicks: null,
-    kicksSuppressed: null,
-    kicksPerFrame: null,
-    txCompleteInterrupts: null,
-    rxInterrupts: null,
-    interrupts: null,
-    interruptsPerFrame: null,
-    ratioToRing: null,
-    ratioToPostMessage: null,
-    measured: true,
-    note: '',
-    ...partial,
-  };
 }
 
 /** Build the bus every bus row uses: echo devices with tx-complete every 1, 10, 64, a venet and a virtio-net device. */
@@ -127,258 +65,259 @@ function newBus(): Bus {
   return bus;
 }
 
-async function runInProcess(bus: Bus, job: Job, probe?: (phase: 'start' | 'end') => void): Promise<JobResult> {
-  const bytes = 16 << 20;
-  const conn = new InProcessConnector(bus, RegionMemory.create(MEM_BASE, bytes)).open(job.deviceName);
-  return runJob(job, conn, new GuestAllocator(MEM_BASE, bytes), probe);
+function streamJob(device: DeviceKind, deviceName: string, size: number, frames: number, batching = true): StreamJob {
+  return { kind: 'stream', device, deviceName, size, frames, batching };
 }
 
-/** How the worker rows connect: the host's and the guest's poll budgets, and the guest's wait mode. */
-interface WorkerMode {
-  hostPollBudgetUs?: number;
-  guest?: { wait?: 'event-loop' | 'blocking'; pollBudgetUs?: number };
+/** The runs of one row and, per run, the baseline runs it is paired with. */
+interface Series {
+  runs: SignalTotals[];
+  ring: RingBaseline[];
+  ringbuf: Array<RingBaseline | undefined>;
+  errors: string[];
 }
 
-/** Spin budget of the adaptive-poll latency row. */
-const ADAPTIVE_POLL_US = 50;
-
-async function runInWorker(bus: Bus, jobs: Job[], onResult: (r: JobResult, i: number) => void, mode: WorkerMode = {}): Promise<JobResult[]> {
-  const connector = new WorkerConnector(bus, { pollBudgetUs: mode.hostPollBudgetUs ?? 0 });
-  const guest = connector.spawn(new URL('./bus-guest.ts', import.meta.url), { name: 'bench-guest', workerData: { jobs, connect: mode.guest } });
-  const results: JobResult[] = [];
-  await new Promise<void>((resolve, reject) => {
-    guest.worker.on('message', (m: { t: 'result'; result: JobResult } | { t: 'end' }) => {
-      if (m.t === 'result') {
-        results.push(m.result);
-        onResult(m.result, results.length);
-      } else resolve();
-    });
-    guest.worker.once('error', reject);
-    guest.worker.once('exit', (code) => (results.length < jobs.length ? reject(new Error(`bench guest exited with code ${code} after ${results.length} of ${jobs.length} jobs`)) : resolve()));
-  });
-  await guest.exited;
-  return results;
-}
-
-function describe(job: Job): string {
-  if (job.kind === 'stream') return `${job.deviceName} stream ${job.size} B${job.batching ? '' : ' unbatched'}`;
-  if (job.kind === 'scenario') return `${job.deviceName} ${job.burst}x${job.bursts}`;
-  return `${job.deviceName} latency`;
+function signalsOf(r: JobResult): SignalTotals {
+  if (!r.signals) throw new Error(r.error ?? 'no result');
+  return r.signals;
 }
 
 /** Run the whole suite and return every figure. */
 export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
   const started = performance.now();
+  const loadStart = os.loadavg();
   const progress = options.onProgress ?? (() => {});
   const quick = options.quick ?? false;
-  const F = options.frames ?? (quick ? 300_000 : 2_000_000);
   const custom = options.frames !== undefined;
-  const memoryFrames = options.frames ?? (quick ? 2_000_000 : 10_000_000);
+  const F = options.frames ?? (quick ? 300_000 : 2_000_000);
+  const reps = options.reps ?? (custom ? 1 : quick ? 3 : 5);
+  const memoryFrames = options.frames ?? HEAP_TARGET_FRAMES;
   const postFrames = custom ? F : quick ? 200_000 : 500_000;
   const atomicsRounds = custom ? Math.min(F, 2000) : quick ? 2000 : 10_000;
-  const spinRounds = custom ? Math.min(F, 20_000) : quick ? 20_000 : 200_000;
+  const spinRounds = custom ? Math.min(F, 20_000) : quick ? 20_000 : 100_000;
   const latencySamples = custom ? Math.min(F, 500) : quick ? 2000 : 10_000;
+  const scaleFrames = Math.max(1000, Math.floor(F / (quick ? 2 : 10)));
+  const scaleReps = custom ? 1 : quick ? 2 : 3;
+  const want = new Set(options.sections ?? BENCH_SECTIONS);
 
-  // --- baselines (same two threads: this one and one worker) ---
-  progress('baselines: starting worker');
+  const bus = newBus();
+  bus.on('device-failed', (d, e) => progress(`device ${d.name} failed: ${e.message}`));
+  progress('starting the baseline worker and the guest session');
   const bt = await BaselineThread.start();
-  const ring = new Map<number, RingBaseline>();
-  const post = new Map<number, PostMessageBaseline>();
-  let atomics: PingPongBaseline;
-  let spin: PingPongBaseline;
+  const session = GuestSession.start(bus);
+  const rows: BenchRow[] = [];
+  const latency: LatencyRow[] = [];
   try {
-    for (const size of SIZES) {
-      progress(`baselines: hand-written ring ${size} B`);
-      await bt.ring(size, Math.min(F, 10_000)); // warm-up
-      // the ceiling is the best of three: a single run of the ring swings 2 to 3x between runs here
-      // (its consumer spins, and whether it keeps a core decides its speed)
-      let best = await bt.ring(size, F * 2);
-      for (let rep = 1; rep < 3; rep++) {
-        const r = await bt.ring(size, F * 2);
-        if (r.framesPerSec > best.framesPerSec) best = r;
+    // --- warm-up: every code path once, so no repetition pays for compilation ---
+    for (const size of want.has('throughput') ? SIZES : []) {
+      await bt.ring(size, Math.min(F, 20_000));
+      await bt.ringbuf(size, Math.min(F, 20_000));
+      for (const d of DEVICES) {
+        signalsOf(await session.run(streamJob(d.device, d.name, size, Math.min(F, 20_000))));
+        signalsOf(await runInProcess(bus, streamJob(d.device, d.name, size, Math.min(F, 20_000))));
       }
-      ring.set(size, best);
-      progress(`baselines: postMessage ${size} B`);
-      await bt.postMessage(size, Math.min(postFrames, 10_000));
-      post.set(size, await bt.postMessage(size, postFrames));
     }
-    progress('baselines: Atomics.wait/notify ping-pong');
-    // best (lowest p50) of three for each ping-pong, as for the ring: the baseline is what the
-    // runtime can do, not what one noisy run happened to give
-    const bestOf3 = async (kind: 'atomics' | 'spin', rounds: number): Promise<PingPongBaseline> => {
-      let best = await bt.pingPong(kind, rounds);
-      for (let rep = 1; rep < 3; rep++) {
-        const r = await bt.pingPong(kind, rounds);
-        if (r.p50Us < best.p50Us) best = r;
-      }
-      return best;
+
+    // --- paired throughput: ring, bus, ring, bus, ring, bus, ringbuf.js; then in-process ---
+    const series = new Map<string, Series>();
+    const ringRuns = new Map<number, RingBaseline[]>(SIZES.map((s) => [s, []]));
+    const ringbufRuns = new Map<number, RingBaseline[]>(SIZES.map((s) => [s, []]));
+    const seriesOf = (key: string): Series => {
+      let s = series.get(key);
+      if (!s) series.set(key, (s = { runs: [], ring: [], ringbuf: [], errors: [] }));
+      return s;
     };
-    atomics = await bestOf3('atomics', atomicsRounds);
-    progress('baselines: spin ping-pong');
-    spin = await bestOf3('spin', spinRounds);
+    for (let rep = 0; rep < (want.has('throughput') ? reps : 0); rep++) {
+      for (const size of SIZES) {
+        // alternate the device order so that no device always runs first or last
+        const order = rep % 2 ? [...DEVICES].reverse() : DEVICES;
+        const pending: Array<{ key: string; ring: RingBaseline; r: JobResult }> = [];
+        const repRings: RingBaseline[] = [];
+        for (const d of order) {
+          progress(`rep ${rep + 1}/${reps} ${size} B: ring, then ${d.device} (worker)`);
+          const ring = await bt.ring(size, F);
+          ringRuns.get(size)!.push(ring);
+          repRings.push(ring);
+          pending.push({ key: `worker/${d.name}/${size}`, ring, r: await session.run(streamJob(d.device, d.name, size, F)) });
+        }
+        progress(`rep ${rep + 1}/${reps} ${size} B: ringbuf.js`);
+        const rb = await bt.ringbuf(size, F);
+        ringbufRuns.get(size)!.push(rb);
+        const repRing = [...repRings].sort((a, b) => a.framesPerSec - b.framesPerSec)[repRings.length >> 1]!;
+        for (const d of order) {
+          progress(`rep ${rep + 1}/${reps} ${size} B: ${d.device} (in-process)`);
+          pending.push({ key: `in-process/${d.name}/${size}`, ring: repRing, r: await runInProcess(bus, streamJob(d.device, d.name, size, F)) });
+        }
+        for (const p of pending) {
+          const s = seriesOf(p.key);
+          if (p.r.signals) {
+            s.runs.push(p.r.signals);
+            s.ring.push(p.ring);
+            s.ringbuf.push(rb);
+          } else s.errors.push(p.r.error ?? 'no result');
+        }
+      }
+    }
+    progress(`postMessage baseline`);
+    const post = new Map<number, number>();
+    const postCpu = new Map<number, number>();
+    for (const size of SIZES) {
+      await bt.postMessage(size, Math.min(postFrames, 10_000));
+      const cpu0 = process.cpuUsage();
+      const p = await bt.postMessage(size, postFrames);
+      const cpu = process.cpuUsage(cpu0);
+      post.set(size, p.framesPerSec);
+      postCpu.set(size, (cpu.user + cpu.system) / p.frames);
+    }
+
+    // without the throughput section, one short ring run per size still gives the signal rows a ratio
+    for (const size of want.has('throughput') ? [] : SIZES) ringRuns.get(size)!.push(await bt.ring(size, Math.min(F, 100_000)));
+    for (const [name, runsBySize, note] of [
+      ['hand-written SPSC ring', ringRuns, 'kicks = Atomics.notify calls (only when the consumer slept); interrupts = consumer sleeps'],
+      ['ringbuf.js (npm), both sides polling', ringbufRuns, '2-byte length + frame per record; producer and consumer poll, never sleep'],
+    ] as const) {
+      for (const size of SIZES) {
+        const rs = runsBySize.get(size)!;
+        if (rs.length === 0) continue;
+        const fps = summarize(rs.map((r) => r.framesPerSec));
+        const mid = rs.find((r) => r.framesPerSec === fps.median) ?? rs[0]!;
+        const isRing = name.startsWith('hand');
+        rows.push(
+          emptyRow({
+            section: 'baseline',
+            name,
+            device: 'none',
+            connector: 'worker (raw SAB)',
+            frameSize: size,
+            frames: mid.frames,
+            reps: rs.length,
+            seconds: median(rs.map((r) => r.seconds)),
+            framesPerSec: fps.median,
+            framesPerSecRuns: fps,
+            bitsPerSec: fps.median * size * 8,
+            cpuUsPerFrame: median(rs.map((r) => r.cpuUs / r.frames)),
+            kicks: isRing ? mid.notifies : null,
+            kicksPerFrame: isRing ? mid.notifies / mid.frames : null,
+            interrupts: isRing ? mid.consumerSleeps : null,
+            interruptsPerFrame: isRing ? mid.consumerSleeps / mid.frames : null,
+            ratioToRing: isRing ? 1 : median(rs.map((r, i) => r.framesPerSec / ringRuns.get(size)![Math.min(i * DEVICES.length, ringRuns.get(size)!.length - 1)]!.framesPerSec)),
+            ratioToRingbuf: isRing ? null : 1,
+            ratioToPostMessage: fps.median / post.get(size)!,
+            note,
+          }),
+        );
+      }
+    }
+    for (const size of SIZES) {
+      rows.push(
+        emptyRow({
+          section: 'baseline',
+          name: 'postMessage per frame',
+          device: 'none',
+          connector: 'worker (MessagePort)',
+          frameSize: size,
+          frames: postFrames,
+          reps: 1,
+          framesPerSec: post.get(size)!,
+          bitsPerSec: post.get(size)! * size * 8,
+          cpuUsPerFrame: postCpu.get(size)!,
+          kicks: postFrames,
+          kicksPerFrame: 1,
+          ratioToRing: post.get(size)! / median(ringRuns.get(size)!.map((r) => r.framesPerSec)),
+          ratioToPostMessage: 1,
+          note: 'every message is a cross-thread wake',
+        }),
+      );
+    }
+    for (const connector of want.has('throughput') ? ['in-process', 'worker'] : [])
+      for (const d of DEVICES)
+        for (const size of SIZES) {
+          const job = streamJob(d.device, d.name, size, F);
+          rows.push(seriesRow('throughput', d.row, connector, job, series.get(`${connector}/${d.name}/${size}`), post.get(size)!));
+        }
+
+    // --- latency, repeated and paired with the raw ping-pongs of the same repetition ---
+    const latencyJob = (wait?: LatencyJob['wait']): LatencyJob => ({ kind: 'latency', device: 'echo', deviceName: 'echo-n10', size: 64, samples: latencySamples, wait });
+    const latencyModes: Array<{ connector: string; note: string; run: () => Promise<JobResult | undefined> }> = [
+      { connector: 'in-process', note: 'send one frame, wait for its echo', run: () => runInProcess(bus, latencyJob()) },
+      { connector: 'worker', note: 'send one frame, wait for its echo (guest yields to its event loop)', run: () => session.run(latencyJob()) },
+      { connector: 'worker, sleeping waits', note: 'guest sleeps in Atomics.wait, host in Atomics.waitAsync', run: async () => (await runInWorker(bus, [latencyJob('blocking')], { guest: { wait: 'blocking' } }))[0] },
+      {
+        connector: `worker, adaptive poll ${ADAPTIVE_POLL_US} µs`,
+        note: `both sides spin up to ${ADAPTIVE_POLL_US} µs for the next signal before sleeping`,
+        run: async () => (await runInWorker(bus, [latencyJob('blocking')], { hostPollBudgetUs: ADAPTIVE_POLL_US, guest: { wait: 'blocking', pollBudgetUs: ADAPTIVE_POLL_US } } satisfies WorkerMode))[0],
+      },
+    ];
+    const atomics: PingPongBaseline[] = [];
+    const spin: PingPongBaseline[] = [];
+    const lat = latencyModes.map(() => [] as Array<JobResult | undefined>);
+    for (let rep = 0; rep < (want.has('latency') ? reps : 0); rep++) {
+      progress(`latency ${rep + 1}/${reps}: raw ping-pongs`);
+      atomics.push(await bt.pingPong('atomics', atomicsRounds));
+      spin.push(await bt.pingPong('spin', spinRounds));
+      for (const [i, m] of latencyModes.entries()) {
+        progress(`latency ${rep + 1}/${reps}: ${m.connector}`);
+        lat[i]!.push(await m.run());
+      }
+    }
+    for (const [kind, bs] of want.has('latency') ? ([['atomics', atomics], ['spin', spin]] as const) : []) {
+      const p50 = summarize(bs.map((b) => b.p50Us));
+      latency.push({
+        name: kind === 'atomics' ? 'Atomics.wait/notify ping-pong' : 'spin ping-pong',
+        device: 'none',
+        connector: 'worker (raw SAB)',
+        frameSize: 0,
+        samples: bs[0]!.rounds,
+        reps: bs.length,
+        p50Us: p50.median,
+        p99Us: median(bs.map((b) => b.p99Us)),
+        p50Runs: p50,
+        ratioToAtomicsRtt: median(bs.map((b, i) => b.p50Us / atomics[i]!.p50Us)),
+        ratioToSpinRtt: median(bs.map((b, i) => b.p50Us / spin[i]!.p50Us)),
+        measured: true,
+        note: 'round trip',
+      });
+    }
+    for (const [i, m] of want.has('latency') ? latencyModes.entries() : []) latency.push(latencyRow(m.connector, latencyJob(), lat[i]!, m.note, atomics, spin));
+
+    // --- signal counts (independent of speed: one run each) ---
+    const signalPlan: Array<{ job: Job; rowName: string; section: BenchRow['section'] }> = [
+      { job: streamJob('echo', 'echo-n1', 64, Math.max(1, Math.floor(F / 10)), false), rowName: 'echo, notification prevention off (kick per frame, tx-complete every 1)', section: 'throughput' },
+      ...[1, 10, 64].map((n) => ({ job: streamJob('echo', `echo-n${n}`, 64, Math.max(1, Math.floor(F / 2))), rowName: `tx-complete mitigation N=${n} (stream)`, section: 'signals' as const })),
+      { job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 1, bursts: 1 }, rowName: 'single frame', section: 'signals' },
+      { job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 100, bursts: 1 }, rowName: 'burst of 100', section: 'signals' },
+      { job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 200, bursts: Math.max(1, Math.floor(F / 2 / 200)) }, rowName: 'steady stream (bursts of 200, each waited for)', section: 'signals' },
+    ];
+    for (const connector of want.has('signals') ? (['in-process', 'worker'] as const) : [])
+      for (const p of signalPlan) {
+        progress(`signals ${connector}: ${p.rowName}`);
+        const r = connector === 'in-process' ? await runInProcess(bus, p.job) : await session.run(p.job);
+        const s = seriesOf(`signals/${connector}/${p.rowName}`);
+        if (r.signals) {
+          s.runs.push(r.signals);
+          s.ring.push(ringRuns.get(p.job.size)!.at(-1)!);
+          s.ringbuf.push(undefined);
+        } else s.errors.push(r.error ?? 'no result');
+        rows.push(seriesRow(p.section, p.rowName, connector, p.job, s, post.get(p.job.size)!));
+      }
   } finally {
+    await session.stop();
     await bt.stop();
   }
 
-  const rows: BenchRow[] = [];
-  const latency: LatencyRow[] = [];
-  for (const size of SIZES) {
-    const r = ring.get(size)!;
-    rows.push(
-      emptyRow({
-        section: 'baseline',
-        name: 'hand-written SPSC ring',
-        device: 'none',
-        connector: 'worker (raw SAB)',
-        frameSize: size,
-        frames: r.frames,
-        seconds: r.seconds,
-        framesPerSec: r.framesPerSec,
-        bitsPerSec: r.framesPerSec * size * 8,
-        kicks: r.notifies,
-        kicksPerFrame: r.notifies / r.frames,
-        interrupts: r.consumerSleeps,
-        interruptsPerFrame: r.consumerSleeps / r.frames,
-        ratioToRing: 1,
-        ratioToPostMessage: r.framesPerSec / post.get(size)!.framesPerSec,
-        note: 'kicks = Atomics.notify calls (only when the consumer slept); interrupts = consumer sleeps',
-      }),
-    );
-  }
-  for (const size of SIZES) {
-    const p = post.get(size)!;
-    rows.push(
-      emptyRow({
-        section: 'baseline',
-        name: 'postMessage per frame',
-        device: 'none',
-        connector: 'worker (MessagePort)',
-        frameSize: size,
-        frames: p.frames,
-        seconds: p.seconds,
-        framesPerSec: p.framesPerSec,
-        bitsPerSec: p.framesPerSec * size * 8,
-        kicks: p.frames,
-        kicksPerFrame: 1,
-        ratioToRing: p.framesPerSec / ring.get(size)!.framesPerSec,
-        ratioToPostMessage: 1,
-        note: 'every message is a cross-thread wake',
-      }),
-    );
-  }
-  for (const b of [atomics, spin]) {
-    latency.push({
-      name: b.kind === 'atomics' ? 'Atomics.wait/notify ping-pong' : 'spin ping-pong',
-      device: 'none',
-      connector: 'worker (raw SAB)',
-      frameSize: 0,
-      samples: b.rounds,
-      p50Us: b.p50Us,
-      p99Us: b.p99Us,
-      ratioToAtomicsRtt: b.p50Us / atomics.p50Us,
-      ratioToSpinRtt: b.p50Us / spin.p50Us,
-      measured: true,
-      note: 'round trip',
-    });
-  }
-
-  // --- bus rows ---
-  const bus = newBus();
-  bus.on('device-failed', (d, e) => progress(`device ${d.name} failed: ${e.message}`));
-  const devices: Array<{ device: 'echo' | 'venet' | 'virtio-net'; name: string }> = [
-    { device: 'echo', name: 'echo-n10' },
-    { device: 'venet', name: 'venet0' },
-    { device: 'virtio-net', name: 'virtio-net0' },
-  ];
-  type Planned = { job: Job; rowName: string; section: BenchRow['section'] | 'latency' };
-  const plan: Planned[] = [];
-  for (const d of devices)
-    for (const size of SIZES)
-      plan.push({ job: { kind: 'stream', device: d.device, deviceName: d.name, size, frames: F, batching: true }, rowName: d.device === 'virtio-net' ? 'virtio-net stream (device default notification suppression)' : `${d.device} stream, tx-complete every 10`, section: 'throughput' });
-  plan.push({
-    job: { kind: 'stream', device: 'echo', deviceName: 'echo-n1', size: 64, frames: Math.max(1, Math.floor(F / 10)), batching: false },
-    rowName: 'echo, notification prevention off (kick per frame, tx-complete every 1)',
-    section: 'throughput',
-  });
-  for (const n of [1, 10, 64])
-    plan.push({ job: { kind: 'stream', device: 'echo', deviceName: `echo-n${n}`, size: 64, frames: Math.max(1, Math.floor(F / 2)), batching: true }, rowName: `tx-complete mitigation N=${n} (stream)`, section: 'signals' });
-  plan.push({ job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 1, bursts: 1 }, rowName: 'single frame', section: 'signals' });
-  plan.push({ job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 100, bursts: 1 }, rowName: 'burst of 100', section: 'signals' });
-  plan.push({
-    job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 200, bursts: Math.max(1, Math.floor(F / 2 / 200)) },
-    rowName: 'steady stream (bursts of 200, each waited for)',
-    section: 'signals',
-  });
-  plan.push({ job: { kind: 'latency', device: 'echo', deviceName: 'echo-n10', size: 64, samples: latencySamples }, rowName: 'single-frame round trip (echo)', section: 'latency' });
-
-  const results = new Map<string, JobResult[]>();
-  for (const [i, p] of plan.entries()) {
-    progress(`in-process ${i + 1}/${plan.length}: ${describe(p.job)}`);
-    const r = await runInProcess(bus, p.job);
-    results.set('in-process', [...(results.get('in-process') ?? []), r]);
-  }
-  progress(`worker: spawning the guest for ${plan.length} jobs`);
-  results.set(
-    'worker',
-    await runInWorker(
-      bus,
-      plan.map((p) => p.job),
-      (r, i) => progress(`worker ${i}/${plan.length}: ${describe(r.job)}${r.error ? ` FAILED: ${r.error}` : ''}`),
-    ),
-  );
-
-  for (const connector of ['in-process', 'worker']) {
-    const rs = results.get(connector)!;
-    plan.forEach((p, i) => {
-      const r = rs[i]!;
-      const job = p.job;
-      if (p.section === 'latency') {
-        latency.push(latencyRow(p.rowName, connector, job, r, 'send one frame, wait for its echo', atomics, spin));
-      } else rows.push(busRow(p.section, p.rowName, connector, job, r, ring, post));
-    });
-  }
-  // Latency with the guest asleep between frames: sleeping waits on both sides (the fair match for
-  // a raw Atomics ping-pong), then adaptive polling (spin a bounded budget before sleeping, on both
-  // sides; the match for a raw spin ping-pong).
-  const latencyModes: Array<{ connector: string; mode: WorkerMode; note: string }> = [
-    { connector: 'worker, sleeping waits', mode: { guest: { wait: 'blocking' } }, note: 'guest sleeps in Atomics.wait, host in Atomics.waitAsync' },
-    {
-      connector: `worker, adaptive poll ${ADAPTIVE_POLL_US} µs`,
-      mode: { hostPollBudgetUs: ADAPTIVE_POLL_US, guest: { wait: 'blocking', pollBudgetUs: ADAPTIVE_POLL_US } },
-      note: `both sides spin up to ${ADAPTIVE_POLL_US} µs for the next signal before sleeping`,
-    },
-  ];
-  for (const lm of latencyModes) {
-    progress(`latency: ${lm.connector}`);
-    const job: Job = { kind: 'latency', device: 'echo', deviceName: 'echo-n10', size: 64, samples: latencySamples, wait: 'blocking' };
-    const [r] = await runInWorker(bus, [job], () => {}, lm.mode);
-    latency.push(latencyRow('single-frame round trip (echo)', lm.connector, job, r, lm.note, atomics, spin));
-  }
-
-  // --- scale: 1, 2, 4, 8 guests on one switch ---
-  const scale = await runScale(Math.max(1000, Math.floor(F / 10)), 64, progress);
+  // --- scale: 1, 2, 4, 8 guests on one switch, repeated in turn ---
+  const scale = want.has('scale') ? await runScale(scaleFrames, 64, scaleReps, progress) : [];
 
   // --- memory: heap before/after N frames in one thread ---
-  const gc = gcFunction();
-  progress(`memory: warm-up`);
-  await runInProcess(bus, { kind: 'stream', device: 'echo', deviceName: 'echo-n10', size: 64, frames: Math.min(memoryFrames, 100_000), batching: true });
-  let before = 0;
-  let after = 0;
-  progress(`memory: ${memoryFrames.toLocaleString('en-US')} frames in-process`);
-  const mr = await runInProcess(bus, { kind: 'stream', device: 'echo', deviceName: 'echo-n10', size: 64, frames: memoryFrames, batching: true }, (phase) => {
-    gc();
-    gc();
-    if (phase === 'start') before = process.memoryUsage().heapUsed;
-    else after = process.memoryUsage().heapUsed;
-  });
-  if (mr.error) throw new Error(`memory row failed: ${mr.error}`);
-  const memory: MemoryRow = { device: 'echo-n10', connector: 'in-process', frameSize: 64, frames: memoryFrames, heapBeforeBytes: before, heapAfterBytes: after, growthBytes: after - before };
+  const memory = want.has('memory') ? await measureHeap(bus, memoryFrames, progress) : { device: 'echo-n10', connector: 'in-process', frameSize: 64, frames: 0, heapBeforeBytes: 0, heapAfterBytes: 0, growthBytes: 0 };
 
   const report: BenchReport = {
     mode: custom ? 'custom' : quick ? 'quick' : 'full',
     machine: { node: process.version, cpus: os.availableParallelism?.() ?? os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.arch()}` },
+    loadAverage: { start: loadStart, end: os.loadavg() },
     startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
     seconds: (performance.now() - started) / 1000,
+    reps,
     rows,
     latency,
     scale,
@@ -389,105 +328,80 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   return report;
 }
 
-/** A latency row from a job's result (`r` undefined or without latency: not measured), against the two ping-pong baselines. */
-function latencyRow(name: string, connector: string, job: Job, r: JobResult | undefined, note: string, atomics: PingPongBaseline, spin: PingPongBaseline): LatencyRow {
-  const l = r?.latency;
+/** Heap in use before and after `frames` frames in one thread (the heap target: flat over 10 M). */
+async function measureHeap(bus: Bus, memoryFrames: number, progress: (m: string) => void): Promise<MemoryRow> {
+  const gc = gcFunction();
+  progress(`memory: warm-up`);
+  await runInProcess(bus, streamJob('echo', 'echo-n10', 64, Math.min(memoryFrames, 100_000)));
+  let before = 0;
+  let after = 0;
+  progress(`memory: ${memoryFrames.toLocaleString('en-US')} frames in-process`);
+  const mr = await runInProcess(bus, streamJob('echo', 'echo-n10', 64, memoryFrames), (phase) => {
+    gc();
+    gc();
+    if (phase === 'start') before = process.memoryUsage().heapUsed;
+    else after = process.memoryUsage().heapUsed;
+  });
+  if (mr.error) throw new Error(`memory row failed: ${mr.error}`);
+  return { device: 'echo-n10', connector: 'in-process', frameSize: 64, frames: memoryFrames, heapBeforeBytes: before, heapAfterBytes: after, growthBytes: after - before };
+}
+
+/** A latency row from each repetition's result (`undefined` or without latency: not measured), paired with that repetition's ping-pongs. */
+function latencyRow(connector: string, job: LatencyJob, rs: Array<JobResult | undefined>, note: string, atomics: PingPongBaseline[], spin: PingPongBaseline[]): LatencyRow {
+  const ok = rs.map((r, i) => ({ l: r?.latency, i })).filter((x) => x.l !== undefined) as Array<{ l: NonNullable<JobResult['latency']>; i: number }>;
+  const error = rs.find((r) => r?.error)?.error;
+  const base = { name: 'single-frame round trip (echo)', device: job.deviceName, connector, frameSize: job.size, samples: job.samples, reps: ok.length };
+  if (ok.length === 0) return { ...base, p50Us: null, p99Us: null, p50Runs: null, ratioToAtomicsRtt: null, ratioToSpinRtt: null, measured: false, note: `not measured: ${error ?? 'no result'}` };
+  const p50 = summarize(ok.map((x) => x.l.p50Us));
   return {
-    name,
-    device: job.deviceName,
-    connector,
-    frameSize: job.size,
-    samples: l?.samples ?? 0,
-    p50Us: l?.p50Us ?? null,
-    p99Us: l?.p99Us ?? null,
-    ratioToAtomicsRtt: l ? l.p50Us / atomics.p50Us : null,
-    ratioToSpinRtt: l ? l.p50Us / spin.p50Us : null,
-    measured: !!l,
-    note: r?.error ? `failed: ${r.error}` : note,
+    ...base,
+    p50Us: p50.median,
+    p99Us: median(ok.map((x) => x.l.p99Us)),
+    p50Runs: p50,
+    ratioToAtomicsRtt: median(ok.map((x) => x.l.p50Us / atomics[x.i]!.p50Us)),
+    ratioToSpinRtt: median(ok.map((x) => x.l.p50Us / spin[x.i]!.p50Us)),
+    measured: true,
+    note: error ? `${note}; ${rs.length - ok.length} repetition(s) failed: ${error}` : note,
   };
 }
 
-function busRow(section: BenchRow['section'], name: string, connector: string, job: Job, r: JobResult, ring: Map<number, RingBaseline>, post: Map<number, PostMessageBaseline>): BenchRow {
+/** A row from a series of runs: medians, spread, and ratios paired per run with the baselines next to it. */
+function seriesRow(section: BenchRow['section'], name: string, connector: string, job: Job, s: Series | undefined, postFps: number): BenchRow {
   const base = { section, name, device: job.deviceName, connector, frameSize: job.size };
-  const s: SignalTotals | undefined = r.signals;
-  if (!s) return emptyRow({ ...base, measured: false, note: `not measured: ${r.error ?? 'no result'}` });
-  const fps = s.frames / s.seconds;
-  const interrupts = s.txCompleteInterrupts + s.rxInterrupts + s.eventInterrupts;
-  const isStream = job.kind === 'stream';
+  if (!s || s.runs.length === 0) return emptyRow({ ...base, measured: false, note: `not measured: ${s?.errors[0] ?? 'no result'}` });
+  const fpsOf = (t: SignalTotals) => t.frames / t.seconds;
+  const fps = summarize(s.runs.map(fpsOf));
+  // signal counts from the run with the median rate (counts barely move between runs)
+  const mid = s.runs.find((t) => fpsOf(t) === fps.median) ?? s.runs[0]!;
+  const interrupts = mid.txCompleteInterrupts + mid.rxInterrupts + mid.eventInterrupts;
+  const ratio = summarize(s.runs.map((t, i) => fpsOf(t) / s.ring[i]!.framesPerSec));
+  const rbRatios = s.runs.flatMap((t, i) => (s.ringbuf[i] ? [fpsOf(t) / s.ringbuf[i]!.framesPerSec] : []));
   const notes: string[] = [];
   if (job.device === 'echo') notes.push('echo: every frame also comes back on rx');
-  if (isStream && !(job as StreamJob).batching) notes.push('driver kicks every frame; suppressed kicks did not cross because the device was already running');
-  if (s.eventInterrupts > 0) notes.push(`${s.eventInterrupts} event-queue interrupts included`);
+  if (job.kind === 'stream' && !job.batching) notes.push('driver kicks every frame; suppressed kicks did not cross because the device was already running');
+  if (mid.eventInterrupts > 0) notes.push(`${mid.eventInterrupts} event-queue interrupts included`);
+  if (s.errors.length) notes.push(`${s.errors.length} run(s) failed: ${s.errors[0]}`);
   return emptyRow({
     ...base,
-    frames: s.frames,
-    seconds: s.seconds,
-    framesPerSec: fps,
-    bitsPerSec: fps * job.size * 8,
-    kicks: s.kicks,
-    kicksSuppressed: s.kicksSuppressed,
-    kicksPerFrame: s.kicks / s.frames,
-    txCompleteInterrupts: s.txCompleteInterrupts,
-    rxInterrupts: s.rxInterrupts,
+    frames: mid.frames,
+    reps: s.runs.length,
+    seconds: median(s.runs.map((t) => t.seconds)),
+    framesPerSec: fps.median,
+    framesPerSecRuns: fps,
+    bitsPerSec: fps.median * job.size * 8,
+    cpuUsPerFrame: median(s.runs.map((t) => t.cpuUs / t.frames)),
+    kicks: mid.kicks,
+    kicksSuppressed: mid.kicksSuppressed,
+    kicksPerFrame: mid.kicks / mid.frames,
+    txCompleteInterrupts: mid.txCompleteInterrupts,
+    rxInterrupts: mid.rxInterrupts,
     interrupts,
-    interruptsPerFrame: interrupts / s.frames,
-    ratioToRing: ring.has(job.size) ? fps / ring.get(job.size)!.framesPerSec : null,
-    ratioToPostMessage: post.has(job.size) ? fps / post.get(job.size)!.framesPerSec : null,
+    interruptsPerFrame: interrupts / mid.frames,
+    ratioToRing: ratio.median,
+    ratioToRingRuns: ratio,
+    ratioToRingbuf: rbRatios.length ? median(rbRatios) : null,
+    cpuRatioToRing: median(s.runs.map((t, i) => t.cpuUs / t.frames / (s.ring[i]!.cpuUs / s.ring[i]!.frames))),
+    ratioToPostMessage: fps.median / postFps,
     note: notes.join('; '),
   });
-}
-
-function find(rows: BenchRow[], pred: (r: BenchRow) => boolean): BenchRow | undefined {
-  return rows.find((r) => r.measured && pred(r));
-}
-
-/** The targets from the brief, checked against this run's figures. */
-export function checkTargets(report: BenchReport): TargetCheck[] {
-  const { rows } = report;
-  const out: TargetCheck[] = [];
-  const w64 = find(rows, (r) => r.section === 'throughput' && r.connector === 'worker' && r.device === 'echo-n10' && r.frameSize === 64);
-  out.push({ target: 'worker 64-byte frames >= 0.8x hand-written ring', value: w64 ? `${w64.ratioToRing!.toFixed(3)}x` : 'not measured', met: w64 ? w64.ratioToRing! >= 0.8 : null });
-  out.push({ target: 'worker 64-byte frames >= 15x postMessage', value: w64 ? `${w64.ratioToPostMessage!.toFixed(2)}x` : 'not measured', met: w64 ? w64.ratioToPostMessage! >= 15 : null });
-  for (const [device, label, goal] of [['venet0', 'venet', 0.8], ['virtio-net0', 'virtio-net', 0.7]] as const) {
-    const r = find(rows, (x) => x.section === 'throughput' && x.connector === 'worker' && x.device === device && x.frameSize === 64);
-    out.push({ target: `worker 64-byte ${label} stream >= ${goal}x hand-written ring`, value: r?.ratioToRing != null ? `${r.ratioToRing.toFixed(3)}x` : 'not measured', met: r?.ratioToRing != null ? r.ratioToRing >= goal : null });
-  }
-  for (const connector of ['in-process', 'worker']) {
-    const steady = find(rows, (r) => r.connector === connector && r.name.startsWith('steady stream'));
-    out.push({ target: `${connector}: steady stream <= 0.01 kicks/frame`, value: steady ? steady.kicksPerFrame!.toFixed(4) : 'not measured', met: steady ? steady.kicksPerFrame! <= 0.01 : null });
-    const stream = find(rows, (r) => r.connector === connector && r.section === 'throughput' && r.device === 'echo-n10' && r.frameSize === 64);
-    out.push({ target: `${connector}: free-running 64-byte stream <= 0.01 kicks/frame`, value: stream ? stream.kicksPerFrame!.toFixed(4) : 'not measured', met: stream ? stream.kicksPerFrame! <= 0.01 : null });
-    const single = find(rows, (r) => r.connector === connector && r.name === 'single frame');
-    out.push({
-      target: `${connector}: single frame = 1 kick + 1 interrupt (tx-complete; rx echo counted separately)`,
-      value: single ? `${single.kicks} kick, ${single.txCompleteInterrupts} tx-complete, ${single.rxInterrupts} rx` : 'not measured',
-      met: single ? single.kicks === 1 && single.txCompleteInterrupts === 1 : null,
-    });
-    const burst = find(rows, (r) => r.connector === connector && r.name === 'burst of 100');
-    out.push({
-      target: `${connector}: burst of 100 = 1 kick, <= 10 tx-complete`,
-      value: burst ? `${burst.kicks} kick, ${burst.txCompleteInterrupts} tx-complete` : 'not measured',
-      met: burst ? burst.kicks === 1 && burst.txCompleteInterrupts! <= 10 : null,
-    });
-  }
-  const sleeping = report.latency.find((l) => l.connector === 'worker, sleeping waits');
-  out.push({
-    target: 'single-frame round trip, sleeping waits <= 1.25x raw Atomics ping-pong (p50)',
-    value: sleeping?.ratioToAtomicsRtt != null ? `${sleeping.ratioToAtomicsRtt.toFixed(2)}x (${sleeping.p50Us!.toFixed(1)} µs)` : 'not measured',
-    met: sleeping?.ratioToAtomicsRtt != null ? sleeping.ratioToAtomicsRtt <= 1.25 : null,
-  });
-  const adaptive = report.latency.find((l) => l.connector.startsWith('worker, adaptive poll'));
-  out.push({
-    target: 'single-frame round trip, adaptive polling <= 5x raw spin ping-pong (p50)',
-    value: adaptive?.ratioToSpinRtt != null ? `${adaptive.ratioToSpinRtt.toFixed(2)}x (${adaptive.p50Us!.toFixed(2)} µs)` : 'not measured',
-    met: adaptive?.ratioToSpinRtt != null ? adaptive.ratioToSpinRtt <= 5 : null,
-  });
-  const m = report.memory;
-  const scaled = m.frames >= 10_000_000;
-  out.push({
-    target: 'heap growth over 10M frames < 1 MB',
-    value: `${m.growthBytes.toLocaleString('en-US')} bytes over ${m.frames.toLocaleString('en-US')} frames`,
-    met: scaled ? m.growthBytes < 1 << 20 : null,
-  });
-  return out;
 }

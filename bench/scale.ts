@@ -6,8 +6,11 @@ import { WorkerConnector } from '@vbus/core/node';
 import { venetModule } from '@vbus/venet';
 import { GuestResponder, LearningSwitch, parseMac } from '@vbus/net';
 import { NicGuestHandle } from '@vbus/guest-nic';
+import type { ScaleRow } from './report.js';
+import { median, summarize } from './stats.js';
 
-export interface ScaleRow {
+/** One run of one guest count. */
+export interface ScaleRun {
   guests: number;
   frameSize: number;
   /** Frames the guests sent (all of them together). */
@@ -28,7 +31,7 @@ export interface ScaleRow {
 const SINK_IP = '192.0.2.254';
 
 /** Run one scale row: `guests` workers each stream `framesPerGuest` frames of `size` bytes to the sink. */
-export async function runScaleRow(guests: number, framesPerGuest: number, size: number): Promise<ScaleRow> {
+export async function runScaleRow(guests: number, framesPerGuest: number, size: number): Promise<ScaleRun> {
   const { vbus } = createVbus({ modules: [venetModule] });
   const bus = vbus.createBus('scale');
   const sw = new LearningSwitch({ name: 'scale' });
@@ -106,12 +109,38 @@ function totals(bus: ReturnType<ReturnType<typeof createVbus>['vbus']['createBus
   return { txDrops, kicks, interrupts };
 }
 
-/** The scale section: 1, 2, 4 and 8 guests. */
-export async function runScale(framesPerGuest: number, size = 64, progress: (s: string) => void = () => {}): Promise<ScaleRow[]> {
-  const rows: ScaleRow[] = [];
-  for (const n of [1, 2, 4, 8]) {
-    progress(`scale: ${n} guest(s)`);
-    rows.push(await runScaleRow(n, framesPerGuest, size));
-  }
-  return rows;
+const GUESTS = [1, 2, 4, 8];
+
+/**
+ * The scale section: 1, 2, 4 and 8 guests, `reps` times in turn (1, 2, 4, 8, 1, 2, ...), so that
+ * each repetition's 8-guest figure is paired with its own 1-guest figure.
+ */
+export async function runScale(framesPerGuest: number, size = 64, reps = 1, progress: (s: string) => void = () => {}): Promise<ScaleRow[]> {
+  const runs = new Map<number, ScaleRun[]>(GUESTS.map((n) => [n, []]));
+  for (let rep = 0; rep < reps; rep++)
+    for (const n of GUESTS) {
+      progress(`scale ${rep + 1}/${reps}: ${n} guest(s)`);
+      runs.get(n)!.push(await runScaleRow(n, framesPerGuest, size));
+    }
+  const one = runs.get(1)!;
+  return GUESTS.map((n) => {
+    const rs = runs.get(n)!;
+    const sum = (f: (r: ScaleRun) => number) => rs.reduce((s, r) => s + f(r), 0);
+    const fps = summarize(rs.map((r) => r.framesPerSec));
+    return {
+      guests: n,
+      frameSize: size,
+      reps,
+      frames: sum((r) => r.frames),
+      delivered: sum((r) => r.delivered),
+      dropped: sum((r) => r.dropped),
+      seconds: median(rs.map((r) => r.seconds)),
+      framesPerSec: fps.median,
+      framesPerSecRuns: fps,
+      ratioToOneGuest: median(rs.map((r, i) => r.framesPerSec / one[i]!.framesPerSec)),
+      cpuUsPerFrame: median(rs.map((r) => r.cpuUsPerFrame)),
+      kicksPerFrame: median(rs.map((r) => r.kicksPerFrame)),
+      interruptsPerFrame: median(rs.map((r) => r.interruptsPerFrame)),
+    };
+  });
 }

@@ -10,7 +10,7 @@ import { percentile } from './stats.js';
 export type DeviceKind = 'echo' | 'venet' | 'virtio-net';
 
 /** What the benchmark drives: every GuestNic offers it, and so does the echo device's driver. */
-type BenchDriver = Pick<GuestNic, 'flush' | 'signalCounters' | 'txPending'> & {
+type BenchDriver = Pick<GuestNic, 'flush' | 'signalCounters' | 'txPending'> & Partial<Pick<GuestNic, 'onTxWake'>> & {
   send(frame: Uint8Array, options?: NicSendOptions): boolean;
   onFrame: (frame: Uint8Array) => void;
   readonly counters: { readonly sent: number; readonly received: number };
@@ -63,6 +63,8 @@ export interface SignalTotals {
   frames: number;
   received: number;
   seconds: number;
+  /** Process CPU time (every thread: user + system) over the same span as `seconds`, in µs. */
+  cpuUs: number;
   kicks: number;
   kicksSuppressed: number;
   txCompleteInterrupts: number;
@@ -78,6 +80,24 @@ export type JobResult = { job: Job; signals?: SignalTotals; latency?: LatencyRes
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * After a refused send: a GuestNic wakes its sender when the device frees tx buffers (so the
+ * guest sleeps instead of polling a full ring); the echo driver has no such wake, so it polls.
+ * The timer bounds a wait for a wake that is not coming (a frame refused for another reason).
+ */
+function afterRefusal(d: BenchDriver): Promise<void> {
+  if (d.onTxWake === undefined) return tick();
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(done, 20);
+    function done(): void {
+      clearTimeout(t);
+      d.onTxWake = () => {};
+      resolve();
+    }
+    d.onTxWake = done;
+  });
+}
+
 async function until(done: () => boolean, what: string, conn: GuestConnection, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!done()) {
@@ -87,12 +107,13 @@ async function until(done: () => boolean, what: string, conn: GuestConnection, t
   }
 }
 
-function totals(d: BenchDriver, frames: number, seconds: number): SignalTotals {
+function totals(d: BenchDriver, frames: number, seconds: number, cpu: NodeJS.CpuUsage): SignalTotals {
   const sig = d.signalCounters();
   return {
     frames,
     received: d.counters.received,
     seconds,
+    cpuUs: cpu.user + cpu.system,
     kicks: sig.tx.injected,
     kicksSuppressed: sig.tx.suppressed,
     txCompleteInterrupts: sig.tx.wakeups,
@@ -112,24 +133,29 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
   const frame = new Uint8Array(job.size);
   const echo = job.device === 'echo';
   let sent = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (sent < job.frames) {
     let n = 0;
+    let refused = false;
     while (sent < job.frames && (!echo || sent - d.counters.received < RING)) {
       frame[0] = sent;
-      if (!d.send(frame, job.batching ? SEND_MORE : SEND_NOW)) break;
+      if (!d.send(frame, job.batching ? SEND_MORE : SEND_NOW)) {
+        refused = true;
+        break;
+      }
       sent++;
       n++;
       // unbatched: let the device run before the next frame, so that each kick can cross
       if (!job.batching) break;
     }
     if (job.batching && n > 0) d.flush();
-    await tick();
+    await (refused ? afterRefusal(d) : tick());
   }
   if (echo) await until(() => d.counters.received >= job.frames && d.txPending() === 0, `${job.deviceName} stream`, conn);
   else await until(() => d.txPending() === 0, `${job.deviceName} stream`, conn);
   const seconds = (performance.now() - t0) / 1000;
-  const r = totals(d, job.frames, seconds);
+  const r = totals(d, job.frames, seconds, process.cpuUsage(cpu0));
   probe?.('end');
   await conn.close();
   return r;
@@ -139,6 +165,7 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
 async function scenario(job: ScenarioJob, conn: GuestConnection, allocator: GuestAllocator): Promise<SignalTotals> {
   const d = await openDriver('echo', conn, allocator);
   const frame = new Uint8Array(job.size);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let sent = 0;
   for (let b = 0; b < job.bursts; b++) {
@@ -154,7 +181,7 @@ async function scenario(job: ScenarioJob, conn: GuestConnection, allocator: Gues
     const target = sent;
     await until(() => d.counters.received >= target && d.txPending() === 0, `${job.deviceName} burst`, conn);
   }
-  const r = totals(d, sent, (performance.now() - t0) / 1000);
+  const r = totals(d, sent, (performance.now() - t0) / 1000, process.cpuUsage(cpu0));
   await conn.close();
   return r;
 }

@@ -26,6 +26,22 @@ nic.onFrame = (f) => {
 };
 const port = parentPort!;
 const yieldToLoop = () => new Promise((r) => setImmediate(r));
+/**
+ * Sleep until the driver frees tx buffers (its tx-complete interrupt), instead of polling a full
+ * ring: with several guests on few cores, polling guests starve the host thread that runs every
+ * device. The timer only bounds the wait, in case no completion is coming (link down, say).
+ */
+const TX_WAKE_BOUND_MS = 50;
+const untilTxWake = () =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, TX_WAKE_BOUND_MS);
+    function done(): void {
+      clearTimeout(t);
+      nic.onTxWake = () => {};
+      resolve();
+    }
+    nic.onTxWake = done;
+  });
 
 port.on('message', async (m: NicGuestCommand) => {
   try {
@@ -57,7 +73,8 @@ port.on('message', async (m: NicGuestCommand) => {
         if (refill && nic.send(frame, last ? SEND_NOW : SEND_MORE)) sent++;
         else {
           nic.flush();
-          await yieldToLoop();
+          // refused with refill on: the ring is full (the queue stopped); else waiting for echoes
+          await (refill ? untilTxWake() : yieldToLoop());
           continue;
         }
         if (last) await yieldToLoop();

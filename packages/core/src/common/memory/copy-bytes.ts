@@ -13,20 +13,24 @@ export function checkSpan(b: Uint8Array, offset: number, length: number, op: str
 const LOOP_COPY_MAX = 128;
 
 /**
- * Int32 views over whole buffers, for the word loop: two single-entry caches (source, target),
- * so the usual pattern (one guest region, one device scratch buffer) never allocates.
+ * Int32 views over whole buffers, for the word loop: a few entries found by buffer identity, so
+ * that a thread copying between guest memory and two or three private buffers (a device's
+ * descriptor copy and its event buffer, say) never allocates. With one entry per direction, a
+ * copy out (guest to private) followed by a copy in (private to guest) replaced both entries and
+ * allocated two views per frame.
  */
-const wordCache: Array<{ buffer: ArrayBufferLike | undefined; words: Int32Array | undefined }> = [
-  { buffer: undefined, words: undefined },
-  { buffer: undefined, words: undefined },
-];
-function wordsOf(buffer: ArrayBufferLike, slot: 0 | 1): Int32Array {
-  const c = wordCache[slot]!;
-  if (c.buffer !== buffer) {
-    c.words = new Int32Array(buffer as ArrayBuffer, 0, buffer.byteLength >> 2);
-    c.buffer = buffer;
-  }
-  return c.words!;
+const WORD_CACHE = 4;
+const wordBuffers: Array<ArrayBufferLike | undefined> = new Array(WORD_CACHE).fill(undefined);
+const wordViews: Array<Int32Array | undefined> = new Array(WORD_CACHE).fill(undefined);
+let wordNext = 0;
+function wordsOf(buffer: ArrayBufferLike): Int32Array {
+  for (let i = 0; i < WORD_CACHE; i++) if (wordBuffers[i] === buffer) return wordViews[i]!;
+  const i = wordNext;
+  wordNext = (i + 1) % WORD_CACHE;
+  const words = new Int32Array(buffer as ArrayBuffer, 0, buffer.byteLength >> 2);
+  wordBuffers[i] = buffer;
+  wordViews[i] = words;
+  return words;
 }
 
 /**
@@ -51,8 +55,8 @@ export function copyBytes(src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt
     const s = src.byteOffset + srcAt;
     const d = dst.byteOffset + dstAt;
     if (((s | d | length) & 3) === 0) {
-      const sw = wordsOf(src.buffer, 0);
-      const dw = wordsOf(dst.buffer, 1);
+      const sw = wordsOf(src.buffer);
+      const dw = wordsOf(dst.buffer);
       const s4 = s >> 2;
       const d4 = d >> 2;
       const n4 = length >> 2;

@@ -73,6 +73,13 @@ export interface GuestNic {
   onFrame: FrameHandler;
   /** Send one frame; false when it was refused (ring full, too big), counted as a drop. */
   send(frame: Uint8Array, options?: NicSendOptions): boolean;
+  /**
+   * Called when tx buffers were freed after `send()` refused a frame because the ring was full
+   * (Linux's netif_wake_queue after netif_stop_queue): a sender waits for it instead of polling,
+   * so it leaves the CPU to the device. Called from the driver's tx-complete interrupt (or a
+   * microtask, when buffers were already free as the refusal returned); at most once per stop.
+   */
+  onTxWake: () => void;
   /** Kick the device for frames sent with `more`, if it wants a notification. */
   flush(): void;
   /** A snapshot of the counters. */

@@ -102,6 +102,10 @@ export class VenetDriver implements GuestNic {
   private frameHandler: FrameHandler | undefined;
   /** Link state changes reported by LINKSTATE events. */
   onLink: (up: boolean) => void = () => {};
+  /** GuestNic: called when tx buffers were freed after a send refused for a full ring. */
+  onTxWake: () => void = () => {};
+  /** A send was refused for a full ring and onTxWake has not been called since. */
+  private txStopped = false;
   private rxSignal!: ShmSignal;
   private txSignal!: ShmSignal;
   private evqSignal: ShmSignal | undefined;
@@ -177,7 +181,7 @@ export class VenetDriver implements GuestNic {
     };
     d.txSignal.handler = () => {
       d.counters.txCompletes++;
-      d.reclaimTx();
+      d.txInterrupt();
     };
     if (d.eventqCaps !== 0) {
       const m = options.eventRingSize ?? 64;
@@ -241,6 +245,8 @@ export class VenetDriver implements GuestNic {
     const slot = this.txFree.pop();
     if (slot === undefined) {
       this.counters.txBusy++;
+      // the queue stops: the tx-complete interrupt that frees buffers wakes the sender
+      this.txStopped = true;
       if (!options.more) this.tx.kick();
       return false;
     }
@@ -313,6 +319,15 @@ export class VenetDriver implements GuestNic {
   /** Take back tx buffers the device finished. */
   reclaimTx(): number {
     return this.tx.reclaim(this.freeTxSlot);
+  }
+
+  /** A tx-complete interrupt (signal or TXC events): reclaim, and wake a stopped sender. */
+  private txInterrupt(): void {
+    this.reclaimTx();
+    if (this.txStopped && this.txFree.length > 0) {
+      this.txStopped = false;
+      this.onTxWake();
+    }
   }
 
   /** Tx buffers in flight. */
@@ -395,7 +410,7 @@ export class VenetDriver implements GuestNic {
     });
     if (txc > 0) {
       this.counters.txCompletes++;
-      this.reclaimTx();
+      this.txInterrupt();
     }
   }
 

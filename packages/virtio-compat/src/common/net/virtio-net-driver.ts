@@ -1,126 +1,62 @@
-// One file on purpose (about 600 lines, over the ~350 guideline): the driver is one state machine
-// (bring-up, tx, NAPI rx with MRG_RXBUF, the control-queue client, recover) over shared per-queue
-// state, as Linux keeps virtio_net.c; the loop it shares with venet is @vbus/net's NapiPoll.
-import { BusError, cryptoRandomSource, type GuestAllocator, type GuestConnection, type RandomSource, type ShmSignal } from '@vbus/core';
-import { NapiPoll, PollBatch, SEND_NOW, type NapiQueue, randomLocalMac, type FrameHandler, type FrameOffload, type GuestNic, type GuestNicStats, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
+// The virtio-net guest driver: bring-up, transmit, the NAPI wiring of receive, recover. The
+// receive path itself is in virtio-net-driver-rx.ts, the control-queue client in
+// virtio-net-driver-control.ts, options/counters/queue state in virtio-net-driver-types.ts; the
+// loop it shares with venet is @vbus/net's NapiPoll.
+import { BusError, cryptoRandomSource, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
+import {
+  NapiPoll,
+  PollBatch,
+  SEND_NOW,
+  type FrameHandler,
+  type GuestNic,
+  type GuestNicStats,
+  type NicSendOptions,
+  type NicSignalCounters,
+} from '@vbus/net';
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE,
   VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET,
   VIRTIO_CONFIG_S_DRIVER,
   VIRTIO_CONFIG_S_DRIVER_OK,
-  VIRTIO_CONFIG_S_FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_RING_PACKED,
-  VIRTIO_F_VERSION_1,
-  featureMask,
   hasFeature,
 } from '../virtqueue/layout.js';
-import { PackedQueueDriver } from '../virtqueue/packed-queue.js';
-import { SplitQueueDriver } from '../virtqueue/split-queue.js';
-import type { VirtqueueDriver } from '../virtqueue/virtqueue.js';
 import { VirtioTransportClient } from '../transport/transport-client.js';
 import {
-  VIRTIO_NET_CONFIG_MAC,
-  VIRTIO_NET_CONFIG_MAX_VQ_PAIRS,
-  VIRTIO_NET_CONFIG_MTU,
-  VIRTIO_NET_CONFIG_SIZE,
   VIRTIO_NET_CONFIG_STATUS,
-  VIRTIO_NET_CTRL_HDR_SIZE,
   VIRTIO_NET_CTRL_MAC,
   VIRTIO_NET_CTRL_MAC_ADDR_SET,
   VIRTIO_NET_CTRL_MQ,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-  VIRTIO_NET_CTRL_RX,
-  VIRTIO_NET_CTRL_RX_ALLMULTI,
-  VIRTIO_NET_CTRL_RX_PROMISC,
   VIRTIO_NET_F_CSUM,
-  VIRTIO_NET_F_CTRL_MAC_ADDR,
-  VIRTIO_NET_F_CTRL_RX,
   VIRTIO_NET_F_CTRL_VQ,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_NET_F_MTU,
   VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_HDR_F_NEEDS_CSUM,
-  VIRTIO_NET_HDR_NUM_BUFFERS,
   VIRTIO_NET_HDR_SIZE,
   VIRTIO_NET_OK,
   VIRTIO_NET_S_LINK_UP,
   ctrlQueueIndex,
-  emptyNetHeader,
-  encodeNetHeader,
   rxQueueIndex,
   txQueueIndex,
 } from './virtio-net-abi.js';
 import { VIRTIO_NET_IMPLEMENTED_FEATURES } from './features.js';
+import { negotiate, setupDriverQueue } from './virtio-net-driver-setup.js';
+import { ControlClient } from './virtio-net-driver-control.js';
+import { RxPath } from './virtio-net-driver-rx.js';
+import { TxPath } from './virtio-net-driver-tx.js';
+import {
+  newDriverCounters,
+  type DriverQueue,
+  type VirtioNetDriverCounters,
+  type VirtioNetDriverOptions,
+} from './virtio-net-driver-types.js';
 
-
-const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];
+export type { VirtioNetDriverCounters, VirtioNetDriverOptions } from './virtio-net-driver-types.js';
 
 /** What onFrame reads as before a handler is attached (no frame reaches it: the loops are held). */
 const ignoreFrame: FrameHandler = () => {};
 /** Features the driver knows how to use. */
 export const VIRTIO_NET_DRIVER_FEATURES: bigint = VIRTIO_NET_IMPLEMENTED_FEATURES;
-
-/** Options of {@link VirtioNetDriver.open}. */
-export interface VirtioNetDriverOptions {
-  /** Ring layout: "split" (default) or "packed" (needs RING_PACKED from the device). */
-  ring?: 'split' | 'packed';
-  /** Queue size (default 256, capped by the device's maximum). */
-  queueSize?: number;
-  /** Feature mask the driver is willing to use (ANDed with what it supports and the device offers). */
-  features?: bigint;
-  /** Queue pairs to use with MQ (default 1). */
-  queuePairs?: number;
-  /** Bytes per rx buffer including the 12-byte header (default 2048). */
-  rxBufferSize?: number;
-  /** Bytes per tx buffer including the header (default 2048): larger frames are refused. */
-  txBufferSize?: number;
-  /** Frames per NAPI poll before yielding (default 64). */
-  pollWeight?: number;
-  /**
-   * Where the MAC comes from when the device offers none (no VIRTIO_NET_F_MAC): a random locally
-   * administered one, as Linux's virtio_net. Give a seeded source for reproducible runs. Default: crypto.
-   */
-  random?: RandomSource;
-}
-
-/** Driver-side counters. */
-export interface VirtioNetDriverCounters {
-  sent: number;
-  received: number;
-  /** Bytes of the frames sent and received (without the net header). */
-  txBytes: number;
-  rxBytes: number;
-  /** send() refused: the ring was full (the queue is "stopped" until a tx interrupt). */
-  txBusy: number;
-  /** send() refused: frame larger than a tx buffer. */
-  txTooBig: number;
-  /** Kicks (available-buffer notifications) that crossed / were suppressed by the shm-signal. */
-  kicks: number;
-  kicksSuppressed: number;
-  /** Used-buffer notifications (rx + tx interrupts) received. */
-  interrupts: number;
-  polls: number;
-  /** rx buffers returned shorter than a header, or with a bad num_buffers. */
-  rxErrors: number;
-  configChanges: number;
-}
-
-interface Queue {
-  index: number;
-  vq: VirtqueueDriver<number>;
-  signal: ShmSignal;
-  buffers: number[];
-  bufferSize: number;
-  /** tx: free buffer numbers */
-  free: number[];
-  /** rx: the queue's NAPI loop. */
-  napi?: NapiPoll;
-}
 
 /**
  * A virtio-net guest driver doing what Linux's virtio_net does: reset, ACKNOWLEDGE, DRIVER,
@@ -147,42 +83,31 @@ export class VirtioNetDriver implements GuestNic {
     for (const q of this.rx) q.napi?.release();
   }
   private frameHandler: FrameHandler | undefined;
+  /** GuestNic: called when tx buffers were freed after a send refused for a full ring. */
+  onTxWake: () => void = () => {};
+  /** A send was refused for a full ring and onTxWake has not been called since. */
+  private txStopped = false;
+  private readonly txWakeNow = (): void => {
+    if (!this.txStopped) return;
+    this.txStopped = false;
+    this.onTxWake();
+  };
   /** Called when the link state changes or the device needs a reset. */
   onConfigChange: (status: { link: boolean; needsReset: boolean }) => void = () => {};
-  readonly counters: VirtioNetDriverCounters = {
-    sent: 0,
-    received: 0,
-    txBytes: 0,
-    rxBytes: 0,
-    txBusy: 0,
-    txTooBig: 0,
-    kicks: 0,
-    kicksSuppressed: 0,
-    interrupts: 0,
-    polls: 0,
-    rxErrors: 0,
-    configChanges: 0,
-  };
+  readonly counters: VirtioNetDriverCounters = newDriverCounters();
   readonly transport: VirtioTransportClient;
   features = 0n;
   mac: Uint8Array = new Uint8Array(6);
   mtu = 1500;
   maxPairs = 1;
   link = true;
-  private rx: Queue[] = [];
-  private tx: Queue[] = [];
-  private ctrl: Queue | undefined;
-  private readonly hdr = emptyNetHeader();
-  private readonly hdrBytes = new Uint8Array(VIRTIO_NET_HDR_SIZE);
-  /** The one readable segment of a tx buffer, reused per send (add() copies it into the ring). */
-  private readonly txSeg = { addr: 0, len: 0 };
-  private readonly txSegs = [this.txSeg];
-  private mrgScratch = new Uint8Array(4096);
-  private readonly ctrlWaiters = new Map<number, (ack: number) => void>();
+  private rx: DriverQueue[] = [];
+  private tx: DriverQueue[] = [];
+  private ctrl: DriverQueue | undefined;
+  private readonly txPath: TxPath;
   private readonly options: Required<Omit<VirtioNetDriverOptions, 'features'>> & { features: bigint };
-  /** Per rx queue and buffer, the last view handed to onFrame (reused while the length matches). */
-  private readonly rxViews: Array<Array<Uint8Array | undefined>> = [];
-  private readonly rxOffload: FrameOffload = { needsCsum: true, csumStart: 0, csumOffset: 0, gsoType: 0, gsoSize: 0, hdrLen: 0, ecn: false };
+  private readonly rxPath: RxPath;
+  private control: ControlClient | undefined;
   /** Sends made inside an rx poll (replies) kick once when the poll ends, per tx pair. */
   private readonly kickAfterPoll: boolean[] = [];
   private readonly pollBatch = new PollBatch(() => this.kickAfterPolls());
@@ -195,6 +120,18 @@ export class VirtioNetDriver implements GuestNic {
     options: VirtioNetDriverOptions,
   ) {
     this.transport = new VirtioTransportClient(conn, allocator);
+    this.txPath = new TxPath(conn.memory);
+    const driver = this;
+    this.rxPath = new RxPath({
+      memory: conn.memory,
+      counters: this.counters,
+      get mergeable() {
+        return driver.has(VIRTIO_NET_F_MRG_RXBUF);
+      },
+      get frameHandler() {
+        return driver.frameHandler;
+      },
+    });
     this.options = {
       ring: options.ring ?? 'split',
       queueSize: options.queueSize ?? 256,
@@ -223,9 +160,9 @@ export class VirtioNetDriver implements GuestNic {
     this.rx = [];
     this.tx = [];
     this.ctrl = undefined;
-    this.rxViews.length = 0; // the new rings get new buffers
-    for (const w of this.ctrlWaiters.values()) w(1);
-    this.ctrlWaiters.clear();
+    this.rxPath.reset(); // the new rings get new buffers
+    this.control?.cancelAll();
+    this.control = undefined;
     await this.init();
     void old; // their memory stays allocated: the device may still have been writing into it
   }
@@ -233,46 +170,27 @@ export class VirtioNetDriver implements GuestNic {
   private async init(): Promise<void> {
     const t = this.transport;
     const name = this.conn.device.name;
-    await t.setStatus(0);
-    await t.setStatus(VIRTIO_CONFIG_S_ACKNOWLEDGE);
-    await t.setStatus(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-    const offered = await t.deviceFeatures();
-    if (!hasFeature(offered, VIRTIO_F_VERSION_1)) {
-      await t.setStatus(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FAILED);
-      throw new BusError(`${name}: the device does not offer VERSION_1`);
-    }
-    let f = offered & VIRTIO_NET_DRIVER_FEATURES & this.options.features;
-    const packed = featureMask(VIRTIO_F_RING_PACKED);
-    if (this.options.ring === 'packed') {
-      if ((f & packed) === 0n) throw new BusError(`${name}: packed rings asked for but RING_PACKED is not available`);
-    } else f &= ~packed;
-    if (!hasFeature(f, VIRTIO_NET_F_CTRL_VQ)) f &= ~(featureMask(VIRTIO_NET_F_CTRL_RX) | featureMask(VIRTIO_NET_F_MQ) | featureMask(VIRTIO_NET_F_CTRL_MAC_ADDR));
-    this.features = f;
-    await t.setDriverFeatures(f);
-    const s = await t.setStatus(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
-    if ((s & VIRTIO_CONFIG_S_FEATURES_OK) === 0) {
-      await t.setStatus(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FAILED);
-      throw new BusError(`${name}: the device refused features 0x${f.toString(16)} (FEATURES_OK not set)`);
-    }
-    const cfg = await t.readConfig(0, VIRTIO_NET_CONFIG_SIZE);
-    const dv = new DataView(cfg.buffer, cfg.byteOffset, cfg.byteLength);
-    if (this.has(VIRTIO_NET_F_MAC)) this.mac = cfg.slice(VIRTIO_NET_CONFIG_MAC, VIRTIO_NET_CONFIG_MAC + 6);
-    else this.mac = randomLocalMac(this.options.random); // no MAC from the device: a random local one, as Linux's virtio_net
-    if (this.has(VIRTIO_NET_F_MTU)) this.mtu = dv.getUint16(VIRTIO_NET_CONFIG_MTU, true);
-    this.link = !this.has(VIRTIO_NET_F_STATUS) || (dv.getUint16(VIRTIO_NET_CONFIG_STATUS, true) & VIRTIO_NET_S_LINK_UP) !== 0;
-    this.maxPairs = this.has(VIRTIO_NET_F_MQ) ? dv.getUint16(VIRTIO_NET_CONFIG_MAX_VQ_PAIRS, true) : 1;
+    const n = await negotiate(t, name, VIRTIO_NET_DRIVER_FEATURES & this.options.features, this.options.ring, this.options.random);
+    this.features = n.features;
+    this.mac = n.mac;
+    if (n.mtu !== undefined) this.mtu = n.mtu;
+    this.link = n.link;
+    this.maxPairs = n.maxPairs;
     const pairs = Math.max(1, Math.min(this.options.queuePairs, this.maxPairs));
 
     for (let k = 1; k <= pairs; k++) {
       this.rx.push(await this.setupQueue(rxQueueIndex(k), this.options.rxBufferSize, 'rx'));
       this.tx.push(await this.setupQueue(txQueueIndex(k), this.options.txBufferSize, 'tx'));
     }
-    if (this.has(VIRTIO_NET_F_CTRL_VQ)) this.ctrl = await this.setupQueue(ctrlQueueIndex(this.maxPairs), 64, 'ctrl');
+    if (this.has(VIRTIO_NET_F_CTRL_VQ)) {
+      this.ctrl = await this.setupQueue(ctrlQueueIndex(this.maxPairs), 64, 'ctrl');
+      this.control = new ControlClient(name, this.conn.memory, this.ctrl, (q) => this.kick(q));
+    }
     this.configSignal ??= await t.registerConfigSignal();
     this.configSignal.handler = () => void this.onConfigSignal();
 
     for (const q of this.rx) {
-      this.refill(q);
+      this.rxPath.refill(q);
       // rx kicks are rare (the device asks only when it ran dry): one is left to the refill path
     }
     for (const q of this.tx) q.vq.disableInterrupts(); // tx completions are reaped on send (free_old_xmit)
@@ -289,31 +207,12 @@ export class VirtioNetDriver implements GuestNic {
     return hasFeature(this.features, bit);
   }
 
-  private async setupQueue(index: number, bufferSize: number, kind: 'rx' | 'tx' | 'ctrl'): Promise<Queue> {
-    const packed = this.has(VIRTIO_F_RING_PACKED);
-    const common = {
-      name: `${this.conn.device.name}.q${index}`,
-      memory: this.conn.memory,
-      size: kind === 'ctrl' ? 16 : this.options.queueSize,
-      eventIdx: this.has(VIRTIO_F_EVENT_IDX),
-      indirect: this.has(VIRTIO_F_INDIRECT_DESC),
-      allocator: this.allocator,
-    };
-    const vq: VirtqueueDriver<number> = packed ? PackedQueueDriver.allocate<number>(common) : SplitQueueDriver.allocate<number>(common);
-    const a = vq instanceof PackedQueueDriver ? vq.addresses : (vq as SplitQueueDriver<number>).addresses;
-    const areas =
-      'descRing' in a ? { desc: a.descRing, driver: a.driverEvent, device: a.deviceEvent } : { desc: a.descTable, driver: a.availRing, device: a.usedRing };
-    let signal = this.signals.get(index);
-    if (!signal) {
-      signal = await this.transport.registerQueue(index, { address: areas.desc, length: 16 * common.size });
-      this.signals.set(index, signal);
-    }
-    await this.transport.setupQueue(index, common.size, areas);
-    const buffers: number[] = [];
-    for (let i = 0; i < common.size; i++) buffers.push(this.allocator.alloc(bufferSize, 64));
-    const q: Queue = { index, vq, signal, buffers, bufferSize, free: buffers.map((_, i) => common.size - 1 - i) };
+  private async setupQueue(index: number, bufferSize: number, kind: 'rx' | 'tx' | 'ctrl'): Promise<DriverQueue> {
+    const setup = { conn: this.conn, allocator: this.allocator, transport: this.transport, features: this.features, signals: this.signals };
+    const q = await setupDriverQueue(setup, index, kind === 'ctrl' ? 16 : this.options.queueSize, bufferSize);
+    const signal = q.signal;
     if (kind === 'rx') {
-      const napi = (q.napi = new NapiPoll(this.napiQueue(q), this.options.pollWeight, this.pollBatch, 'deferred'));
+      const napi = (q.napi = new NapiPoll(this.rxPath.napiQueue(q, this.conn, (k) => this.kick(k)), this.options.pollWeight, this.pollBatch, 'deferred'));
       // rings set up again (recover()) poll at once if a receiver is already attached
       if (this.frameHandler !== undefined) napi.release();
       signal.handler = () => {
@@ -325,17 +224,18 @@ export class VirtioNetDriver implements GuestNic {
         this.counters.interrupts++;
         q.vq.disableInterrupts();
         this.reclaimTx(q);
+        if (q.free.length > 0) this.txWakeNow();
       };
     } else {
       signal.handler = () => {
         this.counters.interrupts++;
-        this.reapCtrl();
+        this.control?.reap();
       };
     }
     return q;
   }
 
-  private kick(q: Queue): void {
+  private kick(q: DriverQueue): void {
     if (q.signal.inject()) this.counters.kicks++;
     else this.counters.kicksSuppressed++;
   }
@@ -358,32 +258,17 @@ export class VirtioNetDriver implements GuestNic {
     const i = q.free.pop();
     if (i === undefined) {
       this.counters.txBusy++;
+      this.txStopped = true;
       if (q.vq.needsKick()) this.kick(q);
-      // wake me when 3/4 are done; if they already are, reap now
+      // wake me when 3/4 are done; if they already are, reap now (and wake the sender after this returns)
       if (q.vq.enableInterruptsDelayed()) {
         q.vq.disableInterrupts();
         this.reclaimTx(q);
+        if (q.free.length > 0) queueMicrotask(this.txWakeNow);
       }
       return false;
     }
-    const offload = options.offload;
-    const h = this.hdr;
-    h.flags = offload?.needsCsum && this.has(VIRTIO_NET_F_CSUM) ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
-    h.csumStart = h.flags ? (offload!.csumStart ?? 0) : 0;
-    h.csumOffset = h.flags ? (offload!.csumOffset ?? 0) : 0;
-    h.gsoType = 0;
-    h.gsoSize = 0;
-    h.hdrLen = 0;
-    h.numBuffers = 0;
-    const addr = q.buffers[i]!;
-    const mem = this.conn.memory;
-    encodeNetHeader(h, this.hdrBytes);
-    mem.copyIn(addr, this.hdrBytes, 0, VIRTIO_NET_HDR_SIZE);
-    mem.copyIn(addr + VIRTIO_NET_HDR_SIZE, frame, 0, frame.length);
-    const seg = this.txSeg;
-    seg.addr = addr;
-    seg.len = VIRTIO_NET_HDR_SIZE + frame.length;
-    q.vq.add(this.txSegs, NO_SEGMENTS, i);
+    this.txPath.post(q, i, frame, options.offload, this.has(VIRTIO_NET_F_CSUM));
     this.counters.sent++;
     this.counters.txBytes += frame.length;
     if (!options.more) {
@@ -407,41 +292,11 @@ export class VirtioNetDriver implements GuestNic {
     return q.free.length;
   }
 
-  private reclaimTx(q: Queue): void {
-    let u;
-    while ((u = q.vq.getUsed()) !== null) q.free.push(u.token);
+  private reclaimTx(q: DriverQueue): void {
+    this.txPath.reclaim(q);
   }
 
   // --- receive (NAPI) -----------------------------------------------------------------------------
-
-  private refill(q: Queue): void {
-    let i;
-    while (q.vq.numFree > 0 && (i = q.free.pop()) !== undefined) q.vq.add([], [{ addr: q.buffers[i]!, len: q.bufferSize }], i);
-  }
-
-  /** The rx queue as the NAPI loop sees it: interrupts masked in the ring, refilled after each turn. */
-  private napiQueue(q: Queue): NapiQueue {
-    const conn = this.conn;
-    return {
-      mask: () => q.vq.disableInterrupts(),
-      // true: used buffers arrived meanwhile, and no interrupt is coming for them
-      unmask: () => q.vq.enableInterrupts(),
-      receive: (budget) => {
-        this.counters.polls++;
-        let done = 0;
-        while (done < budget && this.receiveOne(q)) done++;
-        return done;
-      },
-      refill: () => {
-        this.refill(q);
-        if (q.vq.needsKick()) this.kick(q);
-      },
-      defer: (fn) => conn.defer(fn),
-      get closed() {
-        return conn.closed;
-      },
-    };
-  }
 
   /** The end of an rx poll: one kick per tx pair that sent replies during it. */
   private kickAfterPolls(): void {
@@ -453,108 +308,21 @@ export class VirtioNetDriver implements GuestNic {
     }
   }
 
-  /** Take one received frame (with MRG_RXBUF possibly several buffers). False if none is complete. */
-  private receiveOne(q: Queue): boolean {
-    const mem = this.conn.memory;
-    const u = q.vq.getUsed();
-    if (u === null) return false;
-    const first = u.token;
-    const len = u.len;
-    const addr = q.buffers[first]!;
-    if (len < VIRTIO_NET_HDR_SIZE || len > q.bufferSize) {
-      this.counters.rxErrors++;
-      q.free.push(first);
-      return true;
-    }
-    const hdr = mem.view(addr, VIRTIO_NET_HDR_SIZE);
-    const flags = hdr[0]!;
-    const numBuffers = this.has(VIRTIO_NET_F_MRG_RXBUF) ? hdr[VIRTIO_NET_HDR_NUM_BUFFERS]! | (hdr[VIRTIO_NET_HDR_NUM_BUFFERS + 1]! << 8) : 1;
-    let offload: FrameOffload | undefined;
-    if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-      // one object reused per frame: like the frame, it is valid only during onFrame
-      offload = this.rxOffload;
-      offload.csumStart = hdr[6]! | (hdr[7]! << 8);
-      offload.csumOffset = hdr[8]! | (hdr[9]! << 8);
-    }
-    if (numBuffers <= 1) {
-      q.free.push(first);
-      this.counters.received++;
-      this.counters.rxBytes += len - VIRTIO_NET_HDR_SIZE;
-      // a view per rx buffer, made once and kept while frames keep the same length
-      const n = len - VIRTIO_NET_HDR_SIZE;
-      const views = (this.rxViews[q.index] ??= []);
-      let v = views[first];
-      if (v === undefined || v.length !== n) views[first] = v = mem.view(addr + VIRTIO_NET_HDR_SIZE, n);
-      this.frameHandler!(v, offload);
-      return true;
-    }
-    // merged: the device published every buffer of the frame before the interrupt
-    let total = len - VIRTIO_NET_HDR_SIZE;
-    if (this.mrgScratch.length < numBuffers * q.bufferSize) this.mrgScratch = new Uint8Array(numBuffers * q.bufferSize);
-    const out = this.mrgScratch;
-    out.set(mem.view(addr + VIRTIO_NET_HDR_SIZE, total), 0);
-    q.free.push(first);
-    for (let b = 1; b < numBuffers; b++) {
-      const v = q.vq.getUsed();
-      if (v === null || v.len > q.bufferSize) {
-        this.counters.rxErrors++;
-        if (v) q.free.push(v.token);
-        return true;
-      }
-      out.set(mem.view(q.buffers[v.token]!, v.len), total);
-      total += v.len;
-      q.free.push(v.token);
-    }
-    this.counters.received++;
-    this.counters.rxBytes += total;
-    this.frameHandler!(out.subarray(0, total), offload);
-    return true;
-  }
-
   // --- control queue ------------------------------------------------------------------------------
 
   /** Send a control command `{class, cmd}` + data; resolves to the device's ack (VIRTIO_NET_OK / ERR). */
   command(cls: number, cmd: number, data: Uint8Array = new Uint8Array(0)): Promise<number> {
-    const q = this.ctrl;
-    if (!q) return Promise.reject(new BusError(`${this.conn.device.name}: no control queue (CTRL_VQ not negotiated)`));
-    const i = q.free.pop();
-    if (i === undefined) return Promise.reject(new BusError(`${this.conn.device.name}: control queue full`));
-    const addr = q.buffers[i]!;
-    const mem = this.conn.memory;
-    const n = VIRTIO_NET_CTRL_HDR_SIZE + data.length;
-    if (n + 1 > q.bufferSize) return Promise.reject(new BusError(`${this.conn.device.name}: control data too long`));
-    mem.view(addr, 2).set([cls, cmd]);
-    mem.view(addr + 2, data.length).set(data);
-    mem.view(addr + n, 1)[0] = 0xff;
-    this.ackOffset.set(i, n);
-    const p = new Promise<number>((resolve) => this.ctrlWaiters.set(i, resolve));
-    q.vq.add([{ addr, len: n }], [{ addr: addr + n, len: 1 }], i);
-    if (q.vq.needsKick()) this.kick(q);
-    return p;
+    if (!this.control) return Promise.reject(this.noControl());
+    return this.control.command(cls, cmd, data);
   }
 
-  private reapCtrl(): void {
-    const q = this.ctrl!;
-    let u;
-    while ((u = q.vq.getUsed()) !== null) {
-      const i = u.token;
-      const addr = q.buffers[i]!;
-      const ackAt = this.ackOffset.get(i) ?? 0;
-      const ack = u.len >= 1 ? this.conn.memory.view(addr + ackAt, 1)[0]! : 1;
-      q.free.push(i);
-      const w = this.ctrlWaiters.get(i);
-      this.ctrlWaiters.delete(i);
-      w?.(ack);
-    }
+  private noControl(): BusError {
+    return new BusError(`${this.conn.device.name}: no control queue (CTRL_VQ not negotiated)`);
   }
-  private readonly ackOffset = new Map<number, number>();
-
   /** Receive mode (CTRL_RX). */
-  async setRxMode(mode: { promisc?: boolean; allmulti?: boolean }): Promise<boolean> {
-    let ok = true;
-    if (mode.promisc !== undefined) ok &&= (await this.command(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, Uint8Array.of(mode.promisc ? 1 : 0))) === VIRTIO_NET_OK;
-    if (mode.allmulti !== undefined) ok &&= (await this.command(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, Uint8Array.of(mode.allmulti ? 1 : 0))) === VIRTIO_NET_OK;
-    return ok;
+  setRxMode(mode: { promisc?: boolean; allmulti?: boolean }): Promise<boolean> {
+    if (this.control || (mode.promisc === undefined && mode.allmulti === undefined)) return this.control?.setRxMode(mode) ?? Promise.resolve(true);
+    return Promise.reject(this.noControl());
   }
   /** Change the MAC address (CTRL_MAC_ADDR). */
   async setMac(mac: Uint8Array): Promise<boolean> {

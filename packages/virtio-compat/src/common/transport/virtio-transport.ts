@@ -24,8 +24,9 @@ import {
   VIRTIO_F_VERSION_1,
   hasFeature,
 } from '../virtqueue/layout.js';
-import { PackedQueueDevice } from '../virtqueue/packed-queue.js';
-import { SplitQueueDevice, type SplitQueueState } from '../virtqueue/split-queue.js';
+import { PackedQueueDevice } from '../virtqueue/packed-queue-device.js';
+import { SplitQueueDevice } from '../virtqueue/split-queue-device.js';
+import type { SplitQueueState } from '../virtqueue/split-ring.js';
 import type { VirtqueueDevice } from '../virtqueue/virtqueue.js';
 import {
   VIRTIO_CALL_CONFIG_GENERATION,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RegionMemory, RingError, type GuestMemory } from '@vbus/core';
 import { MockDriver } from '../../testing/index.js';
-import { SplitQueueDevice } from './split-queue.js';
+import { SplitQueueDevice } from './split-queue-device.js';
 import { VIRTQ_DESC_F_INDIRECT as IND, VIRTQ_DESC_F_NEXT as NEXT, VIRTQ_DESC_F_WRITE as WRITE } from './layout.js';
 import type { VirtqueueDevice } from './virtqueue.js';
 

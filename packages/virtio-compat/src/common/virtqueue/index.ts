@@ -6,19 +6,9 @@ export * from './layout.js';
 export * from './descriptor.js';
 export { DescriptorChain, ChainReader, ChainWriter } from './descriptor-chain.js';
 export type { VirtqueueOptions, VirtqueueDevice, VirtqueueDriver, UsedBuffer, AddOptions } from './virtqueue.js';
-export {
-  SplitQueueDevice,
-  SplitQueueDriver,
-  type SplitQueueAddresses,
-  type SplitQueueState,
-  type SplitQueueDeviceConfig,
-  type SplitQueueDriverConfig,
-} from './split-queue.js';
-export {
-  PackedQueueDevice,
-  PackedQueueDriver,
-  type PackedQueueAddresses,
-  type PackedQueueState,
-  type PackedQueueDeviceConfig,
-  type PackedQueueDriverConfig,
-} from './packed-queue.js';
+export type { SplitQueueAddresses, SplitQueueState } from './split-ring.js';
+export { SplitQueueDevice, type SplitQueueDeviceConfig } from './split-queue-device.js';
+export { SplitQueueDriver, type SplitQueueDriverConfig } from './split-queue-driver.js';
+export type { PackedQueueAddresses, PackedQueueState } from './packed-ring.js';
+export { PackedQueueDevice, type PackedQueueDeviceConfig } from './packed-queue-device.js';
+export { PackedQueueDriver, type PackedQueueDriverConfig } from './packed-queue-driver.js';

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, RegionMemory } from '@vbus/core';
 import { MockDriver, type RingKind } from '../../testing/index.js';
 import { DescriptorChain } from './descriptor-chain.js';
-import { SplitQueueDevice, SplitQueueDriver } from './split-queue.js';
-import { PackedQueueDevice, PackedQueueDriver } from './packed-queue.js';
+import { SplitQueueDevice } from './split-queue-device.js';
+import { SplitQueueDriver } from './split-queue-driver.js';
+import { PackedQueueDevice } from './packed-queue-device.js';
+import { PackedQueueDriver } from './packed-queue-driver.js';
 import type { VirtqueueDevice } from './virtqueue.js';
 
 /** The test device: copies the readable bytes, reversed, into the writable part. */

@@ -1,0 +1,232 @@
+// The driver half of a split virtqueue (virtio 1.2 §2.7).
+import { ConfigError, le, type GuestAllocator } from '@vbus/core';
+import { checkAdd } from './chain-checks.js';
+import { InFlightBuffers } from './in-flight.js';
+import { checkSegments, type Segment } from './descriptor.js';
+import {
+  VIRTQ_AVAIL_ALIGN,
+  VIRTQ_AVAIL_FLAGS,
+  VIRTQ_AVAIL_IDX,
+  VIRTQ_AVAIL_RING,
+  VIRTQ_DESC_ALIGN,
+  VIRTQ_DESC_F_INDIRECT,
+  VIRTQ_DESC_F_NEXT,
+  VIRTQ_DESC_F_WRITE,
+  VIRTQ_DESC_SIZE,
+  VIRTQ_USED_ALIGN,
+  VIRTQ_USED_FLAGS,
+  VIRTQ_USED_IDX,
+  VIRTQ_USED_RING,
+  VIRTQ_USED_ELEM_SIZE,
+  VRING_AVAIL_F_NO_INTERRUPT,
+  VRING_USED_F_NO_NOTIFY,
+  availEventOffset,
+  needEvent,
+  splitRingSizes,
+  usedEventOffset,
+} from './layout.js';
+import { allocZeroedArea, RingArea } from './ring-area.js';
+import { RingHalf } from './ring-half.js';
+import type { AddOptions, UsedBuffer, VirtqueueDriver, VirtqueueOptions } from './virtqueue.js';
+import { checkSplitSize, checkU16Index, mapSplitRing, writeSplitDesc, type SplitQueueAddresses } from './split-ring.js';
+
+export interface SplitQueueDriverConfig extends VirtqueueOptions, SplitQueueAddresses {
+  /** Where indirect tables are allocated (required when `indirect`). */
+  readonly allocator?: GuestAllocator;
+  /** First avail/used index (free-running u16); the device must start at the same value. */
+  readonly startIndex?: number;
+}
+
+/**
+ * Driver half of a split virtqueue. Its bookkeeping (free list, chain lengths, tokens) lives in
+ * its own memory, never read back from the ring, so a device cannot corrupt it; used elements
+ * the device returns are checked against it.
+ */
+export class SplitQueueDriver<T = unknown> extends RingHalf implements VirtqueueDriver<T> {
+  private readonly mask: number;
+  private readonly memory: VirtqueueOptions['memory'];
+  private readonly allocator: GuestAllocator | undefined;
+  private readonly desc: RingArea;
+  private readonly avail: RingArea;
+  private readonly used: RingArea;
+  private readonly eventIdx: boolean;
+  private readonly indirect: boolean;
+  private readonly usedEventOff: number;
+  private readonly availEventOff: number;
+  private readonly nextFree: Uint16Array;
+  private readonly chainLen: Uint16Array;
+  private readonly buffers: InFlightBuffers<T>;
+  private freeHead = 0;
+  private _numFree: number;
+  private availIdx: number;
+  private numAdded = 0;
+  private lastUsed: number;
+  private usedIdxSeen: number;
+  private interruptsDisabled = false;
+
+  constructor(config: SplitQueueDriverConfig) {
+    super(config.name, config.size);
+    checkSplitSize(config.name, config.size);
+    const start = checkU16Index(`${config.name}.startIndex`, config.startIndex);
+    if (config.indirect && !config.allocator) throw new ConfigError(`${config.name}.allocator`, undefined, 'indirect descriptors need an allocator');
+    const { desc, avail, used } = mapSplitRing(config);
+    this.mask = config.size - 1;
+    this.memory = config.memory;
+    this.allocator = config.allocator;
+    this.desc = desc;
+    this.avail = avail;
+    this.used = used;
+    this.eventIdx = config.eventIdx ?? false;
+    this.indirect = config.indirect ?? false;
+    this.usedEventOff = usedEventOffset(config.size);
+    this.availEventOff = availEventOffset(config.size);
+    const n = config.size;
+    this.nextFree = new Uint16Array(n);
+    for (let i = 0; i < n; i++) this.nextFree[i] = (i + 1) & 0xffff;
+    this.chainLen = new Uint16Array(n);
+    this.buffers = new InFlightBuffers<T>(n, config.allocator);
+    this._numFree = n;
+    this.availIdx = start;
+    this.lastUsed = start;
+    this.usedIdxSeen = start;
+    avail.store16(VIRTQ_AVAIL_FLAGS, 0);
+    avail.store16(VIRTQ_AVAIL_IDX, start);
+    avail.store16(this.usedEventOff, start);
+  }
+
+  /**
+   * Allocate and zero the three areas with `allocator`, then make the driver. The addresses are
+   * in `driver.addresses` for the transport (and for the device).
+   */
+  static allocate<T = unknown>(config: VirtqueueOptions & { allocator: GuestAllocator; startIndex?: number }): SplitQueueDriver<T> {
+    checkSplitSize(config.name, config.size);
+    const s = splitRingSizes(config.size);
+    const { memory, allocator } = config;
+    const descTable = allocZeroedArea(memory, allocator, s.desc, VIRTQ_DESC_ALIGN);
+    const availRing = allocZeroedArea(memory, allocator, s.avail, VIRTQ_AVAIL_ALIGN);
+    const usedRing = allocZeroedArea(memory, allocator, s.used, VIRTQ_USED_ALIGN);
+    return new SplitQueueDriver<T>({ ...config, descTable, availRing, usedRing });
+  }
+
+  get addresses(): SplitQueueAddresses {
+    return { descTable: this.desc.address, availRing: this.avail.address, usedRing: this.used.address };
+  }
+  get numFree(): number {
+    return this._numFree;
+  }
+  get inFlight(): number {
+    return this.buffers.count;
+  }
+
+  add(readable: readonly Segment[], writable: readonly Segment[], token: T, options?: AddOptions): boolean {
+    if (this._error !== null) throw this._error;
+    const total = readable.length + writable.length;
+    const useIndirect = options?.indirect === true;
+    checkAdd(this.name, this.indirect, total, useIndirect);
+    if ((useIndirect ? 1 : total) > this._numFree) return false;
+    checkSegments(this.name, readable, writable);
+    const head = this.freeHead;
+    let indirectTable = -1;
+    if (useIndirect) {
+      const tableLen = total * VIRTQ_DESC_SIZE;
+      const table = this.allocator!.alloc(tableLen, VIRTQ_DESC_ALIGN);
+      const t = this.memory.view(table, tableLen);
+      for (let k = 0; k < total; k++) {
+        const w = k >= readable.length;
+        const seg = w ? writable[k - readable.length]! : readable[k]!;
+        writeSplitDesc(t, k, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0), k + 1 < total ? k + 1 : 0);
+      }
+      writeSplitDesc(this.desc.bytes, head, table, tableLen, VIRTQ_DESC_F_INDIRECT, this.nextFree[head]!);
+      this.freeHead = this.nextFree[head]!;
+      this._numFree -= 1;
+      this.chainLen[head] = 1;
+      indirectTable = table;
+    } else {
+      let i = head;
+      for (let k = 0; k < total; k++) {
+        const w = k >= readable.length;
+        const seg = w ? writable[k - readable.length]! : readable[k]!;
+        writeSplitDesc(this.desc.bytes, i, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0), this.nextFree[i]!);
+        i = this.nextFree[i]!;
+      }
+      this.freeHead = i;
+      this._numFree -= total;
+      this.chainLen[head] = total;
+    }
+    this.buffers.add(head, token, indirectTable);
+    le.setU16(this.avail.bytes, VIRTQ_AVAIL_RING + 2 * (this.availIdx & this.mask), head);
+    this.availIdx = (this.availIdx + 1) & 0xffff;
+    this.avail.store16(VIRTQ_AVAIL_IDX, this.availIdx); // release: descriptors and slot first
+    this.numAdded++;
+    return true;
+  }
+
+  needsKick(): boolean {
+    if (this._error !== null) throw this._error;
+    const added = this.numAdded;
+    this.numAdded = 0;
+    if (added === 0) return false;
+    if (added >= 0xffff) return true;
+    const newIdx = this.availIdx;
+    const oldIdx = (newIdx - added) & 0xffff;
+    if (this.eventIdx) return needEvent(this.used.load16(this.availEventOff), newIdx, oldIdx);
+    return (this.used.load16(VIRTQ_USED_FLAGS) & VRING_USED_F_NO_NOTIFY) === 0;
+  }
+
+  hasUsed(): boolean {
+    return this._error === null && this.used.load16(VIRTQ_USED_IDX) !== this.lastUsed;
+  }
+
+  getUsed(): UsedBuffer<T> | null {
+    if (this._error !== null) throw this._error;
+    if (this.lastUsed === this.usedIdxSeen) {
+      const idx = this.used.load16(VIRTQ_USED_IDX);
+      const ahead = (idx - this.lastUsed) & 0xffff;
+      if (ahead > this.buffers.count) this.fail(-1, idx, `used.idx is ${ahead} entries ahead but only ${this.buffers.count} buffers are in flight`);
+      if (ahead === 0) return null;
+      this.usedIdxSeen = idx;
+    }
+    const slot = this.lastUsed & this.mask;
+    const off = VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * slot;
+    const id = le.getU32(this.used.bytes, off);
+    const len = le.getU32(this.used.bytes, off + 4);
+    if (!this.buffers.has(id)) this.fail(slot, id, `used.ring[${slot}].id ${id} is not a head in flight (§2.7.8)`);
+    const r = this.buffers.take(id, len);
+    const n = this.chainLen[id]!;
+    let tail = id;
+    for (let k = 1; k < n; k++) tail = this.nextFree[tail]!;
+    this.nextFree[tail] = this.freeHead;
+    this.freeHead = id;
+    this._numFree += n;
+    this.lastUsed = (this.lastUsed + 1) & 0xffff;
+    if (this.eventIdx) this.avail.store16(this.usedEventOff, this.interruptsDisabled ? (this.lastUsed + 0x8000) & 0xffff : this.lastUsed);
+    return r;
+  }
+
+  enableInterrupts(): boolean {
+    if (this._error !== null) throw this._error;
+    this.interruptsDisabled = false;
+    if (this.eventIdx) this.avail.store16(this.usedEventOff, this.lastUsed);
+    else this.avail.store16(VIRTQ_AVAIL_FLAGS, 0);
+    return this.used.load16(VIRTQ_USED_IDX) !== this.lastUsed;
+  }
+
+  enableInterruptsDelayed(): boolean {
+    if (!this.eventIdx) return this.enableInterrupts();
+    if (this._error !== null) throw this._error;
+    this.interruptsDisabled = false;
+    const bufs = (((this.availIdx - this.lastUsed) & 0xffff) * 3) >>> 2;
+    this.avail.store16(this.usedEventOff, (this.lastUsed + bufs) & 0xffff);
+    return ((this.used.load16(VIRTQ_USED_IDX) - this.lastUsed) & 0xffff) > bufs;
+  }
+
+  disableInterrupts(): void {
+    if (this._error !== null) throw this._error;
+    this.interruptsDisabled = true;
+    // with EVENT_IDX the flags must stay 0 (§2.7.7.1): park used_event half the index space away,
+    // where no used index the device can reach before the next getUsed will cross it
+    if (this.eventIdx) this.avail.store16(this.usedEventOff, (this.lastUsed + 0x8000) & 0xffff);
+    else this.avail.store16(VIRTQ_AVAIL_FLAGS, VRING_AVAIL_F_NO_INTERRUPT);
+  }
+
+}
