@@ -18,3 +18,4 @@ export * from './gso-limits.js';
 export * from './stream-framing.js';
 export * from './vxlan-header.js';
 export * from './vde-stream-framing.js';
+export { EmulatorNic, type EmulatorNicBus, type EmulatorNicOptions, type EmulatorNicCounters } from './emulator-nic.js';
