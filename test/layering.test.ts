@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { expect, it } from 'vitest';
 
@@ -20,6 +20,22 @@ it('no module under packages/*/src/common imports node: builtins or a node/ fold
     for (const file of walk(common)) {
       const src = readFileSync(file, 'utf8');
       for (const m of src.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+        const spec = m[1]!;
+        if (spec.startsWith('node:') || /(^|\/)node(\/|$)/.test(spec) || /^@vbus\/[^/]+\/node/.test(spec)) offenders.push(`${relative(ROOT, file)} imports ${spec}`);
+      }
+    }
+  }
+  expect(offenders).toEqual([]);
+});
+
+// browser/ runs in a page or a Web Worker: like common/, it may not reach Node's modules or node/.
+it('no module under packages/*/src/browser imports node: builtins or a node/ folder', () => {
+  const offenders: string[] = [];
+  for (const pkg of readdirSync(join(ROOT, 'packages'))) {
+    const dir = join(ROOT, 'packages', pkg, 'src', 'browser');
+    if (!existsSync(dir)) continue;
+    for (const file of walk(dir)) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
         const spec = m[1]!;
         if (spec.startsWith('node:') || /(^|\/)node(\/|$)/.test(spec) || /^@vbus\/[^/]+\/node/.test(spec)) offenders.push(`${relative(ROOT, file)} imports ${spec}`);
       }

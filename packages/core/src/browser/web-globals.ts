@@ -2,6 +2,9 @@
 // project compiles without DOM types, so each use of a browser global is visible and typed once.
 import { ConfigError } from '../common/errors.js';
 
+/** The key of the message that hands a Web Worker its control port (the first message it receives). @internal */
+export const HANDSHAKE = '__vbusWebGuest';
+
 /** A web MessagePort (MessageChannel's ends, transferable to a Web Worker). */
 export interface WebMessagePort {
   postMessage(message: unknown, transfer?: unknown[]): void;

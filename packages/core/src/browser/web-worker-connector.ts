@@ -3,10 +3,7 @@ import type { Bus } from '../common/bus/bus.js';
 import { ConfigError } from '../common/errors.js';
 import { connectorLimits, type ConnectorLimits } from '../common/connector/untrusted.js';
 import { GuestSession, type GuestRefusals } from '../common/connector/guest-session.js';
-import { webPlatform, type WebWorker } from './web-globals.js';
-
-/** The message that hands a Web Worker its control port (the first message it receives). @internal */
-export const HANDSHAKE = '__vbusWebGuest';
+import { HANDSHAKE, webPlatform, type WebWorker } from './web-globals.js';
 
 /** A guest running in a Web Worker, as the page sees it. */
 export interface WebWorkerGuest {

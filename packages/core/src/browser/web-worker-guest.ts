@@ -5,8 +5,7 @@ import { macrotask } from '../common/bus/macrotask.js';
 import type { GuestBus } from '../common/connector/guest-connection.js';
 import { GuestControl } from '../common/connector/guest-control.js';
 import type { HostToGuest } from '../common/connector/worker-protocol.js';
-import { HANDSHAKE } from './web-worker-connector.js';
-import type { WebMessagePort, WebWorkerScope } from './web-globals.js';
+import { HANDSHAKE, type WebMessagePort, type WebWorkerScope } from './web-globals.js';
 
 /** Options of {@link connectWebWorkerGuest}. */
 export interface WebWorkerGuestOptions {
