@@ -11,6 +11,8 @@ import { virtioNetModule } from '@vbus/virtio-compat';
 import { diffCounters, readCounters, signalsPerFrame, type NicCounters } from './counters.js';
 import { render, type DemoState } from './view.js';
 import type { GuestCommand, GuestConfig, GuestReply } from './guest-worker.js';
+import { startPageV86 } from './v86-guest.js';
+import { LINUX_IP, LINUX_MAC } from './v86-plan.js';
 
 /**
  * The load steps: frames streamed with at most `window` unanswered. The largest window is half the
@@ -126,6 +128,10 @@ async function main(state: DemoState): Promise<void> {
       render(state);
     }
     sample();
+    // the counters and the chart are the load steps'; the Linux guest comes after
+    clearInterval(timer);
+    state.phasesDone = true;
+    if (withV86) await runLinux(state, sw, a!, b!);
     state.step = 'done';
   } finally {
     clearInterval(timer);
@@ -135,6 +141,43 @@ async function main(state: DemoState): Promise<void> {
   }
 }
 
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The third guest: Linux in v86 on the same switch; it pings and echoes off both workers, and they ping it. */
+async function runLinux(state: DemoState, sw: LearningSwitch, a: Guest, b: Guest): Promise<void> {
+  state.step = 'v86: booting Linux';
+  const started = performance.now();
+  const linux = startPageV86(sw, new URL('./v86/', import.meta.url).href, LINUX_MAC);
+  const v86: NonNullable<DemoState['v86']> = { bootMs: 0, pingsToLinux: [], console: '', port: linux.port.portCounters, malformed: 0 };
+  state.v86 = v86;
+  const show = setInterval(() => {
+    v86.console = linux.console();
+    render(state);
+  }, 500);
+  try {
+    await until(() => linux.console().includes('VBUS-GUEST-UP'), 240_000, 'Linux to boot in v86');
+    v86.bootMs = performance.now() - started;
+    state.step = 'v86: Linux pings and echoes';
+    for (const g of [a, b]) v86.pingsToLinux.push({ from: g.config.device, rtts: expectReply(await g.request({ cmd: 'ping', ip: LINUX_IP, count: 3, size: 56 }), 'ping').rtts });
+    await until(() => linux.console().includes('VBUS-GUEST-WAITING'), 240_000, "Linux's pings and UDP echoes");
+    linux.emulator.serial0_send('now\n');
+    await until(() => linux.console().includes('VBUS-GUEST-GO now'), 30_000, 'Linux to finish');
+  } finally {
+    clearInterval(show);
+    v86.console = linux.console();
+    v86.port = { ...linux.port.portCounters };
+    v86.malformed = linux.port.counters.malformed;
+    await linux.stop();
+  }
+}
+
+const withV86 = new URLSearchParams((globalThis as unknown as { location: { search: string } }).location.search).has('v86');
 const state: DemoState = { step: 'starting', started: performance.now(), window: 0, pings: [], phases: [], samples: [], counters: {}, failures: [] };
 (globalThis as unknown as { vbusDemo: DemoState }).vbusDemo = state;
 main(state).catch((e: unknown) => {

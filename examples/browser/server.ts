@@ -18,7 +18,15 @@ export const ISOLATION_HEADERS = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 } as const;
 
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json' };
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json', '.wasm': 'application/wasm' };
+
+/** The files of the Linux machine in v86 (the page's `?v86` guest): SeaBIOS, a 32-bit kernel, its initramfs. */
+export interface V86MachineFiles {
+  bios: Uint8Array;
+  vgaBios: Uint8Array;
+  bzimage: Uint8Array;
+  initrd: Uint8Array;
+}
 
 /** Bundle page.ts and guest-worker.ts into `outDir` (page.js, guest-worker.js). */
 export async function buildBrowserDemo(outDir: string): Promise<void> {
@@ -33,6 +41,8 @@ export async function buildBrowserDemo(outDir: string): Promise<void> {
     // the repository's tsconfig: experimentalDecorators for the bus's inversify classes
     tsconfig: join(HERE, '..', '..', 'tsconfig.json'),
     logLevel: 'warning',
+    // v86's module reaches for Node's modules only when it runs under Node
+    external: ['node:*', 'crypto', 'fs', 'perf_hooks'],
   });
 }
 
@@ -42,8 +52,11 @@ export interface BrowserDemoServer {
   close(): Promise<void>;
 }
 
-/** Build the demo and serve it on 127.0.0.1 (`port` 0 picks a free one). */
-export async function serveBrowserDemo(port = 0): Promise<BrowserDemoServer> {
+/**
+ * Build the demo and serve it on 127.0.0.1 (`port` 0 picks a free one). With `v86`, the page's
+ * `?v86` guest boots those files (v86.wasm comes from the v86 package).
+ */
+export async function serveBrowserDemo(port = 0, v86?: V86MachineFiles): Promise<BrowserDemoServer> {
   const out = mkdtempSync(join(tmpdir(), 'vbus-browser-'));
   await buildBrowserDemo(out);
   const files: Record<string, string> = {
@@ -54,8 +67,17 @@ export async function serveBrowserDemo(port = 0): Promise<BrowserDemoServer> {
     '/guest-worker.js': join(out, 'guest-worker.js'),
     '/guest-worker.js.map': join(out, 'guest-worker.js.map'),
   };
+  const machine: Record<string, Uint8Array> = v86
+    ? { '/v86/bios.bin': v86.bios, '/v86/vgabios.bin': v86.vgaBios, '/v86/vmlinuz': v86.bzimage, '/v86/initrd': v86.initrd, '/v86/v86.wasm': readFileSync(fileURLToPath(new URL('v86.wasm', import.meta.resolve('v86')))) }
+    : {};
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const blob = machine[path];
+    if (blob !== undefined) {
+      res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': path.endsWith('.wasm') ? TYPES['.wasm']! : 'application/octet-stream' });
+      res.end(blob);
+      return;
+    }
     const file = files[path];
     if (path === '/favicon.ico') {
       res.writeHead(204, ISOLATION_HEADERS).end();

@@ -1,6 +1,6 @@
 // Renders the demo's state into the page: counters table, pings, phases, and an SVG chart of
-// signals per frame (and frames per second) over time. Plain strings into innerHTML; every value
-// shown is a number or a name the page chose.
+// signals per frame (and frames per second) over time. Plain strings into innerHTML: numbers and
+// names the page chose, and the Linux guest's console escaped.
 import type { NicCounters } from './counters.js';
 
 /** Everything the demo knows; also what a test reads from `globalThis.vbusDemo`. */
@@ -27,6 +27,16 @@ export interface DemoState {
   lastSample?: { t: number; counters: Record<string, NicCounters> };
   failures: string[];
   error?: string;
+  /** All load steps are done (the Linux guest, if any, comes after). */
+  phasesDone?: boolean;
+  /** The Linux guest in v86 (with `?v86` in the page's address). */
+  v86?: {
+    bootMs: number;
+    pingsToLinux: Array<{ from: string; rtts: number[] }>;
+    console: string;
+    port: { txFrames: number; rxFrames: number; drops: number };
+    malformed: number;
+  };
 }
 
 interface Element {
@@ -113,4 +123,15 @@ export function render(s: DemoState): void {
   );
   set('chart', chart(s.samples));
   set('failures', s.failures.join('<br>'));
+  if (s.v86) {
+    const v = s.v86;
+    set(
+      'v86',
+      `<p>booted to eth0 up in ${(v.bootMs / 1000).toFixed(1)} s; its switch port: ${fmt(v.port.txFrames)} frames out, ${fmt(v.port.rxFrames)} in, ${fmt(v.port.drops)} dropped</p>` +
+        v.pingsToLinux.map((p) => `${p.from} → Linux: ${p.rtts.map((r) => r.toFixed(2)).join(', ')} ms`).join('<br>'),
+    );
+    // the console's last lines; escaped, the guest writes it
+    const esc = v.console.split('\n').slice(-24).join('\n').replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+    set('v86console', esc);
+  }
 }
