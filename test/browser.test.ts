@@ -81,9 +81,9 @@ describe('the browser demo in headless Chromium', { timeout: 200_000 }, () => {
       for (const dev of ['venet0', 'virtio1']) {
         expect(p.guestFrames[dev]!.tx, `${where} ${dev} tx`).toBe(p.devices[dev]!.txFrames);
         expect(p.guestFrames[dev]!.rx, `${where} ${dev} rx`).toBe(p.devices[dev]!.rxFrames);
-        // the device woke for kicks the driver sent (kicks that meet one doorbell service count once)
-        expect(p.devices[dev]!.kicks, `${where} ${dev} kicks`).toBeGreaterThan(0);
-        expect(p.devices[dev]!.kicks, `${where} ${dev} kicks`).toBeLessThanOrEqual(p.guestFrames[dev]!.kicks);
+        // signals crossed both ways (how many is the economy the chart shows, not an invariant)
+        expect(p.guestFrames[dev]!.kicks, `${where} ${dev} kicks`).toBeGreaterThan(0);
+        expect(p.devices[dev]!.interrupts, `${where} ${dev} interrupts`).toBeGreaterThan(0);
       }
     }
     // notification prevention: ping-pong costs a signal or more per frame; a window batches them away

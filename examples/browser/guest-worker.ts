@@ -26,12 +26,14 @@ export interface GuestConfig {
   ip: string;
 }
 
+// #region guest
 const g = await connectWebWorkerGuest({ memoryBytes: 16 << 20 });
 const config = g.data as GuestConfig;
 const conn = await g.bus.open(config.device);
 const nic: GuestNic = config.kind === 'venet' ? await VenetDriver.open(conn, g.allocator) : await VirtioNetDriver.open(conn, g.allocator);
 const responder = new GuestResponder({ mac: nic.mac, ip: config.ip, name: config.device });
 attachPeer(nic, responder);
+// #endregion guest
 // echoes of our own stream come back to the stream's source port
 const STREAM_PORT = 40000;
 let echoed = 0;

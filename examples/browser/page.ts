@@ -37,7 +37,9 @@ interface Guest {
 }
 
 function guestOf(connector: WebWorkerConnector, config: GuestConfig): Promise<Guest> {
+  // #region spawn
   const handle = connector.spawn(new URL('./guest-worker.js', import.meta.url), { name: config.device, data: config });
+  // #endregion spawn
   let waiting: ((r: GuestReply) => void) | undefined;
   const worker = handle.worker as unknown as { addEventListener(t: 'message', f: (e: { data: GuestReply }) => void): void };
   return new Promise((resolve, reject) => {
@@ -65,6 +67,7 @@ function expectReply<T extends GuestReply['cmd']>(r: GuestReply, cmd: T): Extrac
 }
 
 async function main(state: DemoState): Promise<void> {
+  // #region page-bus
   const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
   const bus = vbus.createBus('browser');
   const sw = new LearningSwitch({ name: 'switch0' });
@@ -77,6 +80,7 @@ async function main(state: DemoState): Promise<void> {
   bus.createDevice('virtio-net', 'virtio1', { mac: '52:54:00:12:34:11', backend: sw });
   const connector = new WebWorkerConnector(bus);
   const [a, b] = await Promise.all(configs.map((c) => guestOf(connector, c)));
+  // #endregion page-bus
   state.step = 'ping';
 
   const sample = () => {

@@ -12,11 +12,13 @@ import { build } from 'esbuild';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
+// #region headers
 /** The headers of cross-origin isolation (COOP and COEP), on every response. */
 export const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 } as const;
+// #endregion headers
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json', '.wasm': 'application/wasm' };
 
@@ -30,6 +32,7 @@ export interface V86MachineFiles {
 
 /** Bundle page.ts and guest-worker.ts into `outDir` (page.js, guest-worker.js). */
 export async function buildBrowserDemo(outDir: string): Promise<void> {
+  // #region bundle
   await build({
     entryPoints: { page: join(HERE, 'page.ts'), 'guest-worker': join(HERE, 'guest-worker.ts') },
     outdir: outDir,
@@ -44,6 +47,7 @@ export async function buildBrowserDemo(outDir: string): Promise<void> {
     // v86's module reaches for Node's modules only when it runs under Node
     external: ['node:*', 'crypto', 'fs', 'perf_hooks'],
   });
+  // #endregion bundle
 }
 
 /** A running demo server. */

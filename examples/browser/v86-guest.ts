@@ -3,7 +3,7 @@
 // under /v86/ (v86.wasm, SeaBIOS, a 32-bit kernel and an initramfs); whatever runs in the initramfs
 // talks to the Web Worker guests over the switch.
 import { V86 } from 'v86';
-import { EmulatorNic, type LearningSwitch } from '@vbus/net';
+import { EmulatorNic, type EmulatorNicBus, type LearningSwitch } from '@vbus/net';
 
 /** The Linux machine in the page. */
 export interface PageV86 {
@@ -20,6 +20,7 @@ export interface PageV86 {
  * (the guest must give its NIC this MAC: the switch port accepts no other source).
  */
 export function startPageV86(sw: LearningSwitch, base: string, mac: string): PageV86 {
+  // #region page-v86
   const emulator = new V86({
     wasm_path: `${base}v86.wasm`,
     bios: { url: `${base}bios.bin` },
@@ -35,7 +36,8 @@ export function startPageV86(sw: LearningSwitch, base: string, mac: string): Pag
     disable_speaker: true,
   });
   // v86's typings name `net0-send` but not its message bus; at run time a V86 has both
-  const port = EmulatorNic.attach(emulator as unknown as Parameters<typeof EmulatorNic.attach>[0], sw, { name: 'v86/net0', mac });
+  const port = EmulatorNic.attach(emulator as unknown as EmulatorNicBus, sw, { name: 'v86/net0', mac });
+  // #endregion page-v86
   let text = '';
   emulator.add_listener('serial0-output-byte', (byte: number) => {
     text += String.fromCharCode(byte);

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { V86 } from 'v86';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, type GuestConnection } from '@vbus/core';
-import { attachPeer, EmulatorNic, GuestResponder, LearningSwitch, parseMac, type GuestNic } from '@vbus/net';
+import { attachPeer, EmulatorNic, GuestResponder, LearningSwitch, parseMac, type EmulatorNicBus, type GuestNic } from '@vbus/net';
 import { venetModule, VenetDriver } from '@vbus/venet';
 import { VirtioNetDriver, virtioNetModule } from '@vbus/virtio-compat';
 
@@ -61,6 +61,7 @@ export function v86WasmPath(): string {
   return fileURLToPath(new URL('v86.wasm', import.meta.resolve('v86')));
 }
 
+// #region ts-guest
 async function tsGuest(sw: LearningSwitch, kind: LanGuest['kind'], mac: string, ip: string): Promise<LanGuest & { conn: GuestConnection }> {
   const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
   const bus = vbus.createBus(`lan-${kind}`);
@@ -74,6 +75,7 @@ async function tsGuest(sw: LearningSwitch, kind: LanGuest['kind'], mac: string, 
   attachPeer(nic, responder);
   return { kind, mac, ip, responder, nic, conn };
 }
+// #endregion ts-guest
 
 /**
  * Start the LAN: a learning switch, a venet guest and a virtio-net guest (in this thread, through
@@ -83,6 +85,7 @@ export async function startV86Lan(options: V86LanOptions): Promise<V86Lan> {
   const sw = new LearningSwitch();
   const venet = await tsGuest(sw, 'venet', '52:54:00:00:01:01', options.venetIp ?? '192.0.2.1');
   const virtio = await tsGuest(sw, 'virtio-net', '52:54:00:00:01:03', options.virtioIp ?? '192.0.2.3');
+  // #region v86-attach
   const emulator = new V86({
     wasm_path: v86WasmPath(),
     bios: { buffer: arrayBuffer(options.bios) },
@@ -95,7 +98,8 @@ export async function startV86Lan(options: V86LanOptions): Promise<V86Lan> {
     autostart: true,
   });
   // v86's typings name `net0-send` but not its message bus; at run time a V86 has both
-  const port = EmulatorNic.attach(emulator as unknown as Parameters<typeof EmulatorNic.attach>[0], sw, { name: 'v86/net0', mac: options.mac });
+  const port = EmulatorNic.attach(emulator as unknown as EmulatorNicBus, sw, { name: 'v86/net0', mac: options.mac });
+  // #endregion v86-attach
   let consoleText = '';
   emulator.add_listener('serial0-output-byte', (byte: number) => {
     consoleText += String.fromCharCode(byte);
