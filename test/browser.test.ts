@@ -30,7 +30,7 @@ async function stateWhen(page: Page, ready: 'phases' | 'done', timeout: number):
   return page.evaluate(() => JSON.parse(JSON.stringify((globalThis as unknown as { vbusDemo: DemoState }).vbusDemo)) as DemoState);
 }
 
-describe('the browser demo in headless Chromium', { timeout: 200_000 }, () => {
+describe('the browser demo in headless Chromium', { timeout: 300_000 }, () => {
   let server: BrowserDemoServer;
   let browser: Browser;
   let page: Page;
@@ -57,7 +57,7 @@ describe('the browser demo in headless Chromium', { timeout: 200_000 }, () => {
 
   it('runs cross-origin isolated, pings both ways, streams every load step with nothing lost, counters matching', async () => {
     expect(await page.evaluate(() => (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated)).toBe(true);
-    const s = await stateWhen(page, 'phases', 120_000);
+    const s = await stateWhen(page, 'phases', 200_000);
     expect(s.error).toBeUndefined();
     expect(s.phasesDone).toBe(true);
     expect(s.failures).toEqual([]);
@@ -107,7 +107,7 @@ describe('the browser demo in headless Chromium', { timeout: 200_000 }, () => {
   });
 
   it('a real Linux in v86 in the same page pings both worker guests and echoes UDP at every size to 1472 off each; they ping it', async () => {
-    const s = await stateWhen(page, 'done', 180_000);
+    const s = await stateWhen(page, 'done', 280_000);
     await page.screenshot({ path: join(tmpdir(), 'vbus-browser-demo.png'), fullPage: true });
     expect(s.error).toBeUndefined();
     expect(s.step).toBe('done');
@@ -127,5 +127,21 @@ describe('the browser demo in headless Chromium', { timeout: 200_000 }, () => {
     expect(s.failures).toEqual([]);
     expect(pageErrors).toEqual([]);
     process.stdout.write(`browser v86: boot to eth0 up ${(v.bootMs / 1000).toFixed(1)} s; workers -> Linux rtt ${v.pingsToLinux.map((p) => p.rtts.map((r) => r.toFixed(2)).join(', ')).join(' | ')} ms\n`);
+  });
+
+  it('a page that is not cross-origin isolated gets a ConfigError naming crossOriginIsolated, not a hang', async () => {
+    const plain = await browser.newPage();
+    // the same server, its COOP/COEP headers taken off on the way
+    await plain.route('**/*', async (route) => {
+      const response = await route.fetch();
+      const headers = Object.fromEntries(Object.entries(response.headers()).filter(([k]) => !k.toLowerCase().startsWith('cross-origin-')));
+      await route.fulfill({ response, headers });
+    });
+    await plain.goto(server.url);
+    expect(await plain.evaluate(() => (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated)).toBe(false);
+    const s = await stateWhen(plain, 'done', 30_000);
+    expect(s.step).toBe('error');
+    expect(s.error).toMatch(/crossOriginIsolated.*Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/);
+    await plain.close();
   });
 });

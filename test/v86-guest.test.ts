@@ -43,7 +43,7 @@ function pingSummaries(console: string, ip: string): Array<{ sent: number; recei
   return out;
 }
 
-describe('v86 (a real Linux in an x86 emulator) on a vbus switch', { timeout: 170_000 }, () => {
+describe('v86 (a real Linux in an x86 emulator) on a vbus switch', { timeout: 240_000 }, () => {
   it.each(['ne2k'] as V86NicType[])("v86's %s: Linux pings venet and virtio-net guests, UDP echo at every size to 1472, pinged back", async (nic) => {
     const assets = v86GuestAssets();
     const initrd = buildV86Initramfs(assets, { nic, mac: LINUX_MAC, ip: `${LINUX_IP}/24`, script: SCRIPT });
@@ -59,7 +59,7 @@ describe('v86 (a real Linux in an x86 emulator) on a vbus switch', { timeout: 17
       virtioIp: VIRTIO_IP,
     });
     try {
-      await until(() => lan.console().includes('VBUS-GUEST-UP'), 120_000, 'Linux to boot in v86', lan.console);
+      await until(() => lan.console().includes('VBUS-GUEST-UP'), 180_000, 'Linux to boot in v86', lan.console);
       const bootMs = Date.now() - started;
       // our guests ping Linux (its kernel answers) while its own script runs
       const ours: Array<{ from: LanGuest; rtt: number[] }> = [];
