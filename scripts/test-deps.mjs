@@ -36,6 +36,10 @@ export const REQUIREMENTS = [
   { need: 'vde_switch', command: 'vde_switch', pkg: 'vde2', why: 'the VDE switch the VDE backend joins in its test' },
   { need: 'vde_plug', command: 'vde_plug', pkg: 'vde2', why: 'carries frames between the VDE backend and the switch on stdin/stdout' },
   { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs), and ping inside the VXLAN test's namespace" },
+  { need: 'SeaBIOS', file: '/usr/share/seabios/bios.bin', pkg: 'seabios', why: "the BIOS of the v86 emulator's machine (v86's npm package ships none)" },
+  { need: '32-bit static libc (gcc -m32)', file: '/usr/lib32/libc.a', pkg: 'gcc-multilib', why: 'builds the UDP echo client of the v86 guest, a static i386 binary' },
+  { need: 'chromium', command: 'chromium', pkg: 'chromium', why: 'runs the browser demo headless (playwright-core drives /usr/bin/chromium): Web Worker guests over SharedArrayBuffer' },
+  { need: 'apt-get download and dpkg-deb', command: 'dpkg-deb', pkg: 'dpkg', why: "scripts/v86-guest-assets.mjs fetches Debian's i386 kernel and busybox (dpkg --add-architecture i386) into .cache/v86-guest" },
 ];
 
 function onPath(command) {

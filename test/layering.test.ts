@@ -29,6 +29,22 @@ it('no module under packages/*/src/common imports node: builtins or a node/ fold
   expect(offenders).toEqual([]);
 });
 
+// browser/ runs in a page or a Web Worker: like common/, it may not reach Node's modules or node/.
+it('no module under packages/*/src/browser imports node: builtins or a node/ folder', () => {
+  const offenders: string[] = [];
+  for (const pkg of readdirSync(join(ROOT, 'packages'))) {
+    const dir = join(ROOT, 'packages', pkg, 'src', 'browser');
+    if (!existsSync(dir)) continue;
+    for (const file of walk(dir)) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+        const spec = m[1]!;
+        if (spec.startsWith('node:') || /(^|\/)node(\/|$)/.test(spec) || /^@vbus\/[^/]+\/node/.test(spec)) offenders.push(`${relative(ROOT, file)} imports ${spec}`);
+      }
+    }
+  }
+  expect(offenders).toEqual([]);
+});
+
 // The import graph: core ← net ← {venet, virtio-compat} ← guest-nic ← cli, bench, soak; fuzz and
 // examples sit on the packages; vhost-user (a transport for the virtio-net device) sits on
 // virtio-compat and net, beside venet. Nothing imports back up, the two NIC plugins never import each

@@ -5,7 +5,7 @@ import * as netTesting from '@vbus/net/testing';
 
 describe('@vbus/net public surface', () => {
   it('exports the backends, switch, offload, pcap, stream framing, packet codec and responder', () => {
-    for (const name of ['newPortCounters', 'NetError', 'BackendPort', 'LoopbackBackend', 'LearningSwitch', 'connectBackends', 'PcapTap', 'SoftwareOffload', 'needsSoftwareOffload', 'StreamDeframer', 'GuestResponder', 'buildIcmpEchoFrame', 'buildArpFrame', 'buildUdpFrame', 'buildTcpSegment', 'internetChecksum', 'parseMac', 'formatMac', 'parseIpv4', 'configMac', 'randomLocalMac', 'SEND_MORE', 'SEND_NOW', 'attachPeer', 'NapiPoll', 'PollBatch'])
+    for (const name of ['newPortCounters', 'NetError', 'BackendPort', 'LoopbackBackend', 'LearningSwitch', 'connectBackends', 'PcapTap', 'SoftwareOffload', 'needsSoftwareOffload', 'StreamDeframer', 'GuestResponder', 'buildIcmpEchoFrame', 'buildArpFrame', 'buildUdpFrame', 'buildTcpSegment', 'internetChecksum', 'parseMac', 'formatMac', 'parseIpv4', 'configMac', 'randomLocalMac', 'SEND_MORE', 'SEND_NOW', 'attachPeer', 'NapiPoll', 'PollBatch', 'EmulatorNic'])
       expect(net, name).toHaveProperty(name);
   });
 

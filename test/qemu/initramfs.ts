@@ -23,19 +23,19 @@ export function findKernel(): { vmlinuz: string; modules: string } {
   return { vmlinuz: `/boot/vmlinuz-${v}`, modules: `/lib/modules/${v}` };
 }
 
-/** A newc cpio archive of the given files (path -> contents, mode). */
-export function cpioNewc(entries: Array<{ path: string; data?: Uint8Array; mode: number }>): Uint8Array {
+/** A newc cpio archive of the given files (path -> contents, mode; `rdev` [major, minor] for a device node). */
+export function cpioNewc(entries: Array<{ path: string; data?: Uint8Array; mode: number; rdev?: [number, number] }>): Uint8Array {
   const chunks: Uint8Array[] = [];
   const enc = new TextEncoder();
   let ino = 1;
   const pad4 = (n: number) => (4 - (n % 4)) % 4;
-  const push = (name: string, mode: number, data: Uint8Array) => {
+  const push = (name: string, mode: number, data: Uint8Array, rdev: [number, number] = [0, 0]) => {
     const hex = (n: number) => n.toString(16).padStart(8, '0');
     const nameBytes = enc.encode(name + '\0');
-    const header = '070701' + [ino++, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, nameBytes.length, 0].map(hex).join('');
+    const header = '070701' + [ino++, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBytes.length, 0].map(hex).join('');
     chunks.push(enc.encode(header), nameBytes, new Uint8Array(pad4(110 + nameBytes.length)), data, new Uint8Array(pad4(data.length)));
   };
-  for (const e of entries) push(e.path, e.mode, e.data ?? new Uint8Array(0));
+  for (const e of entries) push(e.path, e.mode, e.data ?? new Uint8Array(0), e.rdev);
   push('TRAILER!!!', 0, new Uint8Array(0));
   const total = chunks.reduce((s, c) => s + c.length, 0);
   const out = new Uint8Array(total);

@@ -105,3 +105,8 @@ it('pins the public exports of @vbus/core/node', () => {
     ]
   `);
 });
+
+it('pins the public exports of @vbus/core/browser', async () => {
+  const browser = await import('@vbus/core/browser');
+  expect(Object.keys(browser).sort()).toEqual(['WebWorkerConnector', 'connectWebWorkerGuest']);
+});

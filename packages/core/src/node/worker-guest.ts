@@ -1,17 +1,14 @@
 import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { BusError, ConfigError, VbusError } from '../common/errors.js';
+import { BusError, ConfigError } from '../common/errors.js';
 import { RegionMemory } from '../common/memory/region-memory.js';
 import type { GuestMemory } from '../common/memory/guest-memory.js';
 import { checkEmbedderMemory, memoryOfRegions, type CheckedEmbedderMemory, type EmbedderMemory } from '../common/memory/embedder-memory.js';
 import { DEFAULT_CONNECTOR_LIMITS } from '../common/connector/untrusted.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
-import type { DeviceInfo } from '../common/bus/introspection.js';
-import { DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, drainDoorbell, serveDoorbell, spinWhile } from '../common/connector/doorbell.js';
-import { GuestConnectionImpl, type GuestBus, type GuestConnection } from '../common/connector/guest-connection.js';
-import type { GuestToHost, HostToGuest, OpenReply } from './worker-protocol.js';
-
-type WithReq = Extract<GuestToHost, { req: number }>;
-type Request = WithReq extends infer M ? (M extends WithReq ? Omit<M, 'req'> : never) : never;
+import { DOORBELL_TO_GUEST, drainDoorbell, spinWhile } from '../common/connector/doorbell.js';
+import type { GuestBus } from '../common/connector/guest-connection.js';
+import { GuestControl } from '../common/connector/guest-control.js';
+import type { HostToGuest } from '../common/connector/worker-protocol.js';
 
 /** Options of {@link connectWorkerGuest}. */
 export interface WorkerGuestOptions {
@@ -77,99 +74,38 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
     throw new ConfigError('pollBudgetUs', pollBudgetUs, 'must be a number of microseconds in [0, 1000000]');
   const wake = blocking ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
   const name = String(workerData.__vbusName ?? 'worker');
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  const conns = new Map<number, { guest: GuestConnectionImpl; cells: Int32Array; stop: boolean }>();
-  let nextReq = 1;
-  /** Work deferred by drivers in blocking mode, run by poll(). */
-  const deferred: Array<() => void> = [];
-
-  const onMessage = (m: HostToGuest): void => {
-    if (m.t === 'reply') {
-      const p = pending.get(m.req);
-      if (!p) return;
-      pending.delete(m.req);
-      if (m.ok) p.resolve(m.value);
-      else {
-        const e = new VbusError(m.error.code, m.error.message);
-        e.name = m.error.name;
-        p.reject(e);
-      }
-    } else if (m.t === 'closed') {
-      const c = conns.get(m.conn);
-      if (c) {
-        c.stop = true;
-        conns.delete(m.conn);
-        c.guest.closedBy(m.reason);
-        Atomics.add(c.cells, DOORBELL_TO_GUEST + 1, 1);
-        Atomics.notify(c.cells, DOORBELL_TO_GUEST + 1);
-      }
-    }
-  };
-  port.on('message', onMessage);
   const drainPort = (): void => {
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onMessage(m.message as HostToGuest);
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) control.receive(m.message as HostToGuest);
   };
-
-  const request = (msg: Request): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      const req = nextReq++;
-      pending.set(req, { resolve, reject });
-      port.postMessage({ ...msg, req } as GuestToHost);
-    });
-
-  // memory the host gave at spawn is already the host's: the hello announces none
-  const announce = given !== undefined ? [] : memory.regions().map((r) => ({ ...r, buffer: r.buffer as SharedArrayBuffer }));
-  port.postMessage({ t: 'hello', guest: name, regions: announce, wake: wake?.buffer } satisfies GuestToHost);
-
-  const open = async (deviceName: string): Promise<GuestConnection> => {
-    const reply = (await request({ t: 'open', name: deviceName })) as OpenReply;
-    const cells = new Int32Array(reply.doorbell);
-    const connId = reply.conn;
-    const guest = new GuestConnectionImpl(
-      reply.device as DeviceInfo,
-      memory,
-      {
-        call: async (func, data) => (await request({ t: 'call', conn: connId, func, data })) as Uint8Array,
-        shm: async (id, address, length, signalAddress) => (await request({ t: 'shm', conn: connId, id, address, length, signalAddress })) as number,
-        close: async () => {
-          const c = conns.get(connId);
-          if (c) c.stop = true;
-          conns.delete(connId);
-          await request({ t: 'close', conn: connId });
-          Atomics.add(cells, DOORBELL_TO_GUEST + 1, 1);
-          Atomics.notify(cells, DOORBELL_TO_GUEST + 1);
-        },
-      },
-      new DoorbellLink(cells, DOORBELL_TO_HOST),
-      // setImmediate, not a microtask: a long poll must let the doorbell and port be served.
-      // In blocking mode the event loop is not running inside poll(), so poll() runs them.
-      blocking ? (fn) => deferred.push(fn) : (fn) => setImmediate(fn),
-    );
-    const entry = { guest, cells, stop: false };
-    conns.set(connId, entry);
-    if (!blocking)
-      void serveDoorbell(cells, DOORBELL_TO_GUEST, guest.router, () => entry.stop, drainPort, pollBudgetUs, (error) => {
-        entry.stop = true;
-        guest.closedBy(`doorbell server stopped: ${error instanceof Error ? error.message : String(error)}`);
-      });
-    return guest;
-  };
+  const control = new GuestControl(port, {
+    name,
+    memory,
+    // memory the host gave at spawn is already the host's: the hello announces none
+    regions: given !== undefined ? [] : memory.regions().map((r) => ({ ...r, buffer: r.buffer as SharedArrayBuffer })),
+    wake,
+    blocking,
+    pollBudgetUs,
+    defer: (fn) => setImmediate(fn),
+    drainPort,
+  });
+  port.on('message', (m: HostToGuest) => control.receive(m));
 
   return {
     name,
     data: workerData.data,
     memory,
     allocator,
-    bus: { devices: async () => (await request({ t: 'devices' })) as DeviceInfo[], open },
+    bus: control.bus,
     poll(until, timeoutMs = Infinity) {
       if (!wake) throw new BusError("poll(): this guest was connected with wait: 'event-loop'; pass wait: 'blocking'");
       let handled = 0;
       while (!until()) {
         const seen = Atomics.load(wake, 0);
-        let control = false;
-        for (const c of conns.values()) if (drainDoorbell(c.cells, DOORBELL_TO_GUEST, c.guest.router)) control = true;
-        if (control) drainPort();
+        let controlMessages = false;
+        for (const c of control.connections.values()) if (drainDoorbell(c.cells, DOORBELL_TO_GUEST, c.guest.router)) controlMessages = true;
+        if (controlMessages) drainPort();
         // run what drivers deferred (NAPI continuations), oldest first, without waiting
+        const deferred = control.deferred;
         for (let n = deferred.length; n > 0; n--) deferred.shift()!();
         if (until()) break;
         if (deferred.length > 0) continue;
@@ -179,10 +115,7 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
       }
       return handled;
     },
-    async shutdown() {
-      for (const c of [...conns.values()]) await c.guest.close();
-      port.close();
-    },
+    shutdown: () => control.shutdown(),
   };
 }
 

@@ -85,13 +85,15 @@ export function list(v: unknown, name: string, limit: string, max: number, where
   return out;
 }
 
-const sharedByteLength = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get!;
+// A page that is not cross-origin isolated has no SharedArrayBuffer: then nothing is one, and the
+// module still loads (the connectors say why they cannot run).
+const sharedByteLength = typeof SharedArrayBuffer === 'function' ? Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get! : undefined;
 const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, Symbol.toStringTag)!.get!;
 const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'length')!.get!;
 
 /** The real byte length of `v` if it is a SharedArrayBuffer of this realm or another, else -1. */
 export function sharedBufferLength(v: unknown): number {
-  if (typeof v !== 'object' || v === null) return -1;
+  if (typeof v !== 'object' || v === null || sharedByteLength === undefined) return -1;
   try {
     return sharedByteLength.call(v) as number;
   } catch {

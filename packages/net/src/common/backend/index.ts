@@ -21,3 +21,4 @@ export * from './vxlan-header.js';
 export * from './vde-stream-framing.js';
 export { NetBackendRegistry, NetBackendFactory, type NetBackendServices } from './backend-registry.js';
 export { learningSwitchFactory, loopbackFactory } from './common-backend-factories.js';
+export { EmulatorNic, type EmulatorNicBus, type EmulatorNicOptions, type EmulatorNicCounters } from './emulator-nic.js';

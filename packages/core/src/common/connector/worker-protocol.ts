@@ -1,7 +1,7 @@
 /** Messages on the control port between a guest worker and the bus. @internal */
-import type { DeviceInfo } from '../common/bus/introspection.js';
-import { ProtocolError } from '../common/errors.js';
-import { byteLength, field, integer, kind, list, record, sharedBuffer, sharedBufferLength, text, uint8Array, withinLimit, type ConnectorLimits } from '../common/connector/untrusted.js';
+import type { DeviceInfo } from '../bus/introspection.js';
+import { ProtocolError } from '../errors.js';
+import { byteLength, field, integer, kind, list, record, sharedBuffer, sharedBufferLength, text, uint8Array, withinLimit, type ConnectorLimits } from './untrusted.js';
 
 export interface RegionMessage {
   address: number;
