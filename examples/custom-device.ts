@@ -5,6 +5,7 @@ import { DeviceClass, IoqDeviceQueue, createVbus, type DeviceContext, type ShmRe
 class CounterClass implements DeviceClass<{ every: number }> {
   readonly type = 'frame-counter';
   readonly version = 1;
+  readonly configKeys = ['every'] as const;
   readonly description = 'counts the frames a guest posts on queue 0';
   validate(c: unknown) { return { every: (c as { every?: number })?.every ?? 10 }; }
   create(config: { every: number }, ctx: DeviceContext) {

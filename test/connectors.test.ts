@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, SimulatedConnector, VirtualTimeScheduler, type Bus } from '@vbus/core';
+import { createVbus, GuestAllocator, InProcessConnector, RegionMemory, runUntilSettled, SimulatedConnector, VirtualTimeScheduler, type Bus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
 import { echoModule, runEchoScenario, type EchoScenarioResult } from '@vbus/core/reference/echo';
 
@@ -29,7 +29,8 @@ async function simulated(burst: number, bursts: number, size: number): Promise<{
   const wait = async (done: () => boolean) => {
     while (!done()) if (!vts.step()) throw new Error('simulation went idle before the scenario finished');
   };
-  const result = await runEchoScenario(conn, new GuestAllocator(MEM_BASE, MEM_BYTES), { burst, bursts, size, wait });
+  // the verbs that bring the driver up complete in virtual time: runUntilSettled steps them
+  const result = await runUntilSettled(vts, runEchoScenario(conn, new GuestAllocator(MEM_BASE, MEM_BYTES), { burst, bursts, size, wait }));
   vts.runUntilIdle();
   return { result, trace: connector.trace };
 }

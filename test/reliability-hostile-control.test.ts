@@ -194,7 +194,7 @@ describe('control channel: limits refuse with a LimitError and a counter', () =>
     expect(() => new WorkerConnector(bus, { limits: { connectionsPerGuest: 0 } })).toThrow(ConfigError);
     expect(() => new WorkerConnector(bus, { limits: { nope: 1 } as never })).toThrow(/unknown limit/);
     expect(() => bus.setLimits({ callBytes: 1.5 })).toThrow(ConfigError);
-    expect(bus.limits).toEqual({ connectionsPerDevice: 256, shmPerConnection: 64, callBytes: 65536 });
+    expect(bus.limits).toEqual({ connectionsPerDevice: 256, shmPerConnection: 64, callBytes: 65536, closedConnectionsKept: 16 });
     expect(new WorkerConnector(bus).introspect().limits).toEqual({ connectionsPerGuest: 64, regionsPerGuest: 16, memoryPerGuest: 2 ** 32, requestsInFlight: 256 });
   });
 });

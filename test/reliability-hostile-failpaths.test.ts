@@ -19,10 +19,11 @@ interface Traps {
   signalGuest: boolean;
 }
 
-class ThrowerClass implements DeviceClass<Traps> {
+class ThrowerClass implements DeviceClass<Traps, Partial<Traps>> {
   readonly type = 'thrower';
   readonly version = 1;
   readonly description = 'throws wherever it is told to';
+  readonly configKeys = ['close', 'call', 'release', 'signal', 'signalGuest'] as const satisfies ReadonlyArray<keyof Traps>;
   contexts: DeviceContext[] = [];
   validate(c: unknown): Traps {
     return c as Traps;

@@ -21,6 +21,7 @@ function probeModule(seen: GuestMemory[]): ContainerModule {
     type: 'probe',
     version: 1,
     description: 'records the memory a connection gets',
+    configKeys: [],
     validate: () => ({}),
     create: () => ({
       type: 'probe',

@@ -2,28 +2,10 @@
 // every signal and every deferred device step in virtual time. Nothing moves unless the embedder
 // steps the scheduler, and two runs of the same scenario give the same trace, byte for byte.
 import { describe, expect, it } from 'vitest';
-import { createVbus, GuestAllocator, RegionMemory, SimulatedConnector, VirtualTimeScheduler } from '@vbus/core';
+import { createVbus, GuestAllocator, RegionMemory, runUntilSettled, SimulatedConnector, VirtualTimeScheduler } from '@vbus/core';
 import { venetModule, VenetDriver } from '@vbus/venet';
 import { GuestResponder, LearningSwitch, parseMac, attachPeer } from '@vbus/net';
 import { virtioNetModule, VirtioNetDriver } from '@vbus/virtio-compat';
-
-/** Step virtual time until `p` settles (letting promise continuations run between steps). */
-async function drive<T>(vts: VirtualTimeScheduler, p: Promise<T>, maxSteps = 1_000_000): Promise<T> {
-  let done = false;
-  let value: T | undefined;
-  let error: unknown;
-  p.then(
-    (v) => ((done = true), (value = v)),
-    (e) => ((done = true), (error = e)),
-  );
-  for (let i = 0; i < maxSteps && !done; i++) {
-    await Promise.resolve();
-    if (!done && !vts.step()) await new Promise((r) => setImmediate(r));
-  }
-  if (!done) throw new Error('scenario did not finish in virtual time');
-  if (error) throw error;
-  return value as T;
-}
 
 async function scenario() {
   const vts = new VirtualTimeScheduler({ latencyNs: 2_000 });
@@ -40,8 +22,8 @@ async function scenario() {
   };
   const a = guest('venet0', 0x10000);
   const b = guest('virtio1', 0x10000);
-  const venet = await drive(vts, VenetDriver.open(a.conn, a.allocator));
-  const virtio = await drive(vts, VirtioNetDriver.open(b.conn, b.allocator));
+  const venet = await runUntilSettled(vts, VenetDriver.open(a.conn, a.allocator));
+  const virtio = await runUntilSettled(vts, VirtioNetDriver.open(b.conn, b.allocator));
   const ra = new GuestResponder({ mac: parseMac('52:54:00:00:00:0a'), ip: '192.0.2.10', name: 'a', timeoutMs: 60_000, scheduler: vts });
   const rb = new GuestResponder({ mac: parseMac('52:54:00:00:00:0b'), ip: '192.0.2.11', name: 'b', timeoutMs: 60_000, scheduler: vts });
   attachPeer(venet, ra);
@@ -50,8 +32,8 @@ async function scenario() {
     rb.receive(f);
   };
   const t0 = vts.nowNs;
-  const ab = await drive(vts, ra.ping('192.0.2.11', 56));
-  const ba = await drive(vts, rb.ping('192.0.2.10', 1000));
+  const ab = await runUntilSettled(vts, ra.ping('192.0.2.11', 56));
+  const ba = await runUntilSettled(vts, rb.ping('192.0.2.10', 1000));
   trace.push(...a.connector.trace, ...b.connector.trace);
   return { ab, ba, trace, virtualNs: vts.nowNs - t0, devices: bus.introspect().devices.map((d) => ({ name: d.name, counters: d.counters })) };
 }

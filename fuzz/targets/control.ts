@@ -53,7 +53,7 @@ export interface ControlCase {
   /** Start with a valid hello (one 64 KiB region), and an open of venet0, so that the sequence gets past them. */
   prelude: 'none' | 'hello' | 'open';
   limits: ConnectorLimits;
-  bus: BusLimits;
+  bus: Omit<BusLimits, 'closedConnectionsKept'>;
   steps: Array<{ msg: Msg; via: 'port' | 'direct'; /** send the next one in the same turn */ burst: boolean }>;
 }
 

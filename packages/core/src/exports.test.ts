@@ -78,14 +78,17 @@ it('pins the public exports of @vbus/core', () => {
       "checkEmbedderMemory",
       "createVbus",
       "cryptoRandomSource",
+      "describeFaultContext",
       "ioqByteLength",
       "le",
       "memoryOfRegions",
       "newQueueCounters",
+      "runUntilSettled",
       "signalCell",
       "silentLogger",
       "standaloneDeviceContext",
       "systemClock",
+      "withFaultContext",
     ]
   `);
 });

@@ -6,10 +6,22 @@
 
 const BRAND = Symbol.for('vbus-ts.error');
 
+/** Where on a bus a fault happened: set on an error that a device's handler raised. */
+export interface FaultContext {
+  /** The device's name on its bus. */
+  readonly device: string;
+  /** The connection's id (per Vbus), when the fault came from one connection's work. */
+  readonly connection?: number;
+  /** The queue: the id the guest gave the region (`shm` verb) whose signal ran the handler. */
+  readonly queue?: number;
+}
+
 /** Base class of every error raised by vbus-ts. Use {@link VbusError.is} to test across realms (workers). */
 export class VbusError extends Error {
   /** A stable identifier of the kind of error, e.g. `"ring"`, `"memory"`, `"bus"`. */
   readonly code: string;
+  /** Set by the bus when the error failed a device: the device, connection and queue. */
+  context?: FaultContext;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
@@ -103,4 +115,34 @@ export class ProtocolError extends VbusError {
   ) {
     super('protocol', `${where}: field ${field}: ${rule}`);
   }
+}
+
+/** `"device venet0, connection 3, queue 1"`: a {@link FaultContext} in words. */
+export function describeFaultContext(c: FaultContext): string {
+  return `device ${c.device}${c.connection !== undefined ? `, connection ${c.connection}` : ''}${c.queue !== undefined ? `, queue ${c.queue}` : ''}`;
+}
+
+/**
+ * Name where a fault happened: a vbus-ts error gets `context` and its message is prefixed with
+ * it (once; the class, code and fields are kept, so a RingError is still a RingError); any other
+ * thrown value becomes a {@link BusError} with that prefix and the value as `cause`.
+ */
+export function withFaultContext(error: unknown, context: FaultContext): VbusError {
+  const where = describeFaultContext(context);
+  if (VbusError.is(error)) {
+    if (error.context === undefined) {
+      error.context = context;
+      error.message = `${where}: ${error.message}`;
+    }
+    return error;
+  }
+  let detail: string;
+  try {
+    detail = error instanceof Error ? error.message : String(error);
+  } catch {
+    detail = 'a value that cannot be printed';
+  }
+  const wrapped = new BusError(`${where}: ${detail}`, { cause: error });
+  wrapped.context = context;
+  return wrapped;
 }

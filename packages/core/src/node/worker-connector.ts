@@ -1,6 +1,7 @@
 import { Worker, type WorkerOptions, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
-import type { Bus, HostConnection } from '../common/bus/bus.js';
+import type { Bus } from '../common/bus/bus.js';
+import type { HostConnection } from '../common/bus/host-connection.js';
 import { BusError, ConfigError, LimitError, ProtocolError, VbusError } from '../common/errors.js';
 import { macrotask } from '../common/time/macrotask.js';
 import { connectorLimits, type ConnectorLimits } from '../common/connector/untrusted.js';
@@ -35,8 +36,6 @@ export interface WorkerConnectorSnapshot {
 export interface WorkerConnectorEvents {
   'guest-exit': (guest: string, code: number, error: Error | undefined) => void;
 }
-
-let nextGuest = 1;
 
 /**
  * The worker connector, host side: runs guests in worker_threads. Control verbs travel over a
@@ -86,7 +85,8 @@ export class WorkerConnector extends EventEmitter<WorkerConnectorEvents> {
    */
   spawn(entry: URL | string, options: { name?: string; workerData?: unknown; worker?: WorkerOptions; memory?: EmbedderMemory } = {}): WorkerGuest {
     const memory = options.memory === undefined ? undefined : checkEmbedderMemory(options.memory, this.limits, 'memory');
-    const name = options.name ?? `worker-${nextGuest++}`;
+    // numbered per Vbus, so two identical runs in one process name their guests alike
+    const name = options.name ?? `worker-${this.bus.ids.nextGuest()}`;
     const channel = new MessageChannel();
     const href = entry instanceof URL ? entry.href : new URL(entry, `file://${process.cwd()}/`).href;
     const worker = new Worker(BOOT, {

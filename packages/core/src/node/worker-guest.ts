@@ -5,7 +5,7 @@ import type { GuestMemory } from '../common/memory/guest-memory.js';
 import { checkEmbedderMemory, memoryOfRegions, type CheckedEmbedderMemory, type EmbedderMemory } from '../common/memory/embedder-memory.js';
 import { DEFAULT_CONNECTOR_LIMITS } from '../common/connector/untrusted.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
-import type { DeviceInfo } from '../common/bus/bus.js';
+import type { DeviceInfo } from '../common/bus/introspection.js';
 import { DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, drainDoorbell, serveDoorbell, spinWhile } from '../common/connector/doorbell.js';
 import { GuestConnectionImpl, type GuestBus, type GuestConnection } from '../common/connector/guest-connection.js';
 import type { GuestToHost, HostToGuest, OpenReply } from './worker-protocol.js';

@@ -1,5 +1,5 @@
 /** Messages on the control port between a guest worker and the bus. @internal */
-import type { DeviceInfo } from '../common/bus/bus.js';
+import type { DeviceInfo } from '../common/bus/introspection.js';
 import { ProtocolError } from '../common/errors.js';
 import { byteLength, field, integer, kind, list, record, sharedBuffer, sharedBufferLength, text, uint8Array, withinLimit, type ConnectorLimits } from '../common/connector/untrusted.js';
 

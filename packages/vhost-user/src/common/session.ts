@@ -122,6 +122,8 @@ export class VhostUserSession {
   /** Times the device started on the front end's rings (a stop and a restart count again). */
   starts = 0;
   private readonly handler: DeviceConnectionHandler;
+  /** The connection id the device was opened with (ShmRegistration.connection). */
+  private readonly connectionId: number;
   private readonly vrings: Vring[];
   private table: VhostUserMemoryRegion[] = [];
   private features: bigint | null = null;
@@ -141,13 +143,14 @@ export class VhostUserSession {
     // split rings only: vhost-user's packed-ring base encoding is not implemented
     const deviceFeatures = device.config.features & ~bit(VIRTIO_F_RING_PACKED) & ~(options.maskFeatures ?? 0n);
     this.offered = deviceFeatures | bit(32) /* VERSION_1 */ | bit(VHOST_USER_F_PROTOCOL_FEATURES);
-    this.handler = device.open({ id: options.id ?? 0, memory: this.memory });
+    this.connectionId = options.id ?? 0;
+    this.handler = device.open({ id: this.connectionId, memory: this.memory });
     this.vrings = Array.from({ length: NUM_VRINGS }, (_, i) => this.newVring(i));
     const cfg = this.signalPair(`config`);
     this.configNorth = cfg.north;
     // a configuration change from the device: the only one we can pass on is DEVICE_NEEDS_RESET, on the err eventfds
     this.configNorth.handler = () => this.reportError();
-    this.handler.shm({ id: VIRTIO_SHM_CONFIG, address: 0, length: SHM_SIGNAL_SIZE, memory: this.memory, signal: cfg.south });
+    this.handler.shm({ id: VIRTIO_SHM_CONFIG, connection: options.id ?? 0, address: 0, length: SHM_SIGNAL_SIZE, memory: this.memory, signal: cfg.south });
   }
 
   /** Features offered in GET_FEATURES. */
@@ -426,7 +429,7 @@ export class VhostUserSession {
       if (this.memory.contains(used + VIRTQ_USED_IDX, 2)) nextUsed = le.getU16(this.memory.view(used + VIRTQ_USED_IDX, 2), 0);
       // buffers taken but never returned before the stop are offered again (as libvhost-user does)
       this.call(VIRTIO_CALL_QUEUE_SET_STATE, u32Args(nextUsed === v.base ? v.base : nextUsed, nextUsed));
-      this.handler.shm({ id: i, address: used, length: 0, memory: this.memory, signal: v.south });
+      this.handler.shm({ id: i, connection: this.connectionId, address: used, length: 0, memory: this.memory, signal: v.south });
       this.call(VIRTIO_CALL_QUEUE_ENABLE, new Uint8Array(0));
     });
     status(S.A | S.D | S.F | S.OK);

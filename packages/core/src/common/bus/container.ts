@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Container, type ContainerModule } from 'inversify';
-import { Vbus } from './bus.js';
+import { Vbus } from './vbus.js';
 import { Scheduler } from '../time/scheduler.js';
 import { MicrotaskScheduler } from '../time/microtask-scheduler.js';
 import { Clock } from '../time/clock.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Vbus } from './bus.js';
+import { Vbus } from './vbus.js';
 import type { DeviceClass, DeviceContext } from './device.js';
 import { VirtualTimeScheduler } from '../time/virtual-time-scheduler.js';
 import { silentLogger } from '../log/logger.js';
@@ -12,6 +12,7 @@ function probeClass(): { cls: DeviceClass<object>; contexts: DeviceContext[] } {
     type: 'probe',
     version: 1,
     description: 'exposes its context',
+    configKeys: [],
     validate: () => ({}),
     create: (_config, ctx) => {
       contexts.push(ctx);

@@ -40,6 +40,8 @@ export function newQueueCounters(): QueueCounters {
 export interface ShmRegistration {
   /** The device-defined id the guest gave (venet: RX 0, TX 1...). */
   readonly id: number;
+  /** The connection's id (per Vbus), for naming rings in errors: `${ctx.name}.c${connection}.q${id}`. */
+  readonly connection: number;
   readonly address: number;
   readonly length: number;
   /** The guest's memory as the host sees it. */
@@ -104,16 +106,39 @@ export interface Device {
 }
 
 /**
- * A device class: what a plugin registers. `TConfig` is the typed configuration of a device.
+ * The config each device class takes, by type string: a plugin declares its class's entry by
+ * augmenting this interface, and `Bus.createDevice` is typed by it (an object literal with a
+ * misspelt key is then a compile error too):
+ *
+ * ```ts
+ * declare module '@vbus/core' {
+ *   interface DeviceConfigs { 'frame-counter': { every?: number } }
+ * }
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface DeviceConfigs {}
+
+/** The config `Bus.createDevice` takes for device type `K`: its {@link DeviceConfigs} entry, else anything. */
+export type DeviceConfigOf<K extends string> = K extends keyof DeviceConfigs ? DeviceConfigs[K] : unknown;
+
+/**
+ * A device class: what a plugin registers. `TConfig` is the checked configuration of a device,
+ * `TInput` the config object a user writes (its keys are {@link configKeys}).
  * Bind implementations to the {@link DeviceClass} token in a ContainerModule.
  */
-export interface DeviceClass<TConfig = unknown> {
+export interface DeviceClass<TConfig = unknown, TInput extends object = Record<string, unknown>> {
   /** Type string, unique on a bus (e.g. `"virtual-ethernet"`, `"virtio-net"`). */
   readonly type: string;
   /** ABI version of the device class. */
   readonly version: number;
   /** One line for introspection. */
   readonly description: string;
+  /**
+   * Every key a config may have. `Bus.createDevice` refuses any other key with a ConfigError
+   * naming it and this class, before {@link validate} runs.
+   */
+  readonly configKeys: readonly (keyof TInput & string)[];
   /** Check and fill in a config. Throw {@link ConfigError} on a bad value. */
   validate(config: unknown): TConfig;
   create(config: TConfig, context: DeviceContext): Device;

@@ -12,12 +12,18 @@ export interface BusLimits {
   readonly shmPerConnection: number;
   /** Bytes of one `call`'s argument. */
   readonly callBytes: number;
+  /**
+   * Final snapshots of closed connections one device keeps for introspection until they are
+   * read (`Bus.takeClosedConnections`); past it the oldest are dropped and counted.
+   */
+  readonly closedConnectionsKept: number;
 }
 
 export const DEFAULT_BUS_LIMITS: BusLimits = Object.freeze({
   connectionsPerDevice: 256,
   shmPerConnection: 64,
   callBytes: 64 * 1024,
+  closedConnectionsKept: 16,
 });
 
 /** `given` filled in over `defaults`; each must be a positive safe integer (ConfigError otherwise). */

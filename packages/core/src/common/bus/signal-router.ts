@@ -16,6 +16,8 @@ export interface SignalLink {
  */
 export class SignalRouter {
   private readonly endpoints: Array<ShmSignal | undefined> = [];
+  /** Deliveries per slot: the other side's signals that reached this side (introspection's `kicks` on the host). */
+  private readonly delivered: number[] = [];
   /**
    * @param onError told when an endpoint's handler throws
    * @param defer how this side runs work later; an endpoint that hit its per-wakeup bound
@@ -37,8 +39,10 @@ export class SignalRouter {
   /** Register an endpoint at a slot chosen by the other side. */
   set(slot: number, signal: ShmSignal): void {
     this.endpoints[slot] = signal;
+    this.delivered[slot] = 0;
     const defer = this.defer;
-    if (defer) signal.selfWake = () => defer(() => this.dispatch(slot));
+    // a re-dispatch of our own (the wakeup bound was hit) is not a delivery from the other side
+    if (defer) signal.selfWake = () => defer(() => this.run(slot));
   }
 
   /** True when no further endpoint fits (add() would throw). */
@@ -52,6 +56,12 @@ export class SignalRouter {
 
   /** Run the wakeup of endpoint `slot`. Unknown slots are ignored (a stale ring after close). */
   dispatch(slot: number): void {
+    if (this.endpoints[slot] === undefined) return;
+    this.delivered[slot]!++;
+    this.run(slot);
+  }
+
+  private run(slot: number): void {
     const ep = this.endpoints[slot];
     if (ep === undefined) return;
     try {
@@ -72,6 +82,11 @@ export class SignalRouter {
       bits &= bits - 1;
       this.dispatch(slot);
     }
+  }
+
+  /** Signals from the other side delivered to endpoint `slot` so far (0 for an unknown slot). */
+  deliveries(slot: number): number {
+    return this.delivered[slot] ?? 0;
   }
 
   clear(): void {

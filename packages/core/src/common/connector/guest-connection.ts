@@ -3,7 +3,7 @@ import { BusError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Side } from '../signal/layout.js';
 import { ShmSignal } from '../signal/shm-signal.js';
-import type { DeviceInfo } from '../bus/bus.js';
+import type { DeviceInfo } from '../bus/introspection.js';
 import { SignalRouter, type SignalLink } from '../bus/signal-router.js';
 
 /**

@@ -1,10 +1,39 @@
-import type { Bus, HostConnection } from '../bus/bus.js';
+import type { Bus } from '../bus/bus.js';
+import type { HostConnection } from '../bus/host-connection.js';
 import type { Scheduler } from '../time/scheduler.js';
 import type { VirtualTimeScheduler } from '../time/virtual-time-scheduler.js';
 import type { SignalLink, SignalRouter } from '../bus/signal-router.js';
 import { BusError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
-import { GuestConnectionImpl, type GuestBus, type GuestConnection } from './guest-connection.js';
+import { GuestConnectionImpl, type ControlChannel, type GuestBus, type GuestConnection } from './guest-connection.js';
+
+/**
+ * A control channel whose verbs cross through `scheduler`: the host runs the verb one task later,
+ * and its reply (value or error) reaches the guest one task after that.
+ */
+function throughScheduler(control: ControlChannel, scheduler: Scheduler, trace?: (verb: 'call' | 'shm' | 'close') => void): ControlChannel {
+  const cross = <T>(verb: 'call' | 'shm' | 'close', run: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      scheduler.schedule(() => {
+        trace?.(verb);
+        let reply: Promise<T>;
+        try {
+          reply = run();
+        } catch (error) {
+          reply = Promise.reject(error);
+        }
+        reply.then(
+          (value) => scheduler.schedule(() => resolve(value)),
+          (error: unknown) => scheduler.schedule(() => reject(error)),
+        );
+      });
+    });
+  return {
+    call: (func, data) => cross('call', () => control.call(func, data)),
+    shm: (id, address, length, signalAddress) => cross('shm', () => control.shm(id, address, length, signalAddress)),
+    close: () => cross('close', () => control.close()),
+  };
+}
 
 /**
  * A link that delivers a ring through a scheduler: a microtask by default, or an embedder's
@@ -50,7 +79,15 @@ export class InProcessConnector {
       /** Overrides the bus's scheduler for this guest's signals. */
       scheduler?: Scheduler;
       /** Told of every delivered signal: direction and slot (the simulated connector records these). */
-      trace?: (direction: 'to-guest' | 'to-host', slot: number, device: string) => void;
+      trace?: (direction: 'to-guest' | 'to-host' | 'call' | 'shm' | 'close', slot: number, device: string) => void;
+      /**
+       * Carry the control verbs (call, shm, close) through the scheduler as well: the host sees a
+       * verb one `schedule()` after the guest made it, and the guest its reply one more later, so
+       * bringing a device up takes scheduler time and completes only as the embedder steps it
+       * (the simulated connector does this; drive it with `runUntilSettled`). Default false:
+       * verbs complete in microtasks.
+       */
+      verbsThroughScheduler?: boolean;
     } = {},
   ) {}
 
@@ -79,14 +116,15 @@ export class InProcessConnector {
       onClosed: (reason) => guest?.closedBy(reason),
     });
     const h = host;
+    const control: ControlChannel = {
+      call: (func, data) => h.call(func, data),
+      shm: async (id, address, length, signalAddress) => h.shm(id, address, length, signalAddress),
+      close: async () => h.close(),
+    };
     guest = new GuestConnectionImpl(
       info,
       this.memory,
-      {
-        call: (func, data) => h.call(func, data),
-        shm: async (id, address, length, signalAddress) => h.shm(id, address, length, signalAddress),
-        close: async () => h.close(),
-      },
+      this.options.verbsThroughScheduler ? throughScheduler(control, scheduler, trace && ((verb) => trace(verb, -1, name))) : control,
       toHost,
       (fn) => scheduler.schedule(fn),
     );
@@ -95,9 +133,12 @@ export class InProcessConnector {
 }
 
 /**
- * The simulated connector: an in-process guest whose signals travel in an embedder's virtual
- * time. Every delivery is recorded in {@link trace} as `"<ns> <direction> <device> slot <n>"`;
- * two runs of the same scenario give the same trace, byte for byte.
+ * The simulated connector: an in-process guest whose signals and control verbs travel in an
+ * embedder's virtual time. Every signal delivery is recorded in {@link trace} as
+ * `"<ns> <direction> <device> slot <n>"`, every verb as `"<ns> <verb> <device>"` when the host
+ * runs it; two runs of the same scenario give the same trace, byte for byte. Verbs complete only
+ * as the scheduler is stepped: bring a driver up with
+ * `await runUntilSettled(vts, Driver.open(conn, ...))`.
  */
 export class SimulatedConnector extends InProcessConnector {
   /** One line per signal delivered. */
@@ -106,7 +147,8 @@ export class SimulatedConnector extends InProcessConnector {
     super(bus, memory, {
       guest,
       scheduler,
-      trace: (direction, slot, device) => this.trace.push(`${scheduler.nowNs} ${direction} ${device} slot ${slot}`),
+      verbsThroughScheduler: true,
+      trace: (direction, slot, device) => this.trace.push(slot < 0 ? `${scheduler.nowNs} ${direction} ${device}` : `${scheduler.nowNs} ${direction} ${device} slot ${slot}`),
     });
   }
 }

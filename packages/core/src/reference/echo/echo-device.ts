@@ -32,10 +32,11 @@ export interface EchoCounters {
  * device here follows: on a kick, mask the signal and drain the ring; complete every N frames or
  * on drain; unmask (the shm-signal re-checks, so nothing is stranded).
  */
-export class EchoDeviceClass implements DeviceClass<EchoConfig> {
+export class EchoDeviceClass implements DeviceClass<EchoConfig, Partial<EchoConfig>> {
   readonly type = ECHO_TYPE;
   readonly version = 1;
   readonly description = 'echoes every TX frame back on RX (an example device)';
+  readonly configKeys = ['txCompleteEvery'] as const;
   validate(config: unknown): EchoConfig {
     const c = (config ?? {}) as Partial<EchoConfig>;
     const n = c.txCompleteEvery ?? 10;
@@ -177,3 +178,10 @@ class EchoConnection implements DeviceConnectionHandler {
 export const echoModule = new ContainerModule((options) => {
   options.bind<DeviceClass<unknown>>(DeviceClassToken).toConstantValue(new EchoDeviceClass() as DeviceClass<unknown>);
 });
+
+declare module '../../common/bus/device.js' {
+  /** `bus.createDevice('vbus-echo', name, config)` takes `{ txCompleteEvery?: number }`. */
+  interface DeviceConfigs {
+    'vbus-echo': Partial<EchoConfig>;
+  }
+}

@@ -5,15 +5,19 @@ import { VIRTIO_NET_S_ANNOUNCE, VIRTIO_NET_S_LINK_UP, VIRTIO_NET_TYPE } from './
 import { validateVirtioNetConfig, type VirtioNetConfig } from './virtio-net-config.js';
 import { VirtioNetConnection, type VirtioNetDeviceView } from './virtio-net-connection.js';
 
+/** The config a user gives `bus.createDevice('virtio-net', ...)`: every {@link VirtioNetConfig} field optional, `mac` as text or bytes. */
+export type VirtioNetConfigInput = Partial<Omit<VirtioNetConfig, 'mac'>> & { mac?: string | Uint8Array };
+
 /**
  * The virtio-net device class (type "virtio-net"): a virtio device on the bus whose host half
  * is a {@link NetBackend}, the same backends venet uses.
  */
 @injectable()
-export class VirtioNetDeviceClass implements DeviceClass<VirtioNetConfig> {
+export class VirtioNetDeviceClass implements DeviceClass<VirtioNetConfig, VirtioNetConfigInput> {
   readonly type = VIRTIO_NET_TYPE;
   readonly version = 1;
   readonly description = 'virtio-net (OASIS virtio 1.2 §5.1) over the vbus virtio transport';
+  readonly configKeys = ['mac', 'mtu', 'queuePairs', 'backend', 'features', 'maxQueueSize', 'link'] as const satisfies ReadonlyArray<keyof VirtioNetConfigInput>;
 
   /** @param random feeds default MACs: the container's {@link RandomSource}; bind a seeded one for reproducible runs. */
   constructor(@inject(RandomSource) @optional() private readonly random?: RandomSource) {}
@@ -103,3 +107,10 @@ export class VirtioNetDevice implements Device, VirtioNetDeviceView {
   }
 }
 
+
+declare module '@vbus/core' {
+  /** `bus.createDevice('virtio-net', name, config)` takes a {@link VirtioNetConfigInput}. */
+  interface DeviceConfigs {
+    'virtio-net': VirtioNetConfigInput;
+  }
+}
