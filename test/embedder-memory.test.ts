@@ -7,6 +7,7 @@ import { WorkerConnector, type WorkerGuest } from '@vbus/core/node';
 import { LearningSwitch } from '@vbus/net';
 import { venetModule, type VenetDevice } from '@vbus/venet';
 import { virtioNetModule } from '@vbus/virtio-compat';
+import { NicGuestHandle } from '@vbus/guest-nic';
 
 const GUEST = new URL('./fixtures/embedder-memory-guest.ts', import.meta.url);
 const MiB = 1 << 20;
@@ -82,6 +83,28 @@ describe('worker guests on embedder memory', () => {
     for (const f of await Promise.all(finals)) expect(f.responder).toMatchObject({ echoRequestsOut: 20, echoRepliesIn: 20, echoRequestsIn: 20, echoRepliesOut: 20, txRefused: 0 });
     await Promise.all([a.exited, b.exited]);
     started.length = 0;
+  });
+
+  it('two guest-nic guests share one embedder buffer, each seeing its half at guest address 0, and ping each other', async () => {
+    const { connector } = newBus();
+    const ram = new SharedArrayBuffer(64 * MiB);
+    const half = (i: number) => ({ regions: [{ address: 0, buffer: ram, offset: i * 32 * MiB, length: 32 * MiB }] });
+    const a = await NicGuestHandle.spawn(connector, { device: 'venet0', kind: 'venet', ip: '192.0.2.1', memory: half(0) });
+    const b = await NicGuestHandle.spawn(connector, { device: 'vnet0', kind: 'virtio-net-packed', ip: '192.0.2.2', memory: half(1) });
+    try {
+      const ra = await a.request<{ rtts: number[] }>({ cmd: 'ping', ip: '192.0.2.2', count: 5, size: 56 });
+      const rb = await b.request<{ rtts: number[] }>({ cmd: 'ping', ip: '192.0.2.1', count: 5, size: 1000 });
+      expect(ra.rtts.length).toBe(5);
+      expect(rb.rtts.length).toBe(5);
+      expect(connector.introspect().guests.map((g) => g.memoryBytes)).toEqual([32 * MiB, 32 * MiB]);
+      // each guest's rings and buffers are in its own half of the buffer
+      const bytes = new Uint8Array(ram);
+      expect(bytes.subarray(0, 32 * MiB).some((x) => x !== 0)).toBe(true);
+      expect(bytes.subarray(32 * MiB).some((x) => x !== 0)).toBe(true);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
   });
 
   it('a bad region list at spawn is refused with a ConfigError naming the field, and no worker starts', () => {

@@ -1,21 +1,9 @@
 // venet's burst threshold reads the bus's clock: under a VirtualTimeScheduler the gap between two
 // frames is their gap in virtual time, whatever the host machine's real time did between them.
 import { expect, it } from 'vitest';
-import { createVbus, GuestAllocator, RegionMemory, SimulatedConnector, VirtualTimeScheduler } from '@vbus/core';
+import { createVbus, GuestAllocator, RegionMemory, SimulatedConnector, VirtualTimeScheduler, runUntilSettled } from '@vbus/core';
 import { venetModule, VenetDriver, type VenetDevice } from '@vbus/venet';
 import { CaptureBackend } from '@vbus/net/testing';
-
-async function drive<T>(vts: VirtualTimeScheduler, p: Promise<T>): Promise<T> {
-  let done = false;
-  let value: T | undefined;
-  void p.then((v) => ((done = true), (value = v)));
-  for (let i = 0; i < 100_000 && !done; i++) {
-    await Promise.resolve();
-    if (!done && !vts.step()) await new Promise((r) => setImmediate(r));
-  }
-  if (!done) throw new Error('did not finish in virtual time');
-  return value as T;
-}
 
 function frame(n: number): Uint8Array {
   const f = new Uint8Array(64);
@@ -31,7 +19,7 @@ it('frames 100 µs apart in virtual time go inline; frames closer than the 50 µ
   bus.createDevice('virtual-ethernet', 'v0', { backend, mac: '52:54:00:00:00:01', burstThresholdUs: 50 });
   const memory = RegionMemory.create(0x10000, 8 << 20);
   const conn = new SimulatedConnector(bus, memory, vts, 'g').open('v0');
-  const d = await drive(vts, VenetDriver.open(conn, new GuestAllocator(0x10000, 8 << 20)));
+  const d = await runUntilSettled(vts, VenetDriver.open(conn, new GuestAllocator(0x10000, 8 << 20)));
   let got = 0;
   d.onFrame = () => got++;
   const placed = () => (bus.device<VenetDevice>('v0').counters().rx as Record<string, number>).frames!;

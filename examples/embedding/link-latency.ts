@@ -1,6 +1,6 @@
 // docs/embedding.md, "Links with latency and bandwidth": a switch whose ports model links, in the
 // embedder's virtual time. Type-checked with the project and run by test/embedding-examples.test.ts.
-import { VirtualTimeScheduler } from '@vbus/core';
+import { VirtualTimeScheduler, runUntilSettled } from '@vbus/core';
 import { GuestResponder, LearningSwitch, parseMac } from '@vbus/net';
 
 /** Two hosts on a switch; port "far" is a 100 Mbit/s link with 1 ms of latency each way. */
@@ -23,17 +23,12 @@ export async function linkLatencyExample(): Promise<{ rttMs: number; virtualMs: 
   // #endregion hosts
 
   // #region ping
-  let rttMs: number | undefined;
-  void near.ping('192.0.2.2', 1000).then((reply) => (rttMs = reply.rttMs));
-  // nothing moves until the embedder steps its time; between steps, promise continuations run
-  while (rttMs === undefined) {
-    await new Promise((resolve) => setImmediate(resolve));
-    if (rttMs === undefined && !vts.step()) throw new Error('the ping is stuck: no event left');
-  }
+  // nothing moves until the embedder steps its time: runUntilSettled steps it until the ping is answered
+  const { rttMs } = await runUntilSettled(vts, near.ping('192.0.2.2', 1000));
   // rttMs: 1042-byte frames take 8 * 1042 / 100e6 s = 83.36 µs on the wire, plus 1 ms, each way: 2.16672
   const farLink = sw.ports().find((p) => p.name === 'far')?.link; // { model, toSwitch, toNic }: frames, bytes, drops...
   // #endregion ping
   near.close();
   far.close();
-  return { rttMs: rttMs!, virtualMs: vts.now(), far: farLink };
+  return { rttMs, virtualMs: vts.now(), far: farLink };
 }

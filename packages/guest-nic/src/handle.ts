@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import type { EmbedderMemory } from '@vbus/core';
 import type { WorkerConnector } from '@vbus/core/node';
 import type { NicGuestCommand } from './worker.js';
 
@@ -13,9 +14,10 @@ export class NicGuestHandle {
     readonly mac: number[],
   ) {}
 
-  /** Start a guest worker with a NIC of `kind` on `device` and the responder at `ip`; resolves once its NIC is up. */
-  static async spawn(connector: WorkerConnector, options: { device: string; kind: string; ip: string }): Promise<NicGuestHandle> {
-    const g = connector.spawn(new URL(`./worker${MODULE_EXT}`, import.meta.url), { name: `guest-${options.device}`, workerData: options });
+  /** Start the guest; with `memory`, its NIC's rings and buffers live in the embedder's regions (default: 32 MiB of its own). */
+  static async spawn(connector: WorkerConnector, options: { device: string; kind: string; ip: string; memory?: EmbedderMemory }): Promise<NicGuestHandle> {
+    const { memory, ...data } = options;
+    const g = connector.spawn(new URL(`./worker${MODULE_EXT}`, import.meta.url), { name: `guest-${options.device}`, memory, workerData: { ...data, hostMemory: memory !== undefined } });
     const ready = await nextMessage(g.worker, 'ready');
     return new NicGuestHandle(g.worker, g.exited, ready.mac as number[]);
   }

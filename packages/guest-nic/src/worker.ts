@@ -1,6 +1,6 @@
 // A guest worker with one NIC (venet, or virtio-net when available) and the IPv4 responder.
 // The host drives it with messages: ping, stream, stats, stop.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { connectWorkerGuest } from '@vbus/core/node';
 import { GuestResponder, SEND_MORE, SEND_NOW, attachPeer, buildUdpFrame, parseIpv4, type GuestNic } from '@vbus/net';
 import { openGuestNic } from './open.js';
@@ -12,7 +12,8 @@ export type NicGuestCommand =
   | { cmd: 'stats' }
   | { cmd: 'stop' };
 
-const g = connectWorkerGuest({ memoryBytes: 32 << 20 });
+// memory the host gave at spawn is used as given; otherwise 32 MiB of the guest's own
+const g = connectWorkerGuest((workerData.data as { hostMemory?: boolean }).hostMemory ? {} : { memoryBytes: 32 << 20 });
 const opts = g.data as { device: string; kind: 'venet' | 'virtio-net'; ip: string };
 const conn = await g.bus.open(opts.device);
 const nic: GuestNic = await openGuestNic(opts.kind, conn, g.allocator);

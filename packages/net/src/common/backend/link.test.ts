@@ -1,6 +1,7 @@
 // Link models on switch ports and patch cables: latency, bandwidth and a bounded queue, exact in
 // virtual time and working with real timers.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { ConfigError, MicrotaskScheduler, VirtualTimeScheduler } from '@vbus/core';
 import { LearningSwitch } from './learning-switch.js';
 import { connectBackends } from './patch-cable.js';
@@ -164,6 +165,49 @@ describe('link models', () => {
     const t0 = scheduler.now();
     sw.attach({ name: 'a', mac: mac(1) }, { deliver: () => true }).deliver(frame(mac(2), mac(1), 1, 60));
     expect((await got) - t0).toBeGreaterThanOrEqual(10);
+  });
+
+  it('matches a reference model on random traffic: arrival = max(t, link free) + 8n/rate + delay, in order, drops exactly when the queue is full (property)', () => {
+    const send = fc.record({ gapNs: fc.integer({ min: 0, max: 200_000 }), size: fc.integer({ min: 60, max: 1514 }) });
+    fc.assert(
+      fc.property(
+        fc.array(send, { minLength: 1, maxLength: 60 }),
+        fc.constantFrom(10e6, 100e6, 1e9),
+        fc.integer({ min: 0, max: 3_000_000 }),
+        fc.integer({ min: 1, max: 8 }),
+        (sends, rate, delayNs, queueFrames) => {
+          const { vts, a, atB, sw } = twoPorts({ delayMs: delayNs / 1e6, bitsPerSecond: rate, queueFrames });
+          // reference, in whole ns (every size gives whole ns at these rates)
+          const expected: Array<{ at: number; tag: number }> = [];
+          const sentAt: number[] = [];
+          let free = 0;
+          let drops = 0;
+          let t = vts.nowNs;
+          sends.forEach((s, i) => {
+            t += s.gapNs;
+            vts.runUntil(t / 1e6);
+            const waiting = sentAt.filter((end) => end > t).length - 1;
+            if (free > t && waiting >= queueFrames) {
+              drops++;
+              expect(a.deliver(frame(mac(2), mac(1), i & 0xff, s.size))).toBe(false); // b's link refused it
+              return;
+            }
+            const end = Math.max(t, free) + (s.size * 8 * 1e9) / rate;
+            free = end;
+            sentAt.push(end);
+            expected.push({ at: end + delayNs, tag: i & 0xff });
+            a.deliver(frame(mac(2), mac(1), i & 0xff, s.size));
+          });
+          vts.runUntilIdle();
+          expect(atB.log.map((e) => ({ at: e.at, tag: e.tag }))).toEqual(expected);
+          const b = sw.ports().find((p) => p.name === 'b')!;
+          expect(b.link!.toNic.drops).toBe(drops);
+          expect(b.counters.drops).toBe(drops);
+          expect(b.link!.toNic.inFlight).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('refuses a bad link model with a ConfigError naming the field', () => {

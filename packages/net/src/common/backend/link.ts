@@ -118,20 +118,22 @@ export class LinkLane {
   send(frame: Uint8Array, offload: FrameOffload | undefined): boolean {
     const now = this.scheduler.now();
     const m = this.model;
-    const waiting = this.queued(now);
-    const idle = this.head === this.wire.length;
-    // a frame that finds the link idle is sent at once and does not wait
-    if (!idle && waiting >= m.queueFrames) {
+    const unlimited = m.bitsPerSecond === Infinity;
+    // a frame waits when the link is still sending (or, unlimited, joins the frames propagating)
+    const waits = unlimited ? this.head < this.wire.length : this.busyUntil > now;
+    const waiting = waits ? this.queued(now) : 0;
+    if (waits && waiting >= m.queueFrames) {
       this.stats.drops++;
       return false;
     }
+    if (waits && waiting + 1 > this.stats.maxQueued) this.stats.maxQueued = waiting + 1;
+    const idle = this.head === this.wire.length;
     const start = now > this.busyUntil ? now : this.busyUntil;
-    const sentAt = m.bitsPerSecond === Infinity ? start : start + (frame.length * 8 * 1000) / m.bitsPerSecond;
+    const sentAt = unlimited ? start : start + (frame.length * 8 * 1000) / m.bitsPerSecond;
     this.busyUntil = sentAt;
     const arrival = sentAt + m.delayMs;
     this.wire.push({ frame: frame.slice(), offload: offload === undefined ? undefined : { ...offload }, sentAt, arrival });
     this.stats.inFlight++;
-    if (waiting + 1 > this.stats.maxQueued && !idle) this.stats.maxQueued = waiting + 1;
     // the earliest frame owns the timer; inside arrive() the timer is re-armed for the head after the loop
     if (idle && this.timer === undefined && !this.arriving) this.timer = this.scheduler.at(arrival, this.arrive);
     return true;
