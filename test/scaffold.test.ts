@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deviceNames, newDevice } from '../packages/cli/src/new-device.js';
+import { VBUS_ARGS } from './fixtures/vbus-command.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -26,7 +27,7 @@ describe('vbus new-device', () => {
   it('generates a package that type-checks and passes its tests (in-process, simulated, worker, hostile) as generated', async () => {
     const dir = join(tempDir(), 'frame-stamper');
     const t0 = performance.now();
-    const cli = await run(process.execPath, [join(ROOT, 'bin/vbus.mjs'), 'new-device', 'frame-stamper', '--dir', dir], { cwd: ROOT });
+    const cli = await run(process.execPath, [...VBUS_ARGS, 'new-device', 'frame-stamper', '--dir', dir], { cwd: ROOT });
     expect(cli.stdout).toMatch(/created .*frame-stamper/);
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     const t1 = performance.now();
@@ -50,7 +51,7 @@ describe('vbus new-device', () => {
     writeFileSync(join(dir, 'keep.txt'), 'mine');
     expect(() => newDevice('widget', { dir })).toThrow(/exists and is not empty/);
     expect(readFileSync(join(dir, 'keep.txt'), 'utf8')).toBe('mine');
-    const cli = run(process.execPath, [join(ROOT, 'bin/vbus.mjs'), 'new-device', 'Bad_Name', '--dir', join(dir, 'x')], { cwd: ROOT });
+    const cli = run(process.execPath, [...VBUS_ARGS, 'new-device', 'Bad_Name', '--dir', join(dir, 'x')], { cwd: ROOT });
     await expect(cli).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/vbus new-device: device name "Bad_Name" must be kebab-case/) });
   });
 });
