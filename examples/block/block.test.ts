@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GuestAllocator, InProcessConnector, RegionMemory, SimulatedConnector, VirtualTimeScheduler, createVbus, openDriverRing, type Bus } from '@vbus/core';
+import { GuestAllocator, InProcessConnector, RegionMemory, SimulatedConnector, VirtualTimeScheduler, createVbus, openDriverRing, runUntilSettled, type Bus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
 import { BLOCK_SECTOR_SIZE, BlockDriver, MemoryBlockBackend, blockModule, runBlockScenario, type BlockBackend, type BlockScenarioResult } from './index.js';
 import { FileBlockBackend } from './file-backend.js';
@@ -26,7 +26,8 @@ const connectors: Record<string, (bus: Bus) => Promise<BlockScenarioResult>> = {
     const wait = async (done: () => boolean) => {
       while (!done()) if (!vts.step()) throw new Error('simulation went idle before the scenario finished');
     };
-    return runBlockScenario(conn, new GuestAllocator(BASE, BYTES), { ...SCENARIO, wait });
+    // the control verbs (open, shm) cross in virtual time too: step until the scenario settles
+    return runUntilSettled(vts, runBlockScenario(conn, new GuestAllocator(BASE, BYTES), { ...SCENARIO, wait }));
   },
   worker: async (bus) => {
     const guest = new WorkerConnector(bus).spawn(new URL('./guest-worker.ts', import.meta.url), { workerData: { device: 'blk0', ...SCENARIO } });

@@ -1,6 +1,6 @@
 import { ContainerModule } from 'inversify';
 import { describe, expect, it } from 'vitest';
-import { GuestAllocator, InProcessConnector, RandomSource, RegionMemory, SimulatedConnector, VirtualTimeScheduler, createVbus, type Bus } from '@vbus/core';
+import { GuestAllocator, InProcessConnector, RandomSource, RegionMemory, SimulatedConnector, VirtualTimeScheduler, createVbus, runUntilSettled, type Bus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
 import {
   SplitQueueDriver,
@@ -88,8 +88,7 @@ describe('virtio-rng over the generic virtio transport', () => {
       const connector = new SimulatedConnector(bus, RegionMemory.create(BASE, BYTES), vts);
       const conn = connector.open('rng0');
       const opening = VirtioRngDriver.open(conn, new GuestAllocator(BASE, BYTES), { ring: 'packed' });
-      vts.runUntilIdle();
-      const d = await opening;
+      const d = await runUntilSettled(vts, opening); // the verbs cross in virtual time
       const reading = d.read(500);
       vts.runUntilIdle();
       return { bytes: await reading, trace: connector.trace.join('\n') };
