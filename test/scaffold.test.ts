@@ -7,13 +7,18 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceNames, newDevice } from '../packages/cli/src/new-device.js';
 import { VBUS_ARGS } from './fixtures/vbus-command.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
 const dirs: string[] = [];
+// the generated package depends on the @vbus packages as a user's would: their compiled dist/
+// (npm test's pretest builds it; this makes the file runnable on its own, and is a no-op when built)
+beforeAll(async () => {
+  await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'], { cwd: ROOT, timeout: 240_000 });
+}, 240_000);
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

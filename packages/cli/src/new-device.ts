@@ -1,8 +1,8 @@
 // `vbus new-device NAME`: generate a device plugin package (device class, ABI with pinned
 // constants, driver, tests over the in-process, simulated and worker connectors, README) from
 // the templates in packages/cli/src/templates/new-device. Placeholders: __name__ (kebab-case), __Name__
-// (PascalCase), __NAME__ (CONSTANT_CASE), __camel__ (camelCase), __package__ (npm name),
-// __vbus_packages__ (this checkout's packages/ folder, relative to the new package).
+// (PascalCase), __NAME__ (CONSTANT_CASE), __camel__ (camelCase), __package__ (npm name). The
+// package depends on the published @vbus packages (their dist/), as any plugin outside this repository.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,17 +11,6 @@ import { fileURLToPath } from 'node:url';
 const TEMPLATES = [new URL('./templates/new-device/', import.meta.url), new URL('../src/templates/new-device/', import.meta.url)]
   .map((u) => fileURLToPath(u))
   .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('./templates/new-device/', import.meta.url));
-/** The folder holding this checkout's @vbus packages (found from where @vbus/core resolves). */
-function vbusPackagesDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.resolve('@vbus/core')));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the folder of @vbus/core');
-    dir = up;
-  }
-  return dirname(dir);
-}
-
 /** Options of {@link newDevice}. */
 export interface NewDeviceOptions {
   /** Folder to create the package in (default: ./NAME). Must not exist, or be empty. */
@@ -57,7 +46,7 @@ export function newDevice(name: string, options: NewDeviceOptions = {}): { dir: 
   // The @vbus packages are TypeScript sources (not yet compiled to JS): the plugin's tsconfig
   // includes them so that tsc type-checks against them and tsx, in worker threads, compiles
   // their decorators with the same options (tsx applies a tsconfig only to files it includes).
-  const names = { ...deviceNames(name), __package__: options.packageName ?? `vbus-device-${name}`, __vbus_packages__: relative(dir, vbusPackagesDir()) };
+  const names = { ...deviceNames(name), __package__: options.packageName ?? `vbus-device-${name}` };
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} exists and is not empty`);
   const pattern = new RegExp(Object.keys(names).join('|'), 'g');
   const files: string[] = [];

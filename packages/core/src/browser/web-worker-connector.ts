@@ -23,6 +23,7 @@ export interface WebWorkerGuest {
 
 /** Events of a {@link WebWorkerConnector}. */
 export interface WebWorkerConnectorEvents {
+  /** A guest's Web Worker ended (terminated, or an uncaught error): its connections are closed and its memory dropped. */
   'guest-exit': (guest: string, reason: string) => void;
 }
 

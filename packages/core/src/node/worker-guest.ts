@@ -42,7 +42,7 @@ export interface WorkerGuestRuntime {
   readonly name: string;
   /** `workerData.data` as given to {@link WorkerConnector.spawn}. */
   readonly data: unknown;
-  /** A {@link FlatMemory} when the memory is one region at guest address 0, else a {@link RegionMemory}. */
+  /** A {@link "@vbus/core"!FlatMemory} when the memory is one region at guest address 0, else a {@link "@vbus/core"!RegionMemory}. */
   readonly memory: GuestMemory;
   readonly allocator: GuestAllocator;
   readonly bus: GuestBus;

@@ -4,10 +4,15 @@ import type { DeviceInfo } from './introspection.js';
 
 /** Events of a {@link Bus}. */
 export interface BusEvents {
+  /** A device was created on the bus. */
   'device-added': (info: DeviceInfo) => void;
+  /** A device was removed from the bus. */
   'device-removed': (info: DeviceInfo) => void;
+  /** A device broke a rule (a hostile ring, a fault in its code): it is marked failed and its connections close; the rest of the bus goes on. */
   'device-failed': (info: DeviceInfo, error: VbusError) => void;
+  /** A guest opened a connection to `device`. */
   connect: (device: string, connectionId: number, guest: string) => void;
+  /** A connection to `device` closed, and why. */
   disconnect: (device: string, connectionId: number, reason: string) => void;
 }
 

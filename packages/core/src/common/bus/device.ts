@@ -119,7 +119,7 @@ export interface Device {
  * }
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- empty on purpose: plugins add entries by declaration merging
 export interface DeviceConfigs {}
 
 /** The config `Bus.createDevice` takes for device type `K`: its {@link DeviceConfigs} entry, else anything. */

@@ -57,6 +57,7 @@ export class Vbus {
     return bus;
   }
 
+  /** The bus named `name`; throws a BusError if there is none. */
   bus(name: string): Bus {
     const b = this.buses.get(name);
     if (!b) throw new BusError(`no bus named "${name}"`);
@@ -70,6 +71,7 @@ export class Vbus {
     this.buses.delete(name);
   }
 
+  /** Every device class and every bus with its devices and connections, as plain data (like sysfs). */
   introspect(): { classes: ReturnType<Vbus['deviceClasses']>; buses: BusSnapshot[] } {
     return { classes: this.deviceClasses(), buses: [...this.buses.values()].map((b) => b.introspect()) };
   }

@@ -28,10 +28,13 @@ export interface GuestConnection extends Pick<EventEmitter<GuestConnectionEvents
    * The `shm` verb: share `[address, address+length)` under the device-defined `id`. With
    * `signalAddress` (a formatted shm-signal descriptor, e.g. an IOQ's embedded one), returns the
    * guest's (north) endpoint of that signal, wired to wake the device; without one, undefined.
-   * (For an IOQ, `openDriverRing` does all of this in one call.)
+   * (For an IOQ, `openDriverRing` does all of this in one call.) This overload: with a signal,
+   * so the result is never undefined.
    */
   shm(id: number, address: number, length: number, signalAddress: number): Promise<ShmSignal>;
+  /** The `shm` verb without a signal: the region only, resolving with undefined. */
   shm(id: number, address: number, length: number): Promise<undefined>;
+  /** The `shm` verb with a signal address that may be undefined (see the first overload). */
   shm(id: number, address: number, length: number, signalAddress?: number): Promise<ShmSignal | undefined>;
   /** Close the connection: the device forgets its queues and the host drops its signal endpoints. */
   close(): Promise<void>;

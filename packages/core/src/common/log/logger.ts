@@ -12,9 +12,13 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
  * the fields carry the facts (device, connection, queue) as values, never only in the text.
  */
 export interface Logger {
+  /** Detail for whoever is diagnosing: per-message refusals, state changes. */
   debug(message: string, fields?: LogFields): void;
+  /** Routine events worth a line: a guest exited, a device failed by a guest. */
   info(message: string, fields?: LogFields): void;
+  /** Something went wrong that the framework recovered from: a guest worker crashed. */
   warn(message: string, fields?: LogFields): void;
+  /** Something went wrong that the framework could not recover from. */
   error(message: string, fields?: LogFields): void;
 }
 
@@ -43,15 +47,19 @@ export class ConsoleLogger implements Logger {
     this.out = options.console ?? console;
   }
 
+  /** Log at `debug` if the level is enabled. */
   debug(message: string, fields?: LogFields): void {
     if (this.rank <= 0) this.write('debug', message, fields);
   }
+  /** Log at `info` if the level is enabled. */
   info(message: string, fields?: LogFields): void {
     if (this.rank <= 1) this.write('info', message, fields);
   }
+  /** Log at `warn` if the level is enabled. */
   warn(message: string, fields?: LogFields): void {
     if (this.rank <= 2) this.write('warn', message, fields);
   }
+  /** Log at `error` if the level is enabled. */
   error(message: string, fields?: LogFields): void {
     if (this.rank <= 3) this.write('error', message, fields);
   }

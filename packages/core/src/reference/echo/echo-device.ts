@@ -184,7 +184,7 @@ export const echoModule = new ContainerModule((options) => {
 });
 
 declare module '../../common/bus/device.js' {
-  /** `bus.createDevice('vbus-echo', name, config)` takes `{ txCompleteEvery?: number }`. */
+  // `bus.createDevice('vbus-echo', name, config)` takes `{ txCompleteEvery?: number `. (a plain comment: typedoc keeps one doc per interface)
   interface DeviceConfigs {
     'vbus-echo': Partial<EchoConfig>;
   }

@@ -62,6 +62,7 @@ export class NetBackendRegistry {
     return [...this.factories.values()].map(({ kind, description, optionKeys }) => ({ kind, description, optionKeys }));
   }
 
+  /** Whether a factory for `kind` is bound. */
   has(kind: string): boolean {
     return this.factories.has(kind);
   }

@@ -14,7 +14,10 @@ export interface EmulatorNicBus {
   /** Undo {@link EmulatorNicBus.add_listener}. */
   remove_listener(event: string, listener: (frame: Uint8Array) => void): void;
   /** The emulator's message bus; `net<N>-receive` hands the NIC a frame for the guest. */
-  readonly bus: { send(event: string, data: Uint8Array): void };
+  readonly bus: {
+    /** Raise an event on the emulator's bus; `net<N>-receive` hands the guest's NIC one frame. */
+    send(event: string, data: Uint8Array): void;
+  };
 }
 
 /** Options of {@link EmulatorNic.attach}. */

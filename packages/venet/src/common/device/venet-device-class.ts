@@ -23,7 +23,7 @@ export class VenetDeviceClass implements DeviceClass<VenetConfig, VenetConfigInp
 }
 
 declare module '@vbus/core' {
-  /** `bus.createDevice('virtual-ethernet', name, config)` takes a {@link VenetConfigInput}. */
+  // `bus.createDevice('virtual-ethernet', name, config)` takes a VenetConfigInput. (a plain comment: typedoc keeps one doc per interface)
   interface DeviceConfigs {
     'virtual-ethernet': VenetConfigInput;
   }

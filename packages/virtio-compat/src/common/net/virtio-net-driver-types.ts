@@ -3,6 +3,7 @@ import type { RandomSource, ShmSignal } from '@vbus/core';
 import type { NapiPoll } from '@vbus/net';
 import type { VirtqueueDriver } from '../virtqueue/virtqueue.js';
 
+/** Options of {@link VirtioNetDriver.open}. */
 export interface VirtioNetDriverOptions {
   /** Ring layout: "split" (default) or "packed" (needs RING_PACKED from the device). */
   ring?: 'split' | 'packed';

@@ -121,15 +121,17 @@ export class VirtioNetDriver implements GuestNic {
   ) {
     this.transport = new VirtioTransportClient(conn, allocator);
     this.txPath = new TxPath(conn.memory);
-    const driver = this;
+    // getters, not values: negotiation and onFrame come later; arrow functions keep `this`
+    const mergeable = (): boolean => this.has(VIRTIO_NET_F_MRG_RXBUF);
+    const frameHandler = (): FrameHandler | undefined => this.frameHandler;
     this.rxPath = new RxPath({
       memory: conn.memory,
       counters: this.counters,
       get mergeable() {
-        return driver.has(VIRTIO_NET_F_MRG_RXBUF);
+        return mergeable();
       },
       get frameHandler() {
-        return driver.frameHandler;
+        return frameHandler();
       },
     });
     this.options = {
