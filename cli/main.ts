@@ -28,7 +28,7 @@ program
   .option('--frames <n>', 'frames to stream', positiveInt('--frames'), 200_000)
   .option('--burst <n>', 'frames per burst (one kick each)', positiveInt('--burst', 256), 128)
   .option('--size <bytes>', 'frame size', positiveInt('--size', 2048), 64)
-  .option('--tx-complete-every <n>', 'tx-complete mitigation N', positiveInt('--tx-complete-every', 4096), 10)
+  .option('--tx-complete-every <n>', 'tx-complete mitigation N (venet and the echo device)', positiveInt('--tx-complete-every', 4096), 10)
   .option('--window <n>', 'stream to the peer\'s UDP echo port with at most N frames unanswered (0: unpaced, to the discard port)', (v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0 || n > 4096) throw new InvalidArgumentError(`--window must be an integer from 0 to 4096, got "${v}"`);

@@ -71,7 +71,7 @@ describe('bus', () => {
     const alloc = new GuestAllocator(BASE, BYTES);
     const badConn = new InProcessConnector(bus, mem).open('bad');
     const reasons: string[] = [];
-    badConn.onClose((r) => reasons.push(r));
+    badConn.once('close', (r) => reasons.push(r));
     const d = await EchoDriver.open(badConn, alloc, { ringSize: 8 });
     // the guest points a tx descriptor far outside its memory
     d.send(new Uint8Array(64), { more: true });

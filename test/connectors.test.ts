@@ -104,3 +104,27 @@ it('refuses a poll budget that is not a sane number of microseconds', () => {
   expect(() => new WorkerConnector(newBus(), { pollBudgetUs: -1 })).toThrow(/pollBudgetUs = -1/);
   expect(() => new WorkerConnector(newBus(), { pollBudgetUs: Number.NaN })).toThrow(/pollBudgetUs/);
 });
+
+it("a worker guest's counters stay in introspection after it exits: its connection's final snapshot, kicks included", async () => {
+  const bus = newBus();
+  const guest = new WorkerConnector(bus).spawn(new URL('./fixtures/echo-guest.ts', import.meta.url), { workerData: { device: 'echo0', burst: 50, bursts: 4, size: 64 } });
+  const r = await new Promise<EchoScenarioResult>((resolve, reject) => {
+    guest.worker.once('message', resolve);
+    guest.worker.once('error', reject);
+  });
+  await guest.exited;
+  const d = bus.introspect().devices[0]!;
+  expect(d.connections).toEqual([]);
+  expect(d.closedConnections).toHaveLength(1);
+  const final = d.closedConnections[0]!;
+  expect(final.guest).toBe(guest.name);
+  expect(final.guest).toBe('worker-1'); // numbered per Vbus
+  expect(final.closed).toMatch(/exited|closed by guest/);
+  expect(final.counters).toMatchObject({ frames: 200 });
+  // the guest's kicks that reached the host: at least one, at most what the guest sent
+  const tx = final.signals.find((s) => s.region === 1)!;
+  expect(tx.kicks).toBeGreaterThanOrEqual(1);
+  expect(tx.kicks).toBeLessThanOrEqual(r.kicks);
+  expect(bus.takeClosedConnections('echo0')).toHaveLength(1);
+  expect(bus.introspect().devices[0]!.closedConnections).toEqual([]);
+});

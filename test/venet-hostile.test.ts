@@ -111,7 +111,7 @@ describe('hostile guests: venet fails alone, with a clear error', () => {
       const d0 = await VenetDriver.open(g0.conn, g0.allocator, { sg: a.sg ? VENET_CAP_SG : 0, eventq: 0 });
       const d1 = await VenetDriver.open(g1.conn, g1.allocator, { eventq: 0 });
       let closeReason = '';
-      g0.conn.onClose((r) => (closeReason = r));
+      g0.conn.once('close', (r) => (closeReason = r));
       a.attack(d0, g0);
       evil.inject(testFrame(1)); // the rx attack needs a frame to land
       await settle(() => failures.length > 0);

@@ -118,7 +118,7 @@ export async function runVirtioNet(c: VirtioNetCase): Promise<Outcome> {
     let needsReset = false;
     d.onConfigChange = (s) => (needsReset ||= s.needsReset);
     let closeReason = '';
-    d.conn.onClose((r) => (closeReason = r));
+    d.conn.once('close', (r) => (closeReason = r));
     const inner = d as unknown as DriverInternals;
     const txq = inner.tx[0]!;
     let posted = 0;

@@ -32,6 +32,6 @@ export { SignalRouter, type SignalLink, MAX_SIGNALS_PER_CONNECTION } from './com
 export { createVbus, VbusToken, type CreateVbusOptions } from './common/bus/container.js';
 export { standaloneDeviceContext, type StandaloneDeviceContext } from './common/bus/device-context.js';
 export { RandomSource, cryptoRandomSource } from './common/bus/random-source.js';
-export type { GuestConnection, GuestBus } from './common/connector/guest-connection.js';
+export type { GuestConnection, GuestConnectionEvents, GuestBus } from './common/connector/guest-connection.js';
 export { InProcessConnector, SimulatedConnector } from './common/connector/in-process.js';
 export { IoqDriverQueue, IoqDeviceQueue } from './common/ioq/queue-ends.js';

@@ -112,6 +112,9 @@ export class WorkerConnector extends EventEmitter<WorkerConnectorEvents> {
     const exited = new Promise<number>((resolve) => {
       worker.once('exit', (code) => {
         const reason = lastError ? `guest worker ${name} crashed: ${lastError.message}` : `guest worker ${name} exited with code ${code}`;
+        // a crash is worth a warning; an exit code (terminate() gives 1) is routine
+        if (lastError) this.bus.logger.warn(reason, { bus: this.bus.name, guest: name, code });
+        else this.bus.logger.info(reason, { bus: this.bus.name, guest: name, code });
         session.shutdown(reason);
         this.sessions.delete(session);
         this.emit('guest-exit', name, code, lastError);
@@ -218,6 +221,8 @@ class GuestSession {
   }
 
   private count(e: unknown): void {
+    // debug: a hostile guest can send these by the million; the counters are the record
+    this.bus.logger.debug(`guest ${this.name}: control message refused: ${describe(e)}`, { bus: this.bus.name, guest: this.name, code: VbusError.is(e) ? e.code : 'error' });
     if (e instanceof LimitError && e.limit in this.refused) this.refused[e.limit as keyof GuestRefusals]++;
     else if (e instanceof ProtocolError && e.field === 't' && e.rule.startsWith(UNKNOWN_VERB)) this.refused.unknownVerb++;
     else this.refused.malformed++;

@@ -15,6 +15,7 @@ export type Counters = Record<string, Record<string, number> | number>;
 export interface QueueCounters {
   /** Buffers the device completed: frames, events on an event queue, commands. */
   frames: number;
+  /** Bytes of those buffers (frame bytes, without ring or header overhead). */
   bytes: number;
   /** Frames the device had to drop (rx: no buffer, too big, link down; tx: the backend refused or there is none). */
   drops: number;

@@ -59,8 +59,11 @@ export interface ConnectionSnapshot {
 
 /** Counts of requests to one device refused by a {@link BusLimits} limit. */
 export interface DeviceRefusals {
+  /** Connects refused because the device already had `connectionsPerDevice` open. */
   connectionsPerDevice: number;
+  /** `shm` verbs refused because the connection already had `shmPerConnection` regions. */
   shmPerConnection: number;
+  /** `call` verbs refused because the argument was over `callBytes`. */
   callBytes: number;
 }
 

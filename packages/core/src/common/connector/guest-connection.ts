@@ -6,11 +6,18 @@ import { ShmSignal } from '../signal/shm-signal.js';
 import type { DeviceInfo } from '../bus/introspection.js';
 import { SignalRouter, type SignalLink } from '../bus/signal-router.js';
 
+/** Events of a {@link GuestConnection}. */
+export interface GuestConnectionEvents {
+  /** Emitted once when the connection closes, with the reason (guest close, device failed, host gone). */
+  close: (reason: string) => void;
+}
+
 /**
  * What a guest (driver) holds after opening a device: the same interface over every connector,
- * so driver code runs unchanged in one thread, in a worker, or in virtual time.
+ * so driver code runs unchanged in one thread, in a worker, or in virtual time. Notifications are
+ * eventemitter3 events ({@link GuestConnectionEvents}): `conn.once('close', (reason) => ...)`.
  */
-export interface GuestConnection {
+export interface GuestConnection extends Pick<EventEmitter<GuestConnectionEvents>, 'on' | 'once' | 'off'> {
   readonly device: DeviceInfo;
   /** The guest's own memory (where it lays out rings and buffers). */
   readonly memory: GuestMemory;
@@ -29,8 +36,6 @@ export interface GuestConnection {
    * process it goes through the connector's scheduler, so it runs in virtual time when simulated.
    */
   defer(fn: () => void): void;
-  /** Called once when the connection closes, with the reason (guest close, device failed, host gone). */
-  onClose(listener: (reason: string) => void): void;
 }
 
 /** What a guest sees of a bus. */
@@ -48,10 +53,9 @@ export interface ControlChannel {
 }
 
 /** @internal The connector-independent guest side of a connection. */
-export class GuestConnectionImpl implements GuestConnection {
+export class GuestConnectionImpl extends EventEmitter<GuestConnectionEvents> implements GuestConnection {
   /** Guest (north) endpoints; the connector dispatches the host's rings here. */
   readonly router: SignalRouter;
-  private readonly events = new EventEmitter<{ close: (reason: string) => void }>();
   private isClosed = false;
 
   constructor(
@@ -61,6 +65,7 @@ export class GuestConnectionImpl implements GuestConnection {
     private readonly toHost: SignalLink,
     private readonly deferFn: (fn: () => void) => void = queueMicrotask,
   ) {
+    super();
     // A guest handler that throws is the driver's bug: close this connection with the error
     // as the reason instead of letting it escape into the event loop.
     this.router = new SignalRouter((error, slot) => {
@@ -105,15 +110,18 @@ export class GuestConnectionImpl implements GuestConnection {
     this.deferFn(fn);
   }
 
-  onClose(listener: (reason: string) => void): void {
-    this.events.once('close', listener);
-  }
-
   /** @internal the connector reports that the connection is gone. */
   closedBy(reason: string): void {
     if (this.isClosed) return;
     this.isClosed = true;
     this.router.clear();
-    this.events.emit('close', reason);
+    try {
+      this.emit('close', reason);
+    } catch (error) {
+      // a listener's error must not break the connector's close path; it surfaces on its own task
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 }

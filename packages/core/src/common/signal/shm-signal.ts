@@ -22,9 +22,13 @@ export interface SignalCounters {
   injected: number;
   /** Injects that did not cross: the other side had the signal masked or one was already pending. */
   suppressed: number;
-  /** Times this endpoint's handler ran. */
+  /**
+   * Times this endpoint's handler ran. A wakeup runs it while the signal is enabled and dirty:
+   * once more each time the other side signalled during a run (a busy peer is served without
+   * another wake), not at all if the endpoint was masked.
+   */
   handlerRuns: number;
-  /** Times this endpoint was woken (wakeup() calls). */
+  /** Times this endpoint's wakeup ran: signals that crossed to it, its re-checks on enable(), its own re-dispatches after the 64-run bound. */
   wakeups: number;
 }
 
