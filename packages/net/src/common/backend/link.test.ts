@@ -2,7 +2,9 @@
 // virtual time and working with real timers.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ConfigError, MicrotaskScheduler, VirtualTimeScheduler } from '@vbus/core';
+import { ConfigError, MicrotaskScheduler, VirtualTimeScheduler, createVbus } from '@vbus/core';
+import { NetBackendRegistry } from './backend-registry.js';
+import { netModule } from '../../net-module.js';
 import { LearningSwitch } from './learning-switch.js';
 import { connectBackends } from './patch-cable.js';
 import type { FrameOffload, FrameSink } from './net-backend.js';
@@ -208,6 +210,17 @@ describe('link models', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it("a switch made by name from the container takes a link model and runs it on the container's scheduler", async () => {
+    const vts = new VirtualTimeScheduler();
+    const { container } = createVbus({ modules: [netModule], scheduler: vts });
+    const sw = (await container.get(NetBackendRegistry).create('switch', { link: { delayMs: 2 } })) as LearningSwitch;
+    const at = new Arrivals(() => vts.nowNs);
+    sw.attach({ name: 'b', mac: mac(2) }, at);
+    sw.attach({ name: 'a', mac: mac(1) }, { deliver: () => true }).deliver(frame(mac(2), mac(1), 5, 60));
+    vts.runUntilIdle();
+    expect(at.log).toMatchObject([{ at: 4_000_000, tag: 5 }]); // 2 ms out of a, 2 ms into b
   });
 
   it('refuses a bad link model with a ConfigError naming the field', () => {
