@@ -51,9 +51,12 @@ export interface RegionListLimits {
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
+const sharedByteLength = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get!;
+
+/** The byte length of `v` if it is a real SharedArrayBuffer (brand-checked, not a look-alike), else -1. */
 function sabLength(v: unknown): number {
   try {
-    return Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get!.call(v) as number;
+    return sharedByteLength.call(v) as number;
   } catch {
     return -1;
   }

@@ -134,8 +134,10 @@ class SwitchPort extends BackendPort {
  * A learning Ethernet switch with any number of ports. It learns source addresses, forwards
  * known unicast to one port, floods broadcast, multicast and unknown unicast to every other port
  * and never sends a frame back out of the port it came in on. Learned addresses age out after
- * `ageMs` without traffic; expiry is lazy (checked on lookup), so the switch runs no timers and
- * follows any injected clock. Forwarding is synchronous and allocates nothing per frame.
+ * `ageMs` without traffic; expiry is lazy (checked on lookup), so aging runs no timers and
+ * follows the injected clock. Forwarding is synchronous and allocates nothing per frame, except
+ * on ports given a link model (latency, bandwidth, queue: link.ts), whose frames are copied and
+ * delivered at their arrival time by the injected scheduler.
  *
  * Port security: a port attached for a NIC may only send from the NIC's MAC, and no port may send
  * from a MAC that a NIC port of this switch owns; such frames are dropped (`stats.spoofed`, and a
