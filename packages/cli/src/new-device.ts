@@ -4,7 +4,7 @@
 // (PascalCase), __NAME__ (CONSTANT_CASE), __camel__ (camelCase), __package__ (npm name). The
 // package depends on the published @vbus packages (their dist/), as any plugin outside this repository.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // beside this module when run from source; the compiled dist/ module finds them in ../src/
