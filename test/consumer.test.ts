@@ -121,6 +121,15 @@ describe('the packed packages in a fresh project', { timeout: 120_000 }, () => {
     expect(demo).toMatch(/frames intact and in order: yes/);
   });
 
+  it('@vbus/vhost-user builds its native addon from the installed sources on first use, and it works', () => {
+    const addon = join(app, 'node_modules', '@vbus', 'vhost-user', 'native', 'build', 'vbus_native.node');
+    expect(existsSync(addon)).toBe(false);
+    const code = "import { native } from '@vbus/vhost-user/node'; const n = native(); const fd = n.eventfd(); n.close(fd); console.log(JSON.stringify({ fd }));";
+    const out = JSON.parse(run(process.execPath, ['--input-type=module', '-e', code], app).stdout) as { fd: number };
+    expect(out.fd).toBeGreaterThanOrEqual(0);
+    expect(existsSync(addon)).toBe(true);
+  });
+
   it('a second copy of @vbus/core inside the plugins still works with the application\'s bus', () => {
     for (const plugin of ['venet', 'virtio-compat']) {
       const copy = join(app, 'node_modules', '@vbus', plugin, 'node_modules', '@vbus', 'core');
