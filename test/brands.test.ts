@@ -40,7 +40,7 @@ it('ShmSignal.is takes an endpoint from another copy and refuses a plain wake fu
   expect(ShmSignal.is(null)).toBe(false);
 });
 
-it('the plugins\' error classes recognise their own code from another copy', async () => {
+it("the plugins' error classes recognise their own code from another copy", async () => {
   const { NetError } = await import('@vbus/net');
   const { VhostUserError } = await import('@vbus/vhost-user');
   expect(NetError.is(foreignError('net'))).toBe(true);

@@ -67,7 +67,10 @@ it('every package is a workspace, in the build, and every public entry point is 
   const typedoc = read<{ entryPoints: string[] }>(join(ROOT, 'tools', 'typedoc.json'));
   for (const pkg of PACKAGES) {
     expect(root.workspaces, pkg).toContain(`packages/${pkg}`);
-    expect(build.references.map((r) => r.path), pkg).toContain(`packages/${pkg}`);
+    expect(
+      build.references.map((r) => r.path),
+      pkg,
+    ).toContain(`packages/${pkg}`);
     for (const [sub, target] of Object.entries(manifest(pkg).exports ?? {})) {
       if (typeof target === 'string') continue;
       expect(typedoc.entryPoints, `${pkg} ${sub}`).toContain(`../packages/${pkg}/${target['@vbus/source']!.replace(/^\.\//, '')}`);

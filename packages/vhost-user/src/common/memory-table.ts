@@ -30,13 +30,14 @@ export class MemoryTable {
     regions.forEach((r, i) => {
       const where = `region ${i} (guest 0x${r.guestAddress.toString(16)}, size 0x${r.size.toString(16)}, user 0x${r.userAddress.toString(16)}, offset 0x${r.mmapOffset.toString(16)})`;
       if (r.size <= 0) throw new VhostUserError(request, `${where}: size must be positive`);
-      if (!Number.isSafeInteger(r.guestAddress + r.size) || !Number.isSafeInteger(r.userAddress + r.size))
-        throw new VhostUserError(request, `${where}: ends beyond 2^53`);
+      if (!Number.isSafeInteger(r.guestAddress + r.size) || !Number.isSafeInteger(r.userAddress + r.size)) throw new VhostUserError(request, `${where}: ends beyond 2^53`);
       if (r.mmapOffset + r.size > MAPPING_LIMIT) throw new VhostUserError(request, `${where}: offset + size exceeds ${MAPPING_LIMIT} bytes (mappings are limited to 4 GiB)`);
       for (let j = 0; j < i; j++) {
         const o = regions[j]!;
-        if (r.guestAddress < o.guestAddress + o.size && o.guestAddress < r.guestAddress + r.size) throw new VhostUserError(request, `${where}: overlaps region ${j} in guest addresses`);
-        if (r.userAddress < o.userAddress + o.size && o.userAddress < r.userAddress + r.size) throw new VhostUserError(request, `${where}: overlaps region ${j} in front-end addresses`);
+        if (r.guestAddress < o.guestAddress + o.size && o.guestAddress < r.guestAddress + r.size)
+          throw new VhostUserError(request, `${where}: overlaps region ${j} in guest addresses`);
+        if (r.userAddress < o.userAddress + o.size && o.userAddress < r.userAddress + r.size)
+          throw new VhostUserError(request, `${where}: overlaps region ${j} in front-end addresses`);
       }
     });
     return regions.map((r, i) => {
