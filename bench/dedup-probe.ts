@@ -1,6 +1,6 @@
 // What vbus's pending/dirty de-duplication saves on top of virtio's own notification suppression
 // (docs/benchmarks.md, closing note of the virtio-compat issue):
-//   node --import tsx bench/dedup-probe.ts [frames]
+//   node --conditions=@vbus/source --import tsx bench/dedup-probe.ts [frames]
 // streams 64-byte frames from a virtio-net guest in a worker thread, once batched (kick checks per
 // batch, EVENT_IDX) and once with a kick check after every frame, and prints the kicks that crossed
 // and the kicks the shm-signal suppressed because a wake was already in flight.

@@ -1,5 +1,5 @@
 // Single-device stream probe used to profile and measure the hot path (docs/benchmarks.md):
-//   node --import tsx bench/stream-probe.ts <echo|venet|virtio-net> <in|worker> [frames] [bytes]
+//   node --conditions=@vbus/source --import tsx bench/stream-probe.ts <echo|venet|virtio-net> <in|worker> [frames] [bytes]
 // runs the bench's stream scenario three times and prints frames/s; add --cpu-prof to profile.
 import type { ContainerModule } from 'inversify';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';

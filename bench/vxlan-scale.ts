@@ -5,7 +5,7 @@
 // delivered frame. The guests are plain switch ports (no NIC rings), so the figures isolate the
 // switch and the tunnel: the NIC's own cost is the same in every row.
 //
-//   node --import tsx bench/vxlan-scale.ts [--seconds N] [--size BYTES]
+//   node --conditions=@vbus/source --import tsx bench/vxlan-scale.ts [--seconds N] [--size BYTES]
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';

@@ -39,3 +39,13 @@ it('ShmSignal.is takes an endpoint from another copy and refuses a plain wake fu
   expect(ShmSignal.is({ wake: () => {} })).toBe(false);
   expect(ShmSignal.is(null)).toBe(false);
 });
+
+it("the plugins' error classes recognise their own code from another copy", async () => {
+  const { NetError } = await import('@vbus/net');
+  const { VhostUserError } = await import('@vbus/vhost-user');
+  expect(NetError.is(foreignError('net'))).toBe(true);
+  expect(NetError.is(foreignError('vhost-user'))).toBe(false);
+  expect(VhostUserError.is(foreignError('vhost-user'))).toBe(true);
+  expect(VhostUserError.is(foreignError('ring'))).toBe(false);
+  expect(VhostUserError.is(new VhostUserError(1, 'rule'))).toBe(true);
+});

@@ -49,7 +49,10 @@ beforeAll(() => {
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
   const dependencies: Record<string, string> = { inversify: root.devDependencies.inversify! };
   for (const [pkg, p] of packed) dependencies[`@vbus/${pkg}`] = `file:../${p.filename}`;
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'vbus-consumer', private: true, type: 'module', dependencies, devDependencies: { '@types/node': root.devDependencies['@types/node'] } }, null, 2));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'vbus-consumer', private: true, type: 'module', dependencies, devDependencies: { '@types/node': root.devDependencies['@types/node'] } }, null, 2),
+  );
   run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app, 280_000);
   for (const f of ['app.mjs', 'guest.mjs', 'app.ts', 'tsconfig.json']) copyFileSync(join(FIXTURES, f), join(app, f));
 }, 300_000);
@@ -68,7 +71,10 @@ describe('the packed packages in a fresh project', { timeout: 120_000 }, () => {
         expect(files, `${pkg} ${sub} types`).toContain(target.types!.replace(/^\.\//, ''));
         expect(files, `${pkg} ${sub} import`).toContain(target.import!.replace(/^\.\//, ''));
       }
-      expect([...files].filter((f) => /\.test\.|(^|\/)fixtures\/|(^|\/)test-c\/|tsbuildinfo/.test(f)), pkg).toEqual([]);
+      expect(
+        [...files].filter((f) => /\.test\.|(^|\/)fixtures\/|(^|\/)test-c\/|tsbuildinfo/.test(f)),
+        pkg,
+      ).toEqual([]);
       expect(files, pkg).toContain('README.md');
     }
     expect(packed.get('cli')!.files.map((f) => f.path)).toContain('bin/vbus.mjs');
@@ -84,7 +90,12 @@ describe('the packed packages in a fresh project', { timeout: 120_000 }, () => {
   });
 
   it('(a) plain node runs a JavaScript program: venet and virtio-net in process, and a venet guest in a worker thread from its own .js file', () => {
-    const out = JSON.parse(run(process.execPath, ['app.mjs'], app).stdout) as { replies: number; workerExit: number; venet0: { drops: number; rxFrames: number }; vnet0: { drops: number; rxFrames: number } };
+    const out = JSON.parse(run(process.execPath, ['app.mjs'], app).stdout) as {
+      replies: number;
+      workerExit: number;
+      venet0: { drops: number; rxFrames: number };
+      vnet0: { drops: number; rxFrames: number };
+    };
     expect(out.replies).toBe(60);
     expect(out.workerExit).toBe(0);
     expect(out.venet0.drops).toBe(0);
@@ -99,7 +110,7 @@ describe('the packed packages in a fresh project', { timeout: 120_000 }, () => {
     expect(out).toEqual({ counted: { frames: 10 }, kicks: 1, reclaimed: 10, venetLinkUp: true });
   });
 
-  it('(c) every `js` example in the installed packages\' READMEs runs as printed', () => {
+  it("(c) every `js` example in the installed packages' READMEs runs as printed", () => {
     let examples = 0;
     for (const pkg of PACKAGES) {
       const readme = readFileSync(join(app, 'node_modules', '@vbus', pkg, 'README.md'), 'utf8');
@@ -121,7 +132,16 @@ describe('the packed packages in a fresh project', { timeout: 120_000 }, () => {
     expect(demo).toMatch(/frames intact and in order: yes/);
   });
 
-  it('a second copy of @vbus/core inside the plugins still works with the application\'s bus', () => {
+  it('@vbus/vhost-user builds its native addon from the installed sources on first use, and it works', () => {
+    const addon = join(app, 'node_modules', '@vbus', 'vhost-user', 'native', 'build', 'vbus_native.node');
+    expect(existsSync(addon)).toBe(false);
+    const code = "import { native } from '@vbus/vhost-user/node'; const n = native(); const fd = n.eventfd(); n.close(fd); console.log(JSON.stringify({ fd }));";
+    const out = JSON.parse(run(process.execPath, ['--input-type=module', '-e', code], app).stdout) as { fd: number };
+    expect(out.fd).toBeGreaterThanOrEqual(0);
+    expect(existsSync(addon)).toBe(true);
+  });
+
+  it("a second copy of @vbus/core inside the plugins still works with the application's bus", () => {
     for (const plugin of ['venet', 'virtio-compat']) {
       const copy = join(app, 'node_modules', '@vbus', plugin, 'node_modules', '@vbus', 'core');
       cpSync(join(app, 'node_modules', '@vbus', 'core'), copy, { recursive: true });

@@ -25,8 +25,12 @@ describe('@vbus/net public surface', () => {
     const { readFileSync, existsSync } = await import('node:fs');
     for (const pkg of ['core', 'net', 'venet', 'virtio-compat']) {
       const root = new URL(`../packages/${pkg}/`, import.meta.url);
-      const exports = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).exports as Record<string, string>;
-      for (const [sub, file] of Object.entries(exports)) expect(existsSync(new URL(file, root)), `${pkg} ${sub} -> ${file}`).toBe(true);
+      const exports = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).exports as Record<string, string | Record<string, string>>;
+      // the sources (dist/ exists only after a build; test/consumer.test.ts checks the packed files)
+      for (const [sub, target] of Object.entries(exports)) {
+        const file = typeof target === 'string' ? target : target['@vbus/source']!;
+        expect(existsSync(new URL(file, root)), `${pkg} ${sub} -> ${file}`).toBe(true);
+      }
     }
   });
 });

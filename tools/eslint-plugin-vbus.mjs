@@ -59,7 +59,8 @@ const declaredDependencies = {
         if (isTest) continue;
         // type-only imports vanish from the JavaScript but not from the .d.ts: they count too
         const name = packageName(spec);
-        if (!declared.has(name)) context.report({ node: source, message: `${m.json.name} imports '${spec}' but its package.json does not declare '${name}' (dependencies or peerDependencies)` });
+        if (!declared.has(name))
+          context.report({ node: source, message: `${m.json.name} imports '${spec}' but its package.json does not declare '${name}' (dependencies or peerDependencies)` });
       }
     };
     return { ImportDeclaration: check, ExportAllDeclaration: check, ExportNamedDeclaration: check, ImportExpression: check };

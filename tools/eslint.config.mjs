@@ -46,7 +46,7 @@ export default tseslint.config(
           patterns: [
             { regex: '^node:', message: 'common/ runs anywhere: no Node modules (put Node code in node/)' },
             { regex: '(^|/)node(/|$)', message: 'common/ never imports a node/ folder' },
-            { regex: '^@vbus/[^/]+/node', message: 'common/ never imports a package\'s node/ entry' },
+            { regex: '^@vbus/[^/]+/node', message: "common/ never imports a package's node/ entry" },
           ],
         },
       ],
@@ -56,10 +56,7 @@ export default tseslint.config(
     // core is the bottom of the graph: it never imports a plugin
     files: ['packages/core/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ regex: `^@vbus/(${PLUGINS.join('|')})(/|$)`, message: '@vbus/core never imports a plugin or anything above it' }] },
-      ],
+      'no-restricted-imports': ['error', { patterns: [{ regex: `^@vbus/(${PLUGINS.join('|')})(/|$)`, message: '@vbus/core never imports a plugin or anything above it' }] }],
     },
   },
   {

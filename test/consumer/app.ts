@@ -2,17 +2,7 @@
 // with strict and exactOptionalPropertyTypes against the packages' .d.ts, then runs the .js):
 // a device plugin of its own, and a venet NIC, on one bus.
 import { ContainerModule } from 'inversify';
-import {
-  createVbus,
-  DeviceClass,
-  GuestAllocator,
-  InProcessConnector,
-  IoqDeviceQueue,
-  IoqDriverQueue,
-  RegionMemory,
-  type DeviceContext,
-  type ShmRegistration,
-} from '@vbus/core';
+import { createVbus, DeviceClass, GuestAllocator, InProcessConnector, IoqDeviceQueue, IoqDriverQueue, RegionMemory, type DeviceContext, type ShmRegistration } from '@vbus/core';
 import { attachPeer, GuestResponder, LoopbackBackend, type GuestNic } from '@vbus/net';
 import { VenetDriver, venetModule } from '@vbus/venet';
 

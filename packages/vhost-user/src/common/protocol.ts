@@ -101,6 +101,10 @@ export class VhostUserError extends VbusError {
   ) {
     super('vhost-user', `vhost-user ${request === 0 ? 'message' : requestName(request)}: ${rule}`);
   }
+  /** True for a VhostUserError (code `"vhost-user"`), even one made by another copy of the package or in another realm; use it, not `instanceof`. */
+  static override is(value: unknown): value is VhostUserError {
+    return VbusError.is(value) && value.code === 'vhost-user';
+  }
 }
 
 /** A message header. */

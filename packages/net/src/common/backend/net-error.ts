@@ -18,6 +18,10 @@ export class NetError extends VbusError {
   ) {
     super('net', `${backend}: ${detail}${value === undefined ? '' : ` (value ${formatValue(value)})`}`, options);
   }
+  /** True for a NetError (code `"net"`), even one made by another copy of the package or in another realm; use it, not `instanceof`. */
+  static override is(value: unknown): value is NetError {
+    return VbusError.is(value) && value.code === 'net';
+  }
 }
 
 function formatValue(v: unknown): string {
