@@ -60,11 +60,17 @@ export function v86GuestAssets() {
     if ([a.vmlinuz, a.modules, a.busybox].every((p) => existsSync(p))) return a;
   }
   ensureI386();
-  const kernel = kernelPackage();
+  let kernel = kernelPackage();
   mkdirSync(CACHE_DIR, { recursive: true });
   const debs = join(CACHE_DIR, 'debs');
   mkdirSync(debs, { recursive: true });
-  const dl = run('apt-get', ['download', kernel, BUSYBOX], { cwd: debs });
+  let dl = run('apt-get', ['download', kernel, BUSYBOX], { cwd: debs });
+  if (!dl.ok) {
+    // a stale index names versions the mirror no longer has: refresh it once and try again
+    run('apt-get', ['update', '-qq']);
+    kernel = kernelPackage() ?? kernel;
+    dl = run('apt-get', ['download', kernel, BUSYBOX], { cwd: debs });
+  }
   const kernelName = kernel.replace(/:i386$/, '');
   const kdeb = findDeb(debs, `${kernelName}_`);
   const bdeb = findDeb(debs, 'busybox-static_');

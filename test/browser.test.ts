@@ -86,6 +86,8 @@ describe('the browser demo in headless Chromium', { timeout: 300_000 }, () => {
         expect(p.devices[dev]!.interrupts, `${where} ${dev} interrupts`).toBeGreaterThan(0);
       }
     }
+    for (const p of s.phases)
+      process.stdout.write(`browser: window ${p.window}: ${p.sent} frames echoed in ${Math.round(p.ms)} ms (${Math.round((p.sent / p.ms) * 1000)} frames/s one way), ${p.signalsPerFrame.toFixed(4)} signals per device frame\n`);
     // notification prevention: ping-pong costs a signal or more per frame; a window batches them away
     const spf = s.phases.map((p) => p.signalsPerFrame);
     expect(spf[0]).toBeGreaterThanOrEqual(1);

@@ -170,7 +170,7 @@ async function runLinux(state: DemoState, sw: LearningSwitch, a: Guest, b: Guest
     state.step = 'v86: Linux pings and echoes';
     for (const g of [a, b]) v86.pingsToLinux.push({ from: g.config.device, rtts: expectReply(await g.request({ cmd: 'ping', ip: LINUX_IP, count: 3, size: 56 }), 'ping').rtts });
     await until(() => linux.console().includes('VBUS-GUEST-WAITING'), 240_000, "Linux's pings and UDP echoes");
-    linux.emulator.serial0_send('now\n');
+    linux.serialSend('now\n');
     await until(() => linux.console().includes('VBUS-GUEST-GO now'), 30_000, 'Linux to finish');
   } finally {
     clearInterval(show);

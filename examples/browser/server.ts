@@ -30,11 +30,11 @@ export interface V86MachineFiles {
   initrd: Uint8Array;
 }
 
-/** Bundle page.ts and guest-worker.ts into `outDir` (page.js, guest-worker.js). */
+/** Bundle page.ts, guest-worker.ts and v86-worker.ts into `outDir` (page.js, guest-worker.js, v86-worker.js). */
 export async function buildBrowserDemo(outDir: string): Promise<void> {
   // #region bundle
   await build({
-    entryPoints: { page: join(HERE, 'page.ts'), 'guest-worker': join(HERE, 'guest-worker.ts') },
+    entryPoints: { page: join(HERE, 'page.ts'), 'guest-worker': join(HERE, 'guest-worker.ts'), 'v86-worker': join(HERE, 'v86-worker.ts') },
     outdir: outDir,
     bundle: true,
     format: 'esm',
@@ -72,6 +72,8 @@ export async function serveBrowserDemo(port = 0, v86?: V86MachineFiles): Promise
     '/page.js.map': join(out, 'page.js.map'),
     '/guest-worker.js': join(out, 'guest-worker.js'),
     '/guest-worker.js.map': join(out, 'guest-worker.js.map'),
+    '/v86-worker.js': join(out, 'v86-worker.js'),
+    '/v86-worker.js.map': join(out, 'v86-worker.js.map'),
   };
   const machine: Record<string, Uint8Array> = v86
     ? { '/v86/bios.bin': v86.bios, '/v86/vgabios.bin': v86.vgaBios, '/v86/vmlinuz': v86.bzimage, '/v86/initrd': v86.initrd, '/v86/v86.wasm': readFileSync(fileURLToPath(new URL('v86.wasm', import.meta.resolve('v86')))) }
