@@ -1,7 +1,7 @@
 // createDevice refuses config keys a device class does not declare (a typo is never silently
 // ignored) and, with the plugin's DeviceConfigs entry, is typed per class at compile time.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createVbus, checkConfigKeys } from '@vbus/core';
+import { ConfigError, Vbus, createVbus, checkConfigKeys } from '@vbus/core';
 import { venetModule } from '@vbus/venet';
 import { virtioNetModule } from '@vbus/virtio-compat';
 
@@ -32,6 +32,11 @@ describe('createDevice and unknown config keys', () => {
     expect(() => b.createDevice('virtio-net', 'n0', { queuePair: 2 })).toThrow(/queuePair.*device class "virtio-net".*did you mean "queuePairs"/);
     expect(b.createDevice('virtio-net', 'n0', { queuePairs: 2, mtu: 9000, mac: '52:54:00:00:00:01' }).state).toBe('ready');
     expect(b.createDevice('virtual-ethernet', 'v0', { txCompleteEvery: 5, ringSize: 256 }).state).toBe('ready');
+  });
+
+  it('a plain-JavaScript device class without configKeys is refused when registered, naming the class', () => {
+    const legacy = { type: 'no-keys', version: 1, description: 'declares no config keys', validate: () => ({}), create: () => ({}) };
+    expect(() => new Vbus([legacy as never])).toThrow(/configKeys.*device class "no-keys" must list its config keys/);
   });
 
   it('a key with no near match lists the known keys', () => {

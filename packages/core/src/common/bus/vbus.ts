@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { inject, injectable, multiInject, optional } from 'inversify';
-import { BusError } from '../errors.js';
+import { BusError, ConfigError } from '../errors.js';
 import { Scheduler } from '../time/scheduler.js';
 import { MicrotaskScheduler } from '../time/microtask-scheduler.js';
 import { Clock } from '../time/clock.js';
@@ -36,6 +36,9 @@ export class Vbus {
     this.clock = clock ?? scheduler;
     for (const c of classes) {
       if (this.classes.has(c.type)) throw new BusError(`device class "${c.type}" is registered twice`);
+      // a plain-JavaScript plugin gets no compile-time check: say what is missing here, not at createDevice
+      if (!Array.isArray(c.configKeys) || c.configKeys.some((k) => typeof k !== 'string'))
+        throw new ConfigError('configKeys', c.configKeys, `device class "${c.type}" must list its config keys (an array of strings, [] if it takes none)`);
       this.classes.set(c.type, c);
     }
   }

@@ -5,6 +5,7 @@
  * enters (overlaps, bounds, alignment, the connector's limits) and refused with a
  * {@link ConfigError} naming the field, e.g. `memory.regions[1].address`.
  */
+import { sharedBufferLength } from '../connector/untrusted.js';
 import { ConfigError } from '../errors.js';
 import { FlatMemory } from './flat-memory.js';
 import type { GuestMemory, MemoryRegion } from './guest-memory.js';
@@ -51,16 +52,9 @@ export interface RegionListLimits {
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
-const sharedByteLength = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get!;
-
-/** The byte length of `v` if it is a real SharedArrayBuffer (brand-checked, not a look-alike), else -1. */
-function sabLength(v: unknown): number {
-  try {
-    return sharedByteLength.call(v) as number;
-  } catch {
-    return -1;
-  }
-}
+// the brand check of the control protocol: a real SharedArrayBuffer of any realm, never a
+// look-alike; it also loads where SharedArrayBuffer is missing (a page that is not isolated)
+const sabLength = sharedBufferLength;
 
 function whole(value: unknown, option: string, min: number, rule: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new ConfigError(option, value, rule);
