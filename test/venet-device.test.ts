@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { le, RingError, type Bus } from '@vbus/core';
 import { VENET_CAP_EVQ_LINKSTATE, VENET_CAP_EVQ_TXC, VENET_CAP_GROUP_EVENTQ, VENET_CAP_GROUP_L4RO, VENET_CAP_GROUP_SG, VENET_CAP_SG, VENET_CAP_TSO4, VENET_CAPS_SIZE, VENET_FUNC_LINKDOWN, VENET_FUNC_LINKUP, VENET_FUNC_MACQUERY, VENET_FUNC_NEGCAP, VENET_HOST_CAPS, VenetDriver, type VenetDevice } from '@vbus/venet';
-import { GSO_TCPV4, SEND_MORE, SEND_NOW } from '@vbus/net';
+import { GSO_TCPV4, SEND_MORE, SEND_NOW, newPortCounters, type NetBackend } from '@vbus/net';
 import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, newVenetBus, settle, testFrame } from './fixtures/venet-harness.js';
 
@@ -117,6 +117,35 @@ describe('venet data path and signal economy (in-process)', () => {
         expect(d.txSignalCounters.wakeups).toBeLessThanOrEqual(Math.ceil(100 / n));
       });
     }
+  }
+
+  for (const sg of [0, VENET_CAP_SG]) {
+    it(`${sg ? 'SG' : 'plain'}: the backend gets a private copy of a transmitted frame, never a view of guest memory`, async () => {
+      // the guest may rewrite its buffer (from another thread) after the switch checked the
+      // frame's source MAC: what the backend reads must be the host's own bytes
+      const seen: Array<{ shared: boolean; bytes: number[] }> = [];
+      const bus = newVenetBus();
+      const backend: NetBackend = {
+        kind: 'probe',
+        attach: (nic) => ({
+          name: nic.name,
+          counters: newPortCounters(),
+          disconnect: () => {},
+          deliver: (frame) => {
+            seen.push({ shared: frame.buffer instanceof SharedArrayBuffer, bytes: [...frame] });
+            return true;
+          },
+        }),
+        close: async () => {},
+      };
+      addVenet(bus, 'venet0', { mac: '52:54:00:12:34:56', backend });
+      const guest = inProcessGuest(bus, 'venet0');
+      const d = await VenetDriver.open(guest.conn, guest.allocator, { sg, eventq: 0 });
+      for (let i = 0; i < 3; i++) d.send(testFrame(i), i < 2 ? SEND_MORE : SEND_NOW);
+      await settle(() => d.txInFlight === 0);
+      expect(seen.map((s) => s.bytes)).toEqual([0, 1, 2].map((i) => [...testFrame(i)]));
+      expect(seen.every((s) => !s.shared)).toBe(true);
+    });
   }
 
   it('with EVENTQ TXC, completions come as TXC events, not tx-ring signals', async () => {

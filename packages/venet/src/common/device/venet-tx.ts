@@ -110,8 +110,13 @@ export class VenetTxPath {
       if (len < 14 || len > maxPlain) throw tx.violation(len, `frame length must be in [14, ${maxPlain}] (MTU ${ctx.config.mtu} + 18)`);
       if (!mem.contains(ptr, len)) throw tx.violation(ptr, `frame at 0x${ptr.toString(16)}+${len} is outside guest memory`);
       frameLen = len;
-      // a view only for a backend to read; with none the frame is a counted drop
-      if (port) frame = mem.view(ptr, len);
+      // copied out, never a view: the switch checks the source MAC and a backend reads the frame
+      // after that, while the guest (another thread) may rewrite the bytes in between
+      if (port) {
+        if (!this.scratch || this.scratch.length < len) this.scratch = new Uint8Array(Math.max(len, maxPlain));
+        mem.copyOut(ptr, this.scratch, 0, len);
+        frame = this.scratch.subarray(0, len);
+      }
     } else {
       // SG: copy the descriptor out of shared memory first, then check the copy.
       if (len < abi.venetSgSize(1) || len > VENET_SG_MAX_DESC) throw tx.violation(len, `SG descriptor length must be in [${abi.venetSgSize(1)}, ${VENET_SG_MAX_DESC}]`);
