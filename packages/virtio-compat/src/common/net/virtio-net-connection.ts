@@ -8,7 +8,8 @@ import type { DeviceContext, GuestMemory } from '@vbus/core';
 import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackendPort } from '@vbus/net';
 import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
 import { hasFeature } from '../virtqueue/layout.js';
-import { VirtioDeviceConnection, type QueueCounters, type QueueSlot } from '../transport/virtio-transport.js';
+import type { QueueSlot } from '../transport/queue-slot.js';
+import { VirtioDeviceConnection, type QueueCounters } from '../transport/virtio-transport.js';
 import {
   VIRTIO_NET_CONFIG_MAC,
   VIRTIO_NET_CONFIG_MAX_VQ_PAIRS,
