@@ -160,6 +160,7 @@ export class VirtioNetDriver implements GuestNic {
     this.tx = [];
     this.ctrl = undefined;
     this.rxPath.reset(); // the new rings get new buffers
+    this.txPath.reset();
     this.control?.cancelAll();
     this.control = undefined;
     await this.init();
