@@ -276,6 +276,7 @@ export class VirtioNetDriver implements GuestNic {
       }
       return false;
     }
+    this.txStopped = false; // buffers were free after all (reaped on this path): the queue runs
     this.txPath.post(q, i, frame, options.offload, this.csum);
     this.counters.sent++;
     this.counters.txBytes += frame.length;
