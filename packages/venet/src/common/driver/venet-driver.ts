@@ -189,6 +189,7 @@ export class VenetDriver implements GuestNic {
       if (!options.more) this.tx.kick();
       return false;
     }
+    this.txStopped = false; // buffers were free after all (reclaimed on this path): the queue runs
     const mem = this.conn.memory;
     const buf = this.txBuffers[slot]!;
     if (!this.sg) {

@@ -105,10 +105,18 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
   get features(): bigint {
     return this.negotiated;
   }
-  /** Whether feature `bit` was negotiated. */
+  /** Whether `bit` was negotiated. Hot path (per frame): the bits are kept as two u32 numbers, so no BigInt is made per call. */
   protected has(bit: number): boolean {
-    return hasFeature(this.negotiated, bit);
+    if (this.bitsOf !== this.negotiated) {
+      this.bitsOf = this.negotiated;
+      this.bitsLo = Number(this.negotiated & 0xffff_ffffn);
+      this.bitsHi = Number((this.negotiated >> 32n) & 0xffff_ffffn);
+    }
+    return bit < 32 ? ((this.bitsLo >>> bit) & 1) === 1 : bit < 64 && ((this.bitsHi >>> (bit - 32)) & 1) === 1;
   }
+  private bitsOf = 0n;
+  private bitsLo = 0;
+  private bitsHi = 0;
 
   // --- the verbs -----------------------------------------------------------------------------
 
