@@ -162,13 +162,13 @@ export class BaselineThread {
     const done = this.next();
     const samples = new Float64Array(rounds);
     for (let i = 0; i < rounds; i++) {
-      const t0 = process.hrtime.bigint();
+      const t0 = performance.now();
       Atomics.store(c, 0, 2 * i + 1);
       if (kind === 'atomics') {
         Atomics.notify(c, 0);
         while (Atomics.load(c, 0) !== 2 * i + 2) Atomics.wait(c, 0, 2 * i + 1, 1000);
       } else while (Atomics.load(c, 0) !== 2 * i + 2);
-      samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
+      samples[i] = (performance.now() - t0) * 1000;
     }
     await done;
     // the first rounds include the worker getting scheduled; drop a warm-up tenth

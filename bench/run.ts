@@ -89,14 +89,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const progress = options.onProgress ?? (() => {});
   const quick = options.quick ?? false;
   const custom = options.frames !== undefined;
-  const F = options.frames ?? (quick ? 300_000 : 2_000_000);
+  // full: 1 M frames per run, 5 repetitions: about 5 minutes on a quiet 2-core machine
+  const F = options.frames ?? (quick ? 300_000 : 1_000_000);
   const reps = options.reps ?? (custom ? 1 : quick ? 3 : 5);
   const memoryFrames = options.frames ?? HEAP_TARGET_FRAMES;
   const postFrames = custom ? F : quick ? 200_000 : 500_000;
   const atomicsRounds = custom ? Math.min(F, 2000) : quick ? 2000 : 10_000;
   const spinRounds = custom ? Math.min(F, 20_000) : quick ? 20_000 : 100_000;
   const latencySamples = custom ? Math.min(F, 500) : quick ? 2000 : 10_000;
-  const scaleFrames = Math.max(1000, Math.floor(F / (quick ? 2 : 10)));
+  const scaleFrames = Math.max(1000, Math.floor(F / (quick ? 2 : 5)));
   const scaleReps = custom ? 1 : quick ? 2 : 3;
   const want = new Set(options.sections ?? BENCH_SECTIONS);
 

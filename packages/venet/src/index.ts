@@ -10,5 +10,6 @@ export { VenetDevice } from './common/device/venet-device.js';
 export { VenetConnection, VENET_HOST_CAPS } from './common/device/venet-connection.js';
 export type { VenetQueueCounters, VenetStats, VenetRxDrops, VenetConnectionContext } from './common/device/venet-context.js';
 export { validateVenetConfig, type VenetConfig, type VenetConfigInput } from './common/device/venet-config.js';
-export { VenetDriver, type VenetDriverOptions, type VenetDriverCounters, type VenetSendOptions } from './common/driver/venet-driver.js';
+export { VenetDriver } from './common/driver/venet-driver.js';
+export type { VenetDriverOptions, VenetDriverCounters, VenetSendOptions } from './common/driver/venet-driver-options.js';
 export { venetModule } from './venet-module.js';

@@ -16,17 +16,10 @@ export {
   type QemuDgramEvents,
 } from './qemu-dgram-backend.js';
 export { PcapFile, type PcapFileOptions } from './pcap-file.js';
-export {
-  VxlanBackend,
-  type VxlanAddress,
-  type VxlanOptions,
-  type VxlanDrops,
-  type VxlanRemoteCounters,
-  type VxlanRemoteInfo,
-  type VxlanFdbEntry,
-  type VxlanCounters,
-  type VxlanEvents,
-} from './vxlan-backend.js';
+export { VxlanBackend, type VxlanEvents } from './vxlan-backend.js';
+export type { VxlanAddress, VxlanOptions } from './vxlan-options.js';
+export type { VxlanDrops, VxlanRemoteCounters, VxlanRemoteInfo, VxlanCounters } from './vxlan-counters.js';
+export type { VxlanFdbEntry } from './vxlan-fdb.js';
 export { VdePlugBackend, type VdePlugOptions, type VdePlugCounters, type VdePlugEvents } from './vde-backend.js';
 export { netNodeModule } from './net-node-module.js';
 export { qemuStreamFactory, qemuDgramFactory, vxlanFactory, vdeFactory, type QemuStreamKindOptions } from './node-backend-factories.js';

@@ -2,7 +2,8 @@ import { ConfigError } from '@vbus/core';
 import type { NetBackendFactory } from '../common/backend/backend-registry.js';
 import { QemuStreamBackend, type QemuStreamOptions, type StreamAddress } from './qemu-stream-backend.js';
 import { QemuDgramBackend, type QemuDgramOptions } from './qemu-dgram-backend.js';
-import { VxlanBackend, type VxlanOptions } from './vxlan-backend.js';
+import { VxlanBackend } from './vxlan-backend.js';
+import type { VxlanOptions } from './vxlan-options.js';
 import { VdePlugBackend, type VdePlugOptions } from './vde-backend.js';
 
 /** Options of the `"qemu-stream"` kind: exactly one of `listen` and `connect`, and the backend's own options. */

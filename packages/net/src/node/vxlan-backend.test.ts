@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { ConfigError } from '@vbus/core';
-import { VxlanBackend, type VxlanOptions } from './vxlan-backend.js';
+import { VxlanBackend } from './vxlan-backend.js';
+import type { VxlanOptions } from './vxlan-options.js';
 import { FrameQueue, attachResponder, runCleanups, type Cleanup, guestIp, guestMac, peerIp, peerMac } from './test-peers.js';
 import { LearningSwitch } from '../common/backend/learning-switch.js';
 import { connectBackends } from '../common/backend/patch-cable.js';

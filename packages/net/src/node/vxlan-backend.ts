@@ -1,108 +1,12 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIP, isIPv6 } from 'node:net';
-import { ConfigError, systemClock, type Clock } from '@vbus/core';
+import { systemClock } from '@vbus/core';
 import { NetError } from '../common/backend/net-error.js';
-import {
-  decodeVxlanHeader,
-  encodeVxlanHeader,
-  VXLAN_HLEN,
-  VXLAN_OVERHEAD_IPV4,
-  VXLAN_OVERHEAD_IPV6,
-  VXLAN_PORT,
-  VXLAN_VNI_MAX,
-} from '../common/backend/vxlan-header.js';
-import { ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../common/packet/index.js';
-import { newSocketBackendCounters, SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
-
-/** A VTEP's UDP endpoint. `port` defaults to 4789. */
-export interface VxlanAddress {
-  /** An IP address literal (IPv4 or IPv6; no names are resolved). */
-  host: string;
-  port?: number;
-}
-
-/** Options of {@link VxlanBackend.open}. */
-export interface VxlanOptions {
-  /** The VXLAN Network Identifier of the segment, 0..16777215. Datagrams with another VNI are refused. */
-  vni: number;
-  /** The remote VTEPs. Broadcast, multicast and unknown unicast are flooded to all of them. */
-  remotes: VxlanAddress[];
-  /** Local address to bind (default 0.0.0.0 or :: after the remotes' family, port 4789). */
-  local?: VxlanAddress;
-  /**
-   * MTU of the outer (underlay) network, default 1500. The largest inner IP packet is this
-   * minus 50 (IPv4 underlay) or 70 (IPv6): see {@link VxlanBackend.innerMtu}.
-   */
-  outerMtu?: number;
-  /** How long a learned inner MAC stays without being seen again, in ms (default 300 000). */
-  ageMs?: number;
-  /** The most inner MACs the forwarding table holds (default 4096); beyond it frames flood. */
-  maxEntries?: number;
-  /** The clock of forwarding-table aging, in ms; inject a fake or virtual one. Default: the system's monotonic clock. */
-  clock?: Clock;
-  /** Datagrams waiting in the socket beyond which frames are dropped (`backlog`), default 1024. */
-  maxQueuedDatagrams?: number;
-  name?: string;
-}
-
-/** Drops by reason, kept per remote and in total. */
-export interface VxlanDrops {
-  /** Datagrams shorter than the VXLAN header plus an Ethernet header. */
-  runt: number;
-  /** Datagrams without the I flag. */
-  flags: number;
-  /** Datagrams with a reserved flag bit or field set (Linux drops these too). */
-  reserved: number;
-  /** Datagrams for another VNI. */
-  vni: number;
-  /** Frames to send that do not fit the inner MTU. */
-  tooBig: number;
-  /** Frames the socket failed to send. */
-  sendError: number;
-  /** Frames dropped because the socket already had `maxQueuedDatagrams` waiting (the receiver or the network is slower than the guests). */
-  backlog: number;
-}
-
-/** Counters of one remote VTEP. */
-export interface VxlanRemoteCounters {
-  framesIn: number;
-  bytesIn: number;
-  framesOut: number;
-  bytesOut: number;
-  drops: VxlanDrops;
-}
-
-/** Introspection of one remote VTEP. */
-export interface VxlanRemoteInfo {
-  host: string;
-  port: number;
-  counters: VxlanRemoteCounters;
-}
-
-/** One learned inner address. */
-export interface VxlanFdbEntry {
-  mac: string;
-  /** The remote VTEP behind which it lives, `host:port`. */
-  remote: string;
-  /** ms since it was last seen as a source. */
-  ageMs: number;
-}
-
-/** Counters of a {@link VxlanBackend} (all remotes together, plus what no remote owns). */
-export interface VxlanCounters extends SocketBackendCounters {
-  drops: VxlanDrops;
-  /** Datagrams from an address that is not a configured remote. */
-  foreign: number;
-  /** Frames flooded to every remote, and unicast frames sent to one learned remote. */
-  flooded: number;
-  forwarded: number;
-  learned: number;
-  moved: number;
-  expired: number;
-  tableFull: number;
-  /** Socket errors. */
-  errors: number;
-}
+import { decodeVxlanHeader, encodeVxlanHeader, VXLAN_HLEN } from '../common/backend/vxlan-header.js';
+import { ETH_HLEN, isGroupMac, macToNumber } from '../common/packet/index.js';
+import { newSocketBackendCounters, SocketBackendBase } from './socket-backend-base.js';
+import { newVxlanDrops, type VxlanCounters, type VxlanRemoteInfo } from './vxlan-counters.js';
+import { VxlanFdb, type VxlanFdbEntry } from './vxlan-fdb.js';
+import { checkVxlanOptions, unmapIpv4, type VxlanOptions, type VxlanRemote } from './vxlan-options.js';
 
 /** Events of a {@link VxlanBackend}. */
 export interface VxlanEvents {
@@ -110,19 +14,6 @@ export interface VxlanEvents {
   error: (err: NetError) => void;
 }
 
-interface Remote {
-  host: string;
-  port: number;
-  key: string;
-  counters: VxlanRemoteCounters;
-}
-
-interface FdbEntry {
-  remote: Remote;
-  lastSeen: number;
-}
-
-const newDrops = (): VxlanDrops => ({ runt: 0, flags: 0, reserved: 0, vni: 0, tooBig: 0, sendError: 0, backlog: 0 });
 /** 802.1Q tag: a tagged inner frame may be 4 bytes longer than an untagged one. */
 const ETHERTYPE_VLAN = 0x8100;
 const VLAN_TAG_LEN = 4;
@@ -150,7 +41,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
   readonly innerMtu: number;
   readonly counters: VxlanCounters = {
     ...newSocketBackendCounters(),
-    drops: newDrops(),
+    drops: newVxlanDrops(),
     foreign: 0,
     flooded: 0,
     forwarded: 0,
@@ -160,26 +51,21 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     tableFull: 0,
     errors: 0,
   };
-  private readonly remoteList: Remote[];
-  private readonly fdb = new Map<number, FdbEntry>();
-  private readonly ageMs: number;
-  private readonly maxEntries: number;
-  private readonly clock: Clock;
+  private readonly remoteList: VxlanRemote[];
+  private readonly fdb: VxlanFdb<VxlanRemote>;
   private readonly maxQueued: number;
 
   private constructor(
     private readonly socket: Socket,
     options: VxlanOptions,
-    remotes: Remote[],
+    remotes: VxlanRemote[],
     innerMtu: number,
   ) {
     super();
     this.vni = options.vni;
     this.innerMtu = innerMtu;
     this.remoteList = remotes;
-    this.ageMs = options.ageMs ?? 300_000;
-    this.maxEntries = options.maxEntries ?? 4096;
-    this.clock = options.clock ?? systemClock;
+    this.fdb = new VxlanFdb(this.counters, options.clock ?? systemClock, options.ageMs ?? 300_000, options.maxEntries ?? 4096);
     this.maxQueued = options.maxQueuedDatagrams ?? 1024;
     const a = socket.address();
     this.name = options.name ?? `vxlan ${options.vni} ${a.address}:${a.port}`;
@@ -196,30 +82,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
    */
   static async open(options: VxlanOptions): Promise<VxlanBackend> {
     const { vni } = options;
-    if (!Number.isInteger(vni) || vni < 0 || vni > VXLAN_VNI_MAX) throw new ConfigError('vni', vni, `must be an integer 0..${VXLAN_VNI_MAX}`);
-    if (!Array.isArray(options.remotes) || options.remotes.length === 0) throw new ConfigError('remotes', options.remotes, 'give at least one remote VTEP');
-    const remotes: Remote[] = [];
-    for (const [i, r] of options.remotes.entries()) {
-      const host = checkHost(`remotes[${i}].host`, r.host);
-      const port = checkPort(`remotes[${i}].port`, r.port ?? VXLAN_PORT, false);
-      const key = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-      if (remotes.some((x) => x.key === key)) throw new ConfigError(`remotes[${i}]`, key, 'is given twice');
-      remotes.push({ host, port, key, counters: { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, drops: newDrops() } });
-    }
-    const v6 = isIPv6(remotes[0]!.host);
-    if (remotes.some((r) => isIPv6(r.host) !== v6)) throw new ConfigError('remotes', options.remotes, 'must all be IPv4 or all IPv6');
-    const localHost = options.local ? checkHost('local.host', options.local.host) : v6 ? '::' : '0.0.0.0';
-    if (isIPv6(localHost) !== v6) throw new ConfigError('local.host', localHost, `must be of the remotes' family (${v6 ? 'IPv6' : 'IPv4'})`);
-    const localPort = checkPort('local.port', options.local?.port ?? VXLAN_PORT, true);
-    const outerMtu = options.outerMtu ?? 1500;
-    const overhead = v6 ? VXLAN_OVERHEAD_IPV6 : VXLAN_OVERHEAD_IPV4;
-    if (!Number.isInteger(outerMtu) || outerMtu < overhead + 68 || outerMtu > 65535) {
-      throw new ConfigError('outerMtu', outerMtu, `must be an integer ${overhead + 68}..65535 (the inner MTU, outer minus ${overhead}, must be at least 68)`);
-    }
-    if (options.ageMs !== undefined && !(Number.isFinite(options.ageMs) && options.ageMs > 0)) throw new ConfigError('ageMs', options.ageMs, 'must be a positive number of ms');
-    if (options.maxEntries !== undefined && !(Number.isInteger(options.maxEntries) && options.maxEntries >= 0)) throw new ConfigError('maxEntries', options.maxEntries, 'must be an integer >= 0');
-    const mq = options.maxQueuedDatagrams;
-    if (mq !== undefined && !(Number.isInteger(mq) && mq > 0)) throw new ConfigError('maxQueuedDatagrams', mq, 'must be a positive integer');
+    const { remotes, v6, localHost, localPort, innerMtu } = checkVxlanOptions(options);
     const socket = createSocket(v6 ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       const where = `${localHost}:${localPort}`;
@@ -230,7 +93,7 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
         resolve();
       });
     });
-    return new VxlanBackend(socket, options, remotes, outerMtu - overhead);
+    return new VxlanBackend(socket, options, remotes, innerMtu);
   }
 
   /** The bound local address. */
@@ -246,20 +109,12 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
 
   /** The learned forwarding table (expired entries left out). */
   entries(): VxlanFdbEntry[] {
-    const t = this.clock.now();
-    const out: VxlanFdbEntry[] = [];
-    for (const [mac, e] of this.fdb) {
-      if (t - e.lastSeen > this.ageMs) continue;
-      const b = new Uint8Array(6);
-      for (let i = 5, v = mac; i >= 0; i--, v = Math.floor(v / 256)) b[i] = v % 256;
-      out.push({ mac: formatMac(b), remote: e.remote.key, ageMs: t - e.lastSeen });
-    }
-    return out;
+    return this.fdb.entries();
   }
 
   /** The remote VTEP an inner MAC was learned behind, as `host:port`, if any (and not expired). */
   lookup(mac: Uint8Array): string | undefined {
-    return this.find(macToNumber(mac))?.remote.key;
+    return this.fdb.find(macToNumber(mac))?.key;
   }
 
   /** Close the UDP socket; every attached port is disconnected. */
@@ -270,20 +125,9 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
-  private find(key: number): FdbEntry | undefined {
-    const e = this.fdb.get(key);
-    if (e === undefined) return undefined;
-    if (this.clock.now() - e.lastSeen > this.ageMs) {
-      this.fdb.delete(key);
-      this.counters.expired++;
-      return undefined;
-    }
-    return e;
-  }
-
-  private remoteOf(rinfo: RemoteInfo): Remote | undefined {
-    const addr = unmap(rinfo.address);
-    let byHost: Remote | undefined;
+  private remoteOf(rinfo: RemoteInfo): VxlanRemote | undefined {
+    const addr = unmapIpv4(rinfo.address);
+    let byHost: VxlanRemote | undefined;
     for (const r of this.remoteList) {
       if (r.host !== addr) continue;
       if (r.port === rinfo.port) return r;
@@ -319,42 +163,8 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     const frame = msg.subarray(VXLAN_HLEN);
     rc.framesIn++;
     rc.bytesIn += frame.length;
-    this.learn(frame, remote);
+    this.fdb.learn(frame, remote);
     this.fromPeer(frame);
-  }
-
-  private learn(frame: Uint8Array, remote: Remote): void {
-    if (isGroupMac(frame, 6)) return;
-    const key = macToNumber(frame, 6);
-    const c = this.counters;
-    const e = this.find(key);
-    if (e !== undefined) {
-      if (e.remote !== remote) {
-        e.remote = remote;
-        c.moved++;
-      }
-      e.lastSeen = this.clock.now();
-      return;
-    }
-    if (this.fdb.size >= this.maxEntries) {
-      this.purgeExpired();
-      if (this.fdb.size >= this.maxEntries) {
-        c.tableFull++;
-        return;
-      }
-    }
-    this.fdb.set(key, { remote, lastSeen: this.clock.now() });
-    c.learned++;
-  }
-
-  private purgeExpired(): void {
-    const t = this.clock.now();
-    for (const [k, e] of this.fdb) {
-      if (t - e.lastSeen > this.ageMs) {
-        this.fdb.delete(k);
-        this.counters.expired++;
-      }
-    }
   }
 
   protected send(frame: Uint8Array): boolean {
@@ -363,8 +173,8 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
       c.dropsNoPeer++;
       return false;
     }
-    const known = isGroupMac(frame, 0) ? undefined : this.find(macToNumber(frame, 0));
-    const targets = known !== undefined ? [known.remote] : this.remoteList;
+    const known = isGroupMac(frame, 0) ? undefined : this.fdb.find(macToNumber(frame, 0));
+    const targets = known !== undefined ? [known] : this.remoteList;
     const tagged = ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_VLAN;
     if (frame.length > this.innerMtu + ETH_HLEN + (tagged ? VLAN_TAG_LEN : 0)) {
       for (const r of targets) r.counters.drops.tooBig++;
@@ -396,19 +206,4 @@ export class VxlanBackend extends SocketBackendBase<VxlanEvents, VxlanCounters> 
     this.countOut(frame);
     return true;
   }
-}
-
-function checkHost(option: string, host: unknown): string {
-  if (typeof host !== 'string' || isIP(unmap(host)) === 0) throw new ConfigError(option, host, 'must be an IPv4 or IPv6 address literal');
-  return unmap(host);
-}
-
-function checkPort(option: string, port: unknown, zeroOk: boolean): number {
-  if (!Number.isInteger(port) || (port as number) < (zeroOk ? 0 : 1) || (port as number) > 65535) throw new ConfigError(option, port, `must be an integer ${zeroOk ? 0 : 1}..65535`);
-  return port as number;
-}
-
-/** `::ffff:1.2.3.4` → `1.2.3.4`. */
-function unmap(addr: string): string {
-  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
 }

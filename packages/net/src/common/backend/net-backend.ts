@@ -29,7 +29,8 @@ export interface FrameOffload {
 export interface FrameSink {
   /**
    * Take one frame. Returns false if it was dropped (and the sink counted the drop).
-   * `offload` is absent for a plain, complete frame.
+   * `offload` is absent for a plain, complete frame. Both are valid only during the call (NICs
+   * hand in views of reused buffers and a reused offload object): a sink that keeps them copies.
    */
   deliver(frame: Uint8Array, offload?: FrameOffload): boolean;
 }

@@ -1,69 +1,12 @@
-// One file on purpose (about 430 lines): negotiation, rings, SG transmit and the event queue share
-// the driver's slot state; the receive loop is @vbus/net's NapiPoll, shared with virtio-net.
 import { BusError, Ioq, IoqDriverQueue, le, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
-import { GSO_NONE, NapiPoll, PollBatch, SEND_NOW, type FrameHandler, type GuestNic, type GuestNicStats, type NapiQueue, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
+import { NapiPoll, PollBatch, SEND_NOW, type FrameHandler, type GuestNic, type GuestNicStats, type NapiQueue, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
-import { frameGsoToVenet } from '../abi/venet-gso.js';
-
+import type { VenetDriverCounters, VenetDriverOptions } from './venet-driver-options.js';
+import { VenetEventRing, type VenetEventSink } from './venet-event-ring.js';
+import { writeVenetTxSg } from './venet-tx-sg.js';
 
 /** What onFrame reads as before a handler is attached (no frame reaches it: the loop is held). */
 const ignoreFrame: FrameHandler = () => {};
-/** Options of {@link VenetDriver.open}. */
-export interface VenetDriverOptions {
-  /** RX and TX ring size (default 256). */
-  ringSize?: number;
-  /** Bytes per rx and tx buffer (default 2048: MTU 1500 + headers). */
-  bufferSize?: number;
-  /** NAPI weight: frames per poll before yielding with conn.defer (default 128). */
-  pollWeight?: number;
-  /**
-   * SG group bits to request. Default 0: plain descriptors (ptr/len of one buffer), the cheapest
-   * transmit path (measured: 4.6 M against 2.9 M 64-byte frames/s over the worker connector).
-   * Request VENET_CAP_SG (with TSO4, TSO6, ECN, UFO, PMTD as needed) to send checksum or GSO
-   * offload metadata and multi-segment frames as scatter-gather descriptors; without SG,
-   * {@link VenetDriver.sendv} gathers the parts into one buffer and refuses offload metadata.
-   */
-  sg?: number;
-  /**
-   * EVENTQ group bits to request (default LINKSTATE; 0 for no event queue). TXC (a tx-complete
-   * event per frame, carrying its cookie) is for drivers that must know exactly which frame
-   * completed (zero-copy transmit); this driver copies into its own buffers and reclaims them
-   * from the ring, so it does not need the extra event per frame.
-   */
-  eventq?: number;
-  /** Most segments in one {@link VenetDriver.sendv} (default 8). */
-  maxSegments?: number;
-  /** Event ring size (default 64). */
-  eventRingSize?: number;
-  /** The MTU the guest stack uses (default 1500): venet's ABI carries none, the host config's must match. */
-  mtu?: number;
-}
-
-/** What the driver counts. */
-export interface VenetDriverCounters {
-  sent: number;
-  received: number;
-  /** Bytes of the frames sent and received. */
-  txBytes: number;
-  rxBytes: number;
-  /** Sends refused because every tx buffer was in flight. */
-  txBusy: number;
-  /** Tx-complete signals (or TXC event batches) handled. */
-  txCompletes: number;
-  /** Rx signals taken (NAPI entries) and polls run. */
-  rxInterrupts: number;
-  polls: number;
-  /** Events read from the event ring, by kind. */
-  linkEvents: number;
-  txcEvents: number;
-  /** RX buffers the device gave back empty (FLUSHRX). */
-  rxEmpty: number;
-}
-
-/** Options of a send: `more` (xmit_more) and offload for the whole frame; the GuestNic's. */
-export type VenetSendOptions = NicSendOptions;
-
-const EV_BUF = 32;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -108,7 +51,7 @@ export class VenetDriver implements GuestNic {
   private txStopped = false;
   private rxSignal!: ShmSignal;
   private txSignal!: ShmSignal;
-  private evqSignal: ShmSignal | undefined;
+  private events: VenetEventRing | undefined;
   private readonly bufferSize: number;
   private readonly pollWeight: number;
   private readonly maxSegments: number;
@@ -119,15 +62,22 @@ export class VenetDriver implements GuestNic {
   /** Per tx slot: where its SG descriptor lives. */
   private readonly txSg: number[] = [];
   private readonly txFree: number[] = [];
-  private readonly evBuffers: number[] = [];
   /** Per tx slot: a view of its SG descriptor, made once (no view per frame). */
   private readonly txSgViews: Uint8Array[] = [];
-  /** Per event buffer: a view of it, made once. */
-  private readonly evViews: Uint8Array[] = [];
   /** The one-part array {@link send} hands to {@link sendv} (reused, cleared after each call). */
   private readonly onePart: Uint8Array[] = [new Uint8Array(0)];
   private readonly freeTxSlot = (cookie: number): void => {
     this.txFree.push(cookie);
+  };
+  private readonly eventSink: VenetEventSink = {
+    link: (up) => {
+      this.linkUp = up;
+      this.onLink(up);
+    },
+    txComplete: () => {
+      this.counters.txCompletes++;
+      this.txInterrupt();
+    },
   };
   /** Sends made inside an rx poll (replies) kick once when the poll ends. */
   private readonly pollBatch = new PollBatch(() => this.kickTx());
@@ -184,20 +134,9 @@ export class VenetDriver implements GuestNic {
       d.txInterrupt();
     };
     if (d.eventqCaps !== 0) {
-      const m = options.eventRingSize ?? 64;
-      const q = new IoqDriverQueue(conn.memory, allocator.alloc(Ioq.byteLength(m), 64), m, `${conn.device.name}.evq`);
-      for (let i = 0; i < m; i++) {
-        d.evBuffers.push(allocator.alloc(EV_BUF, 8));
-        d.evViews.push(conn.memory.view(d.evBuffers[i]!, EV_BUF));
-        q.post(d.evBuffers[i]!, EV_BUF, i);
-      }
-      d.evq = q;
-      d.evqSignal = q.signal = (await conn.shm(abi.VENET_QUEUE_EVQ, q.ioq.address, q.byteLength, q.signalAddress))!;
-      d.evqSignal.handler = () => d.pollEvents();
-      const arg = new Uint8Array(abi.VENET_EVQ_QUERY_SIZE);
-      le.setU32(arg, abi.VENET_EVQ_OFF_EVSIZE, EV_BUF);
-      le.setU32(arg, abi.VENET_EVQ_OFF_QID, abi.VENET_QUEUE_EVQ);
-      await conn.call(abi.VENET_FUNC_EVQQUERY, arg);
+      const events = (d.events = new VenetEventRing(conn, allocator, options.eventRingSize ?? 64, d.counters, d.eventSink));
+      d.evq = events.queue;
+      await events.register();
     }
     await conn.call(abi.VENET_FUNC_LINKUP);
     d.linkUp = true;
@@ -250,6 +189,7 @@ export class VenetDriver implements GuestNic {
       if (!options.more) this.tx.kick();
       return false;
     }
+    this.txStopped = false; // buffers were free after all (reclaimed on this path): the queue runs
     const mem = this.conn.memory;
     const buf = this.txBuffers[slot]!;
     if (!this.sg) {
@@ -260,42 +200,8 @@ export class VenetDriver implements GuestNic {
       }
       this.tx.post(buf, total, slot);
     } else {
-      const sgAddr = this.txSg[slot]!;
-      const count = parts.length;
-      const sg = this.txSgViews[slot]!;
-      sg.fill(0, 0, abi.VENET_SG_HEADER_SIZE);
-      le.setU64(sg, abi.VENET_SG_OFF_COOKIE, slot);
-      le.setU32(sg, abi.VENET_SG_OFF_LEN, total);
-      le.setU32(sg, abi.VENET_SG_OFF_COUNT, count);
-      const o = options.offload;
-      if (o) {
-        let flags = 0;
-        if (o.needsCsum) {
-          flags |= abi.VENET_SG_FLAG_NEEDS_CSUM;
-          le.setU16(sg, abi.VENET_SG_OFF_CSUM_START, o.csumStart ?? 0);
-          le.setU16(sg, abi.VENET_SG_OFF_CSUM_OFFSET, o.csumOffset ?? 0);
-        }
-        if (o.gsoType !== undefined && o.gsoType !== GSO_NONE) {
-          flags |= abi.VENET_SG_FLAG_GSO;
-          sg[abi.VENET_SG_OFF_GSO_TYPE] = frameGsoToVenet(o.gsoType);
-          le.setU16(sg, abi.VENET_SG_OFF_GSO_HDRLEN, o.hdrLen ?? 0);
-          le.setU16(sg, abi.VENET_SG_OFF_GSO_SIZE, o.gsoSize ?? 0);
-          if (o.ecn) flags |= abi.VENET_SG_FLAG_ECN;
-        }
-        le.setU32(sg, abi.VENET_SG_OFF_FLAGS, flags);
-      }
-      let at = 0;
-      for (let k = 0; k < count; k++) {
-        const p = parts[k]!;
-        // parts sit back to back in the slot buffer, each described by its own iov entry
-        mem.copyIn(buf + at, p, 0, p.length);
-        const io = abi.VENET_SG_OFF_IOV + k * abi.VENET_IOV_SIZE;
-        le.setU32(sg, io + abi.VENET_IOV_OFF_LEN, p.length);
-        le.setU32(sg, io + 4, 0);
-        le.setU64(sg, io + abi.VENET_IOV_OFF_PTR, buf + at);
-        at += p.length;
-      }
-      this.tx.post(sgAddr, abi.venetSgSize(count), slot);
+      writeVenetTxSg(mem, this.txSgViews[slot]!, slot, buf, parts, total, options.offload);
+      this.tx.post(this.txSg[slot]!, abi.venetSgSize(parts.length), slot);
     }
     this.counters.sent++;
     this.counters.txBytes += total;
@@ -344,7 +250,7 @@ export class VenetDriver implements GuestNic {
     return this.rxSignal.counters;
   }
   get evqSignalCounters() {
-    return this.evqSignal?.counters;
+    return this.events?.signal?.counters;
   }
 
   /** The rx ring as the NAPI loop sees it: the signal masks, a batch reposts as it goes. */
@@ -389,31 +295,6 @@ export class VenetDriver implements GuestNic {
     }, budget);
   }
 
-  private pollEvents(): void {
-    const q = this.evq!;
-    let txc = 0;
-    q.reclaim((cookie, len) => {
-      const buf = this.evBuffers[cookie]!;
-      if (len >= abi.VENET_EVENT_HEADER_SIZE) {
-        const ev = this.evViews[cookie]!;
-        const id = le.getU32(ev, abi.VENET_EVENT_OFF_ID);
-        if (id === abi.VENET_EVENT_LINKSTATE) {
-          this.counters.linkEvents++;
-          this.linkUp = ev[abi.VENET_EVENT_LINKSTATE_OFF_STATE] !== 0;
-          this.onLink(this.linkUp);
-        } else if (id === abi.VENET_EVENT_TXC) {
-          this.counters.txcEvents++;
-          txc++;
-        }
-      }
-      q.post(buf, EV_BUF, cookie);
-    });
-    if (txc > 0) {
-      this.counters.txCompletes++;
-      this.txInterrupt();
-    }
-  }
-
   /** Ask the device for every posted rx buffer back (used before closing). */
   async flushRx(): Promise<void> {
     this.stopping = true;
@@ -428,7 +309,7 @@ export class VenetDriver implements GuestNic {
 
   /** GuestNic: the signal counters of the tx, rx and event rings. */
   signalCounters(): NicSignalCounters {
-    return { tx: this.txSignal.counters, rx: this.rxSignal.counters, events: this.evqSignal?.counters };
+    return { tx: this.txSignal.counters, rx: this.rxSignal.counters, events: this.events?.signal?.counters };
   }
 
   /** GuestNic: tx frames in flight, after reaping completions. */

@@ -4,7 +4,7 @@
  * the queue pairs in use, or acknowledge an announcement.
  */
 import type { DescriptorChain } from '../virtqueue/descriptor-chain.js';
-import type { QueueSlot } from '../transport/virtio-transport.js';
+import type { QueueSlot } from '../transport/queue-slot.js';
 import {
   VIRTIO_NET_CTRL_ANNOUNCE,
   VIRTIO_NET_CTRL_ANNOUNCE_ACK,

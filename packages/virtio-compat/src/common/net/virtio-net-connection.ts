@@ -8,7 +8,8 @@ import type { DeviceContext, GuestMemory } from '@vbus/core';
 import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackendPort } from '@vbus/net';
 import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
 import { hasFeature } from '../virtqueue/layout.js';
-import { VirtioDeviceConnection, type QueueCounters, type QueueSlot } from '../transport/virtio-transport.js';
+import type { QueueSlot } from '../transport/queue-slot.js';
+import { VirtioDeviceConnection, type QueueCounters } from '../transport/virtio-transport.js';
 import {
   VIRTIO_NET_CONFIG_MAC,
   VIRTIO_NET_CONFIG_MAX_VQ_PAIRS,
@@ -56,6 +57,7 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
   private readonly txScratch = new Uint8Array(VIRTIO_NET_HDR_SIZE + VIRTIO_NET_MAX_FRAME);
   private readonly hdrBytes = new Uint8Array(VIRTIO_NET_HDR_SIZE);
   private readonly hdr = emptyNetHeader();
+  private readonly txOffload: FrameOffload = { needsCsum: true, csumStart: 0, csumOffset: 0, gsoType: 0, gsoSize: 0, hdrLen: 0, ecn: false };
   private readonly rxChains: DescriptorChain[] = [];
   private readonly software = new SoftwareOffload();
   private readonly plain: FrameSink = { deliver: (f) => this.receive(f, undefined) };
@@ -218,7 +220,11 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
       return 0;
     }
     if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && this.has(VIRTIO_NET_F_CSUM)) {
-      offload = { needsCsum: true, csumStart: h.csumStart, csumOffset: h.csumOffset, gsoType: 0, gsoSize: 0, hdrLen: h.hdrLen, ecn: false };
+      // one object reused per frame: like the frame view, valid only during deliver()
+      offload = this.txOffload;
+      offload.csumStart = h.csumStart;
+      offload.csumOffset = h.csumOffset;
+      offload.hdrLen = h.hdrLen;
     }
     const port = this.port;
     // the frame view is made only for a backend that will read it

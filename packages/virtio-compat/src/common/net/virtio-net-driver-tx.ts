@@ -1,40 +1,57 @@
 // The virtio-net driver's transmit path: header and frame into a tx buffer, one descriptor posted.
 import type { GuestMemory } from '@vbus/core';
 import type { FrameOffload } from '@vbus/net';
-import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_SIZE, emptyNetHeader, encodeNetHeader } from './virtio-net-abi.js';
+import {
+  VIRTIO_NET_HDR_CSUM_OFFSET,
+  VIRTIO_NET_HDR_CSUM_START,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_FLAGS,
+  VIRTIO_NET_HDR_SIZE,
+} from './virtio-net-abi.js';
 import type { DriverQueue } from './virtio-net-driver-types.js';
 
 const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];
 
 /**
- * Linux's xmit_skb for one linear frame: the 12-byte header (checksum offload when negotiated and
- * asked for) and the frame in one tx buffer, posted as one readable descriptor. Allocates nothing
- * per frame: the header, its bytes and the segment are reused.
+ * Linux's xmit_skb for one linear frame: the 12-byte header written in place at the start of the
+ * tx buffer, the frame right after it, posted as one readable descriptor. Allocates nothing per
+ * frame: each buffer's view is made once, the segment is reused.
  */
 export class TxPath {
-  private readonly hdr = emptyNetHeader();
-  private readonly hdrBytes = new Uint8Array(VIRTIO_NET_HDR_SIZE);
   /** The one readable segment of a tx buffer, reused per send (add() copies it into the ring). */
   private readonly seg = { addr: 0, len: 0 };
   private readonly segs = [this.seg];
+  /** Per tx queue and buffer, a view of the whole buffer (made on first use). */
+  private readonly views: Array<Array<Uint8Array | undefined>> = [];
 
   constructor(private readonly memory: GuestMemory) {}
 
-  /** Write the header and `frame` into buffer `i` of `q` and post it; `csum`: CSUM negotiated. */
+  /** Forget the per-buffer views (the rings were set up again with new buffers). */
+  reset(): void {
+    this.views.length = 0;
+  }
+
+  /**
+   * Write the header and `frame` into buffer `i` of `q` and post it; `csum`: CSUM negotiated.
+   * `frame` must fit the buffer after the header (the caller checks).
+   */
   post(q: DriverQueue, i: number, frame: Uint8Array, offload: Partial<FrameOffload> | undefined, csum: boolean): void {
-    const h = this.hdr;
-    h.flags = offload?.needsCsum && csum ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
-    h.csumStart = h.flags ? (offload!.csumStart ?? 0) : 0;
-    h.csumOffset = h.flags ? (offload!.csumOffset ?? 0) : 0;
-    h.gsoType = 0;
-    h.gsoSize = 0;
-    h.hdrLen = 0;
-    h.numBuffers = 0;
     const addr = q.buffers[i]!;
-    const mem = this.memory;
-    encodeNetHeader(h, this.hdrBytes);
-    mem.copyIn(addr, this.hdrBytes, 0, VIRTIO_NET_HDR_SIZE);
-    mem.copyIn(addr + VIRTIO_NET_HDR_SIZE, frame, 0, frame.length);
+    const views = (this.views[q.index] ??= []);
+    const v = (views[i] ??= this.memory.view(addr, q.bufferSize));
+    // the header in place: gso_type, hdr_len, gso_size and num_buffers are 0 for a linear frame
+    // sent by a driver (§5.1.6.2), so only flags and the checksum fields vary
+    v.fill(0, 0, VIRTIO_NET_HDR_SIZE);
+    if (offload?.needsCsum && csum) {
+      const start = offload.csumStart ?? 0;
+      const off = offload.csumOffset ?? 0;
+      v[VIRTIO_NET_HDR_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+      v[VIRTIO_NET_HDR_CSUM_START] = start;
+      v[VIRTIO_NET_HDR_CSUM_START + 1] = start >>> 8;
+      v[VIRTIO_NET_HDR_CSUM_OFFSET] = off;
+      v[VIRTIO_NET_HDR_CSUM_OFFSET + 1] = off >>> 8;
+    }
+    v.set(frame, VIRTIO_NET_HDR_SIZE);
     const seg = this.seg;
     seg.addr = addr;
     seg.len = VIRTIO_NET_HDR_SIZE + frame.length;

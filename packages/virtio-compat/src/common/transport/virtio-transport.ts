@@ -1,18 +1,5 @@
+import { BusError, RingError, VbusError, le, type DeviceConnectionHandler, type DeviceContext, type GuestMemory, type QueueCounters, type ShmRegistration, type ShmSignal } from '@vbus/core';
 import {
-  BusError,
-  RingError,
-  VbusError,
-  le,
-  newQueueCounters,
-  type DeviceConnectionHandler,
-  type DeviceContext,
-  type GuestMemory,
-  type QueueCounters,
-  type ShmRegistration,
-  type ShmSignal,
-} from '@vbus/core';
-import {
-  VIRTIO_CONFIG_S_ACKNOWLEDGE,
   VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET,
   VIRTIO_CONFIG_S_DRIVER,
   VIRTIO_CONFIG_S_DRIVER_OK,
@@ -24,10 +11,10 @@ import {
   VIRTIO_F_VERSION_1,
   hasFeature,
 } from '../virtqueue/layout.js';
-import { PackedQueueDevice } from '../virtqueue/packed-queue-device.js';
 import { SplitQueueDevice } from '../virtqueue/split-queue-device.js';
-import type { SplitQueueState } from '../virtqueue/split-ring.js';
-import type { VirtqueueDevice } from '../virtqueue/virtqueue.js';
+import { addedStatusBits } from './device-status.js';
+import type { VirtioDeviceSpec } from './virtio-device-spec.js';
+import { clearQueueSlot, enableQueueSlot, newQueueSlot, setQueueAreas, setQueueSize, setQueueStart, type QueueSlot } from './queue-slot.js';
 import {
   VIRTIO_CALL_CONFIG_GENERATION,
   VIRTIO_CALL_GET_DEVICE_FEATURES,
@@ -51,34 +38,6 @@ import {
 
 /** Counters of one queue of one connection: the bus's {@link QueueCounters}. */
 export type { QueueCounters };
-
-/** One queue of one connection, as the transport tracks it. */
-export interface QueueSlot {
-  readonly index: number;
-  readonly name: string;
-  readonly maxSize: number;
-  size: number;
-  areas: { desc: number; driver: number; device: number } | null;
-  /** Where the ring starts when enabled (QUEUE_SET_STATE); null: at 0. */
-  start: SplitQueueState | null;
-  /** The ring, once the driver enabled the queue. */
-  queue: VirtqueueDevice | null;
-  /** South endpoint of the queue's signal (registered with shm id = queue index). */
-  signal: ShmSignal | undefined;
-  readonly counters: QueueCounters;
-}
-
-/** What a device model tells the transport about itself. */
-export interface VirtioDeviceSpec {
-  /** Number of queues. */
-  readonly numQueues: number;
-  /** Largest queue size the device accepts. */
-  readonly maxQueueSize: number;
-  /** Features offered (VERSION_1 is always added). */
-  readonly features: bigint;
-  /** Name of queue `index` for errors and counters (e.g. `"rx0"`). */
-  queueName(index: number): string;
-}
 
 const S_NEEDS_RESET = VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET;
 
@@ -112,17 +71,7 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
     protected readonly spec: VirtioDeviceSpec,
   ) {
     this.offered = spec.features | (1n << BigInt(VIRTIO_F_VERSION_1));
-    this.queues = Array.from({ length: spec.numQueues }, (_, index) => ({
-      index,
-      name: `${context.name}.${spec.queueName(index)}`,
-      maxSize: spec.maxQueueSize,
-      size: spec.maxQueueSize,
-      areas: null,
-      start: null,
-      queue: null,
-      signal: undefined,
-      counters: newQueueCounters(),
-    }));
+    this.queues = Array.from({ length: spec.numQueues }, (_, index) => newQueueSlot(index, `${context.name}.${spec.queueName(index)}`, spec.maxQueueSize));
   }
 
   // --- the device model's part ---------------------------------------------------------------
@@ -156,10 +105,18 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
   get features(): bigint {
     return this.negotiated;
   }
-  /** Whether feature `bit` was negotiated. */
+  /** Whether `bit` was negotiated. Hot path (per frame): the bits are kept as two u32 numbers, so no BigInt is made per call. */
   protected has(bit: number): boolean {
-    return hasFeature(this.negotiated, bit);
+    if (this.bitsOf !== this.negotiated) {
+      this.bitsOf = this.negotiated;
+      this.bitsLo = Number(this.negotiated & 0xffff_ffffn);
+      this.bitsHi = Number((this.negotiated >> 32n) & 0xffff_ffffn);
+    }
+    return bit < 32 ? ((this.bitsLo >>> bit) & 1) === 1 : bit < 64 && ((this.bitsHi >>> (bit - 32)) & 1) === 1;
   }
+  private bitsOf = 0n;
+  private bitsLo = 0;
+  private bitsHi = 0;
 
   // --- the verbs -----------------------------------------------------------------------------
 
@@ -208,27 +165,18 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
         return u32Args(index < this.queues.length ? this.queues[index]!.maxSize : 0);
       }
       case VIRTIO_CALL_QUEUE_SET_SIZE: {
-        const slot = this.setupSlot('set the queue size');
-        const size = arg(0);
-        if (size < 1 || size > slot.maxSize) throw new BusError(`${slot.name}: queue size ${size} is not in 1..${slot.maxSize}`);
-        slot.size = size;
+        setQueueSize(this.setupSlot('set the queue size'), arg(0));
         return new Uint8Array(0);
       }
       case VIRTIO_CALL_QUEUE_SET_ADDR: {
-        const slot = this.setupSlot('set ring addresses');
-        if (data.length < 24) throw new BusError(`${slot.name}: ring addresses need 24 bytes (desc u64, driver u64, device u64)`);
-        slot.areas = { desc: le.getU64(data, 0), driver: le.getU64(data, 8), device: le.getU64(data, 16) };
+        setQueueAreas(this.setupSlot('set ring addresses'), data);
         return new Uint8Array(0);
       }
       case VIRTIO_CALL_QUEUE_ENABLE:
         this.enableQueue(this.setupSlot('enable the queue'));
         return new Uint8Array(0);
       case VIRTIO_CALL_QUEUE_SET_STATE: {
-        const slot = this.setupSlot('set the ring state');
-        const nextAvail = arg(0);
-        const nextUsed = arg(1);
-        if (nextAvail > 0xffff || nextUsed > 0xffff) throw new BusError(`${slot.name}: ring state ${nextAvail}/${nextUsed} is not a pair of u16 indices`);
-        slot.start = { nextAvail, nextUsed };
+        setQueueStart(this.setupSlot('set the ring state'), arg(0), arg(1));
         return new Uint8Array(0);
       }
       case VIRTIO_CALL_QUEUE_GET_STATE: {
@@ -329,19 +277,13 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
       return;
     }
     const wanted = value & ~S_NEEDS_RESET; // the device's bit; the driver cannot set or clear it
-    const current = this.status & ~S_NEEDS_RESET;
-    const name = this.context.name;
-    if ((current & ~wanted) !== 0) throw new BusError(`${name}: status 0x${value.toString(16)} clears bits of 0x${current.toString(16)}; only a reset (0) clears status (§2.1.2)`);
-    const added = wanted & ~current;
+    const added = addedStatusBits(this.context.name, this.status, value);
     if (added & VIRTIO_CONFIG_S_FAILED) {
       // the driver gave up: keep what it wrote (minus DRIVER_OK's effect) and stop the queues
       this.status = (this.status & S_NEEDS_RESET) | wanted;
       this.safeStop();
       return;
     }
-    if (added & VIRTIO_CONFIG_S_DRIVER && !(wanted & VIRTIO_CONFIG_S_ACKNOWLEDGE)) throw new BusError(`${name}: DRIVER before ACKNOWLEDGE (§3.1.1)`);
-    if (added & VIRTIO_CONFIG_S_FEATURES_OK && !(wanted & VIRTIO_CONFIG_S_DRIVER)) throw new BusError(`${name}: FEATURES_OK before DRIVER (§3.1.1)`);
-    if (added & VIRTIO_CONFIG_S_DRIVER_OK && !(wanted & VIRTIO_CONFIG_S_FEATURES_OK)) throw new BusError(`${name}: DRIVER_OK before FEATURES_OK (§3.1.1)`);
     if (added & VIRTIO_CONFIG_S_FEATURES_OK) {
       const driver = BigInt(this.driverFeatureWords[0]! >>> 0) | (BigInt(this.driverFeatureWords[1]! >>> 0) << 32n);
       if (!this.acceptFeatures(driver)) {
@@ -372,20 +314,7 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
   }
 
   private enableQueue(slot: QueueSlot): void {
-    if (slot.areas === null) throw new BusError(`${slot.name}: set the ring addresses before enabling the queue`);
-    if (slot.signal === undefined) throw new BusError(`${slot.name}: register the queue's shm (id ${slot.index}) with a signal before enabling it`);
-    const common = {
-      name: slot.name,
-      memory: this.memory,
-      size: slot.size,
-      eventIdx: this.has(VIRTIO_F_EVENT_IDX),
-      indirect: this.has(VIRTIO_F_INDIRECT_DESC),
-    };
-    // the constructors check size, alignment and bounds and write nothing when they refuse
-    if (slot.start !== null && this.has(VIRTIO_F_RING_PACKED)) throw new BusError(`${slot.name}: a start state is for split rings only`);
-    slot.queue = this.has(VIRTIO_F_RING_PACKED)
-      ? new PackedQueueDevice({ ...common, descRing: slot.areas.desc, driverEvent: slot.areas.driver, deviceEvent: slot.areas.device })
-      : new SplitQueueDevice({ ...common, descTable: slot.areas.desc, availRing: slot.areas.driver, usedRing: slot.areas.device, ...slot.start });
+    enableQueueSlot(slot, this.memory, { eventIdx: this.has(VIRTIO_F_EVENT_IDX), indirect: this.has(VIRTIO_F_INDIRECT_DESC), packed: this.has(VIRTIO_F_RING_PACKED) });
   }
 
   private safeStop(): void {
@@ -398,12 +327,7 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
 
   private teardown(): void {
     this.safeStop();
-    for (const q of this.queues) {
-      q.queue = null;
-      q.areas = null;
-      q.start = null;
-      q.size = q.maxSize;
-    }
+    for (const q of this.queues) clearQueueSlot(q);
   }
 
   /** Writing status 0: back to the initial state (queues gone, features cleared, error cleared). */
