@@ -12,7 +12,14 @@ const n = (v: number | null | undefined, digits = 3) => (v == null || !Number.is
 
 function align(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 const key = (r: Pick<BenchRow, 'section' | 'name' | 'connector' | 'frameSize'>) => `${r.section}|${r.name}|${r.connector}|${r.frameSize}`;
@@ -20,14 +27,27 @@ const key = (r: Pick<BenchRow, 'section' | 'name' | 'connector' | 'frameSize'>) 
 /** A text report of what changed between `before` (an earlier JSON) and `now`. */
 export function formatComparison(now: BenchReport, before: BenchReport, beforeLabel: string): string {
   const out: string[] = [];
-  const load = (r: BenchReport) => (r.loadAverage ? `load ${r.loadAverage.start.map((v) => v.toFixed(2)).join('/')} -> ${r.loadAverage.end.map((v) => v.toFixed(2)).join('/')}` : 'load not recorded');
+  const load = (r: BenchReport) =>
+    r.loadAverage ? `load ${r.loadAverage.start.map((v) => v.toFixed(2)).join('/')} -> ${r.loadAverage.end.map((v) => v.toFixed(2)).join('/')}` : 'load not recorded';
   out.push(`\nCompared with ${beforeLabel} (${before.mode} run of ${before.startedAt}, ${load(before)}); this run: ${load(now)}`);
   const old = new Map(before.rows.map((r) => [key(r), r]));
   const rows: string[][] = [['row', 'connector', 'bytes', 'frames/s then', 'frames/s now', 'change', 'x ring then', 'x ring now', 'CPU µs/frame then', 'now', 'change']];
   for (const r of now.rows) {
     const o = old.get(key(r));
     if (!o || !r.measured) continue;
-    rows.push([r.name, r.connector, String(r.frameSize), n(o.framesPerSec), n(r.framesPerSec), pct(r.framesPerSec, o.framesPerSec), n(o.ratioToRing), n(r.ratioToRing), n(o.cpuUsPerFrame), n(r.cpuUsPerFrame), pct(r.cpuUsPerFrame, o.cpuUsPerFrame)]);
+    rows.push([
+      r.name,
+      r.connector,
+      String(r.frameSize),
+      n(o.framesPerSec),
+      n(r.framesPerSec),
+      pct(r.framesPerSec, o.framesPerSec),
+      n(o.ratioToRing),
+      n(r.ratioToRing),
+      n(o.cpuUsPerFrame),
+      n(r.cpuUsPerFrame),
+      pct(r.cpuUsPerFrame, o.cpuUsPerFrame),
+    ]);
   }
   out.push(align(rows));
   const oldLat = new Map(before.latency.map((l) => [`${l.name}|${l.connector}`, l]));

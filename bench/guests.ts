@@ -32,7 +32,9 @@ export async function runInWorker(bus: Bus, jobs: Job[], mode: WorkerMode = {}):
       else resolve();
     });
     guest.worker.once('error', reject);
-    guest.worker.once('exit', (code) => (results.length < jobs.length ? reject(new Error(`bench guest exited with code ${code} after ${results.length} of ${jobs.length} jobs`)) : resolve()));
+    guest.worker.once('exit', (code) =>
+      results.length < jobs.length ? reject(new Error(`bench guest exited with code ${code} after ${results.length} of ${jobs.length} jobs`)) : resolve(),
+    );
   });
   await guest.exited;
   return results;

@@ -242,11 +242,21 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const latencyModes: Array<{ connector: string; note: string; run: () => Promise<JobResult | undefined> }> = [
       { connector: 'in-process', note: 'send one frame, wait for its echo', run: () => runInProcess(bus, latencyJob()) },
       { connector: 'worker', note: 'send one frame, wait for its echo (guest yields to its event loop)', run: () => session.run(latencyJob()) },
-      { connector: 'worker, sleeping waits', note: 'guest sleeps in Atomics.wait, host in Atomics.waitAsync', run: async () => (await runInWorker(bus, [latencyJob('blocking')], { guest: { wait: 'blocking' } }))[0] },
+      {
+        connector: 'worker, sleeping waits',
+        note: 'guest sleeps in Atomics.wait, host in Atomics.waitAsync',
+        run: async () => (await runInWorker(bus, [latencyJob('blocking')], { guest: { wait: 'blocking' } }))[0],
+      },
       {
         connector: `worker, adaptive poll ${ADAPTIVE_POLL_US} µs`,
         note: `both sides spin up to ${ADAPTIVE_POLL_US} µs for the next signal before sleeping`,
-        run: async () => (await runInWorker(bus, [latencyJob('blocking')], { hostPollBudgetUs: ADAPTIVE_POLL_US, guest: { wait: 'blocking', pollBudgetUs: ADAPTIVE_POLL_US } } satisfies WorkerMode))[0],
+        run: async () =>
+          (
+            await runInWorker(bus, [latencyJob('blocking')], {
+              hostPollBudgetUs: ADAPTIVE_POLL_US,
+              guest: { wait: 'blocking', pollBudgetUs: ADAPTIVE_POLL_US },
+            } satisfies WorkerMode)
+          )[0],
       },
     ];
     const atomics: PingPongBaseline[] = [];
@@ -261,7 +271,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         lat[i]!.push(await m.run());
       }
     }
-    for (const [kind, bs] of want.has('latency') ? ([['atomics', atomics], ['spin', spin]] as const) : []) {
+    for (const [kind, bs] of want.has('latency')
+      ? ([
+          ['atomics', atomics],
+          ['spin', spin],
+        ] as const)
+      : []) {
       const p50 = summarize(bs.map((b) => b.p50Us));
       latency.push({
         name: kind === 'atomics' ? 'Atomics.wait/notify ping-pong' : 'spin ping-pong',
@@ -283,11 +298,23 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
     // --- signal counts (independent of speed: one run each) ---
     const signalPlan: Array<{ job: Job; rowName: string; section: BenchRow['section'] }> = [
-      { job: streamJob('echo', 'echo-n1', 64, Math.max(1, Math.floor(F / 10)), false), rowName: 'echo, notification prevention off (kick per frame, tx-complete every 1)', section: 'throughput' },
-      ...[1, 10, 64].map((n) => ({ job: streamJob('echo', `echo-n${n}`, 64, Math.max(1, Math.floor(F / 2))), rowName: `tx-complete mitigation N=${n} (stream)`, section: 'signals' as const })),
+      {
+        job: streamJob('echo', 'echo-n1', 64, Math.max(1, Math.floor(F / 10)), false),
+        rowName: 'echo, notification prevention off (kick per frame, tx-complete every 1)',
+        section: 'throughput',
+      },
+      ...[1, 10, 64].map((n) => ({
+        job: streamJob('echo', `echo-n${n}`, 64, Math.max(1, Math.floor(F / 2))),
+        rowName: `tx-complete mitigation N=${n} (stream)`,
+        section: 'signals' as const,
+      })),
       { job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 1, bursts: 1 }, rowName: 'single frame', section: 'signals' },
       { job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 100, bursts: 1 }, rowName: 'burst of 100', section: 'signals' },
-      { job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 200, bursts: Math.max(1, Math.floor(F / 2 / 200)) }, rowName: 'steady stream (bursts of 200, each waited for)', section: 'signals' },
+      {
+        job: { kind: 'scenario', device: 'echo', deviceName: 'echo-n10', size: 64, burst: 200, bursts: Math.max(1, Math.floor(F / 2 / 200)) },
+        rowName: 'steady stream (bursts of 200, each waited for)',
+        section: 'signals',
+      },
     ];
     for (const connector of want.has('signals') ? (['in-process', 'worker'] as const) : [])
       for (const p of signalPlan) {
@@ -310,11 +337,18 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const scale = want.has('scale') ? await runScale(scaleFrames, 64, scaleReps, progress) : [];
 
   // --- memory: heap before/after N frames in one thread ---
-  const memory = want.has('memory') ? await measureHeap(bus, memoryFrames, progress) : { device: 'echo-n10', connector: 'in-process', frameSize: 64, frames: 0, heapBeforeBytes: 0, heapAfterBytes: 0, growthBytes: 0 };
+  const memory = want.has('memory')
+    ? await measureHeap(bus, memoryFrames, progress)
+    : { device: 'echo-n10', connector: 'in-process', frameSize: 64, frames: 0, heapBeforeBytes: 0, heapAfterBytes: 0, growthBytes: 0 };
 
   const report: BenchReport = {
     mode: custom ? 'custom' : quick ? 'quick' : 'full',
-    machine: { node: process.version, cpus: os.availableParallelism?.() ?? os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.arch()}` },
+    machine: {
+      node: process.version,
+      cpus: os.availableParallelism?.() ?? os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      platform: `${os.platform()} ${os.arch()}`,
+    },
     loadAverage: { start: loadStart, end: os.loadavg() },
     startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
     seconds: (performance.now() - started) / 1000,
@@ -352,7 +386,8 @@ function latencyRow(connector: string, job: LatencyJob, rs: Array<JobResult | un
   const ok = rs.map((r, i) => ({ l: r?.latency, i })).filter((x) => x.l !== undefined) as Array<{ l: NonNullable<JobResult['latency']>; i: number }>;
   const error = rs.find((r) => r?.error)?.error;
   const base = { name: 'single-frame round trip (echo)', device: job.deviceName, connector, frameSize: job.size, samples: job.samples, reps: ok.length };
-  if (ok.length === 0) return { ...base, p50Us: null, p99Us: null, p50Runs: null, ratioToAtomicsRtt: null, ratioToSpinRtt: null, measured: false, note: `not measured: ${error ?? 'no result'}` };
+  if (ok.length === 0)
+    return { ...base, p50Us: null, p99Us: null, p50Runs: null, ratioToAtomicsRtt: null, ratioToSpinRtt: null, measured: false, note: `not measured: ${error ?? 'no result'}` };
   const p50 = summarize(ok.map((x) => x.l.p50Us));
   return {
     ...base,

@@ -10,11 +10,12 @@ import { percentile } from './stats.js';
 export type DeviceKind = 'echo' | 'venet' | 'virtio-net';
 
 /** What the benchmark drives: every GuestNic offers it, and so does the echo device's driver. */
-type BenchDriver = Pick<GuestNic, 'flush' | 'signalCounters' | 'txPending'> & Partial<Pick<GuestNic, 'onTxWake'>> & {
-  send(frame: Uint8Array, options?: NicSendOptions): boolean;
-  onFrame: (frame: Uint8Array) => void;
-  readonly counters: { readonly sent: number; readonly received: number };
-};
+type BenchDriver = Pick<GuestNic, 'flush' | 'signalCounters' | 'txPending'> &
+  Partial<Pick<GuestNic, 'onTxWake'>> & {
+    send(frame: Uint8Array, options?: NicSendOptions): boolean;
+    onFrame: (frame: Uint8Array) => void;
+    readonly counters: { readonly sent: number; readonly received: number };
+  };
 
 export const RING = 256;
 

@@ -16,27 +16,80 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   const out: TargetCheck[] = [];
   const worker = (device: string, size: number) => find(rows, (r) => r.section === 'throughput' && r.connector === 'worker' && r.device === device && r.frameSize === size);
   const spread = (r: BenchRow | undefined) => (r?.ratioToRingRuns && r.reps > 1 ? ` (runs ${r.ratioToRingRuns.min.toFixed(3)} to ${r.ratioToRingRuns.max.toFixed(3)})` : '');
-  for (const [device, label, goal] of [['venet0', 'venet', 0.8], ['virtio-net0', 'virtio-net', 0.7], ['echo-n10', 'echo', 0.5]] as const) {
+  for (const [device, label, goal] of [
+    ['venet0', 'venet', 0.8],
+    ['virtio-net0', 'virtio-net', 0.7],
+    ['echo-n10', 'echo', 0.5],
+  ] as const) {
     const r = worker(device, 64);
-    out.push(check(`worker 64-byte ${label} stream >= ${goal}x hand-written ring`, r?.ratioToRing, (v) => v >= goal, (v) => x(v) + spread(r)));
+    out.push(
+      check(
+        `worker 64-byte ${label} stream >= ${goal}x hand-written ring`,
+        r?.ratioToRing,
+        (v) => v >= goal,
+        (v) => x(v) + spread(r),
+      ),
+    );
   }
-  for (const [device, label] of [['venet0', 'venet'], ['virtio-net0', 'virtio-net'], ['echo-n10', 'echo']] as const) {
+  for (const [device, label] of [
+    ['venet0', 'venet'],
+    ['virtio-net0', 'virtio-net'],
+    ['echo-n10', 'echo'],
+  ] as const) {
     const r = worker(device, 1500);
-    out.push(check(`worker 1500-byte ${label} bits/s >= 0.8x hand-written ring`, r?.ratioToRing, (v) => v >= 0.8, (v) => x(v) + spread(r)));
+    out.push(
+      check(
+        `worker 1500-byte ${label} bits/s >= 0.8x hand-written ring`,
+        r?.ratioToRing,
+        (v) => v >= 0.8,
+        (v) => x(v) + spread(r),
+      ),
+    );
   }
-  for (const [device, label] of [['venet0', 'venet'], ['virtio-net0', 'virtio-net']] as const) {
+  for (const [device, label] of [
+    ['venet0', 'venet'],
+    ['virtio-net0', 'virtio-net'],
+  ] as const) {
     const r = worker(device, 64);
     out.push(check(`worker 64-byte ${label} >= 2x ringbuf.js`, r?.ratioToRingbuf, (v) => v >= 2));
   }
   const venet = worker('venet0', 64);
-  out.push(check('worker 64-byte venet CPU/frame (all threads) <= 1.25x the ring\'s', venet?.cpuRatioToRing, (v) => v <= 1.25, (v) => `${x(v)} (${venet!.cpuUsPerFrame!.toFixed(3)} µs/frame)`));
+  out.push(
+    check(
+      "worker 64-byte venet CPU/frame (all threads) <= 1.25x the ring's",
+      venet?.cpuRatioToRing,
+      (v) => v <= 1.25,
+      (v) => `${x(v)} (${venet!.cpuUsPerFrame!.toFixed(3)} µs/frame)`,
+    ),
+  );
   const echo = worker('echo-n10', 64);
-  out.push(check('worker 64-byte frames >= 15x postMessage', echo?.ratioToPostMessage, (v) => v >= 15, (v) => x(v, 2)));
+  out.push(
+    check(
+      'worker 64-byte frames >= 15x postMessage',
+      echo?.ratioToPostMessage,
+      (v) => v >= 15,
+      (v) => x(v, 2),
+    ),
+  );
   for (const connector of ['in-process', 'worker']) {
     const steady = find(rows, (r) => r.connector === connector && r.name.startsWith('steady stream'));
-    out.push(check(`${connector}: steady stream <= 0.01 kicks/frame`, steady?.kicksPerFrame, (v) => v <= 0.01, (v) => v.toFixed(4)));
+    out.push(
+      check(
+        `${connector}: steady stream <= 0.01 kicks/frame`,
+        steady?.kicksPerFrame,
+        (v) => v <= 0.01,
+        (v) => v.toFixed(4),
+      ),
+    );
     const stream = find(rows, (r) => r.connector === connector && r.section === 'throughput' && r.device === 'echo-n10' && r.frameSize === 64);
-    out.push(check(`${connector}: free-running 64-byte stream <= 0.01 kicks/frame`, stream?.kicksPerFrame, (v) => v <= 0.01, (v) => v.toFixed(4)));
+    out.push(
+      check(
+        `${connector}: free-running 64-byte stream <= 0.01 kicks/frame`,
+        stream?.kicksPerFrame,
+        (v) => v <= 0.01,
+        (v) => v.toFixed(4),
+      ),
+    );
     const single = find(rows, (r) => r.connector === connector && r.name === 'single frame');
     out.push({
       target: `${connector}: single frame = 1 kick + 1 interrupt (tx-complete; rx echo counted separately)`,
@@ -52,17 +105,49 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   }
   const lat = (connector: (c: string) => boolean) => report.latency.find((l) => l.measured && l.name.startsWith('single-frame') && connector(l.connector));
   const inproc = lat((c) => c === 'in-process');
-  out.push(check('in-process single-frame echo round trip <= 1 µs (p50)', inproc?.p50Us, (v) => v <= 1, (v) => `${v.toFixed(2)} µs`));
+  out.push(
+    check(
+      'in-process single-frame echo round trip <= 1 µs (p50)',
+      inproc?.p50Us,
+      (v) => v <= 1,
+      (v) => `${v.toFixed(2)} µs`,
+    ),
+  );
   const adaptive = lat((c) => c.startsWith('worker, adaptive poll'));
-  out.push(check('worker single-frame round trip, adaptive polling <= 5x raw spin ping-pong (p50)', adaptive?.ratioToSpinRtt, (v) => v <= 5, (v) => `${x(v, 2)} (${adaptive!.p50Us!.toFixed(2)} µs)`));
+  out.push(
+    check(
+      'worker single-frame round trip, adaptive polling <= 5x raw spin ping-pong (p50)',
+      adaptive?.ratioToSpinRtt,
+      (v) => v <= 5,
+      (v) => `${x(v, 2)} (${adaptive!.p50Us!.toFixed(2)} µs)`,
+    ),
+  );
   const sleeping = lat((c) => c === 'worker, sleeping waits');
-  out.push(check('worker single-frame round trip, sleeping waits <= 1.25x raw Atomics ping-pong (p50)', sleeping?.ratioToAtomicsRtt, (v) => v <= 1.25, (v) => `${x(v, 2)} (${sleeping!.p50Us!.toFixed(1)} µs)`));
+  out.push(
+    check(
+      'worker single-frame round trip, sleeping waits <= 1.25x raw Atomics ping-pong (p50)',
+      sleeping?.ratioToAtomicsRtt,
+      (v) => v <= 1.25,
+      (v) => `${x(v, 2)} (${sleeping!.p50Us!.toFixed(1)} µs)`,
+    ),
+  );
   const eight = report.scale.find((s) => s.guests === 8);
   const lost = report.scale.filter((s) => s.delivered + s.dropped !== s.frames);
-  out.push(check('8 guests into one switch port: aggregate frames/s >= 0.9x one guest', eight?.ratioToOneGuest, (v) => v >= 0.9, (v) => `${x(v)} (${(eight!.framesPerSec / 1e6).toFixed(3)} M/s)`));
+  out.push(
+    check(
+      '8 guests into one switch port: aggregate frames/s >= 0.9x one guest',
+      eight?.ratioToOneGuest,
+      (v) => v >= 0.9,
+      (v) => `${x(v)} (${(eight!.framesPerSec / 1e6).toFixed(3)} M/s)`,
+    ),
+  );
   out.push({
     target: 'scale: every frame delivered or counted as dropped',
-    value: report.scale.length ? (lost.length ? `unaccounted frames with ${lost.map((s) => s.guests).join(', ')} guest(s)` : `${report.scale.reduce((s, r) => s + r.frames, 0).toLocaleString('en-US')} frames accounted for`) : 'not measured',
+    value: report.scale.length
+      ? lost.length
+        ? `unaccounted frames with ${lost.map((s) => s.guests).join(', ')} guest(s)`
+        : `${report.scale.reduce((s, r) => s + r.frames, 0).toLocaleString('en-US')} frames accounted for`
+      : 'not measured',
     met: report.scale.length ? lost.length === 0 : null,
   });
   const m = report.memory;

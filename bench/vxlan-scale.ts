@@ -91,7 +91,11 @@ async function freePort(): Promise<number> {
 async function run(procs: number, seconds: number, size: number): Promise<ChildReport> {
   const ports = await Promise.all(Array.from({ length: procs }, freePort));
   const self = fileURLToPath(import.meta.url);
-  const kids = ports.map((_, i) => spawn(process.execPath, ['--conditions=@vbus/source', '--import', 'tsx', self, '--child', String(i), ports.join(','), String(seconds), String(size)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const kids = ports.map((_, i) =>
+    spawn(process.execPath, ['--conditions=@vbus/source', '--import', 'tsx', self, '--child', String(i), ports.join(','), String(seconds), String(size)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
   const outs = kids.map((k) => {
     let out = '';
     k.stdout.on('data', (d) => (out += d));
@@ -125,7 +129,9 @@ async function main(argv: string[]): Promise<void> {
   for (const procs of [1, 2, 4]) {
     const r = await run(procs, seconds, size);
     const loss = r.sent ? (100 * (r.sent - r.delivered)) / r.sent : 0;
-    console.log(`${String(procs).padEnd(11)}${String(Math.round(r.sent / seconds)).padEnd(12)}${String(Math.round(r.delivered / seconds)).padEnd(13)}${loss.toFixed(1).padStart(5)}%  ${(r.cpuUs / Math.max(1, r.delivered)).toFixed(2)}`);
+    console.log(
+      `${String(procs).padEnd(11)}${String(Math.round(r.sent / seconds)).padEnd(12)}${String(Math.round(r.delivered / seconds)).padEnd(13)}${loss.toFixed(1).padStart(5)}%  ${(r.cpuUs / Math.max(1, r.delivered)).toFixed(2)}`,
+    );
   }
 }
 

@@ -7,7 +7,9 @@ class CounterClass implements DeviceClass<{ every: number }> {
   readonly version = 1;
   readonly configKeys = ['every'] as const;
   readonly description = 'counts the frames a guest posts on queue 0';
-  validate(c: unknown) { return { every: (c as { every?: number })?.every ?? 10 }; }
+  validate(c: unknown) {
+    return { every: (c as { every?: number })?.every ?? 10 };
+  }
   create(config: { every: number }, ctx: DeviceContext) {
     let frames = 0;
     return {
@@ -20,16 +22,17 @@ class CounterClass implements DeviceClass<{ every: number }> {
         shm: (reg: ShmRegistration) => {
           const q = new IoqDeviceQueue(reg.memory, reg.address, reg.length, reg.signal!, `${ctx.name}.q0`);
           reg.signal!.handler = () => {
-            reg.signal!.disable();               // poll, don't be woken
+            reg.signal!.disable(); // poll, don't be woken
             let n = 0;
-            while (q.next()) {                   // descriptor copied out and checked
-              reg.memory.view(q.ptr, q.len);     // bounds-checked against the guest's regions
+            while (q.next()) {
+              // descriptor copied out and checked
+              reg.memory.view(q.ptr, q.len); // bounds-checked against the guest's regions
               q.complete(0);
               frames++;
               if (++n % config.every === 0) q.notify();
             }
-            q.notify();                          // deduplicated if the guest is not asleep
-            reg.signal!.enable();                // re-checks: nothing stranded
+            q.notify(); // deduplicated if the guest is not asleep
+            reg.signal!.enable(); // re-checks: nothing stranded
           };
         },
       }),

@@ -87,11 +87,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error((e as Error).message);
     return 2;
   }
-  console.log(`fuzzing ${args.target ?? 'every target'} for ${args.minutes} minute(s), batches of ${args.batch}${args.seed !== undefined ? `, seeds from ${args.seed}` : ', fresh seeds'}`);
+  console.log(
+    `fuzzing ${args.target ?? 'every target'} for ${args.minutes} minute(s), batches of ${args.batch}${args.seed !== undefined ? `, seeds from ${args.seed}` : ', fresh seeds'}`,
+  );
   const started = Date.now();
   const s = await fuzz(args);
   const secs = (Date.now() - started) / 1000;
-  console.log(`\n${'target'.padEnd(14)} ${'cases'.padStart(8)} ${'progress'.padStart(9)} ${'failed'.padStart(7)} ${'refused'.padStart(8)}   (device outcomes; "failed" = device failed cleanly)`);
+  console.log(
+    `\n${'target'.padEnd(14)} ${'cases'.padStart(8)} ${'progress'.padStart(9)} ${'failed'.padStart(7)} ${'refused'.padStart(8)}   (device outcomes; "failed" = device failed cleanly)`,
+  );
   let total = 0;
   for (const [name, r] of Object.entries(s.perTarget)) {
     total += r.cases;

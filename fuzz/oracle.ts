@@ -91,7 +91,11 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
  * Fails (a hang) if that does not happen within `maxTurns` turns or `maxAccesses` accesses.
  * Returns the turns it took.
  */
-export async function settleQuiet(mems: RecordingMemory[], where: string, opts: { quiet?: number; maxTurns?: number; maxAccesses?: number; until?: () => boolean } = {}): Promise<number> {
+export async function settleQuiet(
+  mems: RecordingMemory[],
+  where: string,
+  opts: { quiet?: number; maxTurns?: number; maxAccesses?: number; until?: () => boolean } = {},
+): Promise<number> {
   const quiet = opts.quiet ?? 3;
   const maxTurns = opts.maxTurns ?? 500;
   const maxAccesses = opts.maxAccesses ?? 2_000_000;

@@ -32,14 +32,29 @@ export const REQUIREMENTS = [
   { need: 'make', command: 'make', pkg: 'make', why: 'node-gyp drives the addon build with make' },
   { need: 'python3', command: 'python3', pkg: 'python3', why: 'node-gyp (gyp) is written in Python' },
   { need: 'ip (iproute2)', command: 'ip', pkg: 'iproute2', why: 'the TAP tests make a network namespace and configure the TAP in it' },
-  { need: 'ethtool', command: 'ethtool', pkg: 'ethtool', why: "turns off checksum offload on the kernel vxlan device the VXLAN test joins (a veth underlay never completes inner checksums)" },
+  {
+    need: 'ethtool',
+    command: 'ethtool',
+    pkg: 'ethtool',
+    why: 'turns off checksum offload on the kernel vxlan device the VXLAN test joins (a veth underlay never completes inner checksums)',
+  },
   { need: 'vde_switch', command: 'vde_switch', pkg: 'vde2', why: 'the VDE switch the VDE backend joins in its test' },
   { need: 'vde_plug', command: 'vde_plug', pkg: 'vde2', why: 'carries frames between the VDE backend and the switch on stdin/stdout' },
   { need: 'static busybox', file: '/bin/busybox', pkg: 'busybox-static', why: "the QEMU guest's userland (initramfs), and ping inside the VXLAN test's namespace" },
   { need: 'SeaBIOS', file: '/usr/share/seabios/bios.bin', pkg: 'seabios', why: "the BIOS of the v86 emulator's machine (v86's npm package ships none)" },
   { need: '32-bit static libc (gcc -m32)', file: '/usr/lib32/libc.a', pkg: 'gcc-multilib', why: 'builds the UDP echo client of the v86 guest, a static i386 binary' },
-  { need: 'chromium', command: 'chromium', pkg: 'chromium', why: 'runs the browser demo headless (playwright-core drives /usr/bin/chromium): Web Worker guests over SharedArrayBuffer' },
-  { need: 'apt-get download and dpkg-deb', command: 'dpkg-deb', pkg: 'dpkg', why: "scripts/v86-guest-assets.mjs fetches Debian's i386 kernel and busybox (dpkg --add-architecture i386) into .cache/v86-guest" },
+  {
+    need: 'chromium',
+    command: 'chromium',
+    pkg: 'chromium',
+    why: 'runs the browser demo headless (playwright-core drives /usr/bin/chromium): Web Worker guests over SharedArrayBuffer',
+  },
+  {
+    need: 'apt-get download and dpkg-deb',
+    command: 'dpkg-deb',
+    pkg: 'dpkg',
+    why: "scripts/v86-guest-assets.mjs fetches Debian's i386 kernel and busybox (dpkg --add-architecture i386) into .cache/v86-guest",
+  },
 ];
 
 function onPath(command) {
@@ -105,7 +120,9 @@ function main(argv) {
   const pkgs = [...new Set(missing.map((r) => r.pkg))];
   if (argv.includes('--check') || !canInstall()) {
     const why = argv.includes('--check') ? '' : ' (installing needs root on Debian; this is not)';
-    stop(`The tests need system tools that this machine lacks${why}:\n${describe(missing)}\n\nInstall them, as root on Debian:\n  ${installCommand(pkgs)}\nthen run the tests again.`);
+    stop(
+      `The tests need system tools that this machine lacks${why}:\n${describe(missing)}\n\nInstall them, as root on Debian:\n  ${installCommand(pkgs)}\nthen run the tests again.`,
+    );
   }
   process.stderr.write(`test set-up: installing ${pkgs.join(', ')} with apt-get (once; a minute or two)...\n`);
   const log = [];
@@ -116,7 +133,9 @@ function main(argv) {
   if (!ok || still.length > 0) {
     const logFile = join(tmpdir(), 'vbus-test-deps.log');
     writeFileSync(logFile, log.join('\n'));
-    stop(`test set-up: apt-get could not provide everything the tests need (full log: ${logFile}).\nStill missing:\n${describe(still.length > 0 ? still : missing)}\n\nInstall them by hand:\n  ${installCommand(pkgs)}`);
+    stop(
+      `test set-up: apt-get could not provide everything the tests need (full log: ${logFile}).\nStill missing:\n${describe(still.length > 0 ? still : missing)}\n\nInstall them by hand:\n  ${installCommand(pkgs)}`,
+    );
   }
   process.stderr.write(`test set-up: installed ${pkgs.join(', ')}\n`);
 }

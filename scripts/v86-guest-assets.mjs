@@ -38,8 +38,7 @@ function kernelPackage() {
 
 function ensureI386() {
   if (run('dpkg', ['--print-foreign-architectures']).out.split(/\s+/).includes('i386') && kernelPackage()) return;
-  if (typeof process.getuid === 'function' && process.getuid() !== 0)
-    fail(`Debian's i386 packages are needed; as root run: dpkg --add-architecture i386 && apt-get update`);
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) fail(`Debian's i386 packages are needed; as root run: dpkg --add-architecture i386 && apt-get update`);
   const add = run('dpkg', ['--add-architecture', 'i386']);
   if (!add.ok) fail(`dpkg --add-architecture i386 failed:\n${add.out}`);
   // apt-get update exits non-zero when any one index fails (a security mirror mid-sync); what matters

@@ -24,11 +24,23 @@ export interface NicAccount {
 }
 
 function macKey(b: Uint8Array, at = 0): number {
-  return (b[at]! * 2 ** 40) + (b[at + 1]! * 2 ** 32) + ((b[at + 2]! << 24) >>> 0) + (b[at + 3]! << 16) + (b[at + 4]! << 8) + b[at + 5]!;
+  return b[at]! * 2 ** 40 + b[at + 1]! * 2 ** 32 + ((b[at + 2]! << 24) >>> 0) + (b[at + 3]! << 16) + (b[at + 4]! << 8) + b[at + 5]!;
 }
 
 function newAccount(): NicAccount & { accepted(): number } {
-  return { offered: 0, delivered: 0, refusedRx: 0, droppedSwitch: 0, floodCopies: 0, rxAccepted: 0, rxRefused: 0, attaches: 0, accepted() { return this.rxAccepted; } };
+  return {
+    offered: 0,
+    delivered: 0,
+    refusedRx: 0,
+    droppedSwitch: 0,
+    floodCopies: 0,
+    rxAccepted: 0,
+    rxRefused: 0,
+    attaches: 0,
+    accepted() {
+      return this.rxAccepted;
+    },
+  };
 }
 
 export class AccountingBackend implements NetBackend {

@@ -27,7 +27,6 @@ export type SoakGuestCommand =
   | { cmd: 'garbage' }
   | { cmd: 'stop' };
 
-
 export interface SoakGuestData {
   device: string;
   kind: 'venet' | 'virtio-net';
@@ -139,7 +138,10 @@ parentPort!.on('message', (m: SoakGuestCommand) => {
       f.set(m.victim, 6);
       f[12] = 0x88;
       f[13] = 0xb5;
-      attack(Array.from({ length: m.n }, () => f), 5);
+      attack(
+        Array.from({ length: m.n }, () => f),
+        5,
+      );
       break;
     }
     case 'gso-bomb': {
@@ -149,7 +151,11 @@ parentPort!.on('message', (m: SoakGuestCommand) => {
       const seg = buildTcpSegment({ srcPort: 40000, dstPort: 80, seq: 1, ack: 0, flags: 0x18, data: new Uint8Array(1900) });
       const f = buildIpv4Frame({ srcMac: mac, dstMac: peer, srcIp: Uint8Array.of(10, 0, 0, 1), dstIp: Uint8Array.of(10, 0, 0, 2), protocol: IPPROTO_TCP, payload: seg });
       const offload = { needsCsum: true, csumStart: 34, csumOffset: 16, gsoType: GSO_TCPV4, gsoSize: 1, hdrLen: 54 };
-      attack(Array.from({ length: m.n }, () => f), 6, (x, more) => d.sendv([x], { offload, more }));
+      attack(
+        Array.from({ length: m.n }, () => f),
+        6,
+        (x, more) => d.sendv([x], { offload, more }),
+      );
       break;
     }
     case 'garbage': {

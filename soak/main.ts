@@ -24,10 +24,16 @@ for (const f of r.faults) {
 }
 console.log(`\nguests: ${r.guests.map((g) => `${g.name} (${g.kind})`).join(', ')}; ${r.incarnations} guest incarnations`);
 console.log(`faults injected: ${r.faultsInjected}, survived: ${r.faultsSurvived} (${[...byKind].map(([k, v]) => `${k} ${v.ok}/${v.n}`).join(', ')})`);
-console.log(`frames sent: ${r.framesSent}, delivered: ${r.framesDelivered}, dropped (counted): ${r.framesDropped} [rx refused ${r.dropped.refusedRx}, switch ${r.dropped.switch}, device before switch ${r.dropped.preSwitch}, left in rings of dead guests ${r.dropped.atFault}], flood copies ${r.floodCopies}`);
-console.log(`attacks: spoofed frames sent ${r.attacks.spoofsSent}, dropped by port security ${r.attacks.spoofsDropped}; GSO bombs sent ${r.attacks.gsoBombsSent}, refused by venet ${r.attacks.gsoBombsDropped}`);
+console.log(
+  `frames sent: ${r.framesSent}, delivered: ${r.framesDelivered}, dropped (counted): ${r.framesDropped} [rx refused ${r.dropped.refusedRx}, switch ${r.dropped.switch}, device before switch ${r.dropped.preSwitch}, left in rings of dead guests ${r.dropped.atFault}], flood copies ${r.floodCopies}`,
+);
+console.log(
+  `attacks: spoofed frames sent ${r.attacks.spoofsSent}, dropped by port security ${r.attacks.spoofsDropped}; GSO bombs sent ${r.attacks.gsoBombsSent}, refused by venet ${r.attacks.gsoBombsDropped}`,
+);
 console.log(`frames lost: ${r.framesLost}`);
-console.log(`heap: ${(r.heapBeforeBytes / 1048576).toFixed(1)} MB -> ${(r.heapAfterBytes / 1048576).toFixed(1)} MB (growth ${(r.heapGrowthBytes / 1048576).toFixed(2)} MB${r.gcExposed ? ', after gc' : ', no gc'})`);
+console.log(
+  `heap: ${(r.heapBeforeBytes / 1048576).toFixed(1)} MB -> ${(r.heapAfterBytes / 1048576).toFixed(1)} MB (growth ${(r.heapGrowthBytes / 1048576).toFixed(2)} MB${r.gcExposed ? ', after gc' : ', no gc'})`,
+);
 for (const p of r.problems) console.log(`problem: ${p}`);
 console.log(r.ok ? 'soak: OK' : 'soak: FAILED');
 process.exit(r.ok ? 0 : 1);

@@ -11,8 +11,21 @@ import { AccountingBackend } from './accounting.js';
 import { CONTROL_GARBAGE } from './control-garbage.js';
 import type { SoakGuestCommand, SoakGuestData } from './guest.js';
 
-export type FaultKind = 'kill-terminate' | 'kill-throw' | 'kill-exit' | 'unplug' | 'hostile' | 'link-flap' | 'rx-starve' | 'mac-spoof' | 'gso-bomb' | 'tx-flood' | 'control-garbage';
-export const FAULT_KINDS: FaultKind[] = ['kill-terminate', 'kill-throw', 'kill-exit', 'unplug', 'hostile', 'link-flap', 'rx-starve', 'mac-spoof', 'gso-bomb', 'tx-flood', 'control-garbage'];
+export type FaultKind =
+  'kill-terminate' | 'kill-throw' | 'kill-exit' | 'unplug' | 'hostile' | 'link-flap' | 'rx-starve' | 'mac-spoof' | 'gso-bomb' | 'tx-flood' | 'control-garbage';
+export const FAULT_KINDS: FaultKind[] = [
+  'kill-terminate',
+  'kill-throw',
+  'kill-exit',
+  'unplug',
+  'hostile',
+  'link-flap',
+  'rx-starve',
+  'mac-spoof',
+  'gso-bomb',
+  'tx-flood',
+  'control-garbage',
+];
 
 export interface SoakOptions {
   /** How long to inject faults, in ms. */
@@ -152,7 +165,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     guest.worker.on('error', () => {}); // crashes are the point; the connector reports them
     const a = acct.account(nic.name);
     const venet = nic.kind === 'venet' ? bus.device<VenetDevice>(nic.name) : undefined;
-    const inc: Incarnation = { nic, guest, c: new Int32Array(counters), offered0: a.offered, accepted0: a.accepted(), preSwitch: 0, dead: false, venet, gso0: venet?.txDrops.gso ?? 0 };
+    const inc: Incarnation = {
+      nic,
+      guest,
+      c: new Int32Array(counters),
+      offered0: a.offered,
+      accepted0: a.accepted(),
+      preSwitch: 0,
+      dead: false,
+      venet,
+      gso0: venet?.txDrops.gso ?? 0,
+    };
     incarnations.push(inc);
     live.set(nic.name, inc);
     if (!(await waitFor(() => Atomics.load(inc.c, 3) === 1, 15_000))) throw new Error(`guest ${nic.name} did not come up`);
@@ -223,7 +246,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         const a = acct.account(nic.name);
         if (nic.kind === 'virtio-net') {
           const dev = bus.device<VirtioNetDevice>(nic.name);
-          const taken = () => Object.entries(dev.counters()).filter(([q]) => q.startsWith('tx')).reduce((s, [, v]) => s + (v.frames ?? 0) + (v.drops ?? 0), 0);
+          const taken = () =>
+            Object.entries(dev.counters())
+              .filter(([q]) => q.startsWith('tx'))
+              .reduce((s, [, v]) => s + (v.frames ?? 0) + (v.drops ?? 0), 0);
           const t0 = taken();
           const o0 = a.offered;
           dev.setLink(false);
@@ -269,7 +295,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         const r0 = refusedNow();
         const s0 = Atomics.load(inc.c, 0);
         post(inc, { cmd: 'garbage' });
-        if (!(await waitFor(() => refusedNow() - r0 >= CONTROL_GARBAGE.length, LIVENESS_MS))) return `control garbage not refused (${refusedNow() - r0} of ${CONTROL_GARBAGE.length})`;
+        if (!(await waitFor(() => refusedNow() - r0 >= CONTROL_GARBAGE.length, LIVENESS_MS)))
+          return `control garbage not refused (${refusedNow() - r0} of ${CONTROL_GARBAGE.length})`;
         if (!(await waitFor(() => Atomics.load(inc.c, 0) > s0, LIVENESS_MS))) return 'the guest stopped sending after its control garbage';
         return undefined;
       }
@@ -382,7 +409,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       if (txGap !== 0 || rxGap !== 0) problems.push(`${inc.nic.name} (live): tx gap ${txGap}, rx gap ${rxGap}`);
       lost += Math.abs(txGap) + Math.abs(rxGap);
     } else {
-      for (const [what, gap] of [['tx', txGap], ['rx', rxGap]] as const) {
+      for (const [what, gap] of [
+        ['tx', txGap],
+        ['rx', rxGap],
+      ] as const) {
         if (gap < 0 || gap > RING_BOUND) {
           problems.push(`${inc.nic.name} (dead): ${what} gap ${gap} outside [0, ${RING_BOUND}]`);
           lost += Math.abs(gap);

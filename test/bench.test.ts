@@ -4,10 +4,48 @@ import { formatComparison } from '../bench/compare.js';
 import { formatTable } from '../bench/format.js';
 
 const ROW_FIELDS: Array<keyof BenchRow> = [
-  'section', 'name', 'device', 'connector', 'frameSize', 'frames', 'reps', 'seconds', 'framesPerSec', 'framesPerSecRuns', 'bitsPerSec', 'cpuUsPerFrame', 'kicks', 'kicksSuppressed', 'kicksPerFrame',
-  'txCompleteInterrupts', 'rxInterrupts', 'interrupts', 'interruptsPerFrame', 'ratioToRing', 'ratioToRingRuns', 'ratioToRingbuf', 'cpuRatioToRing', 'ratioToPostMessage', 'measured', 'note',
+  'section',
+  'name',
+  'device',
+  'connector',
+  'frameSize',
+  'frames',
+  'reps',
+  'seconds',
+  'framesPerSec',
+  'framesPerSecRuns',
+  'bitsPerSec',
+  'cpuUsPerFrame',
+  'kicks',
+  'kicksSuppressed',
+  'kicksPerFrame',
+  'txCompleteInterrupts',
+  'rxInterrupts',
+  'interrupts',
+  'interruptsPerFrame',
+  'ratioToRing',
+  'ratioToRingRuns',
+  'ratioToRingbuf',
+  'cpuRatioToRing',
+  'ratioToPostMessage',
+  'measured',
+  'note',
 ];
-const LATENCY_FIELDS: Array<keyof LatencyRow> = ['name', 'device', 'connector', 'frameSize', 'samples', 'reps', 'p50Us', 'p99Us', 'p50Runs', 'ratioToAtomicsRtt', 'ratioToSpinRtt', 'measured', 'note'];
+const LATENCY_FIELDS: Array<keyof LatencyRow> = [
+  'name',
+  'device',
+  'connector',
+  'frameSize',
+  'samples',
+  'reps',
+  'p50Us',
+  'p99Us',
+  'p50Runs',
+  'ratioToAtomicsRtt',
+  'ratioToSpinRtt',
+  'measured',
+  'note',
+];
 
 // Shape only: speeds depend on the machine and are never asserted here.
 describe('npm run bench (small --frames)', () => {
@@ -27,9 +65,11 @@ describe('npm run bench (small --frames)', () => {
         expect(row.note).toMatch(/^not measured: /);
         continue;
       }
-      for (const f of ['frames', 'framesPerSec', 'bitsPerSec', 'cpuUsPerFrame', 'ratioToRing', 'ratioToPostMessage'] as const) expect(typeof row[f], `${row.name} / ${row.connector}: ${f}`).toBe('number');
+      for (const f of ['frames', 'framesPerSec', 'bitsPerSec', 'cpuUsPerFrame', 'ratioToRing', 'ratioToPostMessage'] as const)
+        expect(typeof row[f], `${row.name} / ${row.connector}: ${f}`).toBe('number');
       expect(row.cpuUsPerFrame!, `${row.name} / ${row.connector}: CPU per frame`).toBeGreaterThan(0);
-      if (row.section !== 'baseline') for (const f of ['interruptsPerFrame', 'kicksPerFrame', 'cpuRatioToRing'] as const) expect(typeof row[f], `${row.name} / ${row.connector}: ${f}`).toBe('number');
+      if (row.section !== 'baseline')
+        for (const f of ['interruptsPerFrame', 'kicksPerFrame', 'cpuRatioToRing'] as const) expect(typeof row[f], `${row.name} / ${row.connector}: ${f}`).toBe('number');
     }
     // the paired throughput rows ran once per repetition, and their spread brackets their median
     for (const row of report.rows.filter((r) => r.section === 'throughput' && (r.name.includes('stream,') || r.name.startsWith('virtio-net stream')))) {
@@ -44,7 +84,10 @@ describe('npm run bench (small --frames)', () => {
       expect(report.rows.find((r) => r.name.startsWith('ringbuf.js') && r.frameSize === size)?.reps).toBe(2);
     }
     for (const connector of ['in-process', 'worker']) {
-      for (const size of [64, 1500]) expect(report.rows.some((r: BenchRow) => r.section === 'throughput' && r.connector === connector && r.device.startsWith('echo') && r.frameSize === size && r.measured)).toBe(true);
+      for (const size of [64, 1500])
+        expect(
+          report.rows.some((r: BenchRow) => r.section === 'throughput' && r.connector === connector && r.device.startsWith('echo') && r.frameSize === size && r.measured),
+        ).toBe(true);
       for (const name of ['single frame', 'burst of 100']) expect(report.rows.some((r: BenchRow) => r.connector === connector && r.name === name && r.measured)).toBe(true);
       expect(report.rows.filter((r: BenchRow) => r.connector === connector && r.name.startsWith('tx-complete mitigation'))).toHaveLength(3);
     }
@@ -61,7 +104,8 @@ describe('npm run bench (small --frames)', () => {
     for (const l of report.latency) for (const f of LATENCY_FIELDS) expect(l, `${l.name}: ${f}`).toHaveProperty(f);
     expect(report.scale.map((r: { guests: number }) => r.guests)).toEqual([1, 2, 4, 8]);
     for (const r of report.scale) {
-      for (const f of ['frames', 'delivered', 'dropped', 'seconds', 'framesPerSec', 'ratioToOneGuest', 'cpuUsPerFrame', 'kicksPerFrame', 'interruptsPerFrame'] as const) expect(typeof r[f], `scale ${r.guests}: ${f}`).toBe('number');
+      for (const f of ['frames', 'delivered', 'dropped', 'seconds', 'framesPerSec', 'ratioToOneGuest', 'cpuUsPerFrame', 'kicksPerFrame', 'interruptsPerFrame'] as const)
+        expect(typeof r[f], `scale ${r.guests}: ${f}`).toBe('number');
       // every frame a guest sent reached the sink or was counted as dropped
       expect(r.delivered + r.dropped, `scale ${r.guests}`).toBe(r.frames);
     }
@@ -85,7 +129,13 @@ describe('npm run bench (small --frames)', () => {
     expect(targets.get('scale: every frame delivered or counted as dropped')?.met).toBe(true);
     expect(targets.get('heap growth over 10M frames < 1 MB')?.met).toBeNull();
     const table = formatTable(report);
-    expect(table.trimEnd().split('\n').slice(-report.targets.length).every((l) => /^(met|MISSED|n\/a) /.test(l))).toBe(true);
+    expect(
+      table
+        .trimEnd()
+        .split('\n')
+        .slice(-report.targets.length)
+        .every((l) => /^(met|MISSED|n\/a) /.test(l)),
+    ).toBe(true);
     // --compare against itself: every matched row unchanged
     const cmp = formatComparison(report, report, 'self.json');
     expect(cmp).toContain('Compared with self.json');

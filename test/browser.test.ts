@@ -87,20 +87,31 @@ describe('the browser demo in headless Chromium', { timeout: 300_000 }, () => {
       }
     }
     for (const p of s.phases)
-      process.stdout.write(`browser: window ${p.window}: ${p.sent} frames echoed in ${Math.round(p.ms)} ms (${Math.round((p.sent / p.ms) * 1000)} frames/s one way), ${p.signalsPerFrame.toFixed(4)} signals per device frame\n`);
+      process.stdout.write(
+        `browser: window ${p.window}: ${p.sent} frames echoed in ${Math.round(p.ms)} ms (${Math.round((p.sent / p.ms) * 1000)} frames/s one way), ${p.signalsPerFrame.toFixed(4)} signals per device frame\n`,
+      );
     // notification prevention: ping-pong costs a signal or more per frame; a window batches them away
     const spf = s.phases.map((p) => p.signalsPerFrame);
     expect(spf[0]).toBeGreaterThanOrEqual(1);
     expect(spf.at(-1)!).toBeLessThan(spf[0]! / 4);
 
     // the live table on the page shows the bus's counters
-    const cells = await page.$$eval('#counters tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td,th')).map((c) => (c as { textContent: string | null }).textContent ?? '')));
+    const cells = await page.$$eval('#counters tr', (rows) =>
+      rows.map((r) => Array.from(r.querySelectorAll('td,th')).map((c) => (c as { textContent: string | null }).textContent ?? '')),
+    );
     const num = (t: string) => Number(t.replace(/,/g, ''));
     for (const dev of ['venet0', 'virtio1']) {
       const row = cells.find((r) => r[0] === dev)!;
       expect(row, dev).toBeDefined();
       const c = s.counters[dev]!;
-      expect([num(row[1]!), num(row[2]!), num(row[3]!), num(row[4]!), num(row[5]!), num(row[6]!)], dev).toEqual([c.txFrames, c.rxFrames, c.drops, c.kicks, c.interrupts, c.suppressed]);
+      expect([num(row[1]!), num(row[2]!), num(row[3]!), num(row[4]!), num(row[5]!), num(row[6]!)], dev).toEqual([
+        c.txFrames,
+        c.rxFrames,
+        c.drops,
+        c.kicks,
+        c.interrupts,
+        c.suppressed,
+      ]);
     }
     // the chart has a signals-per-frame line with a point per sample
     const points = await page.$eval('#chart polyline:last-of-type', (l) => (l.getAttribute('points') ?? '').trim().split(/\s+/).length);
@@ -116,19 +127,30 @@ describe('the browser demo in headless Chromium', { timeout: 300_000 }, () => {
     const v = s.v86!;
     const text = v.console;
     for (const ip of WORKER_IPS) {
-      const pings = [...text.matchAll(new RegExp(`--- ${ip.replace(/\./g, '\\.')} ping statistics ---\\s+(\\d+) packets transmitted, (\\d+) packets received`, 'g'))].map((m) => [Number(m[1]), Number(m[2])]);
-      expect(pings, `Linux pings ${ip}`).toEqual([[3, 3], [2, 2]]);
+      const pings = [...text.matchAll(new RegExp(`--- ${ip.replace(/\./g, '\\.')} ping statistics ---\\s+(\\d+) packets transmitted, (\\d+) packets received`, 'g'))].map((m) => [
+        Number(m[1]),
+        Number(m[2]),
+      ]);
+      expect(pings, `Linux pings ${ip}`).toEqual([
+        [3, 3],
+        [2, 2],
+      ]);
       const echo = new RegExp(`VBUS-UDP-ECHO dest=${ip.replace(/\./g, '\\.')} sizes=(\\d+) ok=(\\d+) lost=(\\d+) bad=(\\d+)`).exec(text);
       expect(echo?.slice(1, 5).map(Number), `Linux echoes off ${ip}`).toEqual([MAX_PAYLOAD + 1, MAX_PAYLOAD + 1, 0, 0]);
     }
-    expect(v.pingsToLinux.map((p) => [p.from, p.rtts.length])).toEqual([['venet0', 3], ['virtio1', 3]]);
+    expect(v.pingsToLinux.map((p) => [p.from, p.rtts.length])).toEqual([
+      ['venet0', 3],
+      ['virtio1', 3],
+    ]);
     expect(v.port.txFrames).toBeGreaterThan(2 * (MAX_PAYLOAD + 1));
     expect(v.port.rxFrames).toBeGreaterThan(2 * (MAX_PAYLOAD + 1));
     expect(v.port.drops).toBe(0);
     expect(v.malformed).toBe(0);
     expect(s.failures).toEqual([]);
     expect(pageErrors).toEqual([]);
-    process.stdout.write(`browser v86: boot to eth0 up ${(v.bootMs / 1000).toFixed(1)} s; workers -> Linux rtt ${v.pingsToLinux.map((p) => p.rtts.map((r) => r.toFixed(2)).join(', ')).join(' | ')} ms\n`);
+    process.stdout.write(
+      `browser v86: boot to eth0 up ${(v.bootMs / 1000).toFixed(1)} s; workers -> Linux rtt ${v.pingsToLinux.map((p) => p.rtts.map((r) => r.toFixed(2)).join(', ')).join(' | ')} ms\n`,
+    );
   });
 
   it('a page that is not cross-origin isolated gets a ConfigError naming crossOriginIsolated, not a hang', async () => {

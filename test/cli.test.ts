@@ -24,45 +24,48 @@ function startServe(args: string[]): Promise<{ child: ChildProcessWithoutNullStr
 }
 
 describe('vbus CLI', () => {
-  it.each(['venet', 'virtio-net', 'virtio-net-packed'])('serve --device %s answers ARP and ping from a peer speaking QEMU stream framing on loopback TCP, captures to pcap, prints counters on SIGINT', async (device) => {
-    const pcap = join(mkdtempSync(join(tmpdir(), 'vbus-cli-')), 'serve.pcap');
-    const { child, banner, output } = await startServe(['--device', device, '--ip', '192.0.2.1/24', '--listen', '127.0.0.1:0', '--mac', '52:54:00:aa:bb:01', '--pcap', pcap]);
-    const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(banner)![1]);
-    const sock = connect(port, '127.0.0.1');
-    await new Promise((r) => sock.once('connect', r));
-    const frames: Uint8Array[] = [];
-    const deframer = new StreamDeframer((f) => frames.push(f.slice()));
-    sock.on('data', (chunk) => deframer.push(new Uint8Array(chunk)));
-    const myMac = new Uint8Array([0x52, 0x54, 0, 0x11, 0x22, 0x33]);
-    const myIp = parseIpv4('192.0.2.2');
-    sock.write(encodeStreamFrame(buildArpFrame({ op: ARP_OP_REQUEST, senderMac: myMac, senderIp: myIp, targetMac: new Uint8Array(6), targetIp: parseIpv4('192.0.2.1') })));
-    const waitFor = async <T>(pick: () => T | undefined): Promise<T> => {
-      for (let i = 0; i < 300; i++) {
-        const v = pick();
-        if (v !== undefined) return v;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error(`no answer; serve printed: ${output()}`);
-    };
-    const arp = await waitFor(() => frames.map(parseArpFrame).find((a) => a?.op === ARP_OP_REPLY));
-    expect(Array.from(arp.senderMac)).toEqual([0x52, 0x54, 0, 0xaa, 0xbb, 1]);
-    const data = new Uint8Array(1000).map((_, i) => i);
-    sock.write(encodeStreamFrame(buildIcmpEchoFrame({ srcMac: myMac, dstMac: arp.senderMac, srcIp: myIp, dstIp: parseIpv4('192.0.2.1'), type: 8, id: 7, seq: 1, data })));
-    const reply = await waitFor(() => frames.find((f) => parseIcmpEchoFrame(f)?.type === 0));
-    const echo = parseIcmpEchoFrame(reply)!;
-    expect(echo.id).toBe(7);
-    expect(echo.checksumOk).toBe(true);
-    expect(Array.from(reply.subarray(echo.dataOffset, echo.dataOffset + echo.dataLength))).toEqual(Array.from(data));
-    sock.end();
-    const exited = new Promise<number>((r) => child.once('exit', (c) => r(c ?? -1)));
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(output()).toMatch(/rx0?\s+\d/);
-    expect(existsSync(pcap)).toBe(true);
-    const tshark = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'icmp.type'], { encoding: 'utf8' });
-    expect(tshark.status).toBe(0);
-    expect(tshark.stdout.split('\n').filter((l) => l.trim() !== '')).toEqual(expect.arrayContaining(['8', '0']));
-  });
+  it.each(['venet', 'virtio-net', 'virtio-net-packed'])(
+    'serve --device %s answers ARP and ping from a peer speaking QEMU stream framing on loopback TCP, captures to pcap, prints counters on SIGINT',
+    async (device) => {
+      const pcap = join(mkdtempSync(join(tmpdir(), 'vbus-cli-')), 'serve.pcap');
+      const { child, banner, output } = await startServe(['--device', device, '--ip', '192.0.2.1/24', '--listen', '127.0.0.1:0', '--mac', '52:54:00:aa:bb:01', '--pcap', pcap]);
+      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(banner)![1]);
+      const sock = connect(port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      const frames: Uint8Array[] = [];
+      const deframer = new StreamDeframer((f) => frames.push(f.slice()));
+      sock.on('data', (chunk) => deframer.push(new Uint8Array(chunk)));
+      const myMac = new Uint8Array([0x52, 0x54, 0, 0x11, 0x22, 0x33]);
+      const myIp = parseIpv4('192.0.2.2');
+      sock.write(encodeStreamFrame(buildArpFrame({ op: ARP_OP_REQUEST, senderMac: myMac, senderIp: myIp, targetMac: new Uint8Array(6), targetIp: parseIpv4('192.0.2.1') })));
+      const waitFor = async <T>(pick: () => T | undefined): Promise<T> => {
+        for (let i = 0; i < 300; i++) {
+          const v = pick();
+          if (v !== undefined) return v;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        throw new Error(`no answer; serve printed: ${output()}`);
+      };
+      const arp = await waitFor(() => frames.map(parseArpFrame).find((a) => a?.op === ARP_OP_REPLY));
+      expect(Array.from(arp.senderMac)).toEqual([0x52, 0x54, 0, 0xaa, 0xbb, 1]);
+      const data = new Uint8Array(1000).map((_, i) => i);
+      sock.write(encodeStreamFrame(buildIcmpEchoFrame({ srcMac: myMac, dstMac: arp.senderMac, srcIp: myIp, dstIp: parseIpv4('192.0.2.1'), type: 8, id: 7, seq: 1, data })));
+      const reply = await waitFor(() => frames.find((f) => parseIcmpEchoFrame(f)?.type === 0));
+      const echo = parseIcmpEchoFrame(reply)!;
+      expect(echo.id).toBe(7);
+      expect(echo.checksumOk).toBe(true);
+      expect(Array.from(reply.subarray(echo.dataOffset, echo.dataOffset + echo.dataLength))).toEqual(Array.from(data));
+      sock.end();
+      const exited = new Promise<number>((r) => child.once('exit', (c) => r(c ?? -1)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(output()).toMatch(/rx0?\s+\d/);
+      expect(existsSync(pcap)).toBe(true);
+      const tshark = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'icmp.type'], { encoding: 'utf8' });
+      expect(tshark.status).toBe(0);
+      expect(tshark.stdout.split('\n').filter((l) => l.trim() !== '')).toEqual(expect.arrayContaining(['8', '0']));
+    },
+  );
 
   it('bad options get a clear message and exit code 2', () => {
     const r = spawnSync(process.execPath, [...VBUS_ARGS, 'serve', '--ip', '192.0.2.1/24', '--listen', 'nope'], { encoding: 'utf8' });

@@ -88,7 +88,9 @@ describe('the same echo scenario over every connector', () => {
 describe('worker connector in blocking mode (Atomics.wait poll loop)', () => {
   it.each([0, 30])('moves every frame with the guest blocked in Atomics.wait between signals (adaptive poll budget %i µs both sides)', async (pollBudgetUs) => {
     const bus = newBus();
-    const guest = new WorkerConnector(bus, { pollBudgetUs }).spawn(new URL('./fixtures/echo-guest-blocking.ts', import.meta.url), { workerData: { burst: 200, bursts: 30, size: 256, pollBudgetUs } });
+    const guest = new WorkerConnector(bus, { pollBudgetUs }).spawn(new URL('./fixtures/echo-guest-blocking.ts', import.meta.url), {
+      workerData: { burst: 200, bursts: 30, size: 256, pollBudgetUs },
+    });
     const r = await new Promise<EchoScenarioResult & { polls: number }>((resolve, reject) => {
       guest.worker.once('message', resolve);
       guest.worker.once('error', reject);

@@ -40,7 +40,9 @@ describe('createDevice and unknown config keys', () => {
   });
 
   it('a key with no near match lists the known keys', () => {
-    expect(() => bus().createDevice('virtual-ethernet', 'v0', { colour: 'blue' } as never)).toThrow(/colour.*known: mac, mtu, ringSize, txCompleteEvery, burstThresholdUs, backend/);
+    expect(() => bus().createDevice('virtual-ethernet', 'v0', { colour: 'blue' } as never)).toThrow(
+      /colour.*known: mac, mtu, ringSize, txCompleteEvery, burstThresholdUs, backend/,
+    );
   });
 
   it('checkConfigKeys leaves a non-object to the class validator', () => {

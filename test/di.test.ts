@@ -30,7 +30,12 @@ describe('the container builds the bus and its services', () => {
   it('Vbus is made by the container from every bound device class, once', () => {
     const { vbus, container } = createVbus({ modules: [venetModule, virtioNetModule] });
     expect(container.get(VbusToken)).toBe(vbus);
-    expect(vbus.deviceClasses().map((c) => c.type).sort()).toEqual(['virtio-net', 'virtual-ethernet']);
+    expect(
+      vbus
+        .deviceClasses()
+        .map((c) => c.type)
+        .sort(),
+    ).toEqual(['virtio-net', 'virtual-ethernet']);
   });
 
   it('an embedder rebinds the scheduler before the bus is made', () => {
@@ -82,7 +87,7 @@ describe('the container builds the bus and its services', () => {
     expect(createVbus({ container }).vbus.logger).toBe(silentLogger);
   });
 
-  it('a seeded RandomSource makes both NICs\' default MACs reproducible (and locally administered)', () => {
+  it("a seeded RandomSource makes both NICs' default MACs reproducible (and locally administered)", () => {
     const a = defaultMacs(42);
     expect(defaultMacs(42)).toEqual(a);
     expect(defaultMacs(43)).not.toEqual(a);

@@ -1,15 +1,16 @@
-// Docs whose snippets are the examples' code: each ```ts file=PATH region=NAME block of a Markdown
-// file holds the lines between `// #region NAME` and `// #endregion NAME` of PATH (dedented). The
-// examples are type-checked and tested, so the snippets are too; test/docs-embedding-web.test.ts
-// checks that they agree.
+// Docs whose code is the examples' code. A snippet in a Markdown file is a marker line
+// `<!-- snippet: PATH#REGION -->` followed by a ```ts block holding the lines between
+// `// #region REGION` and `// #endregion REGION` of PATH (relative to the repository, dedented).
+// The examples are type-checked and run by the tests, so the snippets are too;
+// test/doc-snippets.test.ts checks that every doc agrees with its files.
 //
-//   npx tsx test/doc-snippets.ts docs/embedding-web.md     (re)fill the blocks from the files
+//   npx tsx test/doc-snippets.ts docs/embedding.md ...     (re)fill the blocks from the files
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BLOCK = /^```ts file=(\S+) region=(\S+)\n([\s\S]*?)^```$/gm;
+const SNIPPET = /^<!-- snippet: (\S+)#(\S+) -->\n```ts\n([\s\S]*?)^```$/gm;
 
 /** The text of region `name` of `file` (relative to the repository), dedented, without a final newline. */
 export function regionOf(file: string, name: string): string {
@@ -22,14 +23,14 @@ export function regionOf(file: string, name: string): string {
   return body.map((l) => l.slice(indent)).join('\n');
 }
 
-/** Every snippet block of a Markdown text: its file, region and current body. */
+/** Every snippet of a Markdown text: its file, region and current body. */
 export function snippetsOf(markdown: string): Array<{ file: string; region: string; body: string }> {
-  return [...markdown.matchAll(BLOCK)].map((m) => ({ file: m[1]!, region: m[2]!, body: m[3]!.replace(/\n$/, '') }));
+  return [...markdown.matchAll(SNIPPET)].map((m) => ({ file: m[1]!, region: m[2]!, body: m[3]!.replace(/\n$/, '') }));
 }
 
-/** The Markdown with every snippet block filled from its file's region. */
+/** The Markdown with every snippet filled from its file's region. */
 export function fillSnippets(markdown: string): string {
-  return markdown.replace(BLOCK, (_, file: string, region: string) => `\`\`\`ts file=${file} region=${region}\n${regionOf(file, region)}\n\`\`\``);
+  return markdown.replace(SNIPPET, (_, file: string, region: string) => `<!-- snippet: ${file}#${region} -->\n\`\`\`ts\n${regionOf(file, region)}\n\`\`\``);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

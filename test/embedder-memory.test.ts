@@ -111,7 +111,16 @@ describe('worker guests on embedder memory', () => {
     const { connector } = newBus();
     const ram = new SharedArrayBuffer(MiB);
     const cases: Array<[unknown, string, RegExp]> = [
-      [{ regions: [{ address: 0x1000, buffer: ram, length: 0x2000 }, { address: 0x2000, buffer: ram, offset: 0x2000, length: 0x1000 }] }, 'memory.regions[1].address', /overlaps memory.regions\[0\]/],
+      [
+        {
+          regions: [
+            { address: 0x1000, buffer: ram, length: 0x2000 },
+            { address: 0x2000, buffer: ram, offset: 0x2000, length: 0x1000 },
+          ],
+        },
+        'memory.regions[1].address',
+        /overlaps memory.regions\[0\]/,
+      ],
       [{ regions: [{ address: 0x1001, buffer: ram }] }, 'memory.regions[0].address', /multiple of 8/],
       [{ regions: [{ address: 0, buffer: ram, offset: MiB - 8, length: 16 }] }, 'memory.regions[0].length', /runs past the end/],
       [{ regions: [{ address: 0, buffer: new ArrayBuffer(64) }] }, 'memory.regions[0].buffer', /SharedArrayBuffer/],
@@ -136,7 +145,9 @@ describe('worker guests on embedder memory', () => {
 
   it('a bad region list chosen inside the worker is refused there, naming the field', async () => {
     const { connector } = newBus();
-    const g = connector.spawn(GUEST, { workerData: { mode: 'bad', bad: { regions: [{ address: 0, buffer: new SharedArrayBuffer(4096), length: 4096 }], allocator: { address: 8192, length: 64 } } } });
+    const g = connector.spawn(GUEST, {
+      workerData: { mode: 'bad', bad: { regions: [{ address: 0, buffer: new SharedArrayBuffer(4096), length: 4096 }], allocator: { address: 8192, length: 64 } } },
+    });
     started.push(g);
     const r = await next<{ error: { name: string; option: string; message: string; vbus: boolean } }>(g.worker);
     expect(r.error).toMatchObject({ name: 'ConfigError', option: 'memory.allocator.address', vbus: true });

@@ -15,7 +15,7 @@ describe('docs/embedding.md: time, services, control verbs', () => {
     expect(deviceTimerExample()).toEqual({ beats: { beats: 3, lastMs: 30 }, pendingAfterRemove: 0 });
   });
 
-  it('services: the embedder\'s clock, random source and logger reach the bus and its devices', () => {
+  it("services: the embedder's clock, random source and logger reach the bus and its devices", () => {
     const r = servicesExample();
     expect(r.mac).toBe('42:42:42:42:42:42'); // 0x42: already a locally administered unicast first octet
     expect(r.now).toBe(1234);

@@ -81,7 +81,12 @@ function targetOf(file: string, spec: string): string | undefined {
 
 it('imports follow core ← net ← {venet, virtio-compat} ← guest-nic ← cli, bench, soak (fuzz, examples on the packages)', () => {
   const offenders: string[] = [];
-  const roots = [...PACKAGES.map((p) => join(ROOT, 'packages', p, 'src')), ...Object.keys(ALLOWED).filter((n) => !PACKAGES.includes(n)).map((n) => join(ROOT, n))];
+  const roots = [
+    ...PACKAGES.map((p) => join(ROOT, 'packages', p, 'src')),
+    ...Object.keys(ALLOWED)
+      .filter((n) => !PACKAGES.includes(n))
+      .map((n) => join(ROOT, n)),
+  ];
   for (const root of roots) {
     for (const file of [...walk(root), ...walkTests(root)]) {
       const from = nodeOf(file)!;

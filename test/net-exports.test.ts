@@ -5,7 +5,35 @@ import * as netTesting from '@vbus/net/testing';
 
 describe('@vbus/net public surface', () => {
   it('exports the backends, switch, offload, pcap, stream framing, packet codec and responder', () => {
-    for (const name of ['newPortCounters', 'NetError', 'BackendPort', 'LoopbackBackend', 'LearningSwitch', 'connectBackends', 'PcapTap', 'SoftwareOffload', 'needsSoftwareOffload', 'StreamDeframer', 'GuestResponder', 'buildIcmpEchoFrame', 'buildArpFrame', 'buildUdpFrame', 'buildTcpSegment', 'internetChecksum', 'parseMac', 'formatMac', 'parseIpv4', 'configMac', 'randomLocalMac', 'SEND_MORE', 'SEND_NOW', 'attachPeer', 'NapiPoll', 'PollBatch', 'EmulatorNic'])
+    for (const name of [
+      'newPortCounters',
+      'NetError',
+      'BackendPort',
+      'LoopbackBackend',
+      'LearningSwitch',
+      'connectBackends',
+      'PcapTap',
+      'SoftwareOffload',
+      'needsSoftwareOffload',
+      'StreamDeframer',
+      'GuestResponder',
+      'buildIcmpEchoFrame',
+      'buildArpFrame',
+      'buildUdpFrame',
+      'buildTcpSegment',
+      'internetChecksum',
+      'parseMac',
+      'formatMac',
+      'parseIpv4',
+      'configMac',
+      'randomLocalMac',
+      'SEND_MORE',
+      'SEND_NOW',
+      'attachPeer',
+      'NapiPoll',
+      'PollBatch',
+      'EmulatorNic',
+    ])
       expect(net, name).toHaveProperty(name);
   });
 
@@ -17,7 +45,18 @@ describe('@vbus/net public surface', () => {
   });
 
   it('node: the QEMU socket backends and pcap files; testing: the capture backend', () => {
-    expect(Object.keys(netNode).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VdePlugBackend', 'VxlanBackend', 'netNodeModule', 'qemuDgramFactory', 'qemuStreamFactory', 'vdeFactory', 'vxlanFactory']);
+    expect(Object.keys(netNode).sort()).toEqual([
+      'PcapFile',
+      'QemuDgramBackend',
+      'QemuStreamBackend',
+      'VdePlugBackend',
+      'VxlanBackend',
+      'netNodeModule',
+      'qemuDgramFactory',
+      'qemuStreamFactory',
+      'vdeFactory',
+      'vxlanFactory',
+    ]);
     expect(Object.keys(netTesting).sort()).toEqual(['CaptureBackend']);
   });
 

@@ -90,7 +90,13 @@ describe('against the Linux kernel: a `vxlan` interface in a network namespace',
       sh('ip', '-n', K, 'addr', 'add', '198.51.100.1/24', 'dev', 'vk');
       sh('ip', '-n', V, 'addr', 'add', '198.51.100.2/24', 'dev', 'vv');
       sh('ip', '-n', V, 'addr', 'add', '198.51.100.3/24', 'dev', 'vv');
-      for (const [ns, dev] of [[K, 'vk'], [V, 'vv'], [K, 'lo'], [V, 'lo']] as const) sh('ip', '-n', ns, 'link', 'set', dev, 'up');
+      for (const [ns, dev] of [
+        [K, 'vk'],
+        [V, 'vv'],
+        [K, 'lo'],
+        [V, 'lo'],
+      ] as const)
+        sh('ip', '-n', ns, 'link', 'set', dev, 'up');
       sh('ip', '-n', K, 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'local', '198.51.100.1', 'dev', 'vk');
       for (const vtep of ['198.51.100.2', '198.51.100.3']) sh(...inK, 'bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', 'vx0', 'dst', vtep);
       // The kernel leaves inner checksums to the lower device when it can (checksum offload), and
@@ -179,7 +185,7 @@ describe('vbus serve --vde', { timeout: 120_000 }, () => {
     }
   });
 
-  it('a VDE switch that is not there ends the serve with status 1 and vde_plug\'s message', async () => {
+  it("a VDE switch that is not there ends the serve with status 1 and vde_plug's message", async () => {
     const s = serve(['--ip', '192.0.2.1/24', '--vde', '/nonexistent/vbus-vde']);
     const code = await new Promise<number>((r) => s.child.once('exit', (c) => r(c ?? -1)));
     expect(code).toBe(1);

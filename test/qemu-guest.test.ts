@@ -30,7 +30,16 @@ async function venetGuestOn(backend: NetBackend, kind: 'venet' | 'virtio-net' = 
       responder.receive(f);
     };
   }
-  return { bus, sw, responder, cable, close: async () => { await conn.close(); await sw.close(); } };
+  return {
+    bus,
+    sw,
+    responder,
+    cable,
+    close: async () => {
+      await conn.close();
+      await sw.close();
+    },
+  };
 }
 
 function bootVm(netdev: string, script: string): BootedVm {
@@ -71,7 +80,10 @@ describe('a real Linux VM (QEMU, virtio-net) on a vbus segment', { timeout: 240_
     const backend = await QemuDgramBackend.open({ local: { host: '127.0.0.1', port: 0 } });
     const local = backend.address().port;
     const g = await venetGuestOn(backend);
-    const vm = bootVm(`dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=0,remote.type=inet,remote.host=127.0.0.1,remote.port=${local}`, `ping -c 3 -W 5 ${OUR_IP}\nsleep 4`);
+    const vm = bootVm(
+      `dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=0,remote.type=inet,remote.host=127.0.0.1,remote.port=${local}`,
+      `ping -c 3 -W 5 ${OUR_IP}\nsleep 4`,
+    );
     try {
       await until(() => /3 packets received/.test(vm.output()), 120_000, "the VM's pings", vm.output);
       const reply = await g.responder.ping(VM_IP, 100);

@@ -35,15 +35,55 @@ describe('QEMU VMs and TypeScript guests on one VXLAN segment across two vbus pr
     const [pa, pb] = [await freePort(), await freePort()];
     // loopback carries 1550-byte datagrams, so the inner MTU is the VMs' 1500
     const common = ['--vxlan-mtu', '1550', '--listen', '127.0.0.1:0'];
-    const a = serve(['--device', 'venet', '--ip', `${HOSTS.a}/24`, '--vxlan', `42@127.0.0.1:${pb}`, '--vxlan-local', `127.0.0.1:${pa}`, '--pcap', join(dir, 'a.pcap'), ...common, '--ping', HOSTS.b, '--ping', HOSTS.vm1, '--ping', HOSTS.vm2]);
-    const b = serve(['--device', 'virtio-net', '--ip', `${HOSTS.b}/24`, '--vxlan', `42@127.0.0.1:${pa}`, '--vxlan-local', `127.0.0.1:${pb}`, '--pcap', join(dir, 'b.pcap'), ...common, '--ping', HOSTS.a, '--ping', HOSTS.vm2, '--ping', HOSTS.vm1]);
+    const a = serve([
+      '--device',
+      'venet',
+      '--ip',
+      `${HOSTS.a}/24`,
+      '--vxlan',
+      `42@127.0.0.1:${pb}`,
+      '--vxlan-local',
+      `127.0.0.1:${pa}`,
+      '--pcap',
+      join(dir, 'a.pcap'),
+      ...common,
+      '--ping',
+      HOSTS.b,
+      '--ping',
+      HOSTS.vm1,
+      '--ping',
+      HOSTS.vm2,
+    ]);
+    const b = serve([
+      '--device',
+      'virtio-net',
+      '--ip',
+      `${HOSTS.b}/24`,
+      '--vxlan',
+      `42@127.0.0.1:${pa}`,
+      '--vxlan-local',
+      `127.0.0.1:${pb}`,
+      '--pcap',
+      join(dir, 'b.pcap'),
+      ...common,
+      '--ping',
+      HOSTS.a,
+      '--ping',
+      HOSTS.vm2,
+      '--ping',
+      HOSTS.vm1,
+    ]);
     const portOf = async (s: typeof a) => Number(/listening on 127\.0\.0\.1:(\d+)/.exec(await s.waitFor(/listening on 127\.0\.0\.1:\d+/))![1]);
     const vm1 = bootVm(HOSTS.vm1, 'virtio-net-pci', await portOf(a), [HOSTS.a, HOSTS.b, HOSTS.vm2]);
     const vm2 = bootVm(HOSTS.vm2, 'e1000', await portOf(b), [HOSTS.b, HOSTS.a, HOSTS.vm1]);
     try {
       for (const vm of [vm1, vm2]) await until(() => vm.output().includes('VBUS-PINGS-DONE'), 240_000, "the VM's pings", vm.output);
-      for (const [vm, others] of [[vm1, [HOSTS.a, HOSTS.b, HOSTS.vm2]], [vm2, [HOSTS.b, HOSTS.a, HOSTS.vm1]]] as const) {
-        for (const o of others) expect(vm.output(), `ping ${o}:\n${vm.output()}`).toMatch(new RegExp(`--- ${o.replace(/\./g, '\\.')} ping statistics ---\\s+3 packets transmitted, 3 packets received`));
+      for (const [vm, others] of [
+        [vm1, [HOSTS.a, HOSTS.b, HOSTS.vm2]],
+        [vm2, [HOSTS.b, HOSTS.a, HOSTS.vm1]],
+      ] as const) {
+        for (const o of others)
+          expect(vm.output(), `ping ${o}:\n${vm.output()}`).toMatch(new RegExp(`--- ${o.replace(/\./g, '\\.')} ping statistics ---\\s+3 packets transmitted, 3 packets received`));
       }
       for (const ip of [HOSTS.b, HOSTS.vm1, HOSTS.vm2]) await a.waitFor(new RegExp(`ping ${ip.replace(/\./g, '\\.')}: \\d+ transmitted, 3 received`), 120_000);
       for (const ip of [HOSTS.a, HOSTS.vm2, HOSTS.vm1]) await b.waitFor(new RegExp(`ping ${ip.replace(/\./g, '\\.')}: \\d+ transmitted, 3 received`), 120_000);
@@ -55,19 +95,36 @@ describe('QEMU VMs and TypeScript guests on one VXLAN segment across two vbus pr
       expect(aIn).toBeGreaterThanOrEqual(30);
       expect(aOut).toBeGreaterThanOrEqual(30);
       for (const side of ['a', 'b']) {
-        const t = spawnSync('tshark', ['-r', join(dir, `${side}.pcap`), '-T', 'fields', '-e', 'arp.opcode', '-e', 'icmp.type', '-e', 'ip.src', '-e', 'ip.dst'], { encoding: 'utf8' });
+        const t = spawnSync('tshark', ['-r', join(dir, `${side}.pcap`), '-T', 'fields', '-e', 'arp.opcode', '-e', 'icmp.type', '-e', 'ip.src', '-e', 'ip.dst'], {
+          encoding: 'utf8',
+        });
         expect(t.status).toBe(0);
-        const rows = t.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => l.split('\t'));
-        expect(rows.some((r) => r[0] === '1'), `${side}: ARP request`).toBe(true);
-        expect(rows.some((r) => r[0] === '2'), `${side}: ARP reply`).toBe(true);
+        const rows = t.stdout
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => l.split('\t'));
+        expect(
+          rows.some((r) => r[0] === '1'),
+          `${side}: ARP request`,
+        ).toBe(true);
+        expect(
+          rows.some((r) => r[0] === '2'),
+          `${side}: ARP reply`,
+        ).toBe(true);
         // every host's echo requests to every other host crossed both switches (the segment is one)
         for (const src of Object.values(HOSTS)) {
           for (const dst of Object.values(HOSTS)) {
             if (src === dst) continue;
             const local = side === 'a' ? [HOSTS.a, HOSTS.vm1] : [HOSTS.b, HOSTS.vm2];
             if (!local.includes(src) && !local.includes(dst)) continue; // neither end behind this switch
-            expect(rows.some((r) => r[1] === '8' && r[2] === src && r[3] === dst), `${side}: echo request ${src} -> ${dst}`).toBe(true);
-            expect(rows.some((r) => r[1] === '0' && r[2] === dst && r[3] === src), `${side}: echo reply ${dst} -> ${src}`).toBe(true);
+            expect(
+              rows.some((r) => r[1] === '8' && r[2] === src && r[3] === dst),
+              `${side}: echo request ${src} -> ${dst}`,
+            ).toBe(true);
+            expect(
+              rows.some((r) => r[1] === '0' && r[2] === dst && r[3] === src),
+              `${side}: echo reply ${dst} -> ${src}`,
+            ).toBe(true);
           }
         }
       }

@@ -64,7 +64,11 @@ describe('control channel: limits refuse with a LimitError and a counter', () =>
     rig.send({ t: 'open', req: 2, name: 'echo1' }, 'port');
     await turns();
     expect(reply(rig.received, 1)!.ok).toBe(true);
-    expect(reply(rig.received, 2)!.error).toMatchObject({ name: 'LimitError', code: 'limit', message: expect.stringMatching(/limit connectionsPerGuest is 1, the request needs 2/) });
+    expect(reply(rig.received, 2)!.error).toMatchObject({
+      name: 'LimitError',
+      code: 'limit',
+      message: expect.stringMatching(/limit connectionsPerGuest is 1, the request needs 2/),
+    });
     expect(rig.guest.refused().connectionsPerGuest).toBe(1);
     expect(rig.guest.connections()).toBe(1);
     await rig.exit();
@@ -178,11 +182,28 @@ describe('control channel: limits refuse with a LimitError and a counter', () =>
     const bus = echoBus();
     const rig = controlRig(bus);
     let ran = 0;
-    const trap = new Proxy({}, { get: () => ++ran, getOwnPropertyDescriptor: () => { throw new Error('descriptor trap'); } });
+    const trap = new Proxy(
+      {},
+      {
+        get: () => ++ran,
+        getOwnPropertyDescriptor: () => {
+          throw new Error('descriptor trap');
+        },
+      },
+    );
     const getter = Object.defineProperty({ t: 'open', name: 'echo0' }, 'req', { enumerable: true, get: () => ++ran });
     rig.send(trap, 'direct');
     rig.send(getter, 'direct');
-    rig.send({ t: 'hello', guest: 'g', get regions() { return ++ran; } }, 'direct');
+    rig.send(
+      {
+        t: 'hello',
+        guest: 'g',
+        get regions() {
+          return ++ran;
+        },
+      },
+      'direct',
+    );
     await turns();
     expect(rig.guest.refused().malformed).toBe(3);
     expect(ran).toBe(0);

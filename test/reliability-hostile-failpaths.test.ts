@@ -4,7 +4,21 @@
 // throws, fail, close, reset and signal dispatch return normally, `device-failed` is emitted
 // exactly once, every connection of the failed device is closed, and other devices go on.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BusError, RegionMemory, ShmSignal, Side, Vbus, type Bus, type Device, type DeviceClass, type DeviceConnectionHandler, type DeviceContext, type GuestAttachment, type HostConnection, type ShmRegistration } from '@vbus/core';
+import {
+  BusError,
+  RegionMemory,
+  ShmSignal,
+  Side,
+  Vbus,
+  type Bus,
+  type Device,
+  type DeviceClass,
+  type DeviceConnectionHandler,
+  type DeviceContext,
+  type GuestAttachment,
+  type HostConnection,
+  type ShmRegistration,
+} from '@vbus/core';
 
 const BASE = 0x10000;
 
@@ -158,7 +172,11 @@ describe('failure paths never throw, always report', () => {
     expect(guests.map((g) => g.notices)).toEqual([1, 1, 1]);
     expect(failed).toEqual(['bad: device bad failed: boom']);
     // failing again is a no-op, also for a value that cannot even be printed
-    const unprintable = { toString: () => { throw new Error('no'); } };
+    const unprintable = {
+      toString: () => {
+        throw new Error('no');
+      },
+    };
     expect(() => cls.contexts[0]!.fail(unprintable)).not.toThrow();
     expect(failed).toHaveLength(1);
     await turn();

@@ -20,7 +20,9 @@ const frames = (bus: Bus, device: string) => (bus.introspect().devices.find((d) 
 
 /** A worker guest streaming echo round trips for ever on `bystander`; resolves once frames flow. */
 async function bystander(bus: Bus): Promise<WorkerGuest> {
-  const g = new WorkerConnector(bus).spawn(new URL('./fixtures/echo-guest.ts', import.meta.url), { workerData: { device: 'bystander', burst: 1, bursts: 1e9, size: 64, hang: true } });
+  const g = new WorkerConnector(bus).spawn(new URL('./fixtures/echo-guest.ts', import.meta.url), {
+    workerData: { device: 'bystander', burst: 1, bursts: 1e9, size: 64, hang: true },
+  });
   await new Promise((r) => g.worker.once('message', r));
   while (frames(bus, 'bystander') === 0) await new Promise((r) => setTimeout(r, 1));
   return g;

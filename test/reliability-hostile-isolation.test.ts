@@ -167,7 +167,10 @@ describe('isolation: shm registration', () => {
     ];
     // through the guest library (which checks the signal descriptor itself first) ...
     for (const [what, address, length, signal] of attempts) {
-      const e = await conn.shm(VENET_QUEUE_RX, address, length, signal).then(() => null, (x: unknown) => x);
+      const e = await conn.shm(VENET_QUEUE_RX, address, length, signal).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(VbusError.is(e), what).toBe(true);
     }
     await expect(conn.shm(VENET_QUEUE_RX, A_BASE + BYTES - 16, len, q.signalAddress)).rejects.toThrow(/not inside the guest's registered memory/);
@@ -196,7 +199,12 @@ describe('isolation: switch forwarding', () => {
     names.forEach((n, i) => bus.createDevice('virtual-ethernet', n, { backend: sw, mac: `52:54:00:00:00:0${i + 1}` }));
     const [A, B, C] = await Promise.all(names.map((n) => venetGuest(bus, n)));
     const got: Record<string, Uint8Array[]> = { A: [], B: [], C: [] };
-    for (const [n, g] of [['A', A!], ['B', B!], ['C', C!]] as const) g.d.onFrame = (f) => got[n]!.push(f.slice());
+    for (const [n, g] of [
+      ['A', A!],
+      ['B', B!],
+      ['C', C!],
+    ] as const)
+      g.d.onFrame = (f) => got[n]!.push(f.slice());
     const bcast = new Uint8Array(6).fill(0xff);
     const unknown = Uint8Array.from([0x52, 0x54, 0, 0, 0, 0x99]);
     // everyone announces itself (the switch learns), then unicast, then an unknown destination

@@ -22,7 +22,9 @@ describe('GSO bombs: one guest frame never costs more than GSO_MAX_SEGMENTS fram
     const guest = inProcessGuest(bus, 'venet0');
     const d = await VenetDriver.open(guest.conn, guest.allocator, { sg: VENET_CAP_SG | VENET_CAP_TSO4, eventq: 0, bufferSize: 32768, ringSize: 32 });
     const dev = bus.device<VenetDevice>('venet0');
-    const gso = (f: Uint8Array, size: number) => ({ offload: { needsCsum: true, csumStart: locateL4(f)!.l4Offset, csumOffset: 16, gsoType: GSO_TCPV4, gsoSize: size, hdrLen: 54 } });
+    const gso = (f: Uint8Array, size: number) => ({
+      offload: { needsCsum: true, csumStart: locateL4(f)!.l4Offset, csumOffset: 16, gsoType: GSO_TCPV4, gsoSize: size, hdrLen: 54 },
+    });
     const small = tcp(8000); // at size 1: 8000 segments
     expect(d.sendv([small], gso(small, 1))).toBe(true);
     const many = tcp(20000); // at size 100: 200 segments

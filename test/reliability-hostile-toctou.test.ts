@@ -6,15 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GuestAllocator, IOQ_HEADER_SIZE, IOQ_OFF_IDX_VALID, RegionMemory, RingError, VbusError, le } from '@vbus/core';
-import {
-  PackedQueueDevice,
-  PackedQueueDriver,
-  SplitQueueDevice,
-  SplitQueueDriver,
-  type Segment,
-  type VirtqueueDevice,
-  type VirtqueueDriver,
-} from '@vbus/virtio-compat';
+import { PackedQueueDevice, PackedQueueDriver, SplitQueueDevice, SplitQueueDriver, type Segment, type VirtqueueDevice, type VirtqueueDriver } from '@vbus/virtio-compat';
 import { VENET_CAP_SG, VENET_IOV_OFF_LEN, VENET_IOV_OFF_PTR, VENET_IOV_SIZE, VENET_SG_OFF_COUNT, VENET_SG_OFF_IOV, VENET_SG_OFF_LEN, venetSgSize } from '@vbus/venet';
 import { CaptureBackend } from '@vbus/net/testing';
 import { checkHealthy, dropBus, frame, freshBus, GUEST_BASE, GUEST_BYTES, guestMemory, openHealthy, openRawVenet } from '../fuzz/harness/venet.js';
@@ -127,7 +119,7 @@ describe('TOCTOU: a guest thread rewrites descriptors while the host reads them'
           checkNamedError(st.error, /ring venet0\.(rx|tx)/, 'venet toctou');
           stats.failed++;
         } else stats.progress++;
-        for (const f of evil.frames) expect(f.frame.length).toBeGreaterThanOrEqual(14), expect(f.frame.length).toBeLessThanOrEqual(1518);
+        for (const f of evil.frames) (expect(f.frame.length).toBeGreaterThanOrEqual(14), expect(f.frame.length).toBeLessThanOrEqual(1518));
         stats.frames += evil.frames.length;
         await checkHealthy(bus, 'venet1', healthy, 'venet toctou');
       } finally {
@@ -137,7 +129,9 @@ describe('TOCTOU: a guest thread rewrites descriptors while the host reads them'
     }
     const flips = await flipper.stop();
     flipper = undefined;
-    console.log(`TOCTOU venet: ${stats.rounds} rounds (${stats.failed} failed cleanly, ${stats.progress} kept going), ${stats.posts} posts, ${stats.frames} frames sent, ${flips} bytes flipped`);
+    console.log(
+      `TOCTOU venet: ${stats.rounds} rounds (${stats.failed} failed cleanly, ${stats.progress} kept going), ${stats.posts} posts, ${stats.frames} frames sent, ${flips} bytes flipped`,
+    );
     expect(stats.rounds).toBeGreaterThan(0);
     expect(flips).toBeGreaterThan(0);
   });
@@ -181,7 +175,10 @@ describe('TOCTOU: a guest thread rewrites descriptors while the host reads them'
         flipper.run();
         for (let it = 0; it < 100 && !dev.failed; it++) {
           const guest = await tolerate('guest driver', () => {
-            const r: Segment[] = [{ addr: alloc.alloc(32, 8), len: 32 }, { addr: alloc.alloc(16, 8), len: 16 }];
+            const r: Segment[] = [
+              { addr: alloc.alloc(32, 8), len: 32 },
+              { addr: alloc.alloc(16, 8), len: 16 },
+            ];
             const w: Segment[] = [{ addr: alloc.alloc(64, 8), len: 64 }];
             drv.add(r, w, it, { indirect: it % 2 === 0 });
             while (drv.getUsed() !== null);
@@ -214,7 +211,9 @@ describe('TOCTOU: a guest thread rewrites descriptors while the host reads them'
       }
       const flips = await flipper.stop();
       flipper = undefined;
-      console.log(`TOCTOU virtio ${kind}: ${stats.rounds} rounds, ${stats.chains} chains served, ${stats.ringErrors} ring errors (${rules.size} distinct rules), ${stats.guestErrors} guest-driver errors, ${flips} bytes flipped`);
+      console.log(
+        `TOCTOU virtio ${kind}: ${stats.rounds} rounds, ${stats.chains} chains served, ${stats.ringErrors} ring errors (${rules.size} distinct rules), ${stats.guestErrors} guest-driver errors, ${flips} bytes flipped`,
+      );
       expect(stats.rounds).toBeGreaterThan(0);
     });
   }

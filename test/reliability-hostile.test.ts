@@ -44,7 +44,17 @@ describe('hostile guests: every fuzz target holds the oracle', () => {
   }
   it('control: the cases reach every limit and both kinds of refusal', () => {
     // counted over the control target's run above (call size is refused by the connector first)
-    for (const k of ['malformed', 'unknownVerb', 'connectionsPerGuest', 'regionsPerGuest', 'memoryPerGuest', 'requestsInFlight', 'callBytes', 'bus.connectionsPerDevice', 'bus.shmPerConnection'])
+    for (const k of [
+      'malformed',
+      'unknownVerb',
+      'connectionsPerGuest',
+      'regionsPerGuest',
+      'memoryPerGuest',
+      'requestsInFlight',
+      'callBytes',
+      'bus.connectionsPerDevice',
+      'bus.shmPerConnection',
+    ])
       expect(controlRefusals[k] ?? 0, k).toBeGreaterThan(0);
   });
 });

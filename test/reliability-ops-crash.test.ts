@@ -32,11 +32,15 @@ describe('reliability: guest crashes', () => {
       const g = connector.spawn(new URL('../soak/guest.ts', import.meta.url), { name: device, workerData: { device, kind: 'venet', counters, batch: 16, pauseMs: 1, size: 100 } });
       g.worker.on('error', () => {});
       const c = new Int32Array(counters);
-      return { g, c, start: async () => {
-        await waitFor(() => Atomics.load(c, 3) === 1);
-        g.worker.postMessage({ cmd: 'peers', macs: [peer.split(':').map((x) => parseInt(x, 16))] });
-        g.worker.postMessage({ cmd: 'run', on: true });
-      } };
+      return {
+        g,
+        c,
+        start: async () => {
+          await waitFor(() => Atomics.load(c, 3) === 1);
+          g.worker.postMessage({ cmd: 'peers', macs: [peer.split(':').map((x) => parseInt(x, 16))] });
+          g.worker.postMessage({ cmd: 'run', on: true });
+        },
+      };
     };
     const by = spawn('bystander', macs.a);
     await by.start();

@@ -17,8 +17,7 @@ import {
   LOAD_STORM_KICKS,
 } from './fixtures/reliability-ops-load-layout.js';
 
-const sum = (m: Map<string, NicFigures>, k: keyof NicFigures, names?: string[]) =>
-  [...m].filter(([n]) => !names || names.includes(n)).reduce((s, [, f]) => s + f[k], 0);
+const sum = (m: Map<string, NicFigures>, k: keyof NicFigures, names?: string[]) => [...m].filter(([n]) => !names || names.includes(n)).reduce((s, [, f]) => s + f[k], 0);
 
 function checkAll(d: Map<string, NicFigures>): void {
   const problems = [...d].flatMap(([n, f]) => LoadRig.broken(n, f));
@@ -84,7 +83,11 @@ describe('reliability: overload', () => {
         ]);
       }
       await rig.start();
-      for (const n of rig.nics) rig.setPeers(n, rig.nics.filter((p) => p !== n));
+      for (const n of rig.nics)
+        rig.setPeers(
+          n,
+          rig.nics.filter((p) => p !== n),
+        );
       const sw0 = { ...rig.sw.stats };
       const before = rig.snapshot();
       const t0 = Date.now();
@@ -133,7 +136,11 @@ describe('reliability: overload', () => {
       await rig.start();
       const streamers = [...a, ...b];
       const names = streamers.map((n) => n.device);
-      for (const n of streamers) rig.setPeers(n, streamers.filter((p) => p !== n));
+      for (const n of streamers)
+        rig.setPeers(
+          n,
+          streamers.filter((p) => p !== n),
+        );
       const before = rig.snapshot();
       rig.run(true, streamers);
       await sleep(300); // ramp up
@@ -205,7 +212,11 @@ describe('reliability: overload', () => {
         ]);
       }
       await rig.start();
-      for (const n of rig.nics) rig.setPeers(n, rig.nics.filter((p) => p !== n));
+      for (const n of rig.nics)
+        rig.setPeers(
+          n,
+          rig.nics.filter((p) => p !== n),
+        );
       const before = rig.snapshot();
       const round = async () => {
         rig.run(true);

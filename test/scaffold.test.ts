@@ -38,15 +38,22 @@ describe('vbus new-device', () => {
     const t1 = performance.now();
     await run(join(dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: dir, timeout: 120_000 });
     const t2 = performance.now();
-    const tests = await run(process.execPath, [join(dir, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=verbose'], { cwd: dir, timeout: 120_000, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const tests = await run(process.execPath, [join(dir, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=verbose'], {
+      cwd: dir,
+      timeout: 120_000,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
     const t3 = performance.now();
     expect(tests.stdout).toMatch(/Tests\s+6 passed \(6\)/);
-    for (const name of ['pins the ABI', 'in-process', 'simulated', 'worker thread', 'refused with an error naming the device', 'a broken ring fails only this device']) expect(tests.stdout).toContain(name);
+    for (const name of ['pins the ABI', 'in-process', 'simulated', 'worker thread', 'refused with an error naming the device', 'a broken ring fails only this device'])
+      expect(tests.stdout).toContain(name);
     const src = readFileSync(join(dir, 'src/device.ts'), 'utf8');
     expect(src).toContain('export class FrameStamperDeviceClass');
-    expect(src).toContain("FRAME_STAMPER_TYPE");
+    expect(src).toContain('FRAME_STAMPER_TYPE');
     expect(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name).toBe('vbus-device-frame-stamper');
-    console.log(`scaffold-to-passing-test: generate ${((t1 - t0) / 1000).toFixed(1)} s, tsc ${((t2 - t1) / 1000).toFixed(1)} s, vitest ${((t3 - t2) / 1000).toFixed(1)} s, total ${((t3 - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `scaffold-to-passing-test: generate ${((t1 - t0) / 1000).toFixed(1)} s, tsc ${((t2 - t1) / 1000).toFixed(1)} s, vitest ${((t3 - t2) / 1000).toFixed(1)} s, total ${((t3 - t0) / 1000).toFixed(1)} s`,
+    );
   }, 240_000);
 
   it('refuses a name that is not kebab-case, and a folder that is not empty, writing nothing', async () => {

@@ -137,7 +137,11 @@ describe('vbus serve --tap', { timeout: 60_000 }, () => {
     try {
       for (let i = 0; i < 400 && !out.includes('vbus serve:'); i++) await new Promise((r) => setTimeout(r, 25));
       expect(out).toMatch(/vbus serve: virtio-net .* 192\.0\.2\.1\/24 on TAP interface vbs0/);
-      for (const a of [['ip', 'addr', 'add', '192.0.2.10/24', 'dev', 'vbs0'], ['ip', 'link', 'set', 'vbs0', 'up']]) expect(run(a).status).toBe(0);
+      for (const a of [
+        ['ip', 'addr', 'add', '192.0.2.10/24', 'dev', 'vbs0'],
+        ['ip', 'link', 'set', 'vbs0', 'up'],
+      ])
+        expect(run(a).status).toBe(0);
       const r = await new Promise<string>((resolve) => {
         const p = spawn('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '3', '-W', '3', '-s', '1472', '192.0.2.1']);
         let o = '';

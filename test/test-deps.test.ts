@@ -27,7 +27,10 @@ describe('test set-up (scripts/test-deps.mjs)', () => {
 
   it('--list names a Debian package for every requirement', () => {
     const r = spawnSync(process.execPath, [script, '--list'], { encoding: 'utf8' });
-    const rows = r.stdout.trim().split('\n').map((l) => l.split('\t'));
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'));
     expect(rows.length).toBeGreaterThanOrEqual(7);
     for (const row of rows) expect(row[0]).toMatch(/^[a-z0-9][a-z0-9.+-]+$/);
     expect(rows.map((row) => row[0])).toEqual(expect.arrayContaining(['tshark', 'gcc', 'qemu-system-x86', 'linux-image-amd64', 'busybox-static']));

@@ -19,11 +19,7 @@ const MAX_PING = 1472;
 // The guest's part: ping both TypeScript guests (small and MTU-sized), echo every UDP size 0..1472
 // off each, then wait for the test's "go" on the console (so the test's own pings find it up).
 const SCRIPT = [VENET_IP, VIRTIO_IP]
-  .flatMap((ip) => [
-    `ping -c 5 -W 5 ${ip}`,
-    `ping -c 2 -W 5 -s ${MAX_PING} ${ip}`,
-    `/bin/udp-echo ${ip} 7 0 ${MAX_UDP}`,
-  ])
+  .flatMap((ip) => [`ping -c 5 -W 5 ${ip}`, `ping -c 2 -W 5 -s ${MAX_PING} ${ip}`, `/bin/udp-echo ${ip} 7 0 ${MAX_UDP}`])
   .concat(['echo VBUS-GUEST-WAITING', 'read -r go', 'echo "VBUS-GUEST-GO $go"'])
   .join('\n');
 
@@ -38,7 +34,10 @@ async function until(cond: () => boolean, ms: number, what: string, log: () => s
 /** The busybox ping summary for `ip` (transmitted, received, round trips in ms). */
 function pingSummaries(console: string, ip: string): Array<{ sent: number; received: number; rtt: string }> {
   const out = [];
-  const re = new RegExp(`--- ${ip.replace(/\./g, '\\.')} ping statistics ---\\s+(\\d+) packets transmitted, (\\d+) packets received[^\\n]*\\n(?:round-trip min/avg/max = ([\\d./]+) ms)?`, 'g');
+  const re = new RegExp(
+    `--- ${ip.replace(/\./g, '\\.')} ping statistics ---\\s+(\\d+) packets transmitted, (\\d+) packets received[^\\n]*\\n(?:round-trip min/avg/max = ([\\d./]+) ms)?`,
+    'g',
+  );
   for (const m of console.matchAll(re)) out.push({ sent: Number(m[1]), received: Number(m[2]), rtt: m[3] ?? '' });
   return out;
 }
@@ -80,11 +79,19 @@ describe('v86 (a real Linux in an x86 emulator) on a vbus switch', { timeout: 24
       const text = lan.console();
       for (const ip of [VENET_IP, VIRTIO_IP]) {
         const pings = pingSummaries(text, ip);
-        expect(pings.map((p) => [p.sent, p.received]), `pings to ${ip}`).toEqual([[5, 5], [2, 2]]);
+        expect(
+          pings.map((p) => [p.sent, p.received]),
+          `pings to ${ip}`,
+        ).toEqual([
+          [5, 5],
+          [2, 2],
+        ]);
         const echo = new RegExp(`VBUS-UDP-ECHO dest=${ip.replace(/\./g, '\\.')} sizes=(\\d+) ok=(\\d+) lost=(\\d+) bad=(\\d+) retries=(\\d+) ms=(\\d+)`).exec(text);
         expect(echo, `udp-echo to ${ip}`).not.toBeNull();
         expect(echo!.slice(1, 5).map(Number), `udp-echo to ${ip}: sizes, ok, lost, bad`).toEqual([MAX_UDP + 1, MAX_UDP + 1, 0, 0]);
-        process.stdout.write(`v86 ${nic}: Linux -> ${ip}: ping rtt min/avg/max ${pings.map((p) => p.rtt).join(' | ')} ms; UDP echo ${echo![1]} sizes in ${echo![6]} ms (${echo![5]} resends)\n`);
+        process.stdout.write(
+          `v86 ${nic}: Linux -> ${ip}: ping rtt min/avg/max ${pings.map((p) => p.rtt).join(' | ')} ms; UDP echo ${echo![1]} sizes in ${echo![6]} ms (${echo![5]} resends)\n`,
+        );
       }
       for (const { from, rtt } of ours) process.stdout.write(`v86 ${nic}: ${from.kind} -> Linux: ping rtt ${rtt.map((r) => r.toFixed(2)).join(', ')} ms (56, ${MAX_PING} bytes)\n`);
       process.stdout.write(`v86 ${nic}: boot to eth0 up ${(bootMs / 1000).toFixed(1)} s\n`);

@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { le, RingError, type Bus } from '@vbus/core';
-import { VENET_CAP_EVQ_LINKSTATE, VENET_CAP_EVQ_TXC, VENET_CAP_GROUP_EVENTQ, VENET_CAP_GROUP_L4RO, VENET_CAP_GROUP_SG, VENET_CAP_SG, VENET_CAP_TSO4, VENET_CAPS_SIZE, VENET_FUNC_LINKDOWN, VENET_FUNC_LINKUP, VENET_FUNC_MACQUERY, VENET_FUNC_NEGCAP, VENET_HOST_CAPS, VenetDriver, type VenetDevice } from '@vbus/venet';
+import {
+  VENET_CAP_EVQ_LINKSTATE,
+  VENET_CAP_EVQ_TXC,
+  VENET_CAP_GROUP_EVENTQ,
+  VENET_CAP_GROUP_L4RO,
+  VENET_CAP_GROUP_SG,
+  VENET_CAP_SG,
+  VENET_CAP_TSO4,
+  VENET_CAPS_SIZE,
+  VENET_FUNC_LINKDOWN,
+  VENET_FUNC_LINKUP,
+  VENET_FUNC_MACQUERY,
+  VENET_FUNC_NEGCAP,
+  VENET_HOST_CAPS,
+  VenetDriver,
+  type VenetDevice,
+} from '@vbus/venet';
 import { GSO_TCPV4, SEND_MORE, SEND_NOW, newPortCounters, type NetBackend } from '@vbus/net';
 import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, newVenetBus, settle, testFrame } from './fixtures/venet-harness.js';
@@ -167,7 +183,11 @@ describe('venet data path and signal economy (in-process)', () => {
     const { guest, backend } = oneNic();
     const d = await VenetDriver.open(guest.conn, guest.allocator, { sg: VENET_CAP_SG | VENET_CAP_TSO4, eventq: 0 });
     const f = testFrame(7, 200);
-    expect(d.sendv([f.subarray(0, 14), f.subarray(14, 100), f.subarray(100)], { offload: { needsCsum: true, csumStart: 34, csumOffset: 16, gsoType: GSO_TCPV4, gsoSize: 1448, hdrLen: 54 } })).toBe(true);
+    expect(
+      d.sendv([f.subarray(0, 14), f.subarray(14, 100), f.subarray(100)], {
+        offload: { needsCsum: true, csumStart: 34, csumOffset: 16, gsoType: GSO_TCPV4, gsoSize: 1448, hdrLen: 54 },
+      }),
+    ).toBe(true);
     await settle(() => d.txInFlight === 0);
     expect([...backend.frames[0]!.frame]).toEqual([...f]);
     expect(backend.frames[0]!.offload).toMatchObject({ needsCsum: true, csumStart: 34, csumOffset: 16, gsoType: GSO_TCPV4, gsoSize: 1448, hdrLen: 54, ecn: false });

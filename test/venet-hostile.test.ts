@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { IOQ_IDX_HEAD, IOQ_OFF_IDX_INUSE, le, type GuestAllocator } from '@vbus/core';
-import { VENET_CAP_SG, VENET_SG_OFF_COUNT, VENET_SG_OFF_IOV, VENET_SG_OFF_LEN, VENET_IOV_OFF_LEN, VENET_IOV_OFF_PTR, VENET_SG_OFF_FLAGS, venetSgSize, VenetDriver, type VenetDevice } from '@vbus/venet';
+import {
+  VENET_CAP_SG,
+  VENET_SG_OFF_COUNT,
+  VENET_SG_OFF_IOV,
+  VENET_SG_OFF_LEN,
+  VENET_IOV_OFF_LEN,
+  VENET_IOV_OFF_PTR,
+  VENET_SG_OFF_FLAGS,
+  venetSgSize,
+  VenetDriver,
+  type VenetDevice,
+} from '@vbus/venet';
 import { CaptureBackend } from '@vbus/net/testing';
 import { addVenet, inProcessGuest, MEM_BASE, MEM_BYTES, newVenetBus, settle, testFrame, type InProcessGuest } from './fixtures/venet-harness.js';
 import { SEND_MORE, SEND_NOW } from '@vbus/net';
@@ -47,13 +58,29 @@ const attacks: { name: string; sg: boolean; rule: RegExp; attack: Attack }[] = [
     name: 'SG: iov out of bounds',
     sg: true,
     rule: /SG iov 1 at .* outside guest memory/,
-    attack: (d, g) => postSg(d, g.allocator, { count: 2, len: 128, iov: [{ len: 64, ptr: MEM_BASE }, { len: 64, ptr: OUTSIDE }] }),
+    attack: (d, g) =>
+      postSg(d, g.allocator, {
+        count: 2,
+        len: 128,
+        iov: [
+          { len: 64, ptr: MEM_BASE },
+          { len: 64, ptr: OUTSIDE },
+        ],
+      }),
   },
   {
     name: 'SG: iov lengths overflow the frame length',
     sg: true,
     rule: /add up to more than the frame length/,
-    attack: (d, g) => postSg(d, g.allocator, { count: 2, len: 64, iov: [{ len: 64, ptr: MEM_BASE }, { len: 0xffff_ffff, ptr: MEM_BASE }] }),
+    attack: (d, g) =>
+      postSg(d, g.allocator, {
+        count: 2,
+        len: 64,
+        iov: [
+          { len: 64, ptr: MEM_BASE },
+          { len: 0xffff_ffff, ptr: MEM_BASE },
+        ],
+      }),
   },
   {
     name: 'SG: unknown flags',

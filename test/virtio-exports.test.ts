@@ -127,7 +127,9 @@ it('pins the virtio-net constants against virtio 1.2 (docs/architecture.md secti
     api.VIRTIO_NET_F_CTRL_MAC_ADDR,
   ]).toEqual([0, 1, 3, 5, 7, 8, 11, 12, 15, 16, 17, 18, 19, 21, 22, 23]);
   expect([api.VIRTIO_NET_HDR_F_NEEDS_CSUM, api.VIRTIO_NET_HDR_F_DATA_VALID]).toEqual([1, 2]);
-  expect([api.VIRTIO_NET_HDR_GSO_NONE, api.VIRTIO_NET_HDR_GSO_TCPV4, api.VIRTIO_NET_HDR_GSO_UDP, api.VIRTIO_NET_HDR_GSO_TCPV6, api.VIRTIO_NET_HDR_GSO_ECN]).toEqual([0, 1, 3, 4, 0x80]);
+  expect([api.VIRTIO_NET_HDR_GSO_NONE, api.VIRTIO_NET_HDR_GSO_TCPV4, api.VIRTIO_NET_HDR_GSO_UDP, api.VIRTIO_NET_HDR_GSO_TCPV6, api.VIRTIO_NET_HDR_GSO_ECN]).toEqual([
+    0, 1, 3, 4, 0x80,
+  ]);
   expect([
     api.VIRTIO_NET_HDR_FLAGS,
     api.VIRTIO_NET_HDR_GSO_TYPE,

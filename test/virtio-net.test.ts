@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { LearningSwitch, LoopbackBackend, SEND_MORE, SEND_NOW } from '@vbus/net';
 import { GuestResponder } from '@vbus/net';
-import { featureMask, VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF, type VirtioNetDevice, type VirtioNetDriver } from '@vbus/virtio-compat';
+import {
+  featureMask,
+  VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_NET_F_MRG_RXBUF,
+  type VirtioNetDevice,
+  type VirtioNetDriver,
+} from '@vbus/virtio-compat';
 import { frameTo, newVirtioBus, openDriver, settle, until } from './fixtures/virtio-harness.js';
 
 async function loopbackDriver(options: Parameters<typeof openDriver>[2] = {}) {
@@ -81,7 +89,7 @@ describe('virtio-net signal economy (in-process, loopback backend)', () => {
       };
       const N = 20_000;
       const before = signals(d);
-      for (let i = 0; i < N; ) {
+      for (let i = 0; i < N;) {
         if (d.send(frameTo(d.mac, d.mac, i))) i++;
         else await new Promise<void>((r) => setImmediate(r));
       }
@@ -289,7 +297,7 @@ describe('virtio-net multiqueue and offload metadata', () => {
     expect(d.features & featureMask(VIRTIO_NET_F_MQ)).toBe(0n);
     expect(d.maxPairs).toBe(1);
     // the driver put its control queue at index 2; the device must answer there
-    const acked = await Promise.race([d.setRxMode({ promisc: false }), settle(50).then(() => "no answer" as const)]);
+    const acked = await Promise.race([d.setRxMode({ promisc: false }), settle(50).then(() => 'no answer' as const)]);
     expect(acked).toBe(true);
     const conn = bus.device<VirtioNetDevice>('vnet0');
     expect(conn.counters().rx1!.frames).toBe(1); // queue 2 (named rx1 for the MQ layout) answered one command

@@ -50,7 +50,13 @@ async function run(row: Row): Promise<BlockLoadResult & { deviceInterrupts: numb
 
 const rows: Row[] = [];
 for (const connector of ['in-process', 'worker'] as const)
-  for (const op of ['read', 'write'] as const) for (const [depth, batching] of [[1, false], [DEPTH, false], [DEPTH, true]] as const) rows.push({ connector, op, depth, batching });
+  for (const op of ['read', 'write'] as const)
+    for (const [depth, batching] of [
+      [1, false],
+      [DEPTH, false],
+      [DEPTH, true],
+    ] as const)
+      rows.push({ connector, op, depth, batching });
 
 console.log(`vbus-block bench: 4 KiB random requests, ${REQUESTS} per row, memory backend (64 MiB); signals = kicks that crossed + completion signals that crossed`);
 // warm up the JIT on both connectors before the measured rows

@@ -174,8 +174,19 @@ class Refusal {
 
 class BlockConnection implements DeviceConnectionHandler {
   readonly stats: BlockCounters = {
-    requests: 0, reads: 0, writes: 0, flushes: 0, discards: 0, bytesRead: 0, bytesWritten: 0,
-    refused: 0, ioErrors: 0, kicks: 0, interrupts: 0, suppressed: 0, maxBatch: 0,
+    requests: 0,
+    reads: 0,
+    writes: 0,
+    flushes: 0,
+    discards: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    refused: 0,
+    ioErrors: 0,
+    kicks: 0,
+    interrupts: 0,
+    suppressed: 0,
+    maxBatch: 0,
   };
   private queue: IoqDeviceQueue | null = null;
   private reg: ShmRegistration | null = null;
@@ -344,7 +355,8 @@ class BlockConnection implements DeviceConnectionHandler {
         return bytes;
       }
       case BLOCK_T_FLUSH:
-        if (count !== 0 || data !== 0 || sector !== 0) throw new Refusal(BLOCK_S_INVALID, `${this.at()}: flush takes no sector, count or data (got ${sector}, ${count}, 0x${data.toString(16)})`);
+        if (count !== 0 || data !== 0 || sector !== 0)
+          throw new Refusal(BLOCK_S_INVALID, `${this.at()}: flush takes no sector, count or data (got ${sector}, ${count}, 0x${data.toString(16)})`);
         c.backend.flush();
         this.stats.flushes++;
         return 0;
@@ -373,7 +385,10 @@ class BlockConnection implements DeviceConnectionHandler {
       throw new Refusal(BLOCK_S_INVALID, `${this.at()}: data buffer [0x${data.toString(16)}, +${bytes}) overlaps the request header`);
     const ring = this.reg!;
     if (data < ring.address + ring.length && ring.address < data + bytes)
-      throw new Refusal(BLOCK_S_INVALID, `${this.at()}: data buffer [0x${data.toString(16)}, +${bytes}) overlaps the request ring [0x${ring.address.toString(16)}, +${ring.length})`);
+      throw new Refusal(
+        BLOCK_S_INVALID,
+        `${this.at()}: data buffer [0x${data.toString(16)}, +${bytes}) overlaps the request ring [0x${ring.address.toString(16)}, +${ring.length})`,
+      );
   }
 }
 

@@ -168,7 +168,10 @@ export class BlockDriver {
         const slot = this.free.pop()!;
         this.waiters[slot] = (status, bytes) => {
           if (status === BLOCK_S_OK) resolve(bytes);
-          else reject(new BlockRequestError(status, `${this.conn.device.name}: request type ${type} at sector ${sector} (+${count}) failed with status ${STATUS_NAME[status] ?? status}`));
+          else
+            reject(
+              new BlockRequestError(status, `${this.conn.device.name}: request type ${type} at sector ${sector} (+${count}) failed with status ${STATUS_NAME[status] ?? status}`),
+            );
         };
         // from inside a poll (the backlog) the kick waits for the poll's end
         this.post(slot, type, sector, count, data, this.polling);

@@ -3,18 +3,7 @@
 // rule, and the device stays up; only a broken ring (the IOQ's own rules) fails the device.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  GuestAllocator,
-  InProcessConnector,
-  IOQ_IDX_HEAD,
-  IOQ_OFF_IDX_INUSE,
-  RegionMemory,
-  createVbus,
-  le,
-  openDriverRing,
-  type Bus,
-  type DriverRing,
-} from '@vbus/core';
+import { GuestAllocator, InProcessConnector, IOQ_IDX_HEAD, IOQ_OFF_IDX_INUSE, RegionMemory, createVbus, le, openDriverRing, type Bus, type DriverRing } from '@vbus/core';
 import {
   BLOCK_COMPLETE_BAD_HEADER,
   BLOCK_QUEUE_REQ,
@@ -95,13 +84,23 @@ const lastError = (bus: Bus) => String(bus.introspect().devices.find((d) => d.na
 
 describe('hostile requests are refused, the device stays up', () => {
   const cases: Array<[string, (g: Awaited<ReturnType<typeof hostileGuest>>) => Req | { raw: number; len: number }, number, RegExp]> = [
-    ['a sector beyond the capacity', (g) => ({ type: BLOCK_T_READ, sector: SECTORS, count: 1, data: g.data }), BLOCK_S_INVALID, /sectors \[128, \+1\) are beyond the capacity of 128 sectors/],
+    [
+      'a sector beyond the capacity',
+      (g) => ({ type: BLOCK_T_READ, sector: SECTORS, count: 1, data: g.data }),
+      BLOCK_S_INVALID,
+      /sectors \[128, \+1\) are beyond the capacity of 128 sectors/,
+    ],
     ['a range that runs past the end', (g) => ({ type: BLOCK_T_WRITE, sector: SECTORS - 2, count: 4, data: g.data }), BLOCK_S_INVALID, /beyond the capacity/],
     ['a u64 sector near 2^64', (g) => ({ type: BLOCK_T_READ, sector: 0xffff_ffff_ffff_fff0n, count: 1, data: g.data }), BLOCK_S_INVALID, /beyond the capacity/],
     ['a read of zero sectors', (g) => ({ type: BLOCK_T_READ, sector: 0, count: 0, data: g.data }), BLOCK_S_INVALID, /read of 0 sectors is not in \[1, 16\]/],
     ['an oversized count', (g) => ({ type: BLOCK_T_WRITE, sector: 0, count: MAX_SECTORS + 1, data: g.data }), BLOCK_S_INVALID, /write of 17 sectors is not in \[1, 16\]/],
     ['a count near 2^32', (g) => ({ type: BLOCK_T_READ, sector: 0, count: 0xffff_ffff, data: g.data }), BLOCK_S_INVALID, /not in \[1, 16\]/],
-    ['a data buffer outside guest memory', () => ({ type: BLOCK_T_READ, sector: 0, count: 1, data: 0x7fff_0000_0000 }), BLOCK_S_INVALID, /data buffer \[0x7fff00000000, \+512\) lies outside guest memory/],
+    [
+      'a data buffer outside guest memory',
+      () => ({ type: BLOCK_T_READ, sector: 0, count: 1, data: 0x7fff_0000_0000 }),
+      BLOCK_S_INVALID,
+      /data buffer \[0x7fff00000000, \+512\) lies outside guest memory/,
+    ],
     ['a data buffer straddling the end of memory', () => ({ type: BLOCK_T_READ, sector: 0, count: 2, data: BASE + BYTES - 512 }), BLOCK_S_INVALID, /lies outside guest memory/],
     ['a data buffer overlapping its own header', (g) => ({ type: BLOCK_T_READ, sector: 0, count: 1, data: g.headerAt(0) - 256 }), BLOCK_S_INVALID, /overlaps the request header/],
     ['a data buffer overlapping the ring', (g) => ({ type: BLOCK_T_READ, sector: 0, count: 1, data: g.ring.ioq.address }), BLOCK_S_INVALID, /overlaps the request ring/],
@@ -207,7 +206,8 @@ describe('hostile requests are refused, the device stays up', () => {
         const [c] = await g.run([r]);
         const bytes = r.count * 512;
         const rangeOk = r.sector < SECTORS && r.count <= SECTORS - r.sector;
-        const dataOk = g.memory.contains(r.data, bytes) && !(r.data < g.headerAt(0) + 32 && g.headerAt(0) < r.data + bytes) && !(r.data < ringEnd && g.ring.ioq.address < r.data + bytes);
+        const dataOk =
+          g.memory.contains(r.data, bytes) && !(r.data < g.headerAt(0) + 32 && g.headerAt(0) < r.data + bytes) && !(r.data < ringEnd && g.ring.ioq.address < r.data + bytes);
         let want: number;
         if (r.flags !== 0) want = BLOCK_S_INVALID;
         else if (r.type === BLOCK_T_READ || r.type === BLOCK_T_WRITE) want = r.count >= 1 && r.count <= MAX_SECTORS && rangeOk && dataOk ? BLOCK_S_OK : BLOCK_S_INVALID;

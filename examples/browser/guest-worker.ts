@@ -7,9 +7,7 @@ import { VirtioNetDriver } from '@vbus/virtio-compat';
 
 /** What the page tells a guest worker to do. */
 export type GuestCommand =
-  | { cmd: 'ping'; ip: string; count: number; size: number }
-  | { cmd: 'stream'; ip: string; frames: number; size: number; window: number }
-  | { cmd: 'stats' };
+  { cmd: 'ping'; ip: string; count: number; size: number } | { cmd: 'stream'; ip: string; frames: number; size: number; window: number } | { cmd: 'stats' };
 
 /** What a guest worker answers. */
 export type GuestReply =
@@ -52,7 +50,15 @@ async function stream(m: Extract<GuestCommand, { cmd: 'stream' }>): Promise<Gues
   // At most `window` frames unanswered: the echoes clock the sender (as TCP's window would), so
   // no ring overflows; a small window is ping-pong (a signal per frame), a large one batches.
   const dstMac = await responder.resolve(m.ip);
-  const frame = buildUdpFrame({ srcMac: nic.mac, dstMac, srcIp: parseIpv4(config.ip), dstIp: parseIpv4(m.ip), srcPort: STREAM_PORT, dstPort: 7, data: new Uint8Array(Math.max(0, m.size - 42)) });
+  const frame = buildUdpFrame({
+    srcMac: nic.mac,
+    dstMac,
+    srcIp: parseIpv4(config.ip),
+    dstIp: parseIpv4(m.ip),
+    srcPort: STREAM_PORT,
+    dstPort: 7,
+    data: new Uint8Array(Math.max(0, m.size - 42)),
+  });
   const start = performance.now();
   const base = echoed;
   let sent = 0;

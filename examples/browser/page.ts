@@ -88,10 +88,17 @@ async function main(state: DemoState): Promise<void> {
     state.counters = now;
     const last = state.lastSample;
     if (last) {
-      const all = (c: Record<string, NicCounters>) => Object.values(c).reduce((s, x) => ({ ...s, ...Object.fromEntries(Object.entries(x).map(([k, v]) => [k, (s[k as keyof NicCounters] ?? 0) + v])) }), {} as NicCounters);
+      const all = (c: Record<string, NicCounters>) =>
+        Object.values(c).reduce((s, x) => ({ ...s, ...Object.fromEntries(Object.entries(x).map(([k, v]) => [k, (s[k as keyof NicCounters] ?? 0) + v])) }), {} as NicCounters);
       const d = diffCounters(all(now), all(last.counters));
       const frames = d.txFrames + d.rxFrames;
-      if (frames > 0) state.samples.push({ t: performance.now() - state.started, window: state.window, framesPerSec: frames / ((performance.now() - last.t) / 1000), signalsPerFrame: signalsPerFrame(d) });
+      if (frames > 0)
+        state.samples.push({
+          t: performance.now() - state.started,
+          window: state.window,
+          framesPerSec: frames / ((performance.now() - last.t) / 1000),
+          signalsPerFrame: signalsPerFrame(d),
+        });
     }
     state.lastSample = { t: performance.now(), counters: now };
     render(state);
@@ -115,7 +122,13 @@ async function main(state: DemoState): Promise<void> {
       const lost = r.sent - db.rxFrames - db.rxDrops + (db.txFrames - da.rxFrames - da.rxDrops);
       const guestFrames = guestAfter.map((s, i) => {
         const was = guestBefore[i]!;
-        return { tx: s.txFrames - was.txFrames, rx: s.rxFrames - was.rxFrames, kicks: s.kicks - was.kicks, kicksSuppressed: s.suppressed - was.suppressed, interrupts: s.interrupts - was.interrupts };
+        return {
+          tx: s.txFrames - was.txFrames,
+          rx: s.rxFrames - was.rxFrames,
+          kicks: s.kicks - was.kicks,
+          kicksSuppressed: s.suppressed - was.suppressed,
+          interrupts: s.interrupts - was.interrupts,
+        };
       });
       state.phases.push({
         window: phase.window,
@@ -127,7 +140,13 @@ async function main(state: DemoState): Promise<void> {
         devices: { [a!.config.device]: da, [b!.config.device]: db },
         // the guests' own counts of what their drivers sent and took, next to the devices'
         guestFrames: { [a!.config.device]: guestFrames[0]!, [b!.config.device]: guestFrames[1]! },
-        signalsPerFrame: signalsPerFrame({ ...da, txFrames: da.txFrames + db.txFrames, rxFrames: da.rxFrames + db.rxFrames, kicks: da.kicks + db.kicks, interrupts: da.interrupts + db.interrupts }),
+        signalsPerFrame: signalsPerFrame({
+          ...da,
+          txFrames: da.txFrames + db.txFrames,
+          rxFrames: da.rxFrames + db.rxFrames,
+          kicks: da.kicks + db.kicks,
+          interrupts: da.interrupts + db.interrupts,
+        }),
       });
       render(state);
     }

@@ -76,7 +76,13 @@ export async function serveBrowserDemo(port = 0, v86?: V86MachineFiles): Promise
     '/v86-worker.js.map': join(out, 'v86-worker.js.map'),
   };
   const machine: Record<string, Uint8Array> = v86
-    ? { '/v86/bios.bin': v86.bios, '/v86/vgabios.bin': v86.vgaBios, '/v86/vmlinuz': v86.bzimage, '/v86/initrd': v86.initrd, '/v86/v86.wasm': readFileSync(fileURLToPath(new URL('v86.wasm', import.meta.resolve('v86')))) }
+    ? {
+        '/v86/bios.bin': v86.bios,
+        '/v86/vgabios.bin': v86.vgaBios,
+        '/v86/vmlinuz': v86.bzimage,
+        '/v86/initrd': v86.initrd,
+        '/v86/v86.wasm': readFileSync(fileURLToPath(new URL('v86.wasm', import.meta.resolve('v86')))),
+      }
     : {};
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;

@@ -105,7 +105,16 @@ export function render(s: DemoState): void {
     'counters',
     table(
       ['device', 'tx frames', 'rx frames', 'drops', 'kicks in', 'interrupts out', 'interrupts suppressed', 'signals/frame'],
-      Object.entries(s.counters).map(([name, c]) => [name, c.txFrames, c.rxFrames, c.drops, c.kicks, c.interrupts, c.suppressed, (c.kicks + c.interrupts) / Math.max(1, c.txFrames + c.rxFrames)]),
+      Object.entries(s.counters).map(([name, c]) => [
+        name,
+        c.txFrames,
+        c.rxFrames,
+        c.drops,
+        c.kicks,
+        c.interrupts,
+        c.suppressed,
+        (c.kicks + c.interrupts) / Math.max(1, c.txFrames + c.rxFrames),
+      ]),
     ),
   );
   set('pings', s.pings.map((p) => `${p.from} → ${p.to}: ${p.rtts.map((r) => r.toFixed(3)).join(', ')} ms`).join('<br>'));
@@ -117,7 +126,20 @@ export function render(s: DemoState): void {
         const guests = Object.values(p.guestFrames);
         const devices = Object.values(p.devices);
         const sum = <T>(xs: T[], f: (x: T) => number) => xs.reduce((n, x) => n + f(x), 0);
-        return [p.window, p.sent, p.echoed, Math.round(p.ms), Math.round((p.sent / p.ms) * 1000), sum(guests, (g) => g.kicks), sum(guests, (g) => g.kicksSuppressed), sum(devices, (d) => d.interrupts), sum(devices, (d) => d.suppressed), p.signalsPerFrame, p.drops, p.lost];
+        return [
+          p.window,
+          p.sent,
+          p.echoed,
+          Math.round(p.ms),
+          Math.round((p.sent / p.ms) * 1000),
+          sum(guests, (g) => g.kicks),
+          sum(guests, (g) => g.kicksSuppressed),
+          sum(devices, (d) => d.interrupts),
+          sum(devices, (d) => d.suppressed),
+          p.signalsPerFrame,
+          p.drops,
+          p.lost,
+        ];
       }),
     ),
   );
@@ -131,7 +153,11 @@ export function render(s: DemoState): void {
         v.pingsToLinux.map((p) => `${p.from} → Linux: ${p.rtts.map((r) => r.toFixed(2)).join(', ')} ms`).join('<br>'),
     );
     // the console's last lines; escaped, the guest writes it
-    const esc = v.console.split('\n').slice(-24).join('\n').replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+    const esc = v.console
+      .split('\n')
+      .slice(-24)
+      .join('\n')
+      .replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
     set('v86console', esc);
   }
 }

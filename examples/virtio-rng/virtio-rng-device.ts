@@ -1,24 +1,6 @@
 import { ContainerModule, inject, injectable, optional } from 'inversify';
-import {
-  BusError,
-  ConfigError,
-  DeviceClass,
-  RandomSource,
-  cryptoRandomSource,
-  type Device,
-  type DeviceConnectionHandler,
-  type DeviceContext,
-  type GuestMemory,
-} from '@vbus/core';
-import {
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_RING_PACKED,
-  VirtioDeviceConnection,
-  featureMask,
-  type DescriptorChain,
-  type QueueSlot,
-} from '@vbus/virtio-compat';
+import { BusError, ConfigError, DeviceClass, RandomSource, cryptoRandomSource, type Device, type DeviceConnectionHandler, type DeviceContext, type GuestMemory } from '@vbus/core';
+import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_PACKED, VirtioDeviceConnection, featureMask, type DescriptorChain, type QueueSlot } from '@vbus/virtio-compat';
 import { VIRTIO_RNG_CONFIG_SIZE, VIRTIO_RNG_NUM_QUEUES, VIRTIO_RNG_TYPE } from './virtio-rng-abi.js';
 
 /** Configuration of a virtio-rng device. */
@@ -183,7 +165,9 @@ class VirtioRngConnection extends VirtioDeviceConnection {
   private fill(slot: QueueSlot, chain: DescriptorChain): number {
     // §5.4.6.2: the driver MUST NOT place driver-readable buffers into the queue
     if (chain.readableCount > 0)
-      throw new BusError(`${slot.name}: chain ${chain.id} has ${chain.readableCount} device-readable descriptor(s); requestq buffers must be device-writable only (virtio 1.2 §5.4.6.2)`);
+      throw new BusError(
+        `${slot.name}: chain ${chain.id} has ${chain.readableCount} device-readable descriptor(s); requestq buffers must be device-writable only (virtio 1.2 §5.4.6.2)`,
+      );
     const n = Math.min(chain.writableBytes, this.scratch.length);
     if (n === 0) throw new BusError(`${slot.name}: chain ${chain.id} has no writable bytes; the device must place at least one random byte (virtio 1.2 §5.4.7.1)`);
     const bytes = this.scratch.subarray(0, n);

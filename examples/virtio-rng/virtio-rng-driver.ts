@@ -71,7 +71,8 @@ export class VirtioRngDriver {
       this.drain();
     };
     conn.once('close', (reason: string) => {
-      for (const p of this.pending.splice(0)) p.reject(new BusError(`${conn.device.name}: connection closed (${reason}) with ${p.out.length - p.filled} random bytes still to come`));
+      for (const p of this.pending.splice(0))
+        p.reject(new BusError(`${conn.device.name}: connection closed (${reason}) with ${p.out.length - p.filled} random bytes still to come`));
     });
   }
 

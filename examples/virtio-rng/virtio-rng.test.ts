@@ -69,7 +69,7 @@ describe('virtio-rng over the generic virtio transport', () => {
     expect(d.counters.requests).toBeGreaterThanOrEqual(20); // at most 10 bytes per request
   });
 
-  it('concurrent reads are served in order, and the entropy source is the container\'s (another seed, other bytes)', async () => {
+  it("concurrent reads are served in order, and the entropy source is the container's (another seed, other bytes)", async () => {
     const bus = newBus({}, 42);
     const { conn, allocator } = guest(bus);
     const d = await VirtioRngDriver.open(conn, allocator, { queueSize: 4, bufferSize: 32 });

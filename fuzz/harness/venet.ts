@@ -4,7 +4,28 @@
  * byte) over a RecordingMemory, and the healthy-neighbour check.
  */
 import { GuestAllocator, InProcessConnector, Ioq, IoqDriverQueue, RegionMemory, createVbus, le, type Bus, type GuestConnection, type Vbus } from '@vbus/core';
-import { VENET_CAPS_OFF_BITS, VENET_CAPS_OFF_GID, VENET_CAPS_SIZE, VENET_CAP_EVQ_LINKSTATE, VENET_CAP_EVQ_TXC, VENET_CAP_GROUP_EVENTQ, VENET_CAP_GROUP_SG, VENET_EVQ_QUERY_SIZE, VENET_FUNC_EVQQUERY, VENET_QUEUE_EVQ, VENET_FUNC_LINKUP, VENET_FUNC_NEGCAP, VENET_FUNC_PMTDQUERY, VENET_PMTD_OFF_LEN, VENET_PMTD_OFF_POOL, VENET_PMTD_QUERY_SIZE, VENET_QUEUE_RX, VENET_QUEUE_TX, VenetDriver, venetModule } from '@vbus/venet';
+import {
+  VENET_CAPS_OFF_BITS,
+  VENET_CAPS_OFF_GID,
+  VENET_CAPS_SIZE,
+  VENET_CAP_EVQ_LINKSTATE,
+  VENET_CAP_EVQ_TXC,
+  VENET_CAP_GROUP_EVENTQ,
+  VENET_CAP_GROUP_SG,
+  VENET_EVQ_QUERY_SIZE,
+  VENET_FUNC_EVQQUERY,
+  VENET_QUEUE_EVQ,
+  VENET_FUNC_LINKUP,
+  VENET_FUNC_NEGCAP,
+  VENET_FUNC_PMTDQUERY,
+  VENET_PMTD_OFF_LEN,
+  VENET_PMTD_OFF_POOL,
+  VENET_PMTD_QUERY_SIZE,
+  VENET_QUEUE_RX,
+  VENET_QUEUE_TX,
+  VenetDriver,
+  venetModule,
+} from '@vbus/venet';
 import { CaptureBackend } from '@vbus/net/testing';
 import { check, settleQuiet } from '../oracle.js';
 import { RecordingMemory } from '../recording-memory.js';

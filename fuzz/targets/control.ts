@@ -70,7 +70,13 @@ const val = (): fc.Arbitrary<Val> =>
     { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((x) => ({ k: 'json' as const, x: x as JsonValue })) },
     { weight: 1, arbitrary: fc.constantFrom({ k: 'undefined' as const }, { k: 'nan' as const }, { k: 'getter' as const }, { k: 'proxy' as const }) },
     { weight: 1, arbitrary: fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }).map((x) => ({ k: 'bigint' as const, x: String(x) })) },
-    { weight: 2, arbitrary: fc.record({ k: fc.constantFrom('sab' as const, 'ab' as const, 'u8' as const, 'u8shared' as const, 'i32' as const), size: fc.constantFrom(0, 1, 3, 4, 8, 64, 4096, SIZE) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        k: fc.constantFrom('sab' as const, 'ab' as const, 'u8' as const, 'u8shared' as const, 'i32' as const),
+        size: fc.constantFrom(0, 1, 3, 4, 8, 64, 4096, SIZE),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ k: fc.constant('arrayLike' as const), length: fc.constantFrom(0, 1, 2 ** 20, 2 ** 30, 2 ** 32 - 1, 2 ** 53 - 1, -1) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('fakeSab' as const), size: fc.constantFrom(4, SIZE, 2 ** 30) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('lyingU8' as const), size: fc.constantFrom(0, 4, 64), claim: fc.constantFrom(2 ** 30, 2 ** 53 - 1, 0) }) },
@@ -78,14 +84,11 @@ const val = (): fc.Arbitrary<Val> =>
 
 /** Mostly a plausible integer, sometimes a boundary, sometimes anything. */
 const num = (plausible: fc.Arbitrary<number>): fc.Arbitrary<Num> =>
-  fc.oneof(
-    { weight: 6, arbitrary: plausible },
-    { weight: 2, arbitrary: fc.constantFrom(-1, 0.5, 2 ** 32, 2 ** 53 - 1, 2 ** 53, -0) },
-    { weight: 1, arbitrary: val() },
-  );
+  fc.oneof({ weight: 6, arbitrary: plausible }, { weight: 2, arbitrary: fc.constantFrom(-1, 0.5, 2 ** 32, 2 ** 53 - 1, 2 ** 53, -0) }, { weight: 1, arbitrary: val() });
 
 const req = (): fc.Arbitrary<Num> => fc.oneof({ weight: 9, arbitrary: fc.constant(-2) /* filled in by run(): a fresh number */ }, { weight: 1, arbitrary: num(fc.nat(10)) });
-const conn = (): fc.Arbitrary<ConnRef> => fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, 0, 0, 1, 2).map((i) => ({ opened: i })) }, { weight: 1, arbitrary: num(fc.nat(20)).map((raw) => ({ raw })) });
+const conn = (): fc.Arbitrary<ConnRef> =>
+  fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, 0, 0, 1, 2).map((i) => ({ opened: i })) }, { weight: 1, arbitrary: num(fc.nat(20)).map((raw) => ({ raw })) });
 const sabVal = (size: number): Val => ({ k: 'sab', size });
 
 const bentRegion = fc.record({
@@ -106,11 +109,22 @@ const msg: fc.Arbitrary<Msg> = fc.oneof(
     arbitrary: fc.record({
       m: fc.constant('hello' as const),
       regions: fc.oneof({ weight: 5, arbitrary: fc.array(region, { minLength: 1, maxLength: 4 }) }, { weight: 1, arbitrary: val() }),
-      wake: fc.oneof({ weight: 3, arbitrary: fc.constant<Val>({ k: 'undefined' }) }, { weight: 2, arbitrary: fc.constantFrom<Val>(sabVal(4), sabVal(0), sabVal(3), { k: 'ab', size: 4 }, { k: 'i32', size: 4 }) }, { weight: 1, arbitrary: val() }),
+      wake: fc.oneof(
+        { weight: 3, arbitrary: fc.constant<Val>({ k: 'undefined' }) },
+        { weight: 2, arbitrary: fc.constantFrom<Val>(sabVal(4), sabVal(0), sabVal(3), { k: 'ab', size: 4 }, { k: 'i32', size: 4 }) },
+        { weight: 1, arbitrary: val() },
+      ),
     }),
   },
   { weight: 1, arbitrary: fc.record({ m: fc.constant('devices' as const), req: req() }) },
-  { weight: 4, arbitrary: fc.record({ m: fc.constant('open' as const), req: req(), name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('venet0', 'venet0', 'venet2', 'nope', 'venet1', 'x'.repeat(65)) }, { weight: 1, arbitrary: val() }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      m: fc.constant('open' as const),
+      req: req(),
+      name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('venet0', 'venet0', 'venet2', 'nope', 'venet1', 'x'.repeat(65)) }, { weight: 1, arbitrary: val() }),
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -118,7 +132,10 @@ const msg: fc.Arbitrary<Msg> = fc.oneof(
       req: req(),
       conn: conn(),
       func: num(fc.nat(8)),
-      data: fc.oneof({ weight: 4, arbitrary: fc.constantFrom<Val>({ k: 'u8', size: 8 }, { k: 'u8', size: 0 }, { k: 'u8', size: 4096 }, { k: 'u8shared', size: 64 }) }, { weight: 2, arbitrary: val() }),
+      data: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom<Val>({ k: 'u8', size: 8 }, { k: 'u8', size: 0 }, { k: 'u8', size: 4096 }, { k: 'u8shared', size: 64 }) },
+        { weight: 2, arbitrary: val() },
+      ),
     }),
   },
   {
@@ -135,7 +152,14 @@ const msg: fc.Arbitrary<Msg> = fc.oneof(
   },
   { weight: 4, arbitrary: fc.record({ m: fc.constant('ring' as const), req: req(), conn: conn(), id: num(fc.constantFrom(0, 1, 1, 2)), slot: fc.nat(3) }) },
   { weight: 2, arbitrary: fc.record({ m: fc.constant('close' as const), req: req(), conn: conn() }) },
-  { weight: 1, arbitrary: fc.record({ m: fc.constant('verb' as const), req: req(), t: fc.oneof(fc.constantFrom('reply', 'closed', 'Open', 'open ', '__proto__', 'constructor', 'toString', ''), fc.string({ maxLength: 8 })) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      m: fc.constant('verb' as const),
+      req: req(),
+      t: fc.oneof(fc.constantFrom('reply', 'closed', 'Open', 'open ', '__proto__', 'constructor', 'toString', ''), fc.string({ maxLength: 8 })),
+    }),
+  },
 );
 
 export const controlArbitrary: fc.Arbitrary<ControlCase> = fc.record({
@@ -182,16 +206,31 @@ export function materialize(v: Val): unknown {
     case 'getter': {
       const o = {};
       for (const k of ['t', 'req', 'regions', 'buffer', 'address', 'offset', 'length', 'byteLength', 'data', 'conn', 'name', 'wake', '0'])
-        Object.defineProperty(o, k, { enumerable: true, get: () => { throw new Error(`getter ${k} ran on the host`); } });
+        Object.defineProperty(o, k, {
+          enumerable: true,
+          get: () => {
+            throw new Error(`getter ${k} ran on the host`);
+          },
+        });
       return o;
     }
     case 'proxy':
       return new Proxy([], {
-        get: () => { throw new Error('proxy get trap ran'); },
-        getOwnPropertyDescriptor: () => { throw new Error('proxy descriptor trap ran'); },
-        has: () => { throw new Error('proxy has trap ran'); },
-        ownKeys: () => { throw new Error('proxy ownKeys trap ran'); },
-        getPrototypeOf: () => { throw new Error('proxy prototype trap ran'); },
+        get: () => {
+          throw new Error('proxy get trap ran');
+        },
+        getOwnPropertyDescriptor: () => {
+          throw new Error('proxy descriptor trap ran');
+        },
+        has: () => {
+          throw new Error('proxy has trap ran');
+        },
+        ownKeys: () => {
+          throw new Error('proxy ownKeys trap ran');
+        },
+        getPrototypeOf: () => {
+          throw new Error('proxy prototype trap ran');
+        },
       });
     case 'fakeSab':
       return { byteLength: v.size, length: v.size, [Symbol.toStringTag]: 'SharedArrayBuffer' };
@@ -243,7 +282,10 @@ export async function runControl(c: ControlCase): Promise<Outcome> {
         const err = r.error!;
         check(CODES.has(err.code), `${where}: request ${r.req} was refused with an untyped error: ${err.name} (${err.code}): ${err.message}`);
         check(/Error$/.test(err.name) && err.message.length > 8, `${where}: refusal of ${r.req} does not say what was wrong: ${JSON.stringify(err)}`);
-        check(!/\[object|TypeError|RangeError|Cannot read|is not a function|getter .* ran|trap ran/.test(err.message), `${where}: refusal of ${r.req} hides an internal fault: ${err.message}`);
+        check(
+          !/\[object|TypeError|RangeError|Cannot read|is not a function|getter .* ran|trap ran/.test(err.message),
+          `${where}: refusal of ${r.req} hides an internal fault: ${err.message}`,
+        );
       }
     }
   };
@@ -254,8 +296,12 @@ export async function runControl(c: ControlCase): Promise<Outcome> {
     check(rig.guest.memoryBytes() <= c.limits.memoryPerGuest, `${at}: ${rig.guest.memoryBytes()} bytes of guest memory held (limit ${c.limits.memoryPerGuest})`);
     check(!s || s.regions <= c.limits.regionsPerGuest, `${at}: ${s?.regions} regions (limit ${c.limits.regionsPerGuest})`);
     for (const dev of bus.introspect().devices) {
-      check(dev.connections.length <= Math.max(1, c.bus.connectionsPerDevice), `${at}: ${dev.name} has ${dev.connections.length} connections (limit ${c.bus.connectionsPerDevice})`);
-      for (const k of dev.connections) if (k.guest === 'hostile') check(k.regions.length <= c.bus.shmPerConnection, `${at}: a connection holds ${k.regions.length} regions (limit ${c.bus.shmPerConnection})`);
+      check(
+        dev.connections.length <= Math.max(1, c.bus.connectionsPerDevice),
+        `${at}: ${dev.name} has ${dev.connections.length} connections (limit ${c.bus.connectionsPerDevice})`,
+      );
+      for (const k of dev.connections)
+        if (k.guest === 'hostile') check(k.regions.length <= c.bus.shmPerConnection, `${at}: a connection holds ${k.regions.length} regions (limit ${c.bus.shmPerConnection})`);
     }
   };
   /** The guest's first region as it last said hello with one (where 'ring' steps format their rings). */
@@ -282,7 +328,9 @@ export async function runControl(c: ControlCase): Promise<Outcome> {
           value = materialize(m.value);
           break;
         case 'hello': {
-          const regions = Array.isArray(m.regions) ? m.regions.map((g) => ({ address: numeric(g.address), buffer: materialize(g.buffer), offset: numeric(g.offset), length: numeric(g.length) })) : materialize(m.regions);
+          const regions = Array.isArray(m.regions)
+            ? m.regions.map((g) => ({ address: numeric(g.address), buffer: materialize(g.buffer), offset: numeric(g.offset), length: numeric(g.length) }))
+            : materialize(m.regions);
           const d = Array.isArray(m.regions) ? m.regions[0]!.buffer : undefined;
           if (d?.k === 'sab' && d.size === SIZE) {
             guestRam = new RegionMemory();
@@ -308,7 +356,15 @@ export async function runControl(c: ControlCase): Promise<Outcome> {
           value = { t: 'call', req: r, conn: connOf(m.conn), func: numeric(m.func), data: materialize(m.data) };
           break;
         case 'shm':
-          value = { t: 'shm', req: r, conn: connOf(m.conn), id: numeric(m.id), address: numeric(m.address), length: numeric(m.length), signalAddress: m.signalAddress === null ? undefined : numeric(m.signalAddress) };
+          value = {
+            t: 'shm',
+            req: r,
+            conn: connOf(m.conn),
+            id: numeric(m.id),
+            address: numeric(m.address),
+            length: numeric(m.length),
+            signalAddress: m.signalAddress === null ? undefined : numeric(m.signalAddress),
+          };
           break;
         case 'close':
           value = { t: 'close', req: r, conn: connOf(m.conn) };
@@ -345,8 +401,15 @@ export async function runControl(c: ControlCase): Promise<Outcome> {
     for (const d of bus.introspect().devices) for (const [k, n] of Object.entries(d.refused)) refusals[`bus.${k}`] = (refusals[`bus.${k}`] ?? 0) + n;
     const failed = bus.status('venet0').state === 'failed' || bus.status('venet2').state === 'failed';
     await rig.exit();
-    check(rig.guest.connections() === 0 && rig.guest.memoryBytes() === 0, `${where}: after exit the host still holds ${rig.guest.connections()} connections, ${rig.guest.memoryBytes()} bytes`);
-    for (const d of bus.introspect().devices) check(d.connections.every((k) => k.guest !== 'hostile'), `${where}: ${d.name} keeps connections of an exited guest`);
+    check(
+      rig.guest.connections() === 0 && rig.guest.memoryBytes() === 0,
+      `${where}: after exit the host still holds ${rig.guest.connections()} connections, ${rig.guest.memoryBytes()} bytes`,
+    );
+    for (const d of bus.introspect().devices)
+      check(
+        d.connections.every((k) => k.guest !== 'hostile'),
+        `${where}: ${d.name} keeps connections of an exited guest`,
+      );
     await checkHealthy(bus, 'venet1', healthy, where);
     checkNoEscapes(where);
     return failed ? 'failed' : progress ? 'progress' : 'refused';

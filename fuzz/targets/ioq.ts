@@ -57,10 +57,24 @@ export interface IoqCase {
 
 const corruption = (ringSize: number): fc.Arbitrary<IoqCorruption> =>
   fc.oneof(
-    fc.record({ kind: fc.constant('header' as const), field: fc.constantFrom('magic' as const, 'version' as const, 'count' as const), value: u32([ringSize - 1, ringSize, ringSize + 1, 2048, 2049]) }),
-    fc.record({ kind: fc.constant('index' as const), index: fc.constantFrom(0 as const, 1 as const), field: fc.constantFrom('head' as const, 'tail' as const, 'full' as const), value: u32([ringSize - 1, ringSize]) }),
+    fc.record({
+      kind: fc.constant('header' as const),
+      field: fc.constantFrom('magic' as const, 'version' as const, 'count' as const),
+      value: u32([ringSize - 1, ringSize, ringSize + 1, 2048, 2049]),
+    }),
+    fc.record({
+      kind: fc.constant('index' as const),
+      index: fc.constantFrom(0 as const, 1 as const),
+      field: fc.constantFrom('head' as const, 'tail' as const, 'full' as const),
+      value: u32([ringSize - 1, ringSize]),
+    }),
     fc.record({ kind: fc.constant('desc' as const), slot: fc.nat({ max: ringSize - 1 }), field: fc.constantFrom('cookie' as const, 'ptr' as const, 'len' as const), value: u64() }),
-    fc.record({ kind: fc.constant('descFlag' as const), slot: fc.nat({ max: ringSize - 1 }), field: fc.constantFrom('valid' as const, 'sown' as const), value: fc.constantFrom(0, 1, 2, 255) }),
+    fc.record({
+      kind: fc.constant('descFlag' as const),
+      slot: fc.nat({ max: ringSize - 1 }),
+      field: fc.constantFrom('valid' as const, 'sown' as const),
+      value: fc.constantFrom(0, 1, 2, 255),
+    }),
     fc.record({ kind: fc.constant('signal' as const), side: fc.constantFrom(0 as const, 1 as const), word: fc.constantFrom(0 as const, 1 as const, 2 as const), value: u32() }),
     fc.record({ kind: fc.constant('byte' as const), offset: fc.nat({ max: IOQ_HEADER_SIZE + ringSize * IOQ_DESC_SIZE - 1 }), value: fc.integer({ min: 0, max: 255 }) }),
   );

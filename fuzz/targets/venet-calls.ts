@@ -34,7 +34,13 @@ const op: fc.Arbitrary<VenetOp> = fc.oneof(
   fc.record({ op: fc.constant('call' as const), func: fc.oneof(fc.integer({ min: 0, max: 9 }), u32()), data: bytes(24) }),
   fc.record({ op: fc.constant('negcap' as const), gid: fc.oneof(fc.integer({ min: 0, max: 3 }), u32()), bits: u32([0x3f, 0x21, 0x03]), size: size(VENET_CAPS_SIZE) }),
   fc.record({ op: fc.constant('pmtd' as const), pool: address(), len: u32([4096, 8192, 96]), size: size(VENET_PMTD_QUERY_SIZE) }),
-  fc.record({ op: fc.constant('evqquery' as const), flags: fc.oneof(fc.constant(0), u32()), evsize: u32([24, 32, 4096, 4097]), qid: fc.oneof(fc.constant(2), u32()), size: size(VENET_EVQ_QUERY_SIZE) }),
+  fc.record({
+    op: fc.constant('evqquery' as const),
+    flags: fc.oneof(fc.constant(0), u32()),
+    evsize: u32([24, 32, 4096, 4097]),
+    qid: fc.oneof(fc.constant(2), u32()),
+    size: size(VENET_EVQ_QUERY_SIZE),
+  }),
   fc.record({
     op: fc.constant('shm' as const),
     id: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: u32() }),

@@ -7,7 +7,30 @@
  */
 import fc from 'fast-check';
 import { IOQ_IDX_TAIL, IoqIndex, le } from '@vbus/core';
-import { VENET_CAP_ECN, VENET_CAP_PMTD, VENET_CAP_SG, VENET_CAP_TSO4, VENET_CAP_TSO6, VENET_CAP_UFO, VENET_IOV_OFF_LEN, VENET_IOV_OFF_PTR, VENET_IOV_SIZE, VENET_MAX_GSO_FRAME, VENET_SG_OFF_COOKIE, VENET_SG_OFF_COUNT, VENET_SG_OFF_CSUM_OFFSET, VENET_SG_OFF_CSUM_START, VENET_SG_OFF_FLAGS, VENET_SG_OFF_GSO_HDRLEN, VENET_SG_OFF_GSO_SIZE, VENET_SG_OFF_GSO_TYPE, VENET_SG_OFF_IOV, VENET_SG_OFF_LEN, venetSgSize, type VenetDevice } from '@vbus/venet';
+import {
+  VENET_CAP_ECN,
+  VENET_CAP_PMTD,
+  VENET_CAP_SG,
+  VENET_CAP_TSO4,
+  VENET_CAP_TSO6,
+  VENET_CAP_UFO,
+  VENET_IOV_OFF_LEN,
+  VENET_IOV_OFF_PTR,
+  VENET_IOV_SIZE,
+  VENET_MAX_GSO_FRAME,
+  VENET_SG_OFF_COOKIE,
+  VENET_SG_OFF_COUNT,
+  VENET_SG_OFF_CSUM_OFFSET,
+  VENET_SG_OFF_CSUM_START,
+  VENET_SG_OFF_FLAGS,
+  VENET_SG_OFF_GSO_HDRLEN,
+  VENET_SG_OFF_GSO_SIZE,
+  VENET_SG_OFF_GSO_TYPE,
+  VENET_SG_OFF_IOV,
+  VENET_SG_OFF_LEN,
+  venetSgSize,
+  type VenetDevice,
+} from '@vbus/venet';
 import { CaptureBackend } from '@vbus/net/testing';
 import { check, checkMemory, checkNamedError, checkNoEscapes, settleQuiet, tolerate } from '../oracle.js';
 import { checkHealthy, dropBus, frame, freshBus, openHealthy, openRawVenet, type RawVenetGuest } from '../harness/venet.js';

@@ -61,7 +61,14 @@ function memTable(): Uint8Array {
 function startSequence(c: VhostCase, features: bigint): Msg[] {
   const m = (request: number, payload?: Uint8Array, fds = 0): Msg => ({ bytes: encodeRequest(request, payload), fds });
   const acked = (features & ~(c.eventIdx ? 0n : 1n << 29n)) | (1n << 30n);
-  const out = [m(R.GET_FEATURES), m(R.GET_PROTOCOL_FEATURES), m(R.SET_PROTOCOL_FEATURES, u64Payload(1n << 3n)), m(R.SET_OWNER), m(R.SET_FEATURES, u64Payload(acked)), m(R.SET_MEM_TABLE, memTable(), 1)];
+  const out = [
+    m(R.GET_FEATURES),
+    m(R.GET_PROTOCOL_FEATURES),
+    m(R.SET_PROTOCOL_FEATURES, u64Payload(1n << 3n)),
+    m(R.SET_OWNER),
+    m(R.SET_FEATURES, u64Payload(acked)),
+    m(R.SET_MEM_TABLE, memTable(), 1),
+  ];
   for (const i of [0, 1]) {
     const base = USER_BASE + 0x10000 * (i + 1);
     out.push(m(R.SET_VRING_NUM, statePayload(i, c.num)), m(R.SET_VRING_BASE, statePayload(i, 0)), m(R.SET_VRING_ADDR, addr(i, base, base + 0x8000, base + 0x4000)));

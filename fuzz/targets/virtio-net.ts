@@ -54,11 +54,36 @@ const header: fc.Arbitrary<NetHeader> = fc.record({
 });
 
 const op: fc.Arbitrary<NetOp> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('tx' as const), hdr: header, frameLen: fc.oneof(fc.integer({ min: 0, max: 1600 }), fc.constantFrom(0, 13, 14, 1514, 1518, 2036)), cuts: fc.array(fc.nat({ max: 2048 }), { maxLength: 4 }), writableTail: fc.constantFrom(0, 0, 0, 1, 64) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('ctrl' as const), cls: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 255 })), cmd: fc.oneof(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 255 })), data: bytes(40) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('tx' as const),
+      hdr: header,
+      frameLen: fc.oneof(fc.integer({ min: 0, max: 1600 }), fc.constantFrom(0, 13, 14, 1514, 1518, 2036)),
+      cuts: fc.array(fc.nat({ max: 2048 }), { maxLength: 4 }),
+      writableTail: fc.constantFrom(0, 0, 0, 1, 64),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('ctrl' as const),
+      cls: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 255 })),
+      cmd: fc.oneof(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 255 })),
+      data: bytes(40),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('ctrlRaw' as const), head: bytes(4), ackLen: fc.constantFrom(0, 1, 2), split: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('inject' as const), n: fc.integer({ min: 1, max: 3 }), broadcast: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('ringPoke' as const), area: fc.constantFrom('desc' as const, 'driver' as const), offset: fc.nat({ max: 16 * 16 - 2 }), value: u16([16, 17]) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('ringPoke' as const),
+      area: fc.constantFrom('desc' as const, 'driver' as const),
+      offset: fc.nat({ max: 16 * 16 - 2 }),
+      value: u16([16, 17]),
+    }),
+  },
 );
 
 export const virtioNetArbitrary: fc.Arbitrary<VirtioNetCase> = fc.record({
@@ -100,7 +125,7 @@ function ethFrame(len: number, dst: number[], seqNo: number): Uint8Array {
   const f = new Uint8Array(len);
   f.set(dst.slice(0, Math.min(6, len)), 0);
   if (len >= 12) f.set([0x52, 0x54, 0, 0, 0, 0xaa], 6);
-  if (len >= 14) (f[12] = 0x88), (f[13] = 0xb5);
+  if (len >= 14) ((f[12] = 0x88), (f[13] = 0xb5));
   if (len > 14) f[14] = seqNo & 0xff;
   return f;
 }
@@ -179,7 +204,15 @@ export async function runVirtioNet(c: VirtioNetCase): Promise<Outcome> {
           if (i === undefined) break;
           const addr = q.buffers[i]!;
           raw.view(addr, 8).set(o.head.slice(0, 8));
-          const readable: Segment[] = o.head.length === 0 ? [] : o.split && o.head.length > 1 ? [{ addr, len: 1 }, { addr: addr + 1, len: o.head.length - 1 }] : [{ addr, len: o.head.length }];
+          const readable: Segment[] =
+            o.head.length === 0
+              ? []
+              : o.split && o.head.length > 1
+                ? [
+                    { addr, len: 1 },
+                    { addr: addr + 1, len: o.head.length - 1 },
+                  ]
+                : [{ addr, len: o.head.length }];
           const writable: Segment[] = o.ackLen > 0 ? [{ addr: addr + 32, len: o.ackLen }] : [];
           if (readable.length + writable.length === 0) {
             q.free.push(i);

@@ -60,7 +60,13 @@ export interface VqCase {
 
 const flags16 = fc.oneof(
   fc.constantFrom(0, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT),
-  fc.constantFrom(VIRTQ_PACKED_DESC_F_AVAIL, VIRTQ_PACKED_DESC_F_USED, VIRTQ_PACKED_DESC_F_AVAIL | VIRTQ_PACKED_DESC_F_USED, VIRTQ_PACKED_DESC_F_AVAIL | VIRTQ_DESC_F_NEXT, VIRTQ_PACKED_DESC_F_AVAIL | VIRTQ_DESC_F_INDIRECT),
+  fc.constantFrom(
+    VIRTQ_PACKED_DESC_F_AVAIL,
+    VIRTQ_PACKED_DESC_F_USED,
+    VIRTQ_PACKED_DESC_F_AVAIL | VIRTQ_PACKED_DESC_F_USED,
+    VIRTQ_PACKED_DESC_F_AVAIL | VIRTQ_DESC_F_NEXT,
+    VIRTQ_PACKED_DESC_F_AVAIL | VIRTQ_DESC_F_INDIRECT,
+  ),
   u16(),
 );
 const addr = (): fc.Arbitrary<string> =>
@@ -74,11 +80,32 @@ function corruption(size: number): fc.Arbitrary<VqCorruption> {
   return fc.oneof(
     fc.record({ kind: fc.constant('desc' as const), i: fc.nat({ max: size - 1 }), field: fc.constant('addr' as const), value: addr() }),
     fc.record({ kind: fc.constant('desc' as const), i: fc.nat({ max: size - 1 }), field: fc.constant('len' as const), value: u32([16, 32, 0x10_0000]) }),
-    fc.record({ kind: fc.constant('desc' as const), i: fc.nat({ max: size - 1 }), field: fc.constantFrom('w12' as const, 'w14' as const), value: fc.oneof(flags16, u16([size - 1, size])) }),
+    fc.record({
+      kind: fc.constant('desc' as const),
+      i: fc.nat({ max: size - 1 }),
+      field: fc.constantFrom('w12' as const, 'w14' as const),
+      value: fc.oneof(flags16, u16([size - 1, size])),
+    }),
     fc.record({ kind: fc.constant('link' as const), i: fc.nat({ max: size - 1 }), next: fc.oneof(fc.nat({ max: size - 1 }), u16([size])) }),
-    fc.record({ kind: fc.constant('area' as const), area: fc.constantFrom('driver' as const, 'device' as const), offset: fc.nat({ max: 4 + 2 * size }), value: u16([size, size + 1]) }),
-    fc.record({ kind: fc.constant('indirectEntry' as const), table: fc.nat({ max: 3 }), entry: fc.nat({ max: 7 }), field: fc.constantFrom('addr' as const, 'len' as const, 'w12' as const, 'w14' as const), value: fc.oneof(addr(), u16().map(String)) }),
-    fc.record({ kind: fc.constant('hostileTable' as const), entries: fc.array(entry, { minLength: 1, maxLength: 6 }), lenDelta: fc.constantFrom(0, 0, 0, -16, 16, 1, -1), extraFlags: fc.constantFrom(0, 0, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE) }),
+    fc.record({
+      kind: fc.constant('area' as const),
+      area: fc.constantFrom('driver' as const, 'device' as const),
+      offset: fc.nat({ max: 4 + 2 * size }),
+      value: u16([size, size + 1]),
+    }),
+    fc.record({
+      kind: fc.constant('indirectEntry' as const),
+      table: fc.nat({ max: 3 }),
+      entry: fc.nat({ max: 7 }),
+      field: fc.constantFrom('addr' as const, 'len' as const, 'w12' as const, 'w14' as const),
+      value: fc.oneof(addr(), u16().map(String)),
+    }),
+    fc.record({
+      kind: fc.constant('hostileTable' as const),
+      entries: fc.array(entry, { minLength: 1, maxLength: 6 }),
+      lenDelta: fc.constantFrom(0, 0, 0, -16, 16, 1, -1),
+      extraFlags: fc.constantFrom(0, 0, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE),
+    }),
   );
 }
 
@@ -90,7 +117,11 @@ export function vqArbitrary(kind: RingKind): fc.Arbitrary<VqCase> {
       indirect: fc.boolean(),
       eventIdx: fc.boolean(),
       buffers: fc.array(
-        fc.record({ readable: fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 3 }), writable: fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 3 }), indirect: fc.boolean() }),
+        fc.record({
+          readable: fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 3 }),
+          writable: fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 3 }),
+          indirect: fc.boolean(),
+        }),
         { maxLength: size },
       ),
       corruptions: fc.oneof({ weight: 1, arbitrary: fc.constant([] as VqCorruption[]) }, { weight: 4, arbitrary: fc.array(corruption(size), { minLength: 1, maxLength: 3 }) }),
@@ -149,7 +180,9 @@ function applyCorruption(m: MockDriver<number>, kind: RingKind, c: VqCorruption,
       break;
     }
     case 'hostileTable': {
-      const table = m.writeIndirectTable(c.entries.map((e) => ({ addr: Number(BigInt.asUintN(53, BigInt(e.addr))), len: e.len >>> 0, flags: e.flags & 0xffff, next: e.next & 0xffff })));
+      const table = m.writeIndirectTable(
+        c.entries.map((e) => ({ addr: Number(BigInt.asUintN(53, BigInt(e.addr))), len: e.len >>> 0, flags: e.flags & 0xffff, next: e.next & 0xffff })),
+      );
       // addresses above 2^53 go in raw
       c.entries.forEach((e, k) => setU64(m.memory.view(table + k * VIRTQ_DESC_SIZE, 8), 0, e.addr));
       const len = Math.max(0, c.entries.length * VIRTQ_DESC_SIZE + c.lenDelta);
@@ -198,7 +231,11 @@ export async function runVq(kind: RingKind, c: VqCase): Promise<Outcome> {
       check(++pops <= c.size, `${where}: hang: popped ${pops} chains from a ${c.size}-entry queue without adding any`);
       check(chain.length <= Math.max(c.size, 32768), `${where}: a ${chain.length}-descriptor chain`);
       check(chain.readableBytes + chain.writableBytes <= 0xffff_ffff, `${where}: chain total over 2^32`);
-      for (let i = 0; i < chain.length; i++) check(chain.len(i) === 0 || rec.inside(chain.addr(i), chain.len(i)), `${where}: chain buffer ${i} at 0x${chain.addr(i).toString(16)}+${chain.len(i)} is outside guest memory`);
+      for (let i = 0; i < chain.length; i++)
+        check(
+          chain.len(i) === 0 || rec.inside(chain.addr(i), chain.len(i)),
+          `${where}: chain buffer ${i} at 0x${chain.addr(i).toString(16)}+${chain.len(i)} is outside guest memory`,
+        );
       const data = chain.reader().readAll();
       seen.set(chain.id, data);
       const w = chain.writer();
@@ -240,7 +277,11 @@ export async function runVq(kind: RingKind, c: VqCase): Promise<Outcome> {
     }
     check(back.size === added.length, `${where}: ${back.size} of ${added.length} buffers came back`);
     const datas = [...seen.values()];
-    for (const a of added) check(datas.some((d) => Buffer.compare(d, a.readable) === 0), `${where}: readable bytes of buffer ${a.token} were not read intact`);
+    for (const a of added)
+      check(
+        datas.some((d) => Buffer.compare(d, a.readable) === 0),
+        `${where}: readable bytes of buffer ${a.token} were not read intact`,
+      );
   }
   return 'progress';
 }

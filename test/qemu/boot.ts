@@ -23,9 +23,25 @@ export function bootLinuxVm(ip: string, script: string, netdev: string, device: 
   const initrd = join(dir, 'initrd.cpio');
   writeFileSync(initrd, buildInitramfs(modules, ip, script));
   const qemu = spawn('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '256', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
-    '-kernel', vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 quiet',
-    '-netdev', netdev, '-device', device,
+    '-accel',
+    'tcg',
+    '-m',
+    '256',
+    '-nographic',
+    '-no-reboot',
+    '-nodefaults',
+    '-serial',
+    'stdio',
+    '-kernel',
+    vmlinuz,
+    '-initrd',
+    initrd,
+    '-append',
+    'console=ttyS0 panic=-1 quiet',
+    '-netdev',
+    netdev,
+    '-device',
+    device,
   ]);
   let out = '';
   qemu.stdout.on('data', (d) => (out += d));

@@ -38,7 +38,9 @@ const NIC_MODULES: Record<V86NicType, string[]> = { ne2k: ['ne2k-pci'], virtio: 
  * runs at install), so the order comes from each module's `depends` field (`modinfo -F depends`).
  */
 export function moduleLoadOrder(modulesDir: string, wanted: string[]): string[] {
-  const files = execFileSync('find', [join(modulesDir, 'kernel'), '-name', '*.ko'], { encoding: 'utf8' }).trim().split('\n');
+  const files = execFileSync('find', [join(modulesDir, 'kernel'), '-name', '*.ko'], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
   const byName = new Map(files.map((f) => [f.split('/').pop()!.replace(/\.ko$/, '').replace(/-/g, '_'), f]));
   const order: string[] = [];
   const seen = new Set<string>();

@@ -33,7 +33,9 @@ export async function demoEcho(options: { frames: number; burst: number; size: n
   const hostTx = conn?.signals[1];
   const hostRx = conn?.signals[0];
   const frames = result.received;
-  console.log(`echo device over the worker connector: ${frames.toLocaleString('en-US')} frames of ${options.size} bytes each way, bursts of ${options.burst}, in ${result.ms.toFixed(0)} ms (${((frames / result.ms) * 1000).toFixed(0)} frames/s round trip)`);
+  console.log(
+    `echo device over the worker connector: ${frames.toLocaleString('en-US')} frames of ${options.size} bytes each way, bursts of ${options.burst}, in ${result.ms.toFixed(0)} ms (${((frames / result.ms) * 1000).toFixed(0)} frames/s round trip)`,
+  );
   console.log(
     table([
       ['signal', 'direction', 'injected', 'suppressed', 'per frame'],

@@ -60,7 +60,14 @@ export async function demoNics(options: { frames: number; size: number; batch: n
   console.log(`ping ${b.name} -> ${a.ip} (1000 bytes): rtt ms ${fmt(pingBA.rtts)}\n`);
 
   const before = snapshotCounters(bus.introspect());
-  const stream = await a.handle.request<{ sent: number; echoed: number; ms: number }>({ cmd: 'stream', ip: b.ip, frames: options.frames, size: options.size, batch: options.batch, window: options.window });
+  const stream = await a.handle.request<{ sent: number; echoed: number; ms: number }>({
+    cmd: 'stream',
+    ip: b.ip,
+    frames: options.frames,
+    size: options.size,
+    batch: options.batch,
+    window: options.window,
+  });
   // wait until b has taken every frame the switch delivered (bounded)
   const after0 = (received: number) => received - (before[b.name]?.rxFrames ?? 0);
   let statsB = await b.handle.request<{ received: number }>({ cmd: 'stats' });
@@ -76,8 +83,13 @@ export async function demoNics(options: { frames: number; size: number; batch: n
     rows.push([g.name, g.kind, d.txFrames, d.rxFrames, d.drops, d.kicks, d.interrupts, d.suppressed, frames ? (d.kicks + d.interrupts) / frames : 0]);
   }
   const mbps = (stream.sent * options.size * 8) / (stream.ms * 1000);
-  const how = options.window > 0 ? `to its UDP echo port, at most ${options.window} unanswered (${stream.echoed.toLocaleString('en-US')} echoed back)` : `in batches of ${options.batch}, unpaced`;
-  console.log(`stream ${a.name} -> ${b.name}: ${stream.sent.toLocaleString('en-US')} frames of ${options.size} bytes ${how}, ${stream.ms.toFixed(0)} ms (${((stream.sent / stream.ms) * 1000).toFixed(0)} frames/s each way, ${mbps.toFixed(0)} Mbit/s)`);
+  const how =
+    options.window > 0
+      ? `to its UDP echo port, at most ${options.window} unanswered (${stream.echoed.toLocaleString('en-US')} echoed back)`
+      : `in batches of ${options.batch}, unpaced`;
+  console.log(
+    `stream ${a.name} -> ${b.name}: ${stream.sent.toLocaleString('en-US')} frames of ${options.size} bytes ${how}, ${stream.ms.toFixed(0)} ms (${((stream.sent / stream.ms) * 1000).toFixed(0)} frames/s each way, ${mbps.toFixed(0)} Mbit/s)`,
+  );
   console.log(table(rows));
   // every frame a sent reached b's guest or was counted as dropped at b; with echoes, every frame
   // b's device took from b's guest (sent on, or counted as a tx drop) likewise reached a or was

@@ -30,11 +30,16 @@ program
   .option('--burst <n>', 'frames per burst (one kick each)', positiveInt('--burst', 256), 128)
   .option('--size <bytes>', 'frame size', positiveInt('--size', 2048), 64)
   .option('--tx-complete-every <n>', 'tx-complete mitigation N (venet and the echo device)', positiveInt('--tx-complete-every', 4096), 10)
-  .option('--window <n>', 'stream to the peer\'s UDP echo port with at most N frames unanswered (0: unpaced, to the discard port)', (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 4096) throw new InvalidArgumentError(`--window must be an integer from 0 to 4096, got "${v}"`);
-    return n;
-  }, 128)
+  .option(
+    '--window <n>',
+    "stream to the peer's UDP echo port with at most N frames unanswered (0: unpaced, to the discard port)",
+    (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 4096) throw new InvalidArgumentError(`--window must be an integer from 0 to 4096, got "${v}"`);
+      return n;
+    },
+    128,
+  )
   .option('--nics <kinds>', 'comma-separated NIC kinds of the two guests (venet, virtio-net, virtio-net-packed); default: venet+venet, then venet+virtio-net')
   .action(async (o: { echo: boolean; frames: number; burst: number; size: number; txCompleteEvery: number; nics?: string; window: number }) => {
     if (o.echo) {
@@ -42,7 +47,12 @@ program
       process.exitCode = r.intact && r.received === r.sent ? 0 : 1;
       return;
     }
-    const pairs = o.nics ? [o.nics.split(',').map((s) => s.trim())] : [['venet', 'venet'], ['venet', 'virtio-net']];
+    const pairs = o.nics
+      ? [o.nics.split(',').map((s) => s.trim())]
+      : [
+          ['venet', 'venet'],
+          ['venet', 'virtio-net'],
+        ];
     let ok = true;
     for (const [i, kinds] of pairs.entries()) {
       if (i > 0) console.log('');
@@ -53,8 +63,10 @@ program
 
 program
   .command('serve')
-  .description('one guest with an IPv4 responder (ARP, ICMP echo, UDP echo on port 7) whose NIC backend is a QEMU-compatible socket, a VXLAN tunnel and/or a VDE switch; runs until interrupted, then prints its counters')
-  .requiredOption('--ip <addr/prefix>', 'the guest\'s IPv4 address, e.g. 192.0.2.1/24')
+  .description(
+    'one guest with an IPv4 responder (ARP, ICMP echo, UDP echo on port 7) whose NIC backend is a QEMU-compatible socket, a VXLAN tunnel and/or a VDE switch; runs until interrupted, then prints its counters',
+  )
+  .requiredOption('--ip <addr/prefix>', "the guest's IPv4 address, e.g. 192.0.2.1/24")
   .option('--device <kind>', 'NIC plugin: venet, virtio-net or virtio-net-packed', 'venet')
   .option('--listen <host:port>', 'listen for QEMU -netdev stream/socket (4-byte big-endian length framing)')
   .option('--connect <host:port>', 'connect to a QEMU -netdev stream/socket server')
@@ -63,14 +75,21 @@ program
   .option('--udp <local:remote>', 'UDP on 127.0.0.1, one frame per datagram (QEMU -netdev dgram)')
   .option('--tap <name>', "a TAP interface (IFF_VNET_HDR): the host's own network stack is the peer (needs CAP_NET_ADMIN)")
   .option('--pcap <file>', 'capture every frame to a pcap file')
-  .option('--mac <mac>', 'the NIC\'s MAC address (default: random locally administered)')
+  .option('--mac <mac>', "the NIC's MAC address (default: random locally administered)")
   .option('--mtu <bytes>', 'MTU', positiveInt('--mtu', 65535))
   .option('--exit-after <seconds>', 'stop after this many seconds', positiveInt('--exit-after'))
-  .option('--vxlan <vni@remote[:port]>', 'join VXLAN segment VNI with the remote VTEP (port default 4789: Linux `type vxlan`, Open vSwitch, another vbus serve); repeat for more remotes (floods go to all); with or without a socket option', (v: string, prev: string[] = []) => [...prev, v])
+  .option(
+    '--vxlan <vni@remote[:port]>',
+    'join VXLAN segment VNI with the remote VTEP (port default 4789: Linux `type vxlan`, Open vSwitch, another vbus serve); repeat for more remotes (floods go to all); with or without a socket option',
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
   .option('--vxlan-local <addr:port>', 'where the VXLAN socket binds (default 0.0.0.0:4789)')
   .option('--vxlan-mtu <bytes>', 'MTU of the network under the tunnel (default 1500); the guest MTU defaults to 50 less', positiveInt('--vxlan-mtu', 65535))
   .option('--vde <switch>', 'join a VDE switch (Debian vde2: vde_switch --sock SWITCH) through vde_plug')
-  .option('--ping <addr>', 'once up, ping this IPv4 address from the guest until 3 replies (prints each and a summary); repeat for more', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--ping <addr>', 'once up, ping this IPv4 address from the guest until 3 replies (prints each and a summary); repeat for more', (v: string, prev: string[] = []) => [
+    ...prev,
+    v,
+  ])
   .action(async (o: Parameters<typeof serve>[0]) => {
     try {
       await serve(o);
@@ -82,11 +101,13 @@ program
 
 program
   .command('vhost-user')
-  .description("a vhost-user back end for QEMU's virtio-net (the guest kernel's own driver on our virtqueues) on a switch with a TypeScript guest running the IPv4 responder; runs until interrupted")
+  .description(
+    "a vhost-user back end for QEMU's virtio-net (the guest kernel's own driver on our virtqueues) on a switch with a TypeScript guest running the IPv4 responder; runs until interrupted",
+  )
   .requiredOption('--socket <path>', 'unix socket to listen on (QEMU: -chardev socket,path=PATH)')
   .requiredOption('--ip <addr/prefix>', "the TypeScript guest's IPv4 address, e.g. 192.0.2.1/24")
   .option('--pcap <file>', 'capture every frame on the switch to a pcap file')
-  .option('--mac <mac>', "the MAC QEMU gives the NIC (-device virtio-net-pci,mac=...); the switch admits only frames from it", '52:54:00:12:34:56')
+  .option('--mac <mac>', 'the MAC QEMU gives the NIC (-device virtio-net-pci,mac=...); the switch admits only frames from it', '52:54:00:12:34:56')
   .option('--no-event-idx', 'do not offer VIRTIO_F_EVENT_IDX (to compare notification counts)')
   .action(async (o: { socket: string; ip: string; pcap?: string; mac: string; eventIdx: boolean }) => {
     try {

@@ -8,9 +8,9 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // beside this module when run from source; the compiled dist/ module finds them in ../src/
-const TEMPLATES = [new URL('./templates/new-device/', import.meta.url), new URL('../src/templates/new-device/', import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('./templates/new-device/', import.meta.url));
+const TEMPLATES =
+  [new URL('./templates/new-device/', import.meta.url), new URL('../src/templates/new-device/', import.meta.url)].map((u) => fileURLToPath(u)).find((dir) => existsSync(dir)) ??
+  fileURLToPath(new URL('./templates/new-device/', import.meta.url));
 /** Options of {@link newDevice}. */
 export interface NewDeviceOptions {
   /** Folder to create the package in (default: ./NAME). Must not exist, or be empty. */
@@ -54,7 +54,10 @@ export function newDevice(name: string, options: NewDeviceOptions = {}): { dir: 
     const rel = relative(TEMPLATES, t).replace(/\.tmpl$/, '');
     const out = join(dir, rel);
     mkdirSync(join(out, '..'), { recursive: true });
-    writeFileSync(out, readFileSync(t, 'utf8').replace(pattern, (k) => names[k as keyof typeof names]));
+    writeFileSync(
+      out,
+      readFileSync(t, 'utf8').replace(pattern, (k) => names[k as keyof typeof names]),
+    );
     files.push(rel);
   }
   return { dir, files: files.sort() };

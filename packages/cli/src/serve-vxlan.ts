@@ -26,7 +26,12 @@ export function parseVxlanSpec(text: string): { vni: number; remote: Required<Vx
  * VNI, bound to `--vxlan-local` (default 0.0.0.0:4789), outer MTU `--vxlan-mtu` (default 1500).
  * A guest `--mtu` that does not fit through the tunnel is refused here, naming both options.
  */
-export async function openServeVxlan(specs: string[], local: string | undefined, outerMtu: number | undefined, guestMtu: number | undefined): Promise<{ backend: VxlanBackend; where: string }> {
+export async function openServeVxlan(
+  specs: string[],
+  local: string | undefined,
+  outerMtu: number | undefined,
+  guestMtu: number | undefined,
+): Promise<{ backend: VxlanBackend; where: string }> {
   const parsed = specs.map(parseVxlanSpec);
   const vni = parsed[0]!.vni;
   const other = parsed.find((p) => p.vni !== vni);
@@ -44,10 +49,15 @@ export async function openServeVxlan(specs: string[], local: string | undefined,
   }
   if (guestMtu !== undefined && guestMtu > backend.innerMtu) {
     await backend.close();
-    throw new Error(`--mtu ${guestMtu} does not fit through --vxlan: the inner MTU is the outer MTU (--vxlan-mtu ${outerMtu ?? 1500}) minus ${(outerMtu ?? 1500) - backend.innerMtu}, ${backend.innerMtu}; give --mtu ${backend.innerMtu} or less, or a larger --vxlan-mtu`);
+    throw new Error(
+      `--mtu ${guestMtu} does not fit through --vxlan: the inner MTU is the outer MTU (--vxlan-mtu ${outerMtu ?? 1500}) minus ${(outerMtu ?? 1500) - backend.innerMtu}, ${backend.innerMtu}; give --mtu ${backend.innerMtu} or less, or a larger --vxlan-mtu`,
+    );
   }
   const a = backend.address();
-  const remotes = backend.remotes().map((r) => `${r.host}:${r.port}`).join(', ');
+  const remotes = backend
+    .remotes()
+    .map((r) => `${r.host}:${r.port}`)
+    .join(', ');
   return { backend, where: `vxlan vni ${vni} on ${a.host}:${a.port} to ${remotes}, inner MTU ${backend.innerMtu}` };
 }
 
@@ -56,7 +66,11 @@ export function printVxlanCounters(b: VxlanBackend): void {
   const rows: Array<Array<string | number>> = [['vxlan remote', 'frames in', 'bytes in', 'frames out', 'bytes out', 'drops']];
   for (const r of b.remotes()) {
     const c = r.counters;
-    const drops = Object.entries(c.drops).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
+    const drops =
+      Object.entries(c.drops)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || '0';
     rows.push([`${r.host}:${r.port}`, c.framesIn, c.bytesIn, c.framesOut, c.bytesOut, drops]);
   }
   console.log(table(rows));

@@ -46,7 +46,10 @@ export async function serve(o: ServeOptions): Promise<void> {
   if (!ipm) throw new Error(`--ip must be an IPv4 address with an optional prefix, like 192.0.2.1/24, got "${o.ip}"`);
   const modes = [o.listen, o.connect, o.unix, o.udp, o.tap].filter((x) => x !== undefined).length;
   const tunnels = o.vxlan?.length ?? 0;
-  if (modes > 1 || (modes === 0 && tunnels === 0 && o.vde === undefined)) throw new Error('give exactly one of --listen HOST:PORT, --connect HOST:PORT, --unix PATH, --udp LOCAL_PORT:REMOTE_PORT, --tap NAME, or --vxlan VNI@REMOTE or --vde SWITCH (with or without one of the others)');
+  if (modes > 1 || (modes === 0 && tunnels === 0 && o.vde === undefined))
+    throw new Error(
+      'give exactly one of --listen HOST:PORT, --connect HOST:PORT, --unix PATH, --udp LOCAL_PORT:REMOTE_PORT, --tap NAME, or --vxlan VNI@REMOTE or --vde SWITCH (with or without one of the others)',
+    );
   if (tunnels === 0 && (o.vxlanLocal !== undefined || o.vxlanMtu !== undefined)) throw new Error('--vxlan-local and --vxlan-mtu need --vxlan VNI@REMOTE');
   for (const p of o.ping ?? []) if (!/^\d+\.\d+\.\d+\.\d+$/.test(p)) throw new Error(`--ping must be an IPv4 address, got "${p}"`);
   const vxlan = tunnels > 0 ? await openServeVxlan(o.vxlan!, o.vxlanLocal, o.vxlanMtu, o.mtu) : undefined;
@@ -117,13 +120,22 @@ export async function serve(o: ServeOptions): Promise<void> {
   const rows: Array<Array<string | number>> = [['queue', 'frames', 'bytes', 'drops', 'kicks', 'interrupts', 'suppressed']];
   for (const [q, v] of Object.entries(c)) if (typeof v === 'object') rows.push([q, v.frames ?? 0, v.bytes ?? 0, v.drops ?? 0, v.kicks ?? 0, v.interrupts ?? 0, v.suppressed ?? 0]);
   console.log(table(rows));
-  console.log(`responder: ${Object.entries(responder.counters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `responder: ${Object.entries(responder.counters)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   if (vxlan) printVxlanCounters(vxlan.backend);
   pinging?.stop();
   cable?.disconnect();
   tunnel?.disconnect();
   vdeCable?.disconnect();
-  if (vde) console.log(`vde: ${Object.entries(vde.counters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (vde)
+    console.log(
+      `vde: ${Object.entries(vde.counters)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   await conn.close();
   await sw.close();
   await socket?.close();

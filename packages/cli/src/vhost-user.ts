@@ -48,7 +48,12 @@ export async function startVhostUser(o: VhostUserOptions): Promise<VhostUserServ
   if (!ipm) throw new Error(`--ip must be an IPv4 address with an optional prefix, like 192.0.2.1/24, got "${o.ip}"`);
   const pcap = o.pcap ? PcapFile.open(o.pcap) : undefined;
   const sw = new LearningSwitch({ name: 'vhost-user', capture: pcap?.sink });
-  const server = new VhostUserServer({ socket: o.socket, device: { backend: sw, mac: parseMacOption('--mac', o.mac ?? QEMU_DEFAULT_MAC) }, maskFeatures: o.noEventIdx ? 1n << 29n : 0n, log: o.log });
+  const server = new VhostUserServer({
+    socket: o.socket,
+    device: { backend: sw, mac: parseMacOption('--mac', o.mac ?? QEMU_DEFAULT_MAC) },
+    maskFeatures: o.noEventIdx ? 1n << 29n : 0n,
+    log: o.log,
+  });
   const { modules, nics } = await nicPlugins();
   const { vbus } = createVbus({ modules });
   const bus = vbus.createBus('vhost-user');
@@ -83,7 +88,9 @@ export async function vhostUser(o: VhostUserOptions): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   const t = s.server.transitions();
-  console.log(`sessions ${s.server.sessions}; kicks ${t.kicks} (wakeups ${t.kickWakeups}); calls ${t.calls} (coalesced into an unread one ${t.callsCoalesced}, no call fd ${t.callsSuppressed})`);
+  console.log(
+    `sessions ${s.server.sessions}; kicks ${t.kicks} (wakeups ${t.kickWakeups}); calls ${t.calls} (coalesced into an unread one ${t.callsCoalesced}, no call fd ${t.callsSuppressed})`,
+  );
   console.log(`device: ${JSON.stringify(s.server.device.counters())}`);
   await s.close();
 }

@@ -7,7 +7,15 @@ export { checkConfigKeys } from './common/config-keys.js';
 export * from './common/memory/guest-memory.js';
 export { RegionMemory } from './common/memory/region-memory.js';
 export { FlatMemory } from './common/memory/flat-memory.js';
-export { REGION_ALIGN, checkEmbedderMemory, memoryOfRegions, type EmbedderMemory, type RegionSpec, type CheckedEmbedderMemory, type RegionListLimits } from './common/memory/embedder-memory.js';
+export {
+  REGION_ALIGN,
+  checkEmbedderMemory,
+  memoryOfRegions,
+  type EmbedderMemory,
+  type RegionSpec,
+  type CheckedEmbedderMemory,
+  type RegionListLimits,
+} from './common/memory/embedder-memory.js';
 export { GuestAllocator } from './common/memory/allocator.js';
 /** Little-endian (and network-order) integer access to byte arrays: the one module every layout reads and writes through. */
 export * as le from './common/memory/le.js';

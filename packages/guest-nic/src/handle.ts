@@ -17,7 +17,11 @@ export class NicGuestHandle {
   /** Start the guest; with `memory`, its NIC's rings and buffers live in the embedder's regions (default: 32 MiB of its own). */
   static async spawn(connector: WorkerConnector, options: { device: string; kind: string; ip: string; memory?: EmbedderMemory }): Promise<NicGuestHandle> {
     const { memory, ...data } = options;
-    const g = connector.spawn(new URL(`./worker${MODULE_EXT}`, import.meta.url), { name: `guest-${options.device}`, memory, workerData: { ...data, hostMemory: memory !== undefined } });
+    const g = connector.spawn(new URL(`./worker${MODULE_EXT}`, import.meta.url), {
+      name: `guest-${options.device}`,
+      memory,
+      workerData: { ...data, hostMemory: memory !== undefined },
+    });
     const ready = await nextMessage(g.worker, 'ready');
     return new NicGuestHandle(g.worker, g.exited, ready.mac as number[]);
   }

@@ -37,7 +37,9 @@ export function buildNative({ force = false, quiet = true } = {}) {
     if (existsSync('/usr/include/node/node_api.h') && existsSync('/usr/include/node/common.gypi')) args.push('--nodedir=/usr');
     const r = spawnSync(process.execPath, args, { cwd: work, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
     if (r.status !== 0) {
-      throw new Error(`building the vbus native addon failed (node-gyp exit ${r.status ?? r.signal}); needs g++, make and python3:\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ?? ''}`);
+      throw new Error(
+        `building the vbus native addon failed (node-gyp exit ${r.status ?? r.signal}); needs g++, make and python3:\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ?? ''}`,
+      );
     }
     mkdirSync(dirname(ADDON_PATH), { recursive: true });
     const tmp = `${ADDON_PATH}.${process.pid}.tmp`;

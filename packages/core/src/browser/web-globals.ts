@@ -42,7 +42,11 @@ const web = globalThis as unknown as WebGlobals;
  */
 export function webPlatform(what: string): { Worker: NonNullable<WebGlobals['Worker']>; MessageChannel: NonNullable<WebGlobals['MessageChannel']> } {
   if (typeof web.SharedArrayBuffer !== 'function' || web.crossOriginIsolated === false)
-    throw new ConfigError('crossOriginIsolated', web.crossOriginIsolated, `${what} needs SharedArrayBuffer: serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp`);
+    throw new ConfigError(
+      'crossOriginIsolated',
+      web.crossOriginIsolated,
+      `${what} needs SharedArrayBuffer: serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp`,
+    );
   if (web.MessageChannel === undefined) throw new ConfigError('MessageChannel', undefined, `${what} needs MessageChannel`);
   if (web.Worker === undefined) throw new ConfigError('Worker', undefined, `${what} needs Web Workers (new Worker)`);
   return { Worker: web.Worker, MessageChannel: web.MessageChannel };

@@ -57,7 +57,10 @@ export class WebWorkerConnector extends EventEmitter<WebWorkerConnectorEvents> {
 
   /** Limits, and per live guest its connections, memory and refusal counts. */
   introspect(): { limits: ConnectorLimits; guests: Array<{ name: string; connections: number; memoryBytes: number; refused: GuestRefusals }> } {
-    return { limits: this.limits, guests: [...this.sessions].map((g) => ({ name: g.name, connections: g.connections.size, memoryBytes: g.memoryBytes(), refused: { ...g.refused } })) };
+    return {
+      limits: this.limits,
+      guests: [...this.sessions].map((g) => ({ name: g.name, connections: g.connections.size, memoryBytes: g.memoryBytes(), refused: { ...g.refused } })),
+    };
   }
 
   /**

@@ -37,7 +37,11 @@ export interface WebWorkerGuestRuntime {
  */
 export async function connectWebWorkerGuest(options: WebWorkerGuestOptions = {}): Promise<WebWorkerGuestRuntime> {
   if (typeof SharedArrayBuffer !== 'function')
-    throw new ConfigError('crossOriginIsolated', false, 'connectWebWorkerGuest needs SharedArrayBuffer: the page must be cross-origin isolated (COOP same-origin, COEP require-corp)');
+    throw new ConfigError(
+      'crossOriginIsolated',
+      false,
+      'connectWebWorkerGuest needs SharedArrayBuffer: the page must be cross-origin isolated (COOP same-origin, COEP require-corp)',
+    );
   const pollBudgetUs = options.pollBudgetUs ?? 0;
   if (!Number.isFinite(pollBudgetUs) || pollBudgetUs < 0 || pollBudgetUs > 1_000_000)
     throw new ConfigError('pollBudgetUs', pollBudgetUs, 'must be a number of microseconds in [0, 1000000]');

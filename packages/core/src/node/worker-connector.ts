@@ -127,4 +127,3 @@ export class WorkerConnector extends EventEmitter<WorkerConnectorEvents> {
     return { name, worker, exited, connections: () => session.connections.size, memoryBytes: () => session.memoryBytes(), refused: () => ({ ...session.refused }) };
   }
 }
-

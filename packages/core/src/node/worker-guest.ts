@@ -122,13 +122,15 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
 /** The host gave the memory at spawn: options that would choose another are an error, not ignored. */
 function refuseOwnMemory(options: WorkerGuestOptions): void {
   for (const k of ['memory', 'memoryBytes', 'baseAddress'] as const)
-    if (options[k] !== undefined) throw new ConfigError(k, typeof options[k] === 'object' ? '[object]' : options[k], 'must not be given: the host gave this guest its memory at spawn');
+    if (options[k] !== undefined)
+      throw new ConfigError(k, typeof options[k] === 'object' ? '[object]' : options[k], 'must not be given: the host gave this guest its memory at spawn');
 }
 
 /** The guest's memory when the host gave none: the embedder's from `options.memory`, or a fresh region. */
 function ownMemory(options: WorkerGuestOptions): CheckedEmbedderMemory {
   if (options.memory !== undefined) {
-    for (const k of ['memoryBytes', 'baseAddress'] as const) if (options[k] !== undefined) throw new ConfigError(k, options[k], 'must not be given with memory (the embedder chose the regions)');
+    for (const k of ['memoryBytes', 'baseAddress'] as const)
+      if (options[k] !== undefined) throw new ConfigError(k, options[k], 'must not be given with memory (the embedder chose the regions)');
     return checkEmbedderMemory(options.memory, DEFAULT_CONNECTOR_LIMITS, 'memory');
   }
   const bytes = options.memoryBytes ?? 4 << 20;

@@ -3,12 +3,4 @@
  * including hostile ones).
  * @module @vbus/core/testing
  */
-export {
-  IoqMockDriver,
-  type IoqMockDriverOptions,
-  type MockBuffer,
-  type IoqHeaderField,
-  type IoqIndexField,
-  type IoqDescField,
-  type SignalField,
-} from './ioq-mock-driver.js';
+export { IoqMockDriver, type IoqMockDriverOptions, type MockBuffer, type IoqHeaderField, type IoqIndexField, type IoqDescField, type SignalField } from './ioq-mock-driver.js';

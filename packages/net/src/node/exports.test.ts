@@ -48,12 +48,33 @@ describe('public exports', () => {
   });
 
   it('packet codec', () => {
-    for (const name of ['internetChecksum', 'buildIcmpEchoFrame', 'parseIcmpEchoFrame', 'buildArpFrame', 'parseArpFrame', 'buildUdpFrame', 'parseUdpFrame', 'parseIpv4', 'parseMac']) {
+    for (const name of [
+      'internetChecksum',
+      'buildIcmpEchoFrame',
+      'parseIcmpEchoFrame',
+      'buildArpFrame',
+      'parseArpFrame',
+      'buildUdpFrame',
+      'parseUdpFrame',
+      'parseIpv4',
+      'parseMac',
+    ]) {
       expect(packet, name).toHaveProperty(name);
     }
   });
 
   it('node', () => {
-    expect(Object.keys(node).sort()).toEqual(['PcapFile', 'QemuDgramBackend', 'QemuStreamBackend', 'VdePlugBackend', 'VxlanBackend', 'netNodeModule', 'qemuDgramFactory', 'qemuStreamFactory', 'vdeFactory', 'vxlanFactory']);
+    expect(Object.keys(node).sort()).toEqual([
+      'PcapFile',
+      'QemuDgramBackend',
+      'QemuStreamBackend',
+      'VdePlugBackend',
+      'VxlanBackend',
+      'netNodeModule',
+      'qemuDgramFactory',
+      'qemuStreamFactory',
+      'vdeFactory',
+      'vxlanFactory',
+    ]);
   });
 });

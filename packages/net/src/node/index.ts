@@ -1,20 +1,8 @@
 /** Node-specific network backends: QEMU stream and datagram sockets, VXLAN, VDE (through vde_plug), pcap files.
  * @module @vbus/net/node
  */
-export {
-  QemuStreamBackend,
-  type StreamAddress,
-  type QemuStreamOptions,
-  type QemuStreamCounters,
-  type QemuStreamEvents,
-} from './qemu-stream-backend.js';
-export {
-  QemuDgramBackend,
-  type DgramAddress,
-  type QemuDgramOptions,
-  type QemuDgramCounters,
-  type QemuDgramEvents,
-} from './qemu-dgram-backend.js';
+export { QemuStreamBackend, type StreamAddress, type QemuStreamOptions, type QemuStreamCounters, type QemuStreamEvents } from './qemu-stream-backend.js';
+export { QemuDgramBackend, type DgramAddress, type QemuDgramOptions, type QemuDgramCounters, type QemuDgramEvents } from './qemu-dgram-backend.js';
 export { PcapFile, type PcapFileOptions } from './pcap-file.js';
 export { VxlanBackend, type VxlanEvents } from './vxlan-backend.js';
 export type { VxlanAddress, VxlanOptions } from './vxlan-options.js';

@@ -4,5 +4,6 @@ import { qemuDgramFactory, qemuStreamFactory, vdeFactory, vxlanFactory } from '.
 
 /** The Node backend kinds: `"qemu-stream"`, `"qemu-dgram"`, `"vxlan"`, `"vde"` (load with `netModule`). */
 export const netNodeModule = new ContainerModule((options) => {
-  for (const f of [qemuStreamFactory, qemuDgramFactory, vxlanFactory, vdeFactory]) options.bind<NetBackendFactory<object>>(NetBackendFactory).toConstantValue(f as NetBackendFactory<object>);
+  for (const f of [qemuStreamFactory, qemuDgramFactory, vxlanFactory, vdeFactory])
+    options.bind<NetBackendFactory<object>>(NetBackendFactory).toConstantValue(f as NetBackendFactory<object>);
 });

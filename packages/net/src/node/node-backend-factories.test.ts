@@ -10,7 +10,12 @@ describe('the Node backend kinds in the registry', () => {
   const registry = (): NetBackendRegistry => createVbus({ modules: [netModule, netNodeModule] }).container.get(NetBackendRegistry);
 
   it('lists the socket kinds beside the common ones', () => {
-    expect(registry().kinds().map((k) => k.kind).sort()).toEqual(['loopback', 'qemu-dgram', 'qemu-stream', 'switch', 'vde', 'vxlan']);
+    expect(
+      registry()
+        .kinds()
+        .map((k) => k.kind)
+        .sort(),
+    ).toEqual(['loopback', 'qemu-dgram', 'qemu-stream', 'switch', 'vde', 'vxlan']);
   });
 
   it('makes a qemu-dgram and a listening qemu-stream backend on loopback by name', async () => {

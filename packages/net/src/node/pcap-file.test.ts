@@ -47,9 +47,7 @@ describe('pcap file read back by tshark', () => {
       const ipB = parseIpv4('192.0.2.11');
       const sizes = [0, 56, 1472];
       for (const size of sizes) {
-        a.deliver(
-          buildIcmpEchoFrame({ srcMac: macA, dstMac: macB, srcIp: ipA, dstIp: ipB, type: ICMP_ECHO_REQUEST, id: 1, seq: size, data: new Uint8Array(size) }),
-        );
+        a.deliver(buildIcmpEchoFrame({ srcMac: macA, dstMac: macB, srcIp: ipA, dstIp: ipB, type: ICMP_ECHO_REQUEST, id: 1, seq: size, data: new Uint8Array(size) }));
       }
       a.deliver(buildIcmpEchoFrame({ srcMac: macB, dstMac: macA, srcIp: ipB, dstIp: ipA, type: ICMP_ECHO_REPLY, id: 1, seq: 9, data: new Uint8Array(8) }));
       // An offloaded TCP super-frame is recorded as the segments a wire would carry.
@@ -82,10 +80,14 @@ describe('pcap file read back by tshark', () => {
         ['1461', '1460'],
         ['2921', '80'],
       ]);
-      const verified = execFileSync('tshark', ['-r', path, '-o', 'tcp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE', '-Y', 'tcp.checksum.status == 1 && ip.checksum.status == 1'], {
-        encoding: 'utf8',
-        env: { ...process.env, HOME: tmpdir() },
-      });
+      const verified = execFileSync(
+        'tshark',
+        ['-r', path, '-o', 'tcp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE', '-Y', 'tcp.checksum.status == 1 && ip.checksum.status == 1'],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, HOME: tmpdir() },
+        },
+      );
       expect(verified.trim().split('\n').length).toBe(3);
     } finally {
       rmSync(dir, { recursive: true, force: true });

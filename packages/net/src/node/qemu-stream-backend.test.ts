@@ -50,8 +50,7 @@ async function dial(address: StreamAddress): Promise<StreamPeer> {
   return new StreamPeer(socket);
 }
 
-const arpRequest = () =>
-  buildArpFrame({ op: ARP_OP_REQUEST, senderMac: peerMac, senderIp: peerIp, targetMac: new Uint8Array(6), targetIp: parseIpv4('192.0.2.2') });
+const arpRequest = () => buildArpFrame({ op: ARP_OP_REQUEST, senderMac: peerMac, senderIp: peerIp, targetMac: new Uint8Array(6), targetIp: parseIpv4('192.0.2.2') });
 const echoRequest = (size: number, seq: number) =>
   buildIcmpEchoFrame({
     srcMac: peerMac,

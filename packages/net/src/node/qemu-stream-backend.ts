@@ -1,11 +1,7 @@
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { ConfigError, systemClock, type Clock } from '@vbus/core';
 import { NetError } from '../common/backend/net-error.js';
-import {
-  QEMU_STREAM_MAX_FRAME,
-  QEMU_STREAM_PREFIX_LEN,
-  StreamDeframer,
-} from '../common/backend/stream-framing.js';
+import { QEMU_STREAM_MAX_FRAME, QEMU_STREAM_PREFIX_LEN, StreamDeframer } from '../common/backend/stream-framing.js';
 import { SocketBackendBase, type SocketBackendCounters } from './socket-backend-base.js';
 
 /** Where a stream socket listens or connects: TCP `{ host, port }` or a unix socket `{ path }`. */
@@ -248,10 +244,7 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
       if (bad !== undefined) {
         broken = true;
         this.counters.badLength++;
-        this.emit(
-          'error',
-          new NetError(this.name, 'frame-length', bad, `peer ${peer} sent a frame length of ${bad}; must be 1..${this.maxFrame}, connection closed`),
-        );
+        this.emit('error', new NetError(this.name, 'frame-length', bad, `peer ${peer} sent a frame length of ${bad}; must be 1..${this.maxFrame}, connection closed`));
         s.destroy();
       }
     });

@@ -25,10 +25,7 @@ export function newSocketBackendCounters(): SocketBackendCounters {
  * What the QEMU socket backends share: one attached NIC, frames from the peer counted and handed
  * to it, frames to the peer completed in software (offload) and then sent by {@link send}.
  */
-export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTypes, Counters extends SocketBackendCounters>
-  extends EventEmitter<Events>
-  implements NetBackend
-{
+export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTypes, Counters extends SocketBackendCounters> extends EventEmitter<Events> implements NetBackend {
   abstract readonly kind: string;
   abstract readonly name: string;
   abstract readonly counters: Counters;

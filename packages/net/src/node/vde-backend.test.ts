@@ -78,7 +78,8 @@ describe('VdePlugBackend', () => {
 
   it('a plug that sends a length above 1521 is abandoned with a frame-length error; runts are counted', async () => {
     // a stand-in for vde_plug: one 10-byte runt, one good 60-byte frame, then length 0x1000
-    const script = 'const f=Buffer.alloc(62);f[1]=60;f.fill(0xff,2,8);process.stdout.write(Buffer.concat([Buffer.from([0,10]),Buffer.alloc(10),f,Buffer.from([0x10,0,1,2,3])]));setTimeout(()=>{},60000)';
+    const script =
+      'const f=Buffer.alloc(62);f[1]=60;f.fill(0xff,2,8);process.stdout.write(Buffer.concat([Buffer.from([0,10]),Buffer.alloc(10),f,Buffer.from([0x10,0,1,2,3])]));setTimeout(()=>{},60000)';
     const b = await VdePlugBackend.open({ socket: 'fake', command: process.execPath, args: ['-e', script] });
     cleanups.push(() => b.close());
     const got: number[] = [];

@@ -12,7 +12,9 @@ const cleanups: Cleanup[] = [];
 afterEach(() => runCleanups(cleanups));
 
 /** A remote VTEP written by hand: it frames with literal header bytes, not with our codec. */
-async function handVtep(vni: number): Promise<{ sock: Socket; port: number; inner: FrameQueue; raw: Uint8Array[]; sendTo: (port: number, bytes: Uint8Array) => void; encap: (frame: Uint8Array) => Uint8Array }> {
+async function handVtep(
+  vni: number,
+): Promise<{ sock: Socket; port: number; inner: FrameQueue; raw: Uint8Array[]; sendTo: (port: number, bytes: Uint8Array) => void; encap: (frame: Uint8Array) => Uint8Array }> {
   const sock = createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => sock.close(() => r())));
@@ -71,7 +73,12 @@ describe('VxlanBackend', () => {
   it('refuses hostile datagrams before reading them, counting each by reason and remote; nothing reaches the guest', async () => {
     const peer = await handVtep(42);
     const stranger = await handVtep(42);
-    const b = await open({ remotes: [{ host: '127.0.0.1', port: peer.port }, { host: '127.0.0.2', port: 4789 }] });
+    const b = await open({
+      remotes: [
+        { host: '127.0.0.1', port: peer.port },
+        { host: '127.0.0.2', port: 4789 },
+      ],
+    });
     const { port } = attachResponder(b, 'g');
     const to = b.address().port;
     const good = peer.encap(arpRequest);
@@ -111,13 +118,21 @@ describe('VxlanBackend', () => {
     let t = 0;
     const p1 = await handVtep(42);
     const p2 = await handVtep(42);
-    const b = await open({ remotes: [{ host: '127.0.0.1', port: p1.port }, { host: '127.0.0.1', port: p2.port }], ageMs: 1000, clock: { now: () => t } });
+    const b = await open({
+      remotes: [
+        { host: '127.0.0.1', port: p1.port },
+        { host: '127.0.0.1', port: p2.port },
+      ],
+      ageMs: 1000,
+      clock: { now: () => t },
+    });
     const sw = new LearningSwitch();
     connectBackends(sw, b, { name: 'vxlan' });
     const local = new FrameQueue();
     const lp = sw.attach({ name: 'local', mac: guestMac }, { deliver: (f) => (local.push(f.slice()), true) });
     const remoteMac = parseMac('02:00:00:00:00:77');
-    const toRemote = (tag: number): Uint8Array => buildUdpFrame({ srcMac: guestMac, dstMac: remoteMac, srcIp: guestIp, dstIp: peerIp, srcPort: 1, dstPort: 9, data: new Uint8Array([tag]) });
+    const toRemote = (tag: number): Uint8Array =>
+      buildUdpFrame({ srcMac: guestMac, dstMac: remoteMac, srcIp: guestIp, dstIp: peerIp, srcPort: 1, dstPort: 9, data: new Uint8Array([tag]) });
     lp.deliver(toRemote(1)); // unknown: both
     await p1.inner.next();
     await p2.inner.next();

@@ -81,7 +81,8 @@ export function checkVxlanOptions(options: VxlanOptions): CheckedVxlanOptions {
     throw new ConfigError('outerMtu', outerMtu, `must be an integer ${overhead + 68}..65535 (the inner MTU, outer minus ${overhead}, must be at least 68)`);
   }
   if (options.ageMs !== undefined && !(Number.isFinite(options.ageMs) && options.ageMs > 0)) throw new ConfigError('ageMs', options.ageMs, 'must be a positive number of ms');
-  if (options.maxEntries !== undefined && !(Number.isInteger(options.maxEntries) && options.maxEntries >= 0)) throw new ConfigError('maxEntries', options.maxEntries, 'must be an integer >= 0');
+  if (options.maxEntries !== undefined && !(Number.isInteger(options.maxEntries) && options.maxEntries >= 0))
+    throw new ConfigError('maxEntries', options.maxEntries, 'must be an integer >= 0');
   const mq = options.maxQueuedDatagrams;
   if (mq !== undefined && !(Number.isInteger(mq) && mq > 0)) throw new ConfigError('maxQueuedDatagrams', mq, 'must be a positive integer');
   return { remotes, v6, localHost, localPort, innerMtu: outerMtu - overhead };
@@ -98,6 +99,7 @@ function checkHost(option: string, host: unknown): string {
 }
 
 function checkPort(option: string, port: unknown, zeroOk: boolean): number {
-  if (!Number.isInteger(port) || (port as number) < (zeroOk ? 0 : 1) || (port as number) > 65535) throw new ConfigError(option, port, `must be an integer ${zeroOk ? 0 : 1}..65535`);
+  if (!Number.isInteger(port) || (port as number) < (zeroOk ? 0 : 1) || (port as number) > 65535)
+    throw new ConfigError(option, port, `must be an integer ${zeroOk ? 0 : 1}..65535`);
   return port as number;
 }

@@ -147,7 +147,8 @@ export function parseHeader(bytes: Uint8Array): VhostUserHeader {
   const request = dv.getUint32(0, true);
   const flags = dv.getUint32(4, true);
   const size = dv.getUint32(8, true);
-  if ((flags & VHOST_USER_VERSION_MASK) !== VHOST_USER_VERSION) throw new VhostUserError(request, `version ${flags & VHOST_USER_VERSION_MASK} in flags 0x${flags.toString(16)}; only version 1 exists`);
+  if ((flags & VHOST_USER_VERSION_MASK) !== VHOST_USER_VERSION)
+    throw new VhostUserError(request, `version ${flags & VHOST_USER_VERSION_MASK} in flags 0x${flags.toString(16)}; only version 1 exists`);
   if ((flags & ~VHOST_USER_KNOWN_FLAGS) !== 0) throw new VhostUserError(request, `unknown flags 0x${(flags & ~VHOST_USER_KNOWN_FLAGS).toString(16)}`);
   if ((flags & VHOST_USER_REPLY_MASK) !== 0) throw new VhostUserError(request, 'a front-end message must not have the REPLY flag');
   if (size > VHOST_USER_MAX_PAYLOAD) throw new VhostUserError(request, `payload size ${size} exceeds ${VHOST_USER_MAX_PAYLOAD}`);

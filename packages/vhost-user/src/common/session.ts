@@ -210,7 +210,8 @@ export class VhostUserSession {
       }
       case 'fd': {
         const v = this.vring(request, m.index);
-        if (m.noFd ? fds.length !== 0 : fds.length !== 1) throw new VhostUserError(request, `queue ${m.index}: ${m.noFd ? 'the no-fd flag is set but' : 'expects exactly one fd, but'} ${fds.length} fds came`);
+        if (m.noFd ? fds.length !== 0 : fds.length !== 1)
+          throw new VhostUserError(request, `queue ${m.index}: ${m.noFd ? 'the no-fd flag is set but' : 'expects exactly one fd, but'} ${fds.length} fds came`);
         const fd = m.noFd ? null : fds.pop()!;
         if (request === R.SET_VRING_KICK) {
           if (fd === null) throw new VhostUserError(request, `queue ${m.index}: polling mode (no kick fd) is not supported`);

@@ -76,7 +76,10 @@ describe('native addon', () => {
     new Uint8Array(a)[100] = 42;
     expect(new Uint8Array(b)[100]).toBe(42);
     const cells = new Int32Array(b, 0, 4);
-    const w = new Worker('const { workerData } = require("node:worker_threads"); const c = new Int32Array(workerData, 0, 4); Atomics.store(c, 1, 99); Atomics.notify(c, 1);', { eval: true, workerData: a });
+    const w = new Worker('const { workerData } = require("node:worker_threads"); const c = new Int32Array(workerData, 0, 4); Atomics.store(c, 1, 99); Atomics.notify(c, 1);', {
+      eval: true,
+      workerData: a,
+    });
     await new Promise((r) => w.once('exit', r));
     expect(Atomics.load(cells, 1)).toBe(99);
   });

@@ -66,33 +66,45 @@ describe('vhost-user server: hostile front ends get a clear error and a closed c
   const bad: Array<[string, () => { bytes: Uint8Array; fds?: number[] }, RegExp]> = [
     ['a header of version 2', () => ({ bytes: encodeRequest(R.GET_FEATURES, undefined, 0x2) }), /version 2 in flags 0x2; only version 1 exists/],
     ['a reply flag on a request', () => ({ bytes: encodeRequest(R.SET_OWNER, undefined, 0x5) }), /must not have the REPLY flag/],
-    ['a payload size of 1 MB (refused before reading it)', () => {
-      const b = encodeRequest(R.SET_FEATURES, u64Payload(0));
-      new DataView(b.buffer).setUint32(8, 1 << 20, true);
-      return { bytes: b.subarray(0, VHOST_USER_HDR_SIZE) };
-    }, /payload size 1048576 exceeds 4096/],
+    [
+      'a payload size of 1 MB (refused before reading it)',
+      () => {
+        const b = encodeRequest(R.SET_FEATURES, u64Payload(0));
+        new DataView(b.buffer).setUint32(8, 1 << 20, true);
+        return { bytes: b.subarray(0, VHOST_USER_HDR_SIZE) };
+      },
+      /payload size 1048576 exceeds 4096/,
+    ],
     ['SET_FEATURES with 4 payload bytes', () => ({ bytes: encodeRequest(R.SET_FEATURES, new Uint8Array(4)) }), /SET_FEATURES: payload must be 8 bytes, got 4/],
     ['SET_FEATURES with bits never offered', () => ({ bytes: encodeRequest(R.SET_FEATURES, u64Payload(1n << 63n)) }), /include bits not offered \(0x8000000000000000\)/],
     ['SET_VRING_NUM for queue 5', () => ({ bytes: encodeRequest(R.SET_VRING_NUM, statePayload(5, 256)) }), /queue index 5 is not in 0\.\.1/],
     ['SET_VRING_NUM of 300 (not a power of two)', () => ({ bytes: encodeRequest(R.SET_VRING_NUM, statePayload(0, 300)) }), /queue 0 size 300 must be a power of two in 1\.\.1024/],
     ['SET_VRING_KICK without its fd', () => ({ bytes: encodeRequest(R.SET_VRING_KICK, u64Payload(0)) }), /expects exactly one fd, but 0 fds came/],
     ['SET_VRING_CALL with reserved bits', () => ({ bytes: encodeRequest(R.SET_VRING_CALL, u64Payload(0x1000)) }), /reserved bits set in 0x1000/],
-    ['SET_MEM_TABLE with 9 regions', () => {
-      const p = new Uint8Array(8 + 9 * 32);
-      new DataView(p.buffer).setUint32(0, 9, true);
-      return { bytes: encodeRequest(R.SET_MEM_TABLE, p) };
-    }, /region count 9 is not in 1\.\.8/],
-    ['SET_MEM_TABLE whose region is longer than its file', () => {
-      const file = join(dir, 'short-ram');
-      const fd = openSync(file, 'w+');
-      ftruncateSync(fd, 4096);
-      const p = new Uint8Array(8 + 32);
-      const dv = new DataView(p.buffer);
-      dv.setUint32(0, 1, true);
-      dv.setBigUint64(16, 1n << 20n, true); // size 1 MiB
-      dv.setBigUint64(24, 0x7f0000000000n, true);
-      return { bytes: encodeRequest(R.SET_MEM_TABLE, p), fds: [fd] };
-    }, /region 0: cannot map fd: .*shorter than the 1048576 bytes to map/],
+    [
+      'SET_MEM_TABLE with 9 regions',
+      () => {
+        const p = new Uint8Array(8 + 9 * 32);
+        new DataView(p.buffer).setUint32(0, 9, true);
+        return { bytes: encodeRequest(R.SET_MEM_TABLE, p) };
+      },
+      /region count 9 is not in 1\.\.8/,
+    ],
+    [
+      'SET_MEM_TABLE whose region is longer than its file',
+      () => {
+        const file = join(dir, 'short-ram');
+        const fd = openSync(file, 'w+');
+        ftruncateSync(fd, 4096);
+        const p = new Uint8Array(8 + 32);
+        const dv = new DataView(p.buffer);
+        dv.setUint32(0, 1, true);
+        dv.setBigUint64(16, 1n << 20n, true); // size 1 MiB
+        dv.setBigUint64(24, 0x7f0000000000n, true);
+        return { bytes: encodeRequest(R.SET_MEM_TABLE, p), fds: [fd] };
+      },
+      /region 0: cannot map fd: .*shorter than the 1048576 bytes to map/,
+    ],
     ['an unknown request', () => ({ bytes: encodeRequest(99) }), /request 99: is not supported/],
   ];
 

@@ -86,10 +86,7 @@ export class MockDriver<T = number> {
     this.memory = RegionMemory.create(base, length);
     this.allocator = new GuestAllocator(base, length);
     const common = { name: this.name, memory: this.memory, size: this.size, eventIdx: this.eventIdx, indirect: this.indirect, allocator: this.allocator };
-    this.driver =
-      this.kind === 'split'
-        ? SplitQueueDriver.allocate<Pending<T>>({ ...common, startIndex: this.startIndex })
-        : PackedQueueDriver.allocate<Pending<T>>(common);
+    this.driver = this.kind === 'split' ? SplitQueueDriver.allocate<Pending<T>>({ ...common, startIndex: this.startIndex }) : PackedQueueDriver.allocate<Pending<T>>(common);
   }
 
   /** Guest addresses of the split rings (throws for a packed mock). */
@@ -145,7 +142,12 @@ export class MockDriver<T = number> {
     if (u === null) return null;
     const p = u.token;
     const len = u.len;
-    const written = new Uint8Array(Math.min(len, p.writable.reduce((s, seg) => s + seg.len, 0)));
+    const written = new Uint8Array(
+      Math.min(
+        len,
+        p.writable.reduce((s, seg) => s + seg.len, 0),
+      ),
+    );
     let at = 0;
     for (const seg of p.writable) {
       if (at === written.length) break;

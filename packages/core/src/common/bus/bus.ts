@@ -209,4 +209,3 @@ export class Bus extends EventEmitter<BusEvents> {
     return ctx;
   }
 }
-

@@ -65,7 +65,12 @@ export class DeviceEntry {
     this.error = VbusError.is(error) ? error : new BusError(`device ${this.name} failed: ${describeError(error)}`, { cause: error });
     const reason = `device failed: ${this.error.message}`;
     // the embedder hears of it through `device-failed`; the log is for diagnosis (a hostile guest can cause many)
-    this.bus.logger.info(`device ${this.name} on bus ${this.bus.name} failed: ${this.error.message}`, { bus: this.bus.name, device: this.name, code: this.error.code, ...this.error.context });
+    this.bus.logger.info(`device ${this.name} on bus ${this.bus.name} failed: ${this.error.message}`, {
+      bus: this.bus.name,
+      device: this.name,
+      code: this.error.code,
+      ...this.error.context,
+    });
     for (const c of [...this.connections]) {
       try {
         c.hostClose(reason);

@@ -32,7 +32,8 @@ export class SignalRouter {
   /** Register an endpoint; returns its slot. */
   add(signal: ShmSignal): number {
     const slot = this.endpoints.length;
-    if (slot >= MAX_SIGNALS_PER_CONNECTION) throw new BusError(`signal ${signal.name}: a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals (one doorbell word of slot bits)`);
+    if (slot >= MAX_SIGNALS_PER_CONNECTION)
+      throw new BusError(`signal ${signal.name}: a connection carries at most ${MAX_SIGNALS_PER_CONNECTION} signals (one doorbell word of slot bits)`);
     this.set(slot, signal);
     return slot;
   }

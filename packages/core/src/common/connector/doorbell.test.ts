@@ -8,7 +8,17 @@ describe('serveDoorbell', () => {
     const router = new SignalRouter(() => {});
     Atomics.or(cells, DOORBELL_TO_HOST, 1 << DOORBELL_CONTROL_BIT);
     const errors: unknown[] = [];
-    const served = serveDoorbell(cells, DOORBELL_TO_HOST, router, () => false, () => { throw new Error('control threw'); }, 0, (e) => errors.push(e));
+    const served = serveDoorbell(
+      cells,
+      DOORBELL_TO_HOST,
+      router,
+      () => false,
+      () => {
+        throw new Error('control threw');
+      },
+      0,
+      (e) => errors.push(e),
+    );
     await expect(served).resolves.toBeUndefined();
     expect(errors).toHaveLength(1);
   });
@@ -25,10 +35,16 @@ describe('serveDoorbell', () => {
     };
     ring();
     // the "peer" rings again from inside every drain, so Atomics.waitAsync never sleeps
-    const served = serveDoorbell(cells, DOORBELL_TO_HOST, router, () => stop, () => {
-      drains++;
-      ring();
-    });
+    const served = serveDoorbell(
+      cells,
+      DOORBELL_TO_HOST,
+      router,
+      () => stop,
+      () => {
+        drains++;
+        ring();
+      },
+    );
     // before the bound, this timer never fired: the server looped synchronously for ever
     await new Promise((r) => setTimeout(r, 10));
     stop = true;

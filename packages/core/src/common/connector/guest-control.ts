@@ -126,10 +126,18 @@ export class GuestControl {
     const entry: GuestControlConnection = { guest, cells, stop: false };
     this.connections.set(connId, entry);
     if (!blocking)
-      void serveDoorbell(cells, DOORBELL_TO_GUEST, guest.router, () => entry.stop, this.options.drainPort, this.options.pollBudgetUs, (error) => {
-        entry.stop = true;
-        guest.closedBy(`doorbell server stopped: ${error instanceof Error ? error.message : String(error)}`);
-      });
+      void serveDoorbell(
+        cells,
+        DOORBELL_TO_GUEST,
+        guest.router,
+        () => entry.stop,
+        this.options.drainPort,
+        this.options.pollBudgetUs,
+        (error) => {
+          entry.stop = true;
+          guest.closedBy(`doorbell server stopped: ${error instanceof Error ? error.message : String(error)}`);
+        },
+      );
     return guest;
   }
 }

@@ -86,7 +86,12 @@ export class GuestSession {
     } catch (e) {
       if (m.t !== 'reply' || !m.ok) return;
       try {
-        this.port.postMessage({ t: 'reply', req: m.req, ok: false, error: { name: 'BusError', code: 'bus', message: `reply to request ${m.req} could not be sent: ${describe(e)}` } } satisfies HostToGuest);
+        this.port.postMessage({
+          t: 'reply',
+          req: m.req,
+          ok: false,
+          error: { name: 'BusError', code: 'bus', message: `reply to request ${m.req} could not be sent: ${describe(e)}` },
+        } satisfies HostToGuest);
       } catch {
         /* the port is gone */
       }
@@ -198,8 +203,14 @@ export class GuestSession {
     });
     const entry: Connection = { host, doorbell: cells, stop: false };
     this.connections.set(host.id, entry);
-    void serveDoorbell(cells, DOORBELL_TO_HOST, host.router, () => entry.stop, undefined, this.pollBudgetUs, (error) =>
-      host.hostClose(`doorbell server of ${device} stopped: ${describe(error)}`),
+    void serveDoorbell(
+      cells,
+      DOORBELL_TO_HOST,
+      host.router,
+      () => entry.stop,
+      undefined,
+      this.pollBudgetUs,
+      (error) => host.hostClose(`doorbell server of ${device} stopped: ${describe(error)}`),
     );
     const info = this.bus.devices().find((d) => d.name === device)!;
     return { conn: host.id, device: info, doorbell: cells.buffer as SharedArrayBuffer };

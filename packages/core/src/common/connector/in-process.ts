@@ -143,7 +143,12 @@ export class InProcessConnector {
 export class SimulatedConnector extends InProcessConnector {
   /** One line per signal delivered. */
   readonly trace: string[] = [];
-  constructor(bus: Bus, memory: GuestMemory, readonly scheduler: VirtualTimeScheduler, guest = 'simulated') {
+  constructor(
+    bus: Bus,
+    memory: GuestMemory,
+    readonly scheduler: VirtualTimeScheduler,
+    guest = 'simulated',
+  ) {
     super(bus, memory, {
       guest,
       scheduler,

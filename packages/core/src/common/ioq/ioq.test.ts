@@ -249,7 +249,7 @@ describe('IoqMockDriver with a south device', () => {
     let served = 0;
     const dev = south.iterator(IoqIndex.Inuse, IOQ_ITER_AUTOUPDATE);
     south.signal.handler = () => {
-      for (dev.seek(IoqSeek.Head); dev.owned; ) {
+      for (dev.seek(IoqSeek.Head); dev.owned;) {
         const bytes = d.memory.view(dev.ptr, dev.len);
         bytes.reverse();
         dev.len = bytes.length - 1; // the device reports what it used
@@ -532,9 +532,24 @@ describe('IOQ against hostile ring contents', () => {
   it('a well-formed ring turned hostile mid-run: pokes of indices, full, sown and lengths give only RingErrors', () => {
     const field = fc.constantFrom('head' as const, 'tail' as const, 'full' as const);
     const poke = fc.oneof(
-      fc.record({ kind: fc.constant('index' as const), index: fc.constantFrom(IoqIndex.Valid, IoqIndex.Inuse), field, value: fc.oneof(fc.nat(8), fc.integer({ min: 0, max: 0xffffffff })) }),
-      fc.record({ kind: fc.constant('desc' as const), slot: fc.nat(3), field: fc.constantFrom('sown' as const, 'valid' as const, 'len' as const, 'ptr' as const), value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
-      fc.record({ kind: fc.constant('signal' as const), side: fc.constantFrom(Side.North, Side.South), field: fc.constantFrom('enabled' as const, 'pending' as const, 'dirty' as const), value: fc.integer({ min: 0, max: 0xffffffff }) }),
+      fc.record({
+        kind: fc.constant('index' as const),
+        index: fc.constantFrom(IoqIndex.Valid, IoqIndex.Inuse),
+        field,
+        value: fc.oneof(fc.nat(8), fc.integer({ min: 0, max: 0xffffffff })),
+      }),
+      fc.record({
+        kind: fc.constant('desc' as const),
+        slot: fc.nat(3),
+        field: fc.constantFrom('sown' as const, 'valid' as const, 'len' as const, 'ptr' as const),
+        value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      }),
+      fc.record({
+        kind: fc.constant('signal' as const),
+        side: fc.constantFrom(Side.North, Side.South),
+        field: fc.constantFrom('enabled' as const, 'pending' as const, 'dirty' as const),
+        value: fc.integer({ min: 0, max: 0xffffffff }),
+      }),
       fc.record({ kind: fc.constant('step' as const) }),
     );
     fc.assert(

@@ -122,7 +122,8 @@ export class Ioq {
   readIndex(index: IoqIndex, field: number): number {
     const off = (index === IoqIndex.Valid ? IOQ_OFF_IDX_VALID : IOQ_OFF_IDX_INUSE) + field;
     const v = Atomics.load(this.words, off >> 2) >>> 0;
-    if (v >= this.count) throw new RingError(this.name, -1, v, `idx[${index}].${field === IOQ_IDX_HEAD ? 'head' : field === IOQ_IDX_TAIL ? 'tail' : 'full'} must be below count ${this.count}`);
+    if (v >= this.count)
+      throw new RingError(this.name, -1, v, `idx[${index}].${field === IOQ_IDX_HEAD ? 'head' : field === IOQ_IDX_TAIL ? 'tail' : 'full'} must be below count ${this.count}`);
     return v;
   }
   /** @internal */

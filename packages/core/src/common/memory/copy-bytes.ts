@@ -6,7 +6,8 @@
 
 /** A `RangeError` if `[offset, offset+length)` does not fit `b` (the host-side array of a copy). */
 export function checkSpan(b: Uint8Array, offset: number, length: number, op: string): void {
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset > b.length - length) throw new RangeError(`${op}: [${offset}, ${offset + length}) does not fit an array of ${b.length} bytes`);
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > b.length - length)
+    throw new RangeError(`${op}: [${offset}, ${offset + length}) does not fit an array of ${b.length} bytes`);
 }
 
 /** Partial copies between two different buffers up to this length run as a loop (no view allocated). */

@@ -22,7 +22,15 @@ describe('checkEmbedderMemory', () => {
   const ram = new SharedArrayBuffer(1 << 16);
 
   it('accepts regions at the addresses the embedder chose, fills defaults, and defaults the allocator to the first region', () => {
-    const m = checkEmbedderMemory({ regions: [{ address: 0x8000_0000, buffer: ram, offset: 0x8000 }, { address: 0x1000, buffer: ram, length: 0x1000 }] }, limits);
+    const m = checkEmbedderMemory(
+      {
+        regions: [
+          { address: 0x8000_0000, buffer: ram, offset: 0x8000 },
+          { address: 0x1000, buffer: ram, length: 0x1000 },
+        ],
+      },
+      limits,
+    );
     expect(m.regions).toEqual([
       { address: 0x8000_0000, buffer: ram, offset: 0x8000, length: 0x8000 },
       { address: 0x1000, buffer: ram, offset: 0, length: 0x1000 },
@@ -44,11 +52,21 @@ describe('checkEmbedderMemory', () => {
     ['an end past 2^53', { regions: [{ address: 2 ** 53 - 8, buffer: ram }] }, 'memory.regions[0].address', /below 2\^53/],
     [
       'overlapping regions',
-      { regions: [{ address: 0x1000, buffer: ram, length: 0x1000 }, { address: 0x1ff8, buffer: ram, offset: 0x2000, length: 16 }] },
+      {
+        regions: [
+          { address: 0x1000, buffer: ram, length: 0x1000 },
+          { address: 0x1ff8, buffer: ram, offset: 0x2000, length: 16 },
+        ],
+      },
       'memory.regions[1].address',
       /\[0x1ff8, 0x2008\) overlaps memory.regions\[0\] \[0x1000, 0x2000\)/,
     ],
-    ['an allocator outside every region', { regions: [{ address: 0x1000, buffer: ram, length: 0x1000 }], allocator: { address: 0x1800, length: 0x1000 } }, 'memory.allocator.address', /inside one region/],
+    [
+      'an allocator outside every region',
+      { regions: [{ address: 0x1000, buffer: ram, length: 0x1000 }], allocator: { address: 0x1800, length: 0x1000 } },
+      'memory.allocator.address',
+      /inside one region/,
+    ],
     ['an allocator of no bytes', { regions: [{ address: 0, buffer: ram }], allocator: { address: 0, length: 0 } }, 'memory.allocator.length', /positive/],
   ])('refuses %s, naming the field', (_what, spec, option, rule) => {
     const e = refusal(spec);
@@ -61,7 +79,12 @@ describe('checkEmbedderMemory', () => {
     const three = { regions: [0, 1, 2].map((i) => ({ address: i * 0x1000, buffer: ram, offset: i * 0x1000, length: 0x1000 })) };
     expect(refusal(three, small)).toMatchObject({ option: 'memory.regions' });
     expect(refusal(three, small).message).toMatch(/regionsPerGuest limit \(2\)/);
-    const big = { regions: [{ address: 0, buffer: ram, length: 0x2000 }, { address: 0x2000, buffer: ram, offset: 0x2000, length: 0x2000 }] };
+    const big = {
+      regions: [
+        { address: 0, buffer: ram, length: 0x2000 },
+        { address: 0x2000, buffer: ram, offset: 0x2000, length: 0x2000 },
+      ],
+    };
     expect(refusal(big, small)).toMatchObject({ option: 'memory.regions[1].length' });
     expect(refusal(big, small).message).toMatch(/memoryPerGuest limit \(12288\)/);
   });

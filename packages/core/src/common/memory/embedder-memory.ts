@@ -80,7 +80,12 @@ export function checkEmbedderMemory(spec: unknown, limits: RegionListLimits, fie
     const name = `${field}.regions[${i}]`;
     if (typeof r !== 'object' || r === null) throw new ConfigError(name, r, 'must be an object { address, buffer, offset?, length? }');
     const size = sabLength(r.buffer);
-    if (size < 0) throw new ConfigError(`${name}.buffer`, r.buffer instanceof ArrayBuffer ? '[ArrayBuffer]' : typeof r.buffer, 'must be a SharedArrayBuffer (the other thread must see the same bytes)');
+    if (size < 0)
+      throw new ConfigError(
+        `${name}.buffer`,
+        r.buffer instanceof ArrayBuffer ? '[ArrayBuffer]' : typeof r.buffer,
+        'must be a SharedArrayBuffer (the other thread must see the same bytes)',
+      );
     const offset = whole(r.offset ?? 0, `${name}.offset`, 0, `must be a non-negative integer, a multiple of ${REGION_ALIGN}`);
     if (offset % REGION_ALIGN !== 0) throw new ConfigError(`${name}.offset`, offset, `must be a multiple of ${REGION_ALIGN}`);
     if (offset >= size) throw new ConfigError(`${name}.offset`, offset, `must be inside its ${size}-byte buffer`);
@@ -91,7 +96,11 @@ export function checkEmbedderMemory(spec: unknown, limits: RegionListLimits, fie
     if (!Number.isSafeInteger(address + length)) throw new ConfigError(`${name}.address`, address, 'the region must end below 2^53');
     regions.forEach((o, j) => {
       if (address < o.address + o.length && o.address < address + length)
-        throw new ConfigError(`${name}.address`, address, `[${hex(address)}, ${hex(address + length)}) overlaps ${field}.regions[${j}] [${hex(o.address)}, ${hex(o.address + o.length)})`);
+        throw new ConfigError(
+          `${name}.address`,
+          address,
+          `[${hex(address)}, ${hex(address + length)}) overlaps ${field}.regions[${j}] [${hex(o.address)}, ${hex(o.address + o.length)})`,
+        );
     });
     total += length;
     if (total > limits.memoryPerGuest)

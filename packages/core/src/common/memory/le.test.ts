@@ -19,28 +19,35 @@ describe('little-endian access', () => {
 
   it('round-trips every width at any offset', () => {
     fc.assert(
-      fc.property(fc.nat(8), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff_ffff }), fc.maxSafeNat(), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (o, v16, v32, v53, v64) => {
-        const b = new Uint8Array(16);
-        le.setU8(b, o, v16 & 0xff);
-        expect(le.getU8(b, o)).toBe(v16 & 0xff);
-        le.setU16(b, o, v16);
-        expect(le.getU16(b, o)).toBe(v16);
-        le.setBE16(b, o, v16);
-        expect(le.getBE16(b, o)).toBe(v16);
-        le.setU32(b, o, v32);
-        expect(le.getU32(b, o)).toBe(v32);
-        le.setBE32(b, o, v32);
-        expect(le.getBE32(b, o)).toBe(v32);
-        le.setU64(b, o, v53);
-        expect(le.getU64(b, o)).toBe(v53);
-        expect(le.getU64Big(b, o)).toBe(BigInt(v53));
-        le.setU64Big(b, o, v64);
-        expect(le.getU64Big(b, o)).toBe(v64);
-        // as a number: exact below 2^53, and never below 2^53 when the value is not
-        const n = le.getU64(b, o);
-        if (v64 < 1n << 53n) expect(n).toBe(Number(v64));
-        else expect(n).toBeGreaterThanOrEqual(2 ** 53);
-      }),
+      fc.property(
+        fc.nat(8),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffff_ffff }),
+        fc.maxSafeNat(),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        (o, v16, v32, v53, v64) => {
+          const b = new Uint8Array(16);
+          le.setU8(b, o, v16 & 0xff);
+          expect(le.getU8(b, o)).toBe(v16 & 0xff);
+          le.setU16(b, o, v16);
+          expect(le.getU16(b, o)).toBe(v16);
+          le.setBE16(b, o, v16);
+          expect(le.getBE16(b, o)).toBe(v16);
+          le.setU32(b, o, v32);
+          expect(le.getU32(b, o)).toBe(v32);
+          le.setBE32(b, o, v32);
+          expect(le.getBE32(b, o)).toBe(v32);
+          le.setU64(b, o, v53);
+          expect(le.getU64(b, o)).toBe(v53);
+          expect(le.getU64Big(b, o)).toBe(BigInt(v53));
+          le.setU64Big(b, o, v64);
+          expect(le.getU64Big(b, o)).toBe(v64);
+          // as a number: exact below 2^53, and never below 2^53 when the value is not
+          const n = le.getU64(b, o);
+          if (v64 < 1n << 53n) expect(n).toBe(Number(v64));
+          else expect(n).toBeGreaterThanOrEqual(2 ** 53);
+        },
+      ),
     );
   });
 });

@@ -226,7 +226,11 @@ describe('RegionMemory copy helpers', () => {
       expect(out[3 + len]).toBe(0xaa);
     }
     // 4-aligned both ends: the word loop (short) and one memcpy (long)
-    for (const [at, len] of [[0x20, 64], [0x40, 12], [0x10, 200]] as const) {
+    for (const [at, len] of [
+      [0x20, 64],
+      [0x40, 12],
+      [0x10, 200],
+    ] as const) {
       const out = new Uint8Array(0x110).fill(0xaa);
       m.copyOut(0x1000 + at, out, 8, len);
       expect(Array.from(out.subarray(8, 8 + len))).toEqual(Array.from(src.subarray(at, at + len)));

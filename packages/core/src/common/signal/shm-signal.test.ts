@@ -22,14 +22,24 @@ function pair(deliver = false) {
   ShmSignal.format(cells);
   const wakes = { north: 0, south: 0 };
   // north's endpoint wakes south, and the other way round
-  const north: ShmSignal = new ShmSignal(cells, Side.North, () => {
-    wakes.south++;
-    if (deliver) south.wakeup();
-  }, 'test.n');
-  const south: ShmSignal = new ShmSignal(cells, Side.South, () => {
-    wakes.north++;
-    if (deliver) north.wakeup();
-  }, 'test.s');
+  const north: ShmSignal = new ShmSignal(
+    cells,
+    Side.North,
+    () => {
+      wakes.south++;
+      if (deliver) south.wakeup();
+    },
+    'test.n',
+  );
+  const south: ShmSignal = new ShmSignal(
+    cells,
+    Side.South,
+    () => {
+      wakes.north++;
+      if (deliver) north.wakeup();
+    },
+    'test.s',
+  );
   const field = (side: Side, f: number) => Atomics.load(cells, signalCell(side, f));
   const state = (side: Side) => ({
     enabled: field(side, SHM_SIGNAL_SIDE_ENABLED),

@@ -1,7 +1,6 @@
 import { RingError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import {
-
   SHM_SIGNAL_MAGIC,
   SHM_SIGNAL_OFF_MAGIC,
   SHM_SIGNAL_OFF_VERSION,

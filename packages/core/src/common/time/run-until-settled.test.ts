@@ -19,7 +19,7 @@ function simulated(latencyNs = 1000) {
   return { vts, bus, connector, conn: connector.open('e0') };
 }
 
-describe('runUntilSettled: control verbs inside the embedder\'s virtual time', () => {
+describe("runUntilSettled: control verbs inside the embedder's virtual time", () => {
   it('a driver comes up only as the scheduler is stepped, and the verbs took virtual time', async () => {
     const { vts, conn, connector } = simulated();
     let up = false;

@@ -66,7 +66,9 @@ export async function runUntilSettled<T>(scheduler: SteppableScheduler, promise:
     const next = scheduler.next ? scheduler.next() : scheduler.now();
     if (next === undefined) {
       if (++idleTurns > maxIdleTurns)
-        throw new BusError(`runUntilSettled: the scheduler has had nothing to run for ${maxIdleTurns} event-loop turns and the promise is still pending (it waits on something outside the scheduler, or on nothing)`);
+        throw new BusError(
+          `runUntilSettled: the scheduler has had nothing to run for ${maxIdleTurns} event-loop turns and the promise is still pending (it waits on something outside the scheduler, or on nothing)`,
+        );
       await nextMacrotask();
       continue;
     }
@@ -74,7 +76,9 @@ export async function runUntilSettled<T>(scheduler: SteppableScheduler, promise:
     if (!scheduler.step()) {
       // no next(): we learn that it is idle only now
       if (++idleTurns > maxIdleTurns)
-        throw new BusError(`runUntilSettled: the scheduler has had nothing to run for ${maxIdleTurns} event-loop turns and the promise is still pending (it waits on something outside the scheduler, or on nothing)`);
+        throw new BusError(
+          `runUntilSettled: the scheduler has had nothing to run for ${maxIdleTurns} event-loop turns and the promise is still pending (it waits on something outside the scheduler, or on nothing)`,
+        );
       await nextMacrotask();
       continue;
     }

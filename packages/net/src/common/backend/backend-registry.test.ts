@@ -43,12 +43,17 @@ const frame = (dst: number, src: number): Uint8Array => {
 };
 
 describe('the net backend registry', () => {
-  it('a plugin module adds a backend kind, made by name with the container\'s services', async () => {
+  it("a plugin module adds a backend kind, made by name with the container's services", async () => {
     const fixed: RandomSource = (into) => into.fill(7);
     const { container } = createVbus({ modules: [netModule, blackHoleModule] });
     container.rebind<RandomSource>(RandomSource).toConstantValue(fixed);
     const registry = container.get(NetBackendRegistry);
-    expect(registry.kinds().map((k) => k.kind).sort()).toEqual(['black-hole', 'loopback', 'switch']);
+    expect(
+      registry
+        .kinds()
+        .map((k) => k.kind)
+        .sort(),
+    ).toEqual(['black-hole', 'loopback', 'switch']);
     const hole = (await registry.create('black-hole', { label: 'x' })) as BlackHole;
     expect(hole).toBeInstanceOf(BlackHole);
     expect(hole.tag).toBe(7);
@@ -65,7 +70,7 @@ describe('the net backend registry', () => {
     await expect(registry.create('switch', { agMs: 10 })).rejects.toThrow(/agMs.*net backend kind "switch".*did you mean "ageMs"/);
   });
 
-  it('a switch made by the registry ages its MAC table by the container\'s clock (virtual time)', async () => {
+  it("a switch made by the registry ages its MAC table by the container's clock (virtual time)", async () => {
     const vts = new VirtualTimeScheduler();
     const { container } = createVbus({ modules: [netModule], scheduler: vts });
     const sw = (await container.get(NetBackendRegistry).create('switch', { ageMs: 1000 })) as LearningSwitch;

@@ -3,14 +3,7 @@ export * from './net-backend.js';
 export { NetError } from './net-error.js';
 export { BackendPort } from './port.js';
 export { LoopbackBackend } from './loopback-backend.js';
-export {
-  LearningSwitch,
-  type LearningSwitchOptions,
-  type SwitchAttachOptions,
-  type MacTableEntry,
-  type SwitchStats,
-  type SwitchPortInfo,
-} from './learning-switch.js';
+export { LearningSwitch, type LearningSwitchOptions, type SwitchAttachOptions, type MacTableEntry, type SwitchStats, type SwitchPortInfo } from './learning-switch.js';
 export { connectBackends, type PatchCable, type PatchCableOptions } from './patch-cable.js';
 export { LINK_DEFAULT_QUEUE_FRAMES, type LinkOptions, type LinkModel, type LinkStats } from './link.js';
 export * from './pcap.js';

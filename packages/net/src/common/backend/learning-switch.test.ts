@@ -63,7 +63,12 @@ describe('LearningSwitch', () => {
     expect(sw.stats.forwarded).toBe(1);
     expect(sw.lookup(mac(1))).toBe('p1');
     expect(sw.lookup(mac(2))).toBe('p2');
-    expect(sw.entries().map((e) => [e.mac, e.port]).sort()).toEqual([
+    expect(
+      sw
+        .entries()
+        .map((e) => [e.mac, e.port])
+        .sort(),
+    ).toEqual([
       ['02:00:00:00:00:01', 'p1'],
       ['02:00:00:00:00:02', 'p2'],
     ]);
@@ -150,29 +155,26 @@ describe('LearningSwitch', () => {
 
   it('property: per port, frames sent toward it = rxFrames + drops; ingress never receives its own frame', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.record({ from: fc.nat(3), to: fc.integer({ min: -1, max: 5 }), refuse: fc.boolean() }), { maxLength: 80 }),
-        (ops) => {
-          const { sw, sinks, ports } = setup(4);
-          const expected = [0, 0, 0, 0];
-          for (const op of ops) {
-            const dst = op.to < 0 ? BCAST : mac(op.to);
-            // Model: which ports should receive?
-            // (the switch learns the source before it looks up the destination)
-            const learned = op.to === op.from ? `p${op.from}` : op.to >= 0 ? sw.lookup(mac(op.to)) : undefined;
-            const targets = learned !== undefined ? [Number(learned.slice(1))] : [0, 1, 2, 3];
-            for (const t of targets) if (t !== op.from) expected[t]!++;
-            for (const s of sinks) s.accept = !op.refuse;
-            const tag = op.from;
-            ports[op.from]!.deliver(frame(dst, mac(op.from), tag));
-          }
-          for (let i = 0; i < 4; i++) {
-            const c = ports[i]!.counters;
-            expect(c.rxFrames + c.drops).toBe(expected[i]);
-            expect(sinks[i]!.frames.every((f) => f[14] !== i)).toBe(true);
-          }
-        },
-      ),
+      fc.property(fc.array(fc.record({ from: fc.nat(3), to: fc.integer({ min: -1, max: 5 }), refuse: fc.boolean() }), { maxLength: 80 }), (ops) => {
+        const { sw, sinks, ports } = setup(4);
+        const expected = [0, 0, 0, 0];
+        for (const op of ops) {
+          const dst = op.to < 0 ? BCAST : mac(op.to);
+          // Model: which ports should receive?
+          // (the switch learns the source before it looks up the destination)
+          const learned = op.to === op.from ? `p${op.from}` : op.to >= 0 ? sw.lookup(mac(op.to)) : undefined;
+          const targets = learned !== undefined ? [Number(learned.slice(1))] : [0, 1, 2, 3];
+          for (const t of targets) if (t !== op.from) expected[t]!++;
+          for (const s of sinks) s.accept = !op.refuse;
+          const tag = op.from;
+          ports[op.from]!.deliver(frame(dst, mac(op.from), tag));
+        }
+        for (let i = 0; i < 4; i++) {
+          const c = ports[i]!.counters;
+          expect(c.rxFrames + c.drops).toBe(expected[i]);
+          expect(sinks[i]!.frames.every((f) => f[14] !== i)).toBe(true);
+        }
+      }),
     );
   });
 
@@ -260,11 +262,14 @@ describe('LearningSwitch robustness', () => {
     const sw = new LearningSwitch();
     const ok = new Collector();
     const src = sw.attach({ name: 'src', mac: mac(0) }, new Collector());
-    const bad = sw.attach({ name: 'bad', mac: mac(1) }, {
-      deliver() {
-        throw new Error('boom');
+    const bad = sw.attach(
+      { name: 'bad', mac: mac(1) },
+      {
+        deliver() {
+          throw new Error('boom');
+        },
       },
-    });
+    );
     sw.attach({ name: 'ok', mac: mac(2) }, ok);
     expect(() => src.deliver(frame(BCAST, mac(0)))).not.toThrow();
     expect(ok.frames.length).toBe(1);
@@ -274,7 +279,7 @@ describe('LearningSwitch robustness', () => {
 });
 
 describe('LearningSwitch port security and bounded learning (issue 10)', () => {
-  it('a NIC port may only send from its NIC\'s MAC: a spoofer cannot steal a neighbour\'s unicast frames', () => {
+  it("a NIC port may only send from its NIC's MAC: a spoofer cannot steal a neighbour's unicast frames", () => {
     const { sw, sinks, ports } = setup(3);
     ports[1]!.deliver(frame(BCAST, mac(1))); // victim p1 announces itself
     // attacker p2 claims mac(1) (and a group source): dropped, counted on p2, table unchanged
@@ -335,7 +340,12 @@ describe('LearningSwitch port security and bounded learning (issue 10)', () => {
     let visits = 0;
     proto[Symbol.iterator] = function (this: Map<unknown, unknown>) {
       const it = original.call(this);
-      return { next: () => (visits++, it.next()), [Symbol.iterator]() { return this; } } as Iterator<unknown>;
+      return {
+        next: () => (visits++, it.next()),
+        [Symbol.iterator]() {
+          return this;
+        },
+      } as Iterator<unknown>;
     };
     try {
       for (let i = 0; i < 100; i++) up.deliver(frame(BCAST, src(10_000 + i)));

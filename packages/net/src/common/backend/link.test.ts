@@ -161,7 +161,7 @@ describe('link models', () => {
     await sw.close();
   });
 
-  it('the real-time scheduler can be the embedder\'s own', async () => {
+  it("the real-time scheduler can be the embedder's own", async () => {
     const scheduler = new MicrotaskScheduler();
     const sw = new LearningSwitch({ scheduler, link: { delayMs: 5 } });
     const got = new Promise<number>((resolve) => sw.attach({ name: 'b', mac: mac(2) }, { deliver: () => (resolve(scheduler.now()), true) }));

@@ -56,9 +56,11 @@ export function checkLinkOptions(link: LinkOptions | undefined, option = 'link')
   if (link === undefined) return undefined;
   if (typeof link !== 'object' || link === null) throw new ConfigError(option, link, 'must be an object { delayMs?, bitsPerSecond?, queueFrames? }');
   const delayMs = link.delayMs ?? 0;
-  if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) throw new ConfigError(`${option}.delayMs`, link.delayMs, 'must be a finite number of milliseconds, 0 or more');
+  if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0)
+    throw new ConfigError(`${option}.delayMs`, link.delayMs, 'must be a finite number of milliseconds, 0 or more');
   const bitsPerSecond = link.bitsPerSecond ?? Infinity;
-  if (typeof bitsPerSecond !== 'number' || !(bitsPerSecond > 0)) throw new ConfigError(`${option}.bitsPerSecond`, link.bitsPerSecond, 'must be a positive number of bits per second');
+  if (typeof bitsPerSecond !== 'number' || !(bitsPerSecond > 0))
+    throw new ConfigError(`${option}.bitsPerSecond`, link.bitsPerSecond, 'must be a positive number of bits per second');
   const queueFrames = link.queueFrames ?? LINK_DEFAULT_QUEUE_FRAMES;
   if (!Number.isSafeInteger(queueFrames) || queueFrames < 1) throw new ConfigError(`${option}.queueFrames`, link.queueFrames, 'must be a positive integer');
   if (delayMs === 0 && bitsPerSecond === Infinity) return undefined;

@@ -172,7 +172,10 @@ describe('TCP segmentation (GSO)', () => {
 
   it('a sink that sends back through the same engine does not corrupt the segment being delivered', () => {
     const engine = new SoftwareOffload();
-    const frame = tcpFrame(4, Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff));
+    const frame = tcpFrame(
+      4,
+      Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff),
+    );
     const o = seedPartial(frame);
     o.gsoType = GSO_TCPV4;
     o.gsoSize = 1000;
@@ -297,7 +300,7 @@ describe('GSO limits (a guest frame never costs more than GSO_MAX_SEGMENTS frame
     expect(engine.stats.gsoRefused).toBe(1);
   });
 
-  it('admits a 64 KiB frame at the IPv4 default MSS 536, and gsoRefusal bounds the engine\'s real count', () => {
+  it("admits a 64 KiB frame at the IPv4 default MSS 536, and gsoRefusal bounds the engine's real count", () => {
     expect(gsoRefusal(14 + 20 + 20 + 65495, GSO_TCPV4, 536)).toBeUndefined();
     expect(gsoRefusal(100, GSO_NONE, 0)).toBeUndefined();
     expect(gsoRefusal(100, GSO_TCPV4, 0)).toMatch(/below the minimum/);

@@ -23,18 +23,7 @@
 import { le } from '@vbus/core';
 import type { FrameOffload, FrameSink } from './net-backend.js';
 import { gsoRefusal } from './gso-limits.js';
-import {
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  TCP_CWR,
-  TCP_FIN,
-  TCP_HLEN,
-  TCP_PSH,
-  UDP_HLEN,
-  internetChecksum,
-  locateL4,
-  pseudoSum,
-} from '../packet/index.js';
+import { IPPROTO_TCP, IPPROTO_UDP, TCP_CWR, TCP_FIN, TCP_HLEN, TCP_PSH, UDP_HLEN, internetChecksum, locateL4, pseudoSum } from '../packet/index.js';
 
 /** virtio-net GSO types (the virtio-net header's numbering: NONE 0, TCPV4 1, UDP 3, TCPV6 4, ECN flag 0x80). */
 export const GSO_NONE = 0;

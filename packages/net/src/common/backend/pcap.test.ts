@@ -38,4 +38,3 @@ describe('pcap encoding', () => {
     expect(wrapped.deliver(new Uint8Array(14))).toBe(true);
   });
 });
-

@@ -5,7 +5,10 @@ import { encodeVdeStreamFrame, VDE_STREAM_MAX_FRAME, VDE_STREAM_PREFIX_LEN, VdeS
 function collect() {
   const frames: number[][] = [];
   const errors: number[] = [];
-  const d = new VdeStreamDeframer((f) => frames.push(Array.from(f)), (n) => errors.push(n));
+  const d = new VdeStreamDeframer(
+    (f) => frames.push(Array.from(f)),
+    (n) => errors.push(n),
+  );
   return { d, frames, errors };
 }
 

@@ -56,7 +56,8 @@ export type VxlanHeaderProblem = 'runt' | 'flags' | 'reserved';
 /** Write a VXLAN header for `vni` at `offset` of `buf` (which must have 8 bytes there). */
 export function encodeVxlanHeader(buf: Uint8Array, offset: number, vni: number): void {
   if (!Number.isInteger(vni) || vni < 0 || vni > VXLAN_VNI_MAX) throw new RangeError(`VXLAN VNI must be an integer 0..${VXLAN_VNI_MAX}, got ${vni}`);
-  if (!Number.isInteger(offset) || offset < 0 || offset + VXLAN_HLEN > buf.length) throw new RangeError(`no room for an 8-byte VXLAN header at offset ${offset} of ${buf.length} bytes`);
+  if (!Number.isInteger(offset) || offset < 0 || offset + VXLAN_HLEN > buf.length)
+    throw new RangeError(`no room for an 8-byte VXLAN header at offset ${offset} of ${buf.length} bytes`);
   buf[offset + VXLAN_FLAGS_OFFSET] = VXLAN_FLAG_I;
   buf[offset + VXLAN_RESERVED1_OFFSET] = 0;
   buf[offset + VXLAN_RESERVED1_OFFSET + 1] = 0;

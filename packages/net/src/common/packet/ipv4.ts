@@ -40,7 +40,7 @@ export function ipv4ToU32(b: Uint8Array, offset = 0): number {
 export function sameSubnet(a: Uint8Array, b: Uint8Array, prefixLength: number): boolean {
   if (prefixLength <= 0) return true;
   const mask = prefixLength >= 32 ? 0xffffffff : (0xffffffff << (32 - prefixLength)) >>> 0;
-  return ((ipv4ToU32(a) & mask) >>> 0) === ((ipv4ToU32(b) & mask) >>> 0);
+  return (ipv4ToU32(a) & mask) >>> 0 === (ipv4ToU32(b) & mask) >>> 0;
 }
 
 /** A parsed IPv4 header; offsets are into the frame. */

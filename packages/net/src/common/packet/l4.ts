@@ -38,9 +38,7 @@ export function locateL4(frame: Uint8Array): L4Location | undefined {
 
 /** The unfolded pseudo-header sum for the L4 segment at `loc`. */
 export function pseudoSum(frame: Uint8Array, loc: L4Location): number {
-  return loc.ipVersion === 4
-    ? pseudoSumV4(frame, loc.ipOffset, loc.protocol, loc.l4Length)
-    : pseudoSumV6(frame, loc.ipOffset, loc.protocol, loc.l4Length);
+  return loc.ipVersion === 4 ? pseudoSumV4(frame, loc.ipOffset, loc.protocol, loc.l4Length) : pseudoSumV6(frame, loc.ipOffset, loc.protocol, loc.l4Length);
 }
 
 /** Offset of the checksum field within a TCP, UDP or ICMP header, or -1 for another protocol. */

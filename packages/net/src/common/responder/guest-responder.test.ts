@@ -38,7 +38,6 @@ function makeGuest(extra: Partial<ConstructorParameters<typeof GuestResponder>[0
   return { g, sent };
 }
 
-
 /** Responders a (192.0.2.10) and b (192.0.2.11) on one switch, each sending through its port. */
 function twoOnSwitch() {
   const sw = new LearningSwitch();
@@ -76,8 +75,7 @@ describe('packets', () => {
 describe('GuestResponder', () => {
   it('answers an ARP request for its address and ignores one for another', () => {
     const { g, sent } = makeGuest();
-    const req = (target: string) =>
-      buildArpFrame({ op: ARP_OP_REQUEST, senderMac: hostMac, senderIp: hostIp, targetMac: new Uint8Array(6), targetIp: parseIpv4(target) });
+    const req = (target: string) => buildArpFrame({ op: ARP_OP_REQUEST, senderMac: hostMac, senderIp: hostIp, targetMac: new Uint8Array(6), targetIp: parseIpv4(target) });
     expect(g.receive(req('192.0.2.3'))).toBe(false);
     expect(sent.length).toBe(0);
     expect(g.receive(req('192.0.2.2'))).toBe(true);
@@ -179,7 +177,7 @@ describe('GuestResponder', () => {
     expect(sw.lookup(b.mac)).toBe('b');
   });
 
-  it('times out a ping nobody answers, after retrying ARP, in the scheduler\'s time (3 requests at 0, 100, 200 ms; failure at 300 ms)', async () => {
+  it("times out a ping nobody answers, after retrying ARP, in the scheduler's time (3 requests at 0, 100, 200 ms; failure at 300 ms)", async () => {
     const vts = new VirtualTimeScheduler();
     const { g, sent } = makeGuest({ timeoutMs: 300, scheduler: vts });
     let failedAt = -1;

@@ -145,7 +145,17 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
     if (this.pings.has(key)) throw new NetError(this.name, 'busy', `${echoId}/${echoSeq}`, 'a ping with this id and seq is already waiting');
     return this.pings.wait(key, ip, size, () => {
       this.counters.echoRequestsOut++;
-      const frame = buildIcmpEchoFrame({ srcMac: this.mac, dstMac: mac, srcIp: this.ip, dstIp: dst, type: ICMP_ECHO_REQUEST, id: echoId, seq: echoSeq, data, ipId: this.takeIpId() });
+      const frame = buildIcmpEchoFrame({
+        srcMac: this.mac,
+        dstMac: mac,
+        srcIp: this.ip,
+        dstIp: dst,
+        type: ICMP_ECHO_REQUEST,
+        id: echoId,
+        seq: echoSeq,
+        data,
+        ipId: this.takeIpId(),
+      });
       return this.send(frame);
     });
   }
@@ -301,7 +311,16 @@ export class GuestResponder extends EventEmitter<GuestResponderEvents> implement
     } else if (echoPort !== 0 && udp.dstPort === echoPort) {
       this.counters.udpEchoed++;
       this.send(
-        buildUdpFrame({ srcMac: this.mac, dstMac: frame.subarray(6, 12), srcIp: this.ip, dstIp: udp.ip.src, srcPort: udp.dstPort, dstPort: udp.srcPort, data, ipId: this.takeIpId() }),
+        buildUdpFrame({
+          srcMac: this.mac,
+          dstMac: frame.subarray(6, 12),
+          srcIp: this.ip,
+          dstIp: udp.ip.src,
+          srcPort: udp.dstPort,
+          dstPort: udp.srcPort,
+          data,
+          ipId: this.takeIpId(),
+        }),
       );
     }
     this.emit('udp', { srcIp, srcPort: udp.srcPort, dstPort: udp.dstPort, data });

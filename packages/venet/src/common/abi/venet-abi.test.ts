@@ -75,7 +75,7 @@ describe('venet ABI constants', () => {
   });
 });
 
-describe('venet gso.type against the frames\' (virtio-net) numbering', () => {
+describe("venet gso.type against the frames' (virtio-net) numbering", () => {
   it('maps both ways in one place, and refuses what has no venet number', async () => {
     const { venetGsoToFrame, frameGsoToVenet } = await import('./venet-gso.js');
     const { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP } = await import('@vbus/net');

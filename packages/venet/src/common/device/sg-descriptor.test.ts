@@ -13,7 +13,11 @@ const limits = (sgCaps = abi.VENET_CAP_SG): SgLimits => ({ maxPlain: 1518, sgCap
 function descriptor(parts: number[], patch?: (sg: Uint8Array) => void): Uint8Array {
   const sg = new Uint8Array(abi.venetSgSize(parts.length));
   le.setU64(sg, abi.VENET_SG_OFF_COOKIE, 77);
-  le.setU32(sg, abi.VENET_SG_OFF_LEN, parts.reduce((a, b) => a + b, 0));
+  le.setU32(
+    sg,
+    abi.VENET_SG_OFF_LEN,
+    parts.reduce((a, b) => a + b, 0),
+  );
   le.setU32(sg, abi.VENET_SG_OFF_COUNT, parts.length);
   let at = BASE;
   parts.forEach((len, k) => {
@@ -46,7 +50,7 @@ describe('SG descriptor check (pure, over a private copy)', () => {
     for (const [sg, rule] of cases) expect(() => checkSgDescriptor(sg, sg.length, limits(), violation, newSgFrame())).toThrow(rule);
   });
 
-  it('maps a negotiated TSO4 request to the frames\' GSO numbering', () => {
+  it("maps a negotiated TSO4 request to the frames' GSO numbering", () => {
     const sg = descriptor([60], (d) => {
       le.setU32(d, abi.VENET_SG_OFF_FLAGS, abi.VENET_SG_FLAG_GSO);
       d[abi.VENET_SG_OFF_GSO_TYPE] = abi.VENET_GSO_TYPE_TCPV4;

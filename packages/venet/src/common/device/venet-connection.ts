@@ -11,7 +11,6 @@ import type { VenetConnectionContext, VenetPathHost } from './venet-context.js';
 import { VenetRxPath } from './venet-rx.js';
 import { VenetTxPath } from './venet-tx.js';
 
-
 /** What the host offers in each capability group. */
 export const VENET_HOST_CAPS: Readonly<Record<number, number>> = {
   [abi.VENET_CAP_GROUP_SG]: abi.VENET_CAP_SG | abi.VENET_CAP_TSO4 | abi.VENET_CAP_TSO6 | abi.VENET_CAP_ECN | abi.VENET_CAP_UFO | abi.VENET_CAP_PMTD,
@@ -99,7 +98,9 @@ export class VenetConnection implements DeviceConnectionHandler, VenetPathHost {
     const gid = le.getU32(d, abi.VENET_CAPS_OFF_GID);
     const requested = le.getU32(d, abi.VENET_CAPS_OFF_BITS);
     if (gid < this.lastGid)
-      throw new BusError(`${name}: NEGCAP refused: group ${gid} after group ${this.lastGid} (the order is SG ${abi.VENET_CAP_GROUP_SG}, EVENTQ ${abi.VENET_CAP_GROUP_EVENTQ}, L4RO ${abi.VENET_CAP_GROUP_L4RO})`);
+      throw new BusError(
+        `${name}: NEGCAP refused: group ${gid} after group ${this.lastGid} (the order is SG ${abi.VENET_CAP_GROUP_SG}, EVENTQ ${abi.VENET_CAP_GROUP_EVENTQ}, L4RO ${abi.VENET_CAP_GROUP_L4RO})`,
+      );
     const granted = ((VENET_HOST_CAPS[gid] ?? 0) & requested) >>> 0;
     if (gid in VENET_HOST_CAPS) {
       this.lastGid = gid;
@@ -135,7 +136,8 @@ export class VenetConnection implements DeviceConnectionHandler, VenetPathHost {
     const qid = le.getU32(d, abi.VENET_EVQ_OFF_QID);
     if (flags !== 0) throw new BusError(`${name}: EVQQUERY: flags must be 0, got ${flags}`);
     if (evsize < abi.VENET_EVENT_MAX_SIZE || evsize > 4096) throw new BusError(`${name}: EVQQUERY: evsize ${evsize} must be in [${abi.VENET_EVENT_MAX_SIZE}, 4096]`);
-    if (qid !== abi.VENET_QUEUE_EVQ || !this.evqRing) throw new BusError(`${name}: EVQQUERY: queue ${qid} is not a registered event ring (register it with shm id ${abi.VENET_QUEUE_EVQ} first)`);
+    if (qid !== abi.VENET_QUEUE_EVQ || !this.evqRing)
+      throw new BusError(`${name}: EVQQUERY: queue ${qid} is not a registered event ring (register it with shm id ${abi.VENET_QUEUE_EVQ} first)`);
     this.evq = this.evqRing;
     return new Uint8Array(0);
   }

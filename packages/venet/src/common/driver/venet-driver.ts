@@ -30,7 +30,19 @@ export class VenetDriver implements GuestNic {
   sgCaps = 0;
   eventqCaps = 0;
   linkUp = false;
-  readonly counters: VenetDriverCounters = { sent: 0, received: 0, txBytes: 0, rxBytes: 0, txBusy: 0, txCompletes: 0, rxInterrupts: 0, polls: 0, linkEvents: 0, txcEvents: 0, rxEmpty: 0 };
+  readonly counters: VenetDriverCounters = {
+    sent: 0,
+    received: 0,
+    txBytes: 0,
+    rxBytes: 0,
+    txBusy: 0,
+    txCompletes: 0,
+    rxInterrupts: 0,
+    polls: 0,
+    linkEvents: 0,
+    txcEvents: 0,
+    rxEmpty: 0,
+  };
   /**
    * Each received frame; the view is valid only during the call. Until it is first set, received
    * frames wait in the rx ring (the NAPI loop is held): none is consumed with nobody to take it.

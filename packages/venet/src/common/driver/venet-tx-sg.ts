@@ -10,7 +10,15 @@ import { frameGsoToVenet } from '../abi/venet-gso.js';
  * the segment count and the offload metadata. The caller checked the part count against the
  * descriptor's room and `total` against the buffer; nothing is allocated.
  */
-export function writeVenetTxSg(mem: GuestMemory, sg: Uint8Array, cookie: number, buf: number, parts: readonly Uint8Array[], total: number, offload: Partial<FrameOffload> | undefined): void {
+export function writeVenetTxSg(
+  mem: GuestMemory,
+  sg: Uint8Array,
+  cookie: number,
+  buf: number,
+  parts: readonly Uint8Array[],
+  total: number,
+  offload: Partial<FrameOffload> | undefined,
+): void {
   const count = parts.length;
   sg.fill(0, 0, abi.VENET_SG_HEADER_SIZE);
   le.setU64(sg, abi.VENET_SG_OFF_COOKIE, cookie);

@@ -162,7 +162,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
 
   protected onNotify(slot: QueueSlot): void {
     if (slot.index === this.ctrlIndex) processControlQueue(slot, this.control, () => this.interrupt(slot));
-    else if (slot.index > this.ctrlIndex) return; // a queue that does not exist without MQ: nothing to do
+    else if (slot.index > this.ctrlIndex)
+      return; // a queue that does not exist without MQ: nothing to do
     else if (slot.index % 2 === 1) this.processTx(slot);
     else slot.queue!.disableNotification(); // rx refilled: nothing to do until frames come
   }

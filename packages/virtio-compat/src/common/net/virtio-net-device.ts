@@ -110,7 +110,6 @@ export class VirtioNetDevice implements Device, VirtioNetDeviceView {
   }
 }
 
-
 declare module '@vbus/core' {
   // `bus.createDevice('virtio-net', name, config)` takes a VirtioNetConfigInput. (a plain comment: typedoc keeps one doc per interface)
   interface DeviceConfigs {

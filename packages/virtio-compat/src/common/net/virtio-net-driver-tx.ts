@@ -1,13 +1,7 @@
 // The virtio-net driver's transmit path: header and frame into a tx buffer, one descriptor posted.
 import type { GuestMemory } from '@vbus/core';
 import type { FrameOffload } from '@vbus/net';
-import {
-  VIRTIO_NET_HDR_CSUM_OFFSET,
-  VIRTIO_NET_HDR_CSUM_START,
-  VIRTIO_NET_HDR_F_NEEDS_CSUM,
-  VIRTIO_NET_HDR_FLAGS,
-  VIRTIO_NET_HDR_SIZE,
-} from './virtio-net-abi.js';
+import { VIRTIO_NET_HDR_CSUM_OFFSET, VIRTIO_NET_HDR_CSUM_START, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_FLAGS, VIRTIO_NET_HDR_SIZE } from './virtio-net-abi.js';
 import type { DriverQueue } from './virtio-net-driver-types.js';
 
 const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];

@@ -5,16 +5,7 @@
 // loop it shares with venet is @vbus/net's NapiPoll. About 350 lines of code after a 50-line
 // import list (the ABI constants it uses).
 import { BusError, cryptoRandomSource, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
-import {
-  NapiPoll,
-  PollBatch,
-  SEND_NOW,
-  type FrameHandler,
-  type GuestNic,
-  type GuestNicStats,
-  type NicSendOptions,
-  type NicSignalCounters,
-} from '@vbus/net';
+import { NapiPoll, PollBatch, SEND_NOW, type FrameHandler, type GuestNic, type GuestNicStats, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE,
   VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET,
@@ -46,12 +37,7 @@ import { negotiate, setupDriverQueue } from './virtio-net-driver-setup.js';
 import { ControlClient } from './virtio-net-driver-control.js';
 import { RxPath } from './virtio-net-driver-rx.js';
 import { TxPath } from './virtio-net-driver-tx.js';
-import {
-  newDriverCounters,
-  type DriverQueue,
-  type VirtioNetDriverCounters,
-  type VirtioNetDriverOptions,
-} from './virtio-net-driver-types.js';
+import { newDriverCounters, type DriverQueue, type VirtioNetDriverCounters, type VirtioNetDriverOptions } from './virtio-net-driver-types.js';
 
 export type { VirtioNetDriverCounters, VirtioNetDriverOptions } from './virtio-net-driver-types.js';
 
@@ -223,7 +209,12 @@ export class VirtioNetDriver implements GuestNic {
     const q = await setupDriverQueue(setup, index, kind === 'ctrl' ? 16 : this.options.queueSize, bufferSize);
     const signal = q.signal;
     if (kind === 'rx') {
-      const napi = (q.napi = new NapiPoll(this.rxPath.napiQueue(q, this.conn, (k) => this.kick(k)), this.options.pollWeight, this.pollBatch, 'deferred'));
+      const napi = (q.napi = new NapiPoll(
+        this.rxPath.napiQueue(q, this.conn, (k) => this.kick(k)),
+        this.options.pollWeight,
+        this.pollBatch,
+        'deferred',
+      ));
       // rings set up again (recover()) poll at once if a receiver is already attached
       if (this.frameHandler !== undefined) napi.release();
       signal.handler = () => {

@@ -1,4 +1,15 @@
-import { BusError, RingError, VbusError, le, type DeviceConnectionHandler, type DeviceContext, type GuestMemory, type QueueCounters, type ShmRegistration, type ShmSignal } from '@vbus/core';
+import {
+  BusError,
+  RingError,
+  VbusError,
+  le,
+  type DeviceConnectionHandler,
+  type DeviceContext,
+  type GuestMemory,
+  type QueueCounters,
+  type ShmRegistration,
+  type ShmSignal,
+} from '@vbus/core';
 import {
   VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET,
   VIRTIO_CONFIG_S_DRIVER,
@@ -259,10 +270,7 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
   /** Set DEVICE_NEEDS_RESET with `cause`: stop every queue of this connection and tell the driver. */
   protected needsReset(slot: QueueSlot | null, cause: unknown): void {
     if (this.error !== null) return;
-    this.error =
-      VbusError.is(cause)
-        ? cause
-        : new RingError(slot?.name ?? this.context.name, -1, 0, `device fault: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.error = VbusError.is(cause) ? cause : new RingError(slot?.name ?? this.context.name, -1, 0, `device fault: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.status |= S_NEEDS_RESET;
     this.safeStop();
     this.configChanged();

@@ -19,7 +19,9 @@ beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'vring-ref-'));
   const exe = join(dir, 'vring_ref');
   execFileSync('gcc', ['-O1', '-Wall', '-Wextra', '-Werror', '-o', exe, source], { stdio: 'pipe' });
-  lines = execFileSync(exe, { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n');
+  lines = execFileSync(exe, { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .trim()
+    .split('\n');
 }, 60_000);
 
 describe('conformance with linux/virtio_ring.h', () => {

@@ -1,12 +1,5 @@
 import { ConfigError, le } from '@vbus/core';
-import {
-  VIRTQ_DESC_ADDR,
-  VIRTQ_DESC_FLAGS,
-  VIRTQ_DESC_LEN,
-  VIRTQ_DESC_NEXT,
-  VIRTQ_PACKED_DESC_FLAGS,
-  VIRTQ_PACKED_DESC_ID,
-} from './layout.js';
+import { VIRTQ_DESC_ADDR, VIRTQ_DESC_FLAGS, VIRTQ_DESC_LEN, VIRTQ_DESC_NEXT, VIRTQ_PACKED_DESC_FLAGS, VIRTQ_PACKED_DESC_ID } from './layout.js';
 
 /**
  * Descriptors as plain values (split §2.7.5 and packed §2.8.13 side by side) and their

@@ -97,19 +97,75 @@ describe('hostile driver, split ring', () => {
 
   it('indirect tables: not negotiated, with NEXT, bad lengths, nested, outside memory, loops, bad next', () => {
     const cases: Array<[string, (m: MockDriver) => void, RegExp, boolean?]> = [
-      ['not negotiated', (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }]), len: 16, flags: IND, next: 0 }), /not negotiated/, false],
-      ['INDIRECT|NEXT', (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }]), len: 16, flags: IND | NEXT, next: 1 }), /both INDIRECT and NEXT/],
-      ['length 17', (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }, { addr: BUF, len: 1, flags: 0, next: 0 }]), len: 17, flags: IND, next: 0 }), /multiple of 16/],
+      [
+        'not negotiated',
+        (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }]), len: 16, flags: IND, next: 0 }),
+        /not negotiated/,
+        false,
+      ],
+      [
+        'INDIRECT|NEXT',
+        (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }]), len: 16, flags: IND | NEXT, next: 1 }),
+        /both INDIRECT and NEXT/,
+      ],
+      [
+        'length 17',
+        (m) =>
+          m.writeDescriptor(0, {
+            addr: m.writeIndirectTable([
+              { addr: BUF, len: 1, flags: 0, next: 0 },
+              { addr: BUF, len: 1, flags: 0, next: 0 },
+            ]),
+            len: 17,
+            flags: IND,
+            next: 0,
+          }),
+        /multiple of 16/,
+      ],
       ['length 0', (m) => m.writeDescriptor(0, { addr: BUF, len: 0, flags: IND, next: 0 }), /multiple of 16/],
       ['outside memory', (m) => m.writeDescriptor(0, { addr: 0x1000, len: 32, flags: IND, next: 0 }), /indirect table .* outside guest memory/],
       ['too long', (m) => m.writeDescriptor(0, { addr: BUF, len: 16 * 32769, flags: IND, next: 0 }), /more than 32768/],
-      ['nested', (m) => {
-        const inner = m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }]);
-        m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: inner, len: 16, flags: IND, next: 0 }]), len: 16, flags: IND, next: 0 });
-      }, /nested/],
-      ['loop inside', (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: NEXT, next: 1 }, { addr: BUF, len: 1, flags: NEXT, next: 0 }]), len: 32, flags: IND, next: 0 }), /indirect descriptor 0 is visited twice/],
-      ['next outside the table', (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: NEXT, next: 2 }, { addr: BUF, len: 1, flags: 0, next: 0 }]), len: 32, flags: IND, next: 0 }), /next 2, not below the table length 2/],
-      ['buffer outside memory', (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: 8, len: 1, flags: 0, next: 0 }]), len: 16, flags: IND, next: 0 }), /indirect descriptor 0 buffer .* outside/],
+      [
+        'nested',
+        (m) => {
+          const inner = m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }]);
+          m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: inner, len: 16, flags: IND, next: 0 }]), len: 16, flags: IND, next: 0 });
+        },
+        /nested/,
+      ],
+      [
+        'loop inside',
+        (m) =>
+          m.writeDescriptor(0, {
+            addr: m.writeIndirectTable([
+              { addr: BUF, len: 1, flags: NEXT, next: 1 },
+              { addr: BUF, len: 1, flags: NEXT, next: 0 },
+            ]),
+            len: 32,
+            flags: IND,
+            next: 0,
+          }),
+        /indirect descriptor 0 is visited twice/,
+      ],
+      [
+        'next outside the table',
+        (m) =>
+          m.writeDescriptor(0, {
+            addr: m.writeIndirectTable([
+              { addr: BUF, len: 1, flags: NEXT, next: 2 },
+              { addr: BUF, len: 1, flags: 0, next: 0 },
+            ]),
+            len: 32,
+            flags: IND,
+            next: 0,
+          }),
+        /next 2, not below the table length 2/,
+      ],
+      [
+        'buffer outside memory',
+        (m) => m.writeDescriptor(0, { addr: m.writeIndirectTable([{ addr: 8, len: 1, flags: 0, next: 0 }]), len: 16, flags: IND, next: 0 }),
+        /indirect descriptor 0 buffer .* outside/,
+      ],
     ];
     for (const [, setup, rule, indirect] of cases) {
       const { m, dev } = splitMock({ indirect: indirect ?? true });
@@ -198,10 +254,14 @@ describe('hostile driver, packed ring', () => {
   it('outside memory, readable after writable, indirect misuse', () => {
     const cases: Array<[(m: MockDriver) => void, RegExp, boolean]> = [
       [(m) => m.writePackedDescriptor(0, { addr: 0, len: 8, id: 0, flags: AV }), /outside guest memory/, false],
-      [(m) => {
-        m.writePackedDescriptor(1, { addr: BUF, len: 1, id: 0, flags: AV });
-        m.writePackedDescriptor(0, { addr: BUF, len: 1, id: 0, flags: AV | NEXT | WRITE });
-      }, /readable after a device-writable/, false],
+      [
+        (m) => {
+          m.writePackedDescriptor(1, { addr: BUF, len: 1, id: 0, flags: AV });
+          m.writePackedDescriptor(0, { addr: BUF, len: 1, id: 0, flags: AV | NEXT | WRITE });
+        },
+        /readable after a device-writable/,
+        false,
+      ],
       [(m) => m.writePackedDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }]), len: 16, id: 0, flags: AV | IND }), /not negotiated/, false],
       [(m) => m.writePackedDescriptor(0, { addr: m.writeIndirectTable([{ addr: BUF, len: 1, flags: 0, next: 0 }]), len: 20, id: 0, flags: AV | IND }), /multiple of 16/, true],
       [(m) => m.writePackedDescriptor(0, { addr: BUF, len: 16, id: 0, flags: AV | IND | NEXT }), /both INDIRECT and NEXT/, true],

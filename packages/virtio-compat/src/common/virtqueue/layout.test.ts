@@ -7,14 +7,25 @@ describe('virtqueue layout constants (virtio 1.2 §2.7, §2.8; docs/architecture
     expect([L.VIRTQ_DESC_ADDR, L.VIRTQ_DESC_LEN, L.VIRTQ_DESC_FLAGS, L.VIRTQ_DESC_NEXT, L.VIRTQ_DESC_SIZE, L.VIRTQ_DESC_ALIGN]).toEqual([0, 8, 12, 14, 16, 16]);
     expect([L.VIRTQ_DESC_F_NEXT, L.VIRTQ_DESC_F_WRITE, L.VIRTQ_DESC_F_INDIRECT]).toEqual([1, 2, 4]);
     expect([L.VIRTQ_AVAIL_FLAGS, L.VIRTQ_AVAIL_IDX, L.VIRTQ_AVAIL_RING, L.VIRTQ_AVAIL_ELEM_SIZE, L.VIRTQ_AVAIL_OVERHEAD, L.VIRTQ_AVAIL_ALIGN]).toEqual([0, 2, 4, 2, 6, 2]);
-    expect([L.VIRTQ_USED_FLAGS, L.VIRTQ_USED_IDX, L.VIRTQ_USED_RING, L.VIRTQ_USED_ELEM_ID, L.VIRTQ_USED_ELEM_LEN, L.VIRTQ_USED_ELEM_SIZE, L.VIRTQ_USED_OVERHEAD, L.VIRTQ_USED_ALIGN]).toEqual([
-      0, 2, 4, 0, 4, 8, 6, 4,
-    ]);
+    expect([
+      L.VIRTQ_USED_FLAGS,
+      L.VIRTQ_USED_IDX,
+      L.VIRTQ_USED_RING,
+      L.VIRTQ_USED_ELEM_ID,
+      L.VIRTQ_USED_ELEM_LEN,
+      L.VIRTQ_USED_ELEM_SIZE,
+      L.VIRTQ_USED_OVERHEAD,
+      L.VIRTQ_USED_ALIGN,
+    ]).toEqual([0, 2, 4, 0, 4, 8, 6, 4]);
     expect([L.VRING_AVAIL_F_NO_INTERRUPT, L.VRING_USED_F_NO_NOTIFY, L.VIRTQ_MAX_SIZE]).toEqual([1, 1, 32768]);
     expect([L.VIRTQ_PACKED_DESC_ID, L.VIRTQ_PACKED_DESC_FLAGS, L.VIRTQ_PACKED_DESC_F_AVAIL, L.VIRTQ_PACKED_DESC_F_USED]).toEqual([12, 14, 1 << 7, 1 << 15]);
-    expect([L.VRING_PACKED_EVENT_OFF_WRAP, L.VRING_PACKED_EVENT_FLAGS, L.VRING_PACKED_EVENT_SIZE, L.VRING_PACKED_EVENT_ALIGN, L.VRING_PACKED_EVENT_F_WRAP_CTR]).toEqual([0, 2, 4, 4, 15]);
+    expect([L.VRING_PACKED_EVENT_OFF_WRAP, L.VRING_PACKED_EVENT_FLAGS, L.VRING_PACKED_EVENT_SIZE, L.VRING_PACKED_EVENT_ALIGN, L.VRING_PACKED_EVENT_F_WRAP_CTR]).toEqual([
+      0, 2, 4, 4, 15,
+    ]);
     expect([L.VRING_PACKED_EVENT_FLAG_ENABLE, L.VRING_PACKED_EVENT_FLAG_DISABLE, L.VRING_PACKED_EVENT_FLAG_DESC]).toEqual([0, 1, 2]);
-    expect([L.VIRTIO_F_INDIRECT_DESC, L.VIRTIO_F_EVENT_IDX, L.VIRTIO_F_VERSION_1, L.VIRTIO_F_ACCESS_PLATFORM, L.VIRTIO_F_RING_PACKED, L.VIRTIO_F_IN_ORDER]).toEqual([28, 29, 32, 33, 34, 35]);
+    expect([L.VIRTIO_F_INDIRECT_DESC, L.VIRTIO_F_EVENT_IDX, L.VIRTIO_F_VERSION_1, L.VIRTIO_F_ACCESS_PLATFORM, L.VIRTIO_F_RING_PACKED, L.VIRTIO_F_IN_ORDER]).toEqual([
+      28, 29, 32, 33, 34, 35,
+    ]);
     expect([
       L.VIRTIO_CONFIG_S_ACKNOWLEDGE,
       L.VIRTIO_CONFIG_S_DRIVER,
@@ -66,7 +77,14 @@ describe('virtqueue layout constants (virtio 1.2 §2.7, §2.8; docs/architecture
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 32768 }).chain((n) =>
-          fc.record({ n: fc.constant(n), pos: fc.integer({ min: 0, max: n - 1 }), wrap: fc.integer({ min: 0, max: 1 }), added: fc.integer({ min: 0, max: n }), off: fc.integer({ min: 0, max: n - 1 }), ewrap: fc.integer({ min: 0, max: 1 }) }),
+          fc.record({
+            n: fc.constant(n),
+            pos: fc.integer({ min: 0, max: n - 1 }),
+            wrap: fc.integer({ min: 0, max: 1 }),
+            added: fc.integer({ min: 0, max: n }),
+            off: fc.integer({ min: 0, max: n - 1 }),
+            ewrap: fc.integer({ min: 0, max: 1 }),
+          }),
         ),
         ({ n, pos, wrap, added, off, ewrap }) => {
           // Linux virtqueue_kick_prepare_packed

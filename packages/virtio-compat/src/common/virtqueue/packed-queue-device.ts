@@ -75,7 +75,6 @@ export class PackedQueueDevice extends RingHalf implements VirtqueueDevice {
     return wrap ? pos : pos + this.size;
   }
 
-
   private writeDeviceEvent(): void {
     const a = this.deviceArea;
     if (this.notifyDisabled) a.store16(VRING_PACKED_EVENT_FLAGS, VRING_PACKED_EVENT_FLAG_DISABLE);
@@ -150,8 +149,7 @@ export class PackedQueueDevice extends RingHalf implements VirtqueueDevice {
     chain.ringSlots = slots;
     this.nextAvail = pos;
     this.availWrap = wrap;
-    if (this.eventIdx && !this.notifyDisabled)
-      this.deviceArea.store16(VRING_PACKED_EVENT_OFF_WRAP, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR));
+    if (this.eventIdx && !this.notifyDisabled) this.deviceArea.store16(VRING_PACKED_EVENT_OFF_WRAP, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR));
     return chain;
   }
 

@@ -205,8 +205,7 @@ export class PackedQueueDriver<T = unknown> extends RingHalf implements Virtqueu
       this.lastUsed -= this.size;
       this.usedWrap ^= 1;
     }
-    if (this.eventIdx && !this.interruptsDisabled)
-      this.driverArea.store16(VRING_PACKED_EVENT_OFF_WRAP, this.lastUsed | (this.usedWrap << VRING_PACKED_EVENT_F_WRAP_CTR));
+    if (this.eventIdx && !this.interruptsDisabled) this.driverArea.store16(VRING_PACKED_EVENT_OFF_WRAP, this.lastUsed | (this.usedWrap << VRING_PACKED_EVENT_F_WRAP_CTR));
     return r;
   }
 
@@ -242,5 +241,4 @@ export class PackedQueueDriver<T = unknown> extends RingHalf implements Virtqueu
     this.interruptsDisabled = true;
     this.driverArea.store16(VRING_PACKED_EVENT_FLAGS, VRING_PACKED_EVENT_FLAG_DISABLE);
   }
-
 }

@@ -4,15 +4,18 @@ import { RingError } from '@vbus/core';
 import { MockDriver, type RingKind } from '../../testing/index.js';
 import { DescriptorChain } from './descriptor-chain.js';
 
-type Op =
-  | { t: 'add'; r: number[]; w: number[]; indirect: boolean }
-  | { t: 'pop' }
-  | { t: 'complete'; pick: number; fill: number }
-  | { t: 'get' }
-  | { t: 'notify' };
+type Op = { t: 'add'; r: number[]; w: number[]; indirect: boolean } | { t: 'pop' } | { t: 'complete'; pick: number; fill: number } | { t: 'get' } | { t: 'notify' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('add' as const), r: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }), w: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }), indirect: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant('add' as const),
+      r: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }),
+      w: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }),
+      indirect: fc.boolean(),
+    }),
+  },
   { weight: 3, arbitrary: fc.constant({ t: 'pop' as const }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('complete' as const), pick: fc.nat(), fill: fc.nat({ max: 40 }) }) },
   { weight: 3, arbitrary: fc.constant({ t: 'get' as const }) },
@@ -62,7 +65,12 @@ describe('driver and device against each other (fast-check)', () => {
               if (op.r.length + op.w.length === 0) break;
               const indirect = op.indirect && cfg.indirect;
               const token = next++;
-              const ok = m.addBuffer(op.r.map((len, s) => payload(token, s, len)), op.w, token, { indirect });
+              const ok = m.addBuffer(
+                op.r.map((len, s) => payload(token, s, len)),
+                op.w,
+                token,
+                { indirect },
+              );
               const slots = indirect ? 1 : op.r.length + op.w.length;
               if (ok) added.set(token, { r: op.r, w: op.w });
               else expect(slots > m.driver.numFree || m.driver.inFlight === size).toBe(true);
@@ -119,7 +127,14 @@ describe('driver and device against each other (fast-check)', () => {
         (kind, r, w, indirect) => {
           const m = new MockDriver({ kind, size: 16, indirect: true });
           const dev = m.device();
-          expect(m.addBuffer(r.map((len, s) => payload(1, s, len)), w, 1, { indirect })).toBe(true);
+          expect(
+            m.addBuffer(
+              r.map((len, s) => payload(1, s, len)),
+              w,
+              1,
+              { indirect },
+            ),
+          ).toBe(true);
           const c = dev.popChain()!;
           expect(c.length).toBe(r.length + w.length);
           expect(c.ringSlots).toBe(indirect ? 1 : r.length + w.length);

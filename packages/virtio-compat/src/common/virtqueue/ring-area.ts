@@ -29,8 +29,7 @@ export class RingArea {
   static map(memory: GuestMemory, ring: string, what: string, address: number, length: number, align: number): RingArea {
     if (!Number.isSafeInteger(address) || address < 0 || address % align !== 0)
       throw new RingError(ring, -1, address, `${what} address must be ${align}-byte aligned (virtio 1.2 §2.7.10.1/§2.8.10.1)`);
-    if (!memory.contains(address, length))
-      throw new RingError(ring, -1, address, `${what} (${length} bytes) is not inside guest memory`);
+    if (!memory.contains(address, length)) throw new RingError(ring, -1, address, `${what} (${length} bytes) is not inside guest memory`);
     return new RingArea(memory, address, length);
   }
 

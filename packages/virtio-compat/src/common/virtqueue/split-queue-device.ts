@@ -86,7 +86,6 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
     return { nextAvail: this.nextAvail, nextUsed: this.nextUsed };
   }
 
-
   hasAvailable(): boolean {
     return this._error === null && this.avail.load16(VIRTQ_AVAIL_IDX) !== this.nextAvail;
   }

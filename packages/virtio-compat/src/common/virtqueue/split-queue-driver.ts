@@ -228,5 +228,4 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     if (this.eventIdx) this.avail.store16(this.usedEventOff, (this.lastUsed + 0x8000) & 0xffff);
     else this.avail.store16(VIRTQ_AVAIL_FLAGS, VRING_AVAIL_F_NO_INTERRUPT);
   }
-
 }

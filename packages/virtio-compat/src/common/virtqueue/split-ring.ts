@@ -1,15 +1,7 @@
 // The split ring's shared parts (virtio 1.2 §2.7): where its three areas are, the device's
 // saved position, and the checks and mapping both halves use.
 import { ConfigError, le } from '@vbus/core';
-import {
-  VIRTQ_AVAIL_ALIGN,
-  VIRTQ_DESC_ALIGN,
-  VIRTQ_DESC_SIZE,
-  VIRTQ_MAX_SIZE,
-  VIRTQ_USED_ALIGN,
-  isValidSplitSize,
-  splitRingSizes,
-} from './layout.js';
+import { VIRTQ_AVAIL_ALIGN, VIRTQ_DESC_ALIGN, VIRTQ_DESC_SIZE, VIRTQ_MAX_SIZE, VIRTQ_USED_ALIGN, isValidSplitSize, splitRingSizes } from './layout.js';
 import { RingArea } from './ring-area.js';
 import type { VirtqueueOptions } from './virtqueue.js';
 
