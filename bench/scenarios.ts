@@ -2,7 +2,7 @@
 // thread) and in the worker guest (bench/bus-guest.ts).
 import type { GuestAllocator, GuestConnection } from '@vbus/core';
 import { EchoDriver } from '@vbus/core/reference/echo';
-import { SEND_MORE, SEND_NOW, type GuestNic, type NicSendOptions } from '@vbus/net';
+import { SEND_MORE, SEND_NOW, TxRoomWaiter, type GuestNic, type NicSendOptions } from '@vbus/net';
 import { VenetDriver } from '@vbus/venet';
 import { VirtioNetDriver } from '@vbus/virtio-compat';
 import { percentile } from './stats.js';
@@ -81,24 +81,6 @@ export type JobResult = { job: Job; signals?: SignalTotals; latency?: LatencyRes
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/**
- * After a refused send: a GuestNic wakes its sender when the device frees tx buffers (so the
- * guest sleeps instead of polling a full ring); the echo driver has no such wake, so it polls.
- * The timer bounds a wait for a wake that is not coming (a frame refused for another reason).
- */
-function afterRefusal(d: BenchDriver): Promise<void> {
-  if (d.onTxWake === undefined) return tick();
-  return new Promise<void>((resolve) => {
-    const t = setTimeout(done, 20);
-    function done(): void {
-      clearTimeout(t);
-      d.onTxWake = () => {};
-      resolve();
-    }
-    d.onTxWake = done;
-  });
-}
-
 async function until(done: () => boolean, what: string, conn: GuestConnection, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!done()) {
@@ -135,6 +117,8 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
   const echo = job.device === 'echo';
   let sent = 0;
   const cpu0 = process.cpuUsage();
+  // a GuestNic waits for room as guest-nic's stream does; the echo driver has no wake: it polls
+  const room = d.onTxWake !== undefined ? new TxRoomWaiter(d as Pick<GuestNic, 'onTxWake'>) : undefined;
   const t0 = performance.now();
   while (sent < job.frames) {
     let n = 0;
@@ -151,7 +135,8 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
       if (!job.batching) break;
     }
     if (job.batching && n > 0) d.flush();
-    await (refused ? afterRefusal(d) : tick());
+    if (n > 0) room?.sent(); // progress: a later refusal polls again before sleeping
+    await (refused && room ? room.wait() : tick());
   }
   if (echo) await until(() => d.counters.received >= job.frames && d.txPending() === 0, `${job.deviceName} stream`, conn);
   else await until(() => d.txPending() === 0, `${job.deviceName} stream`, conn);

@@ -2,7 +2,7 @@
 // The host drives it with messages: ping, stream, stats, stop.
 import { parentPort, workerData } from 'node:worker_threads';
 import { connectWorkerGuest } from '@vbus/core/node';
-import { GuestResponder, SEND_MORE, SEND_NOW, attachPeer, buildUdpFrame, parseIpv4, type GuestNic } from '@vbus/net';
+import { GuestResponder, SEND_MORE, SEND_NOW, TxRoomWaiter, attachPeer, buildUdpFrame, parseIpv4, type GuestNic } from '@vbus/net';
 import { openGuestNic } from './open.js';
 
 /** The commands the host sends a guest-NIC worker: ping a host, stream UDP frames to its echo port, report counters, stop. */
@@ -27,22 +27,9 @@ nic.onFrame = (f) => {
 };
 const port = parentPort!;
 const yieldToLoop = () => new Promise((r) => setImmediate(r));
-/**
- * Sleep until the driver frees tx buffers (its tx-complete interrupt), instead of polling a full
- * ring: with several guests on few cores, polling guests starve the host thread that runs every
- * device. The timer only bounds the wait, in case no completion is coming (link down, say).
- */
-const TX_WAKE_BOUND_MS = 50;
-const untilTxWake = () =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, TX_WAKE_BOUND_MS);
-    function done(): void {
-      clearTimeout(t);
-      nic.onTxWake = () => {};
-      resolve();
-    }
-    nic.onTxWake = done;
-  });
+// a sender refused for a full ring polls a few turns, then sleeps until the driver frees tx
+// buffers (with several guests on few cores, polling guests starve the host thread)
+const txRoom = new TxRoomWaiter(nic);
 
 port.on('message', async (m: NicGuestCommand) => {
   try {
@@ -71,11 +58,13 @@ port.on('message', async (m: NicGuestCommand) => {
           else if (inFlight <= window >> 1) refill = true;
         }
         const last = sent + 1 === m.frames || (sent + 1) % m.batch === 0 || (window > 0 && inFlight + 1 >= window);
-        if (refill && nic.send(frame, last ? SEND_NOW : SEND_MORE)) sent++;
-        else {
+        if (refill && nic.send(frame, last ? SEND_NOW : SEND_MORE)) {
+          sent++;
+          txRoom.sent();
+        } else {
           nic.flush();
           // refused with refill on: the ring is full (the queue stopped); else waiting for echoes
-          await (refill ? untilTxWake() : yieldToLoop());
+          await (refill ? txRoom.wait() : yieldToLoop());
           continue;
         }
         if (last) await yieldToLoop();
