@@ -1,7 +1,7 @@
 import { createVbus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
 import { venetModule } from '@vbus/venet';
-import { LearningSwitch } from '@vbus/net';
+import { LearningSwitch, diffNicDeviceCounters, nicDeviceCounters, type NicDeviceCounters } from '@vbus/net';
 import { virtioNetModule } from '@vbus/virtio-compat';
 import type { ContainerModule } from 'inversify';
 import { NicGuestHandle } from '@vbus/guest-nic';
@@ -59,7 +59,7 @@ export async function demoNics(options: { frames: number; size: number; batch: n
   console.log(`ping ${a.name} -> ${b.ip} (56 bytes): rtt ms ${fmt(pingAB.rtts)}`);
   console.log(`ping ${b.name} -> ${a.ip} (1000 bytes): rtt ms ${fmt(pingBA.rtts)}\n`);
 
-  const before = snapshotCounters(bus.introspect());
+  const before = nicDeviceCounters(bus.introspect());
   const stream = await a.handle.request<{ sent: number; echoed: number; ms: number }>({
     cmd: 'stream',
     ip: b.ip,
@@ -75,10 +75,10 @@ export async function demoNics(options: { frames: number; size: number; batch: n
     await new Promise((r) => setTimeout(r, 10));
     statsB = await b.handle.request<{ received: number }>({ cmd: 'stats' });
   }
-  const after = snapshotCounters(bus.introspect());
+  const after = nicDeviceCounters(bus.introspect());
   const rows: Array<Array<string | number>> = [['device', 'kind', 'tx frames', 'rx frames', 'drops', 'kicks', 'interrupts', 'suppressed', 'signals/frame']];
   for (const g of guests) {
-    const d = diff(after[g.name]!, before[g.name]!);
+    const d = diffNicDeviceCounters(after[g.name]!, before[g.name]!);
     const frames = d.txFrames + d.rxFrames;
     rows.push([g.name, g.kind, d.txFrames, d.rxFrames, d.drops, d.kicks, d.interrupts, d.suppressed, frames ? (d.kicks + d.interrupts) / frames : 0]);
   }
@@ -94,7 +94,7 @@ export async function demoNics(options: { frames: number; size: number; batch: n
   // every frame a sent reached b's guest or was counted as dropped at b; with echoes, every frame
   // b's device took from b's guest (sent on, or counted as a tx drop) likewise reached a or was
   // counted as dropped at a
-  const delta = (n: string, k: keyof NicCounters) => after[n]![k] - before[n]![k];
+  const delta = (n: string, k: keyof NicDeviceCounters) => after[n]![k] - before[n]![k];
   let lost = stream.sent - delta(b.name, 'rxFrames') - delta(b.name, 'rxDrops');
   if (options.window > 0) lost += delta(b.name, 'txFrames') - delta(a.name, 'rxFrames') - delta(a.name, 'rxDrops');
   console.log(`\nframes sent = delivered + dropped: ${lost === 0 ? 'yes' : `NO (${lost} unaccounted)`}; switch table: ${sw.entries().length} MACs learned`);
@@ -102,46 +102,4 @@ export async function demoNics(options: { frames: number; size: number; batch: n
   for (const g of guests) await g.handle.stop();
   await sw.close();
   return failures.length === 0 && lost === 0;
-}
-
-interface NicCounters {
-  txFrames: number;
-  rxFrames: number;
-  drops: number;
-  rxDrops: number;
-  kicks: number;
-  interrupts: number;
-  suppressed: number;
-}
-
-function snapshotCounters(s: ReturnType<import('@vbus/core').Bus['introspect']>): Record<string, NicCounters> {
-  const out: Record<string, NicCounters> = {};
-  for (const d of s.devices) {
-    const c = d.counters as Record<string, Record<string, number>>;
-    // queues are named rx/tx (venet) or rx0/tx0... (virtio-net); event and control queues carry no frames
-    const queues = Object.entries(c).filter(([, q]) => typeof q === 'object');
-    const sum = (k: string, prefix = '') => queues.filter(([n]) => n.startsWith(prefix)).reduce((s2, [, q]) => s2 + (q[k] ?? 0), 0);
-    out[d.name] = {
-      txFrames: sum('frames', 'tx'),
-      rxFrames: sum('frames', 'rx'),
-      drops: sum('drops', 'rx') + sum('drops', 'tx'),
-      rxDrops: sum('drops', 'rx'),
-      kicks: sum('kicks'),
-      interrupts: sum('interrupts'),
-      suppressed: sum('suppressed'),
-    };
-  }
-  return out;
-}
-
-function diff(a: NicCounters, b: NicCounters): NicCounters {
-  return {
-    txFrames: a.txFrames - b.txFrames,
-    rxFrames: a.rxFrames - b.rxFrames,
-    drops: a.drops - b.drops,
-    rxDrops: a.rxDrops - b.rxDrops,
-    kicks: a.kicks - b.kicks,
-    interrupts: a.interrupts - b.interrupts,
-    suppressed: a.suppressed - b.suppressed,
-  };
 }
