@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Bus } from '../common/bus/bus.js';
-import { ConfigError } from '../common/errors.js';
+import { checkPollBudgetUs } from '../common/connector/doorbell.js';
 import { connectorLimits, type ConnectorLimits } from '../common/connector/untrusted.js';
 import { GuestSession, type GuestRefusals } from '../common/connector/guest-session.js';
 import { HANDSHAKE, webPlatform, type WebWorker } from './web-globals.js';
@@ -50,8 +50,7 @@ export class WebWorkerConnector extends EventEmitter<WebWorkerConnectorEvents> {
     readonly options: { pollBudgetUs?: number; limits?: Partial<ConnectorLimits> } = {},
   ) {
     super();
-    const b = options.pollBudgetUs ?? 0;
-    if (!Number.isFinite(b) || b < 0 || b > 1_000_000) throw new ConfigError('pollBudgetUs', b, 'must be a number of microseconds in [0, 1000000]');
+    checkPollBudgetUs(options.pollBudgetUs);
     this.limits = connectorLimits(options.limits);
   }
 

@@ -1,4 +1,5 @@
 import { BusError, ConfigError } from '../common/errors.js';
+import { checkPollBudgetUs } from '../common/connector/doorbell.js';
 import { RegionMemory } from '../common/memory/region-memory.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
 import { macrotask } from '../common/time/macrotask.js';
@@ -42,9 +43,7 @@ export async function connectWebWorkerGuest(options: WebWorkerGuestOptions = {})
       false,
       'connectWebWorkerGuest needs SharedArrayBuffer: the page must be cross-origin isolated (COOP same-origin, COEP require-corp)',
     );
-  const pollBudgetUs = options.pollBudgetUs ?? 0;
-  if (!Number.isFinite(pollBudgetUs) || pollBudgetUs < 0 || pollBudgetUs > 1_000_000)
-    throw new ConfigError('pollBudgetUs', pollBudgetUs, 'must be a number of microseconds in [0, 1000000]');
+  const pollBudgetUs = checkPollBudgetUs(options.pollBudgetUs);
   const scope = globalThis as unknown as WebWorkerScope;
   const hello = await new Promise<{ port: WebMessagePort; name: string; data: unknown }>((resolve) => {
     const listener = (e: { data: unknown }) => {

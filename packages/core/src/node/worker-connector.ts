@@ -1,7 +1,7 @@
 import { Worker, type WorkerOptions, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import type { Bus } from '../common/bus/bus.js';
-import { ConfigError } from '../common/errors.js';
+import { checkPollBudgetUs } from '../common/connector/doorbell.js';
 import type { GuestMemory } from '../common/memory/guest-memory.js';
 import { checkEmbedderMemory, memoryOfRegions, type EmbedderMemory } from '../common/memory/embedder-memory.js';
 import { connectorLimits, type ConnectorLimits } from '../common/connector/untrusted.js';
@@ -59,8 +59,7 @@ export class WorkerConnector extends EventEmitter<WorkerConnectorEvents> {
     readonly options: { pollBudgetUs?: number; limits?: Partial<ConnectorLimits> } = {},
   ) {
     super();
-    const b = options.pollBudgetUs ?? 0;
-    if (!Number.isFinite(b) || b < 0 || b > 1_000_000) throw new ConfigError('pollBudgetUs', b, 'must be a number of microseconds in [0, 1000000]');
+    checkPollBudgetUs(options.pollBudgetUs);
     this.limits = connectorLimits(options.limits);
   }
 

@@ -5,7 +5,7 @@ import type { GuestMemory } from '../common/memory/guest-memory.js';
 import { checkEmbedderMemory, memoryOfRegions, type CheckedEmbedderMemory, type EmbedderMemory } from '../common/memory/embedder-memory.js';
 import { DEFAULT_CONNECTOR_LIMITS } from '../common/connector/untrusted.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
-import { DOORBELL_TO_GUEST, drainDoorbell, spinWhile } from '../common/connector/doorbell.js';
+import { DOORBELL_TO_GUEST, checkPollBudgetUs, drainDoorbell, spinWhile } from '../common/connector/doorbell.js';
 import type { GuestBus } from '../common/connector/guest-connection.js';
 import { GuestControl } from '../common/connector/guest-control.js';
 import type { HostToGuest } from '../common/connector/worker-protocol.js';
@@ -69,9 +69,7 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
   const memory = memoryOfRegions(layout.regions);
   const allocator = new GuestAllocator(layout.allocator.address, layout.allocator.length);
   const blocking = options.wait === 'blocking';
-  const pollBudgetUs = options.pollBudgetUs ?? 0;
-  if (!Number.isFinite(pollBudgetUs) || pollBudgetUs < 0 || pollBudgetUs > 1_000_000)
-    throw new ConfigError('pollBudgetUs', pollBudgetUs, 'must be a number of microseconds in [0, 1000000]');
+  const pollBudgetUs = checkPollBudgetUs(options.pollBudgetUs);
   const wake = blocking ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
   const name = String(workerData.__vbusName ?? 'worker');
   const drainPort = (): void => {

@@ -1,4 +1,5 @@
 import type { SignalLink, SignalRouter } from '../bus/signal-router.js';
+import { ConfigError } from '../errors.js';
 import { nextMacrotask } from '../time/macrotask.js';
 
 /**
@@ -52,6 +53,20 @@ export function drainDoorbell(cells: Int32Array, direction: number, router: Sign
   const control = (bits & (1 << DOORBELL_CONTROL_BIT)) !== 0;
   router.dispatchBits(bits & ~(1 << DOORBELL_CONTROL_BIT));
   return control;
+}
+
+/** Longest spin a poll budget may ask for: a second (a spinning thread holds its core that long). */
+const MAX_POLL_BUDGET_US = 1_000_000;
+
+/**
+ * The `pollBudgetUs` option of a connector or guest (adaptive polling before a sleep), checked:
+ * default 0 (always sleep); a ConfigError naming the option for anything but microseconds in
+ * [0, 1000000]. @internal
+ */
+export function checkPollBudgetUs(value: number | undefined): number {
+  const us = value ?? 0;
+  if (!Number.isFinite(us) || us < 0 || us > MAX_POLL_BUDGET_US) throw new ConfigError('pollBudgetUs', us, `must be a number of microseconds in [0, ${MAX_POLL_BUDGET_US}]`);
+  return us;
 }
 
 /**
