@@ -20,8 +20,10 @@ function newTxcEvent(): Uint8Array {
 }
 
 export class VenetTxPath {
-  /** Gather buffer for SG frames (the frame is valid only during deliver). */
+  /** The host's copy of a frame, plain or gathered from SG (valid only during deliver). */
   private scratch: Uint8Array | undefined;
+  /** The last plain frame's view of `scratch`, reused while frames keep their length (no allocation per frame). */
+  private plainView: Uint8Array | undefined;
   /** Private copy of the SG descriptor being checked (copied out of guest memory, then checked). */
   private readonly sgCopy = new Uint8Array(VENET_SG_MAX_DESC);
   private readonly sgFrame = newSgFrame();
@@ -113,9 +115,13 @@ export class VenetTxPath {
       // copied out, never a view: the switch checks the source MAC and a backend reads the frame
       // after that, while the guest (another thread) may rewrite the bytes in between
       if (port) {
-        if (!this.scratch || this.scratch.length < len) this.scratch = new Uint8Array(Math.max(len, maxPlain));
+        if (!this.scratch || this.scratch.length < len) {
+          this.scratch = new Uint8Array(Math.max(len, maxPlain));
+          this.plainView = undefined;
+        }
         mem.copyOut(ptr, this.scratch, 0, len);
-        frame = this.scratch.subarray(0, len);
+        if (this.plainView === undefined || this.plainView.length !== len) this.plainView = this.scratch.subarray(0, len);
+        frame = this.plainView;
       }
     } else {
       // SG: copy the descriptor out of shared memory first, then check the copy.
@@ -132,7 +138,10 @@ export class VenetTxPath {
       offload = f.offload;
       // gather only for a backend to read; with none the frame is a counted drop
       if (port) {
-        if (!this.scratch || this.scratch.length < f.total) this.scratch = new Uint8Array(Math.max(f.total, maxPlain));
+        if (!this.scratch || this.scratch.length < f.total) {
+          this.scratch = new Uint8Array(Math.max(f.total, maxPlain));
+          this.plainView = undefined;
+        }
         frame = gatherSg(sg, f, mem, this.scratch);
       }
     }
