@@ -16,6 +16,7 @@ it('pins the public exports of @vbus/core', () => {
       "DeviceClass",
       "DriverRing",
       "FlatMemory",
+      "FrameCopy",
       "GuestAllocator",
       "HostConnection",
       "IOQ_DESC_COOKIE",

@@ -17,6 +17,7 @@ export {
   type RegionListLimits,
 } from './common/memory/embedder-memory.js';
 export { GuestAllocator } from './common/memory/allocator.js';
+export { FrameCopy } from './common/memory/frame-copy.js';
 /** Little-endian (and network-order) integer access to byte arrays: the one module every layout reads and writes through. */
 export * as le from './common/memory/le.js';
 export * from './common/signal/layout.js';

@@ -3,7 +3,7 @@
  * (checking each descriptor on a private copy), hand them to the backend port, signal
  * tx-complete every N frames (or as TXC events) and when the ring drains, then unmask.
  */
-import { le } from '@vbus/core';
+import { FrameCopy, le } from '@vbus/core';
 import { GSO_NONE, gsoRefusal, type FrameOffload } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import type { DeviceRing } from './device-ring.js';
@@ -20,10 +20,10 @@ function newTxcEvent(): Uint8Array {
 }
 
 export class VenetTxPath {
-  /** The host's copy of a frame, plain or gathered from SG (valid only during deliver). */
+  /** The host's copy of a plain frame (valid only during deliver). */
+  private readonly plainCopy: FrameCopy;
+  /** The host's copy of a frame gathered from SG (valid only during deliver). */
   private scratch: Uint8Array | undefined;
-  /** The last plain frame's view of `scratch`, reused while frames keep their length (no allocation per frame). */
-  private plainView: Uint8Array | undefined;
   /** Private copy of the SG descriptor being checked (copied out of guest memory, then checked). */
   private readonly sgCopy = new Uint8Array(VENET_SG_MAX_DESC);
   private readonly sgFrame = newSgFrame();
@@ -39,6 +39,7 @@ export class VenetTxPath {
   ) {
     const mtu = host.ctx.config.mtu;
     this.limits = { maxPlain: mtu + abi.VENET_FRAME_OVERHEAD, sgCaps: 0, memory: ring.reg.memory };
+    this.plainCopy = new FrameCopy(this.limits.maxPlain);
     this.violation = (value, rule) => ring.violation(value, rule);
   }
 
@@ -113,16 +114,9 @@ export class VenetTxPath {
       if (!mem.contains(ptr, len)) throw tx.violation(ptr, `frame at 0x${ptr.toString(16)}+${len} is outside guest memory`);
       frameLen = len;
       // copied out, never a view: the switch checks the source MAC and a backend reads the frame
-      // after that, while the guest (another thread) may rewrite the bytes in between
-      if (port) {
-        if (!this.scratch || this.scratch.length < len) {
-          this.scratch = new Uint8Array(Math.max(len, maxPlain));
-          this.plainView = undefined;
-        }
-        mem.copyOut(ptr, this.scratch, 0, len);
-        if (this.plainView === undefined || this.plainView.length !== len) this.plainView = this.scratch.subarray(0, len);
-        frame = this.plainView;
-      }
+      // after that, while the guest (another thread) may rewrite the bytes in between; the copy
+      // keeps the guest's alignment and hands out one reused view (FrameCopy)
+      if (port) frame = this.plainCopy.copyFrom(mem, ptr, len);
     } else {
       // SG: copy the descriptor out of shared memory first, then check the copy.
       if (len < abi.venetSgSize(1) || len > VENET_SG_MAX_DESC) throw tx.violation(len, `SG descriptor length must be in [${abi.venetSgSize(1)}, ${VENET_SG_MAX_DESC}]`);
@@ -138,10 +132,7 @@ export class VenetTxPath {
       offload = f.offload;
       // gather only for a backend to read; with none the frame is a counted drop
       if (port) {
-        if (!this.scratch || this.scratch.length < f.total) {
-          this.scratch = new Uint8Array(Math.max(f.total, maxPlain));
-          this.plainView = undefined;
-        }
+        if (!this.scratch || this.scratch.length < f.total) this.scratch = new Uint8Array(Math.max(f.total, maxPlain));
         frame = gatherSg(sg, f, mem, this.scratch);
       }
     }

@@ -142,17 +142,17 @@ export interface VirtioNetHeader {
   numBuffers: number;
 }
 
-/** Read a virtio-net header from `b` into `into` (no allocation) and return it. */
-export function decodeNetHeader(b: Uint8Array, into: VirtioNetHeader): VirtioNetHeader {
+/** Read a virtio-net header from `b` at byte `at` into `into` (no allocation) and return it. */
+export function decodeNetHeader(b: Uint8Array, into: VirtioNetHeader, at = 0): VirtioNetHeader {
   // byte access, no DataView per header (this runs once per frame on both sides)
-  if (b.length < VIRTIO_NET_HDR_SIZE) throw new RangeError(`virtio-net header needs ${VIRTIO_NET_HDR_SIZE} bytes, got ${b.length}`);
-  into.flags = b[VIRTIO_NET_HDR_FLAGS]!;
-  into.gsoType = b[VIRTIO_NET_HDR_GSO_TYPE]!;
-  into.hdrLen = b[VIRTIO_NET_HDR_HDR_LEN]! | (b[VIRTIO_NET_HDR_HDR_LEN + 1]! << 8);
-  into.gsoSize = b[VIRTIO_NET_HDR_GSO_SIZE]! | (b[VIRTIO_NET_HDR_GSO_SIZE + 1]! << 8);
-  into.csumStart = b[VIRTIO_NET_HDR_CSUM_START]! | (b[VIRTIO_NET_HDR_CSUM_START + 1]! << 8);
-  into.csumOffset = b[VIRTIO_NET_HDR_CSUM_OFFSET]! | (b[VIRTIO_NET_HDR_CSUM_OFFSET + 1]! << 8);
-  into.numBuffers = b[VIRTIO_NET_HDR_NUM_BUFFERS]! | (b[VIRTIO_NET_HDR_NUM_BUFFERS + 1]! << 8);
+  if (!(at >= 0 && b.length - at >= VIRTIO_NET_HDR_SIZE)) throw new RangeError(`virtio-net header needs ${VIRTIO_NET_HDR_SIZE} bytes at ${at}, got ${b.length - at}`);
+  into.flags = b[at + VIRTIO_NET_HDR_FLAGS]!;
+  into.gsoType = b[at + VIRTIO_NET_HDR_GSO_TYPE]!;
+  into.hdrLen = b[at + VIRTIO_NET_HDR_HDR_LEN]! | (b[at + VIRTIO_NET_HDR_HDR_LEN + 1]! << 8);
+  into.gsoSize = b[at + VIRTIO_NET_HDR_GSO_SIZE]! | (b[at + VIRTIO_NET_HDR_GSO_SIZE + 1]! << 8);
+  into.csumStart = b[at + VIRTIO_NET_HDR_CSUM_START]! | (b[at + VIRTIO_NET_HDR_CSUM_START + 1]! << 8);
+  into.csumOffset = b[at + VIRTIO_NET_HDR_CSUM_OFFSET]! | (b[at + VIRTIO_NET_HDR_CSUM_OFFSET + 1]! << 8);
+  into.numBuffers = b[at + VIRTIO_NET_HDR_NUM_BUFFERS]! | (b[at + VIRTIO_NET_HDR_NUM_BUFFERS + 1]! << 8);
   return into;
 }
 

@@ -4,6 +4,8 @@ import type { FrameHandler, FrameOffload, NapiQueue } from '@vbus/net';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_NUM_BUFFERS, VIRTIO_NET_HDR_SIZE } from './virtio-net-abi.js';
 import type { DriverQueue, VirtioNetDriverCounters } from './virtio-net-driver-types.js';
 
+const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];
+
 /** The buffers of one rx queue, what the receive path needs of the driver. */
 export interface RxPathHost {
   readonly memory: GuestMemory;
@@ -24,6 +26,9 @@ export class RxPath {
   private readonly views: Array<Array<Uint8Array | undefined>> = [];
   private readonly offload: FrameOffload = { needsCsum: true, csumStart: 0, csumOffset: 0, gsoType: 0, gsoSize: 0, hdrLen: 0, ecn: false };
   private mrgScratch = new Uint8Array(4096);
+  /** The one writable segment of an rx buffer, reused per refill (add() copies it into the ring). */
+  private readonly rxSeg = { addr: 0, len: 0 };
+  private readonly rxSegs = [this.rxSeg];
 
   constructor(private readonly host: RxPathHost) {}
 
@@ -59,7 +64,12 @@ export class RxPath {
   /** Post every free buffer of `q` that the ring has room for. */
   refill(q: DriverQueue): void {
     let i;
-    while (q.vq.numFree > 0 && (i = q.free.pop()) !== undefined) q.vq.add([], [{ addr: q.buffers[i]!, len: q.bufferSize }], i);
+    const seg = this.rxSeg;
+    seg.len = q.bufferSize;
+    while (q.vq.numFree > 0 && (i = q.free.pop()) !== undefined) {
+      seg.addr = q.buffers[i]!;
+      q.vq.add(NO_SEGMENTS, this.rxSegs, i);
+    }
   }
 
   /** Take one received frame (with MRG_RXBUF possibly several buffers). False if none is complete. */

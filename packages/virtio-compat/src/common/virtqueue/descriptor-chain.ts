@@ -140,6 +140,20 @@ export class ChainReader {
   get remaining(): number {
     return this.chain.readableBytes - this._consumed;
   }
+  /**
+   * Guest address of the next readable byte (0 when none is left): where a device copying the
+   * rest out places it, to keep the copy co-aligned (@vbus/core's `FrameCopy`).
+   */
+  get address(): number {
+    const c = this.chain;
+    let d = this.desc;
+    let off = this.offset;
+    while (d < c.readableCount && off >= c.len(d)) {
+      d++;
+      off = 0;
+    }
+    return d < c.readableCount ? c.addr(d) + off : 0;
+  }
 
   /**
    * Copy up to `length` bytes into `into` at `start`; returns the number copied (less than asked

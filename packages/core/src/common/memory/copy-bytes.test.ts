@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { copyBytes } from './copy-bytes.js';
+import { FrameCopy } from './frame-copy.js';
+import { RegionMemory } from './region-memory.js';
+
+describe('copyBytes', () => {
+  it('copies like a reference copy between many arrays, views of one buffer among them, whatever its cache holds', () => {
+    // more arrays than the cache has entries, shared and plain, several views of one buffer
+    const shared = new SharedArrayBuffer(512);
+    const plain = new ArrayBuffer(512);
+    const arrays = [
+      new Uint8Array(shared),
+      new Uint8Array(shared, 4, 256),
+      new Uint8Array(shared, 131, 300),
+      new Uint8Array(plain),
+      new Uint8Array(plain, 8, 400),
+      new Uint8Array(300),
+      new Uint8Array(new SharedArrayBuffer(300)),
+    ];
+    const copies = fc.array(
+      fc.record({ s: fc.nat(arrays.length - 1), d: fc.nat(arrays.length - 1), sa: fc.nat(299), da: fc.nat(299), n: fc.nat(300), seed: fc.nat(255) }),
+      { minLength: 1, maxLength: 40 },
+    );
+    fc.assert(
+      fc.property(copies, (ops) => {
+        arrays.forEach((a, k) => a.forEach((_, i) => (a[i] = (i * 7 + k * 31) & 0xff)));
+        for (const op of ops) {
+          const src = arrays[op.s]!;
+          const dst = arrays[op.d]!;
+          const n = Math.min(op.n, src.length - op.sa, dst.length - op.da);
+          if (n < 0) continue;
+          src[op.sa] = op.seed;
+          // the reference: a snapshot of the source range, then a byte loop (memmove semantics)
+          const expected = src.slice(op.sa, op.sa + n);
+          const before = { first: dst[op.da - 1], after: dst[op.da + n] };
+          copyBytes(src, op.sa, dst, op.da, n);
+          expect(Array.from(dst.subarray(op.da, op.da + n))).toEqual(Array.from(expected));
+          // nothing outside the range changes (unless the source view overlaps it)
+          if (src.buffer !== dst.buffer) expect({ first: dst[op.da - 1], after: dst[op.da + n] }).toEqual(before);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('FrameCopy', () => {
+  it('places each copy at its guest alignment and reuses one view while frames repeat', () => {
+    const mem = RegionMemory.create(0x1000, 0x1000);
+    mem.write(0x1004, Uint8Array.from({ length: 100 }, (_, i) => i));
+    const copy = new FrameCopy(64);
+    const a = copy.copyFrom(mem, 0x1004, 60);
+    expect(a.byteOffset % 8).toBe(4);
+    expect(Array.from(a)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(copy.copyFrom(mem, 0x1004, 60)).toBe(a);
+    const b = copy.copyFrom(mem, 0x1008, 60);
+    expect(b.byteOffset % 8).toBe(0);
+    expect(b[0]).toBe(4);
+    // a frame longer than the capacity grows the buffer; views made before are not reused
+    const c = copy.copyFrom(mem, 0x1004, 100);
+    expect(c.length).toBe(100);
+    expect(c[99]).toBe(99);
+    expect(copy.copyFrom(mem, 0x1004, 60)).not.toBe(a);
+  });
+
+  it('refuses a range outside guest memory without touching the copy', () => {
+    const mem = RegionMemory.create(0x1000, 0x100);
+    const copy = new FrameCopy(64);
+    expect(() => copy.copyFrom(mem, 0x10f0, 32)).toThrow(/not inside one registered region/);
+  });
+});
