@@ -18,10 +18,10 @@ describe('copyBytes', () => {
       new Uint8Array(300),
       new Uint8Array(new SharedArrayBuffer(300)),
     ];
-    const copies = fc.array(
-      fc.record({ s: fc.nat(arrays.length - 1), d: fc.nat(arrays.length - 1), sa: fc.nat(299), da: fc.nat(299), n: fc.nat(300), seed: fc.nat(255) }),
-      { minLength: 1, maxLength: 40 },
-    );
+    const copies = fc.array(fc.record({ s: fc.nat(arrays.length - 1), d: fc.nat(arrays.length - 1), sa: fc.nat(299), da: fc.nat(299), n: fc.nat(300), seed: fc.nat(255) }), {
+      minLength: 1,
+      maxLength: 40,
+    });
     fc.assert(
       fc.property(copies, (ops) => {
         arrays.forEach((a, k) => a.forEach((_, i) => (a[i] = (i * 7 + k * 31) & 0xff)));
@@ -48,7 +48,10 @@ describe('copyBytes', () => {
 describe('FrameCopy', () => {
   it('places each copy at its guest alignment and reuses one view while frames repeat', () => {
     const mem = RegionMemory.create(0x1000, 0x1000);
-    mem.write(0x1004, Uint8Array.from({ length: 100 }, (_, i) => i));
+    mem.write(
+      0x1004,
+      Uint8Array.from({ length: 100 }, (_, i) => i),
+    );
     const copy = new FrameCopy(64);
     const a = copy.copyFrom(mem, 0x1004, 60);
     expect(a.byteOffset % 8).toBe(4);
