@@ -119,7 +119,7 @@ export class MockDriver<T = number> {
    * Allocate one segment per `readable` array (filled with it) and per `writableLens` entry
    * (zeroed), and add them as one buffer. False if the ring is full (nothing stays allocated).
    */
-  addBuffer(readable: readonly Uint8Array[], writableLens: readonly number[], token: T, options?: { indirect?: boolean }): boolean {
+  addBuffer(readable: readonly Uint8Array[], writableLens: readonly number[], token: T, options?: { indirect?: boolean; more?: boolean }): boolean {
     const r: Segment[] = readable.map((bytes) => {
       const addr = this.alloc(bytes.length);
       this.memory.write(addr, bytes);

@@ -186,7 +186,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
         while ((chain = q.popChain()) !== null) {
           const id = chain.id;
           const len = this.transmitChain(slot, chain);
-          q.addUsed(id, len);
+          // published with the batch: by interrupt() below, or every USED_PUBLISH_BATCH
+          q.addUsed(id, len, true);
           if (++done >= budget) {
             // a guest that keeps the ring full does not get to hold the event loop: continue later
             this.interrupt(slot);
@@ -329,7 +330,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
       const w = chain.writer();
       if (i === 0) w.write(this.hdrBytes);
       off += w.write(frame, off);
-      q.addUsed(chain.id, w.written);
+      // published by rxInterrupt's needsNotification (at once, or when the tx drain ends)
+      q.addUsed(chain.id, w.written, true);
     }
     slot.counters.frames++;
     slot.counters.bytes += frame.length;

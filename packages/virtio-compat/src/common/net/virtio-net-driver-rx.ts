@@ -3,8 +3,11 @@ import type { GuestConnection, GuestMemory } from '@vbus/core';
 import type { FrameHandler, FrameOffload, NapiQueue } from '@vbus/net';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_NUM_BUFFERS, VIRTIO_NET_HDR_SIZE } from './virtio-net-abi.js';
 import type { DriverQueue, VirtioNetDriverCounters } from './virtio-net-driver-types.js';
+import type { AddOptions } from '../virtqueue/virtqueue.js';
 
 const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];
+/** add() options of a buffer that more follow (one object, no allocation per buffer). */
+const MORE: AddOptions = { more: true };
 
 /** The buffers of one rx queue, what the receive path needs of the driver. */
 export interface RxPathHost {
@@ -61,14 +64,14 @@ export class RxPath {
     };
   }
 
-  /** Post every free buffer of `q` that the ring has room for. */
+  /** Post every free buffer of `q` that the ring has room for, as one batch (the caller's needsKick publishes it). */
   refill(q: DriverQueue): void {
     let i;
     const seg = this.rxSeg;
     seg.len = q.bufferSize;
     while (q.vq.numFree > 0 && (i = q.free.pop()) !== undefined) {
       seg.addr = q.buffers[i]!;
-      q.vq.add(NO_SEGMENTS, this.rxSegs, i);
+      q.vq.add(NO_SEGMENTS, this.rxSegs, i, MORE);
     }
   }
 

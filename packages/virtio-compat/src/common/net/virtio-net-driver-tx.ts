@@ -3,8 +3,11 @@ import type { GuestMemory } from '@vbus/core';
 import type { FrameOffload } from '@vbus/net';
 import { VIRTIO_NET_HDR_CSUM_OFFSET, VIRTIO_NET_HDR_CSUM_START, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_FLAGS, VIRTIO_NET_HDR_SIZE } from './virtio-net-abi.js';
 import type { DriverQueue } from './virtio-net-driver-types.js';
+import type { AddOptions } from '../virtqueue/virtqueue.js';
 
 const NO_SEGMENTS: readonly { addr: number; len: number }[] = [];
+/** add() options of a frame that more follow (one object, no allocation per frame). */
+const MORE: AddOptions = { more: true };
 
 /**
  * Linux's xmit_skb for one linear frame: the 12-byte header written in place at the start of the
@@ -26,10 +29,11 @@ export class TxPath {
   }
 
   /**
-   * Write the header and `frame` into buffer `i` of `q` and post it; `csum`: CSUM negotiated.
+   * Write the header and `frame` into buffer `i` of `q` and post it; `csum`: CSUM negotiated;
+   * `more`: more frames follow at once (published with the batch, by the caller's needsKick).
    * `frame` must fit the buffer after the header (the caller checks).
    */
-  post(q: DriverQueue, i: number, frame: Uint8Array, offload: Partial<FrameOffload> | undefined, csum: boolean): void {
+  post(q: DriverQueue, i: number, frame: Uint8Array, offload: Partial<FrameOffload> | undefined, csum: boolean, more: boolean): void {
     const addr = q.buffers[i]!;
     const views = (this.views[q.index] ??= []);
     const v = (views[i] ??= this.memory.view(addr, q.bufferSize));
@@ -49,7 +53,7 @@ export class TxPath {
     const seg = this.seg;
     seg.addr = addr;
     seg.len = VIRTIO_NET_HDR_SIZE + frame.length;
-    q.vq.add(this.segs, NO_SEGMENTS, i);
+    q.vq.add(this.segs, NO_SEGMENTS, i, more ? MORE : undefined);
   }
 
   /** Take back every completed tx buffer of `q` (free_old_xmit). */

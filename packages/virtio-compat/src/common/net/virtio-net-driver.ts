@@ -271,7 +271,7 @@ export class VirtioNetDriver implements GuestNic {
       return false;
     }
     this.txStopped = false; // buffers were free after all (reaped on this path): the queue runs
-    this.txPath.post(q, i, frame, options.offload, this.csum);
+    this.txPath.post(q, i, frame, options.offload, this.csum, options.more === true);
     this.counters.sent++;
     this.counters.txBytes += frame.length;
     if (!options.more) {

@@ -245,8 +245,9 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
    * (the ring's suppression, then the shm-signal's pending/dirty de-duplication).
    */
   protected interrupt(slot: QueueSlot): void {
-    if (slot.queue === null || slot.signal === undefined) return;
-    if (slot.queue.needsNotification() && slot.signal.inject()) slot.counters.interrupts++;
+    if (slot.queue === null) return;
+    // needsNotification also publishes a batch of used buffers: called even with no signal
+    if (slot.queue.needsNotification() && slot.signal !== undefined && slot.signal.inject()) slot.counters.interrupts++;
     else slot.counters.suppressed++;
   }
 

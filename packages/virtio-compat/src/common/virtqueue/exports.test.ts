@@ -5,6 +5,7 @@ import * as testing from '../../testing/index.js';
 it('pins the public exports of the virtqueue module and the testing entry', () => {
   expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
     [
+      "AVAIL_PUBLISH_BATCH",
       "ChainReader",
       "ChainWriter",
       "DescriptorChain",
@@ -12,6 +13,7 @@ it('pins the public exports of the virtqueue module and the testing entry', () =
       "PackedQueueDriver",
       "SplitQueueDevice",
       "SplitQueueDriver",
+      "USED_PUBLISH_BATCH",
       "VIRTIO_CONFIG_S_ACKNOWLEDGE",
       "VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET",
       "VIRTIO_CONFIG_S_DRIVER",

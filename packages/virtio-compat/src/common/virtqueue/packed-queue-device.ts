@@ -21,7 +21,7 @@ import {
 } from './layout.js';
 import { RingArea } from './ring-area.js';
 import { RingHalf } from './ring-half.js';
-import type { VirtqueueDevice, VirtqueueOptions } from './virtqueue.js';
+import { USED_PUBLISH_BATCH, type VirtqueueDevice, type VirtqueueOptions } from './virtqueue.js';
 import { checkPackedSize, FLAGS, isAvail, mapPackedRing, type PackedQueueAddresses, type PackedQueueState } from './packed-ring.js';
 
 export interface PackedQueueDeviceConfig extends VirtqueueOptions, PackedQueueAddresses {}
@@ -46,6 +46,14 @@ export class PackedQueueDevice extends RingHalf implements VirtqueueDevice {
   private availWrap = 1;
   private nextUsed = 0;
   private usedWrap = 1;
+  /**
+   * An unpublished batch of used descriptors (addUsed with `more`): the first one's flags wait
+   * here and are stored last, releasing the others, whose flags were written plainly (the driver
+   * reads used descriptors in ring order, so it cannot pass the first). -1: no batch.
+   */
+  private batchOff = -1;
+  private batchFlags = 0;
+  private batchCount = 0;
   private signalledUsed = 0;
   private notifyDisabled = false;
 
@@ -67,6 +75,7 @@ export class PackedQueueDevice extends RingHalf implements VirtqueueDevice {
 
   /** A plain copy of the queue's progress: next indices and wrap counters. */
   state(): PackedQueueState {
+    if (this._error === null) this.publish();
     return { nextAvail: this.nextAvail, availWrap: this.availWrap as 0 | 1, nextUsed: this.nextUsed, usedWrap: this.usedWrap as 0 | 1 };
   }
 
@@ -153,7 +162,7 @@ export class PackedQueueDevice extends RingHalf implements VirtqueueDevice {
     return chain;
   }
 
-  addUsed(id: number, len: number): void {
+  addUsed(id: number, len: number, more = false): void {
     if (this._error !== null) throw this._error;
     if (!Number.isInteger(id) || id < 0 || id >= this.size || this.idInFlight[id] === 0)
       throw new ConfigError(`${this.name}.addUsed.id`, id, 'not a buffer id in flight on this queue');
@@ -161,18 +170,36 @@ export class PackedQueueDevice extends RingHalf implements VirtqueueDevice {
     const off = this.nextUsed * VIRTQ_DESC_SIZE;
     le.setU32(this.desc.bytes, off + VIRTQ_DESC_LEN, len);
     le.setU16(this.desc.bytes, off + VIRTQ_PACKED_DESC_ID, id);
-    // release: the flags are stored last, AVAIL = USED = the device's wrap counter
-    this.desc.store16(off + FLAGS, this.usedWrap ? VIRTQ_PACKED_DESC_F_AVAIL | VIRTQ_PACKED_DESC_F_USED : 0);
+    // the flags go last: AVAIL = USED = the device's wrap counter
+    const flags = this.usedWrap ? VIRTQ_PACKED_DESC_F_AVAIL | VIRTQ_PACKED_DESC_F_USED : 0;
+    if (this.batchOff >= 0) {
+      le.setU16(this.desc.bytes, off + FLAGS, flags); // released by the batch's first descriptor
+      this.batchCount++;
+    } else if (more) {
+      this.batchOff = off;
+      this.batchFlags = flags;
+      this.batchCount = 1;
+    } else this.desc.store16(off + FLAGS, flags); // release
     this.idInFlight[id] = 0;
     this.nextUsed += this.idSlots[id]!;
     if (this.nextUsed >= this.size) {
       this.nextUsed -= this.size;
       this.usedWrap ^= 1;
     }
+    if (this.batchOff >= 0 && (!more || this.batchCount >= USED_PUBLISH_BATCH)) this.publish();
+  }
+
+  /** Store the batch's first flags: the release that hands the whole batch to the driver. */
+  private publish(): void {
+    if (this.batchOff < 0) return;
+    this.desc.store16(this.batchOff + FLAGS, this.batchFlags);
+    this.batchOff = -1;
+    this.batchCount = 0;
   }
 
   needsNotification(): boolean {
     if (this._error !== null) throw this._error;
+    this.publish();
     const newIdx = this.linear(this.nextUsed, this.usedWrap);
     const oldIdx = this.signalledUsed;
     this.signalledUsed = newIdx;

@@ -26,7 +26,7 @@ import {
 } from './layout.js';
 import { allocZeroedArea, RingArea } from './ring-area.js';
 import { RingHalf } from './ring-half.js';
-import type { AddOptions, UsedBuffer, VirtqueueDriver, VirtqueueOptions } from './virtqueue.js';
+import { AVAIL_PUBLISH_BATCH, type AddOptions, type UsedBuffer, type VirtqueueDriver, type VirtqueueOptions } from './virtqueue.js';
 import { checkPackedSize, FLAGS, isUsed, mapPackedRing, type PackedQueueAddresses } from './packed-ring.js';
 
 export interface PackedQueueDriverConfig extends VirtqueueOptions, PackedQueueAddresses {
@@ -51,6 +51,14 @@ export class PackedQueueDriver<T = unknown> extends RingHalf implements Virtqueu
   private nextAvail = 0;
   private availWrap = 1;
   private numAdded = 0;
+  /**
+   * The head of the first chain of an unpublished batch (add with `more`): its flags are stored
+   * last, releasing the chains after it, whose heads were written plainly (the device reads the
+   * ring in order, so it cannot pass this one). -1: no batch.
+   */
+  private batchHeadOff = -1;
+  private batchHeadFlags = 0;
+  private batchCount = 0;
   private lastUsed = 0;
   private usedWrap = 1;
   private interruptsDisabled = false;
@@ -150,7 +158,16 @@ export class PackedQueueDriver<T = unknown> extends RingHalf implements Virtqueu
         this.advance();
       }
     }
-    this.desc.store16(headOff + FLAGS, headFlags); // release: the head goes last (§2.8.6)
+    // the head goes last (§2.8.6); in a batch, the batch's first head goes last of all
+    if (this.batchHeadOff >= 0) {
+      le.setU16(bytes, headOff + FLAGS, headFlags);
+      this.batchCount++;
+    } else if (options?.more === true) {
+      this.batchHeadOff = headOff;
+      this.batchHeadFlags = headFlags;
+      this.batchCount = 1;
+    } else this.desc.store16(headOff + FLAGS, headFlags); // release
+    if (options?.more !== true || this.batchCount >= AVAIL_PUBLISH_BATCH) this.publish();
     this._numFree -= needed;
     this.idSlots[id] = needed;
     this.buffers.add(id, token, indirectTable);
@@ -169,8 +186,17 @@ export class PackedQueueDriver<T = unknown> extends RingHalf implements Virtqueu
     }
   }
 
+  /** Store the batch's first head flags: the release that hands the whole batch to the device. */
+  private publish(): void {
+    if (this.batchHeadOff < 0) return;
+    this.desc.store16(this.batchHeadOff + FLAGS, this.batchHeadFlags);
+    this.batchHeadOff = -1;
+    this.batchCount = 0;
+  }
+
   needsKick(): boolean {
     if (this._error !== null) throw this._error;
+    this.publish();
     const added = this.numAdded;
     this.numAdded = 0;
     if (added === 0) return false;

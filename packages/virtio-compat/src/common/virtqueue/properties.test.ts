@@ -4,7 +4,12 @@ import { RingError } from '@vbus/core';
 import { MockDriver, type RingKind } from '../../testing/index.js';
 import { DescriptorChain } from './descriptor-chain.js';
 
-type Op = { t: 'add'; r: number[]; w: number[]; indirect: boolean } | { t: 'pop' } | { t: 'complete'; pick: number; fill: number } | { t: 'get' } | { t: 'notify' };
+type Op =
+  | { t: 'add'; r: number[]; w: number[]; indirect: boolean; more: boolean }
+  | { t: 'pop' }
+  | { t: 'complete'; pick: number; fill: number; more: boolean }
+  | { t: 'get' }
+  | { t: 'notify' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -14,10 +19,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       r: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }),
       w: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }),
       indirect: fc.boolean(),
+      // more: published with a batch (by a later add, needsKick or the batch limit)
+      more: fc.boolean(),
     }),
   },
   { weight: 3, arbitrary: fc.constant({ t: 'pop' as const }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('complete' as const), pick: fc.nat(), fill: fc.nat({ max: 40 }) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('complete' as const), pick: fc.nat(), fill: fc.nat({ max: 40 }), more: fc.boolean() }) },
   { weight: 3, arbitrary: fc.constant({ t: 'get' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'notify' as const }) },
 );
@@ -47,11 +54,11 @@ describe('driver and device against each other (fast-check)', () => {
         const held: DescriptorChain[] = [];
         const spare: DescriptorChain[] = [];
         let next = 0;
-        const complete = (c: DescriptorChain, fill: number) => {
+        const complete = (c: DescriptorChain, fill: number, more = false) => {
           const w = c.writer();
           const n = w.write(new Uint8Array(fill).fill(0xa5));
           expect(n).toBe(Math.min(fill, c.writableBytes));
-          dev.addUsed(c.id, n);
+          dev.addUsed(c.id, n, more);
         };
         const check = (u: { token: number; len: number; written: Uint8Array }) => {
           expect(added.has(u.token)).toBe(true);
@@ -69,7 +76,7 @@ describe('driver and device against each other (fast-check)', () => {
                 op.r.map((len, s) => payload(token, s, len)),
                 op.w,
                 token,
-                { indirect },
+                { indirect, more: op.more },
               );
               const slots = indirect ? 1 : op.r.length + op.w.length;
               if (ok) added.set(token, { r: op.r, w: op.w });
@@ -89,7 +96,7 @@ describe('driver and device against each other (fast-check)', () => {
             case 'complete': {
               if (held.length === 0) break;
               const c = held.splice(op.pick % held.length, 1)[0]!;
-              complete(c, op.fill);
+              complete(c, op.fill, op.more);
               spare.push(c);
               break;
             }
@@ -104,9 +111,11 @@ describe('driver and device against each other (fast-check)', () => {
               break;
           }
         }
-        // drain
-        for (let c = dev.popChain(); c !== null; c = dev.popChain()) complete(c, 3);
-        for (const c of held) complete(c, 1);
+        // drain: publish what was batched on both sides, then take everything
+        m.driver.needsKick();
+        for (let c = dev.popChain(); c !== null; c = dev.popChain()) complete(c, 3, true);
+        for (const c of held) complete(c, 1, true);
+        dev.needsNotification();
         for (let u = m.getUsed(); u !== null; u = m.getUsed()) check(u);
         expect(returned.size).toBe(added.size);
         expect(m.driver.inFlight).toBe(0);

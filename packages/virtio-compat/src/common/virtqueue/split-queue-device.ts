@@ -23,7 +23,7 @@ import {
 import { RingArea } from './ring-area.js';
 import { RingHalf } from './ring-half.js';
 import { StampSet } from './stamp-set.js';
-import type { VirtqueueDevice, VirtqueueOptions } from './virtqueue.js';
+import { USED_PUBLISH_BATCH, type VirtqueueDevice, type VirtqueueOptions } from './virtqueue.js';
 import { checkSplitSize, checkU16Index, mapSplitRing, type SplitQueueAddresses, type SplitQueueState } from './split-ring.js';
 
 export interface SplitQueueDeviceConfig extends VirtqueueOptions, SplitQueueAddresses, Partial<SplitQueueState> {}
@@ -49,6 +49,8 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
   private nextAvail: number;
   private availIdxSeen: number;
   private nextUsed: number;
+  /** The used index last stored in the ring (behind `nextUsed` while a batch is unpublished). */
+  private usedPublished: number;
   private signalledUsed: number;
   private notifyDisabled = false;
 
@@ -75,6 +77,7 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
     this.nextAvail = nextAvail;
     this.availIdxSeen = nextAvail;
     this.nextUsed = nextUsed;
+    this.usedPublished = nextUsed;
     this.signalledUsed = nextUsed;
     used.store16(VIRTQ_USED_FLAGS, 0);
     used.store16(VIRTQ_USED_IDX, nextUsed);
@@ -83,6 +86,7 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
 
   /** The position to save (e.g. for migration); feed it back as config to resume. */
   state(): SplitQueueState {
+    if (this._error === null) this.publish();
     return { nextAvail: this.nextAvail, nextUsed: this.nextUsed };
   }
 
@@ -156,7 +160,7 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
     }
   }
 
-  addUsed(id: number, len: number): void {
+  addUsed(id: number, len: number, more = false): void {
     if (this._error !== null) throw this._error;
     if (!Number.isInteger(id) || id < 0 || id >= this.size) throw new ConfigError(`${this.name}.addUsed.id`, id, 'not a head index of this queue');
     if (!Number.isInteger(len) || len < 0 || len > 0xffff_ffff) throw new ConfigError(`${this.name}.addUsed.len`, len, 'must be a u32');
@@ -164,11 +168,19 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
     le.setU32(this.used.bytes, off, id);
     le.setU32(this.used.bytes, off + 4, len);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
-    this.used.store16(VIRTQ_USED_IDX, this.nextUsed); // release: the element is visible first
+    if (!more || ((this.nextUsed - this.usedPublished) & 0xffff) >= USED_PUBLISH_BATCH) this.publish();
+  }
+
+  /** Store the used index: the release that hands every element written since to the driver. */
+  private publish(): void {
+    if (this.usedPublished === this.nextUsed) return;
+    this.usedPublished = this.nextUsed;
+    this.used.store16(VIRTQ_USED_IDX, this.nextUsed); // release: the elements are visible first
   }
 
   needsNotification(): boolean {
     if (this._error !== null) throw this._error;
+    this.publish();
     const newIdx = this.nextUsed;
     const oldIdx = this.signalledUsed;
     this.signalledUsed = newIdx;

@@ -27,7 +27,7 @@ import {
 } from './layout.js';
 import { allocZeroedArea, RingArea } from './ring-area.js';
 import { RingHalf } from './ring-half.js';
-import type { AddOptions, UsedBuffer, VirtqueueDriver, VirtqueueOptions } from './virtqueue.js';
+import { AVAIL_PUBLISH_BATCH, type AddOptions, type UsedBuffer, type VirtqueueDriver, type VirtqueueOptions } from './virtqueue.js';
 import { checkSplitSize, checkU16Index, mapSplitRing, writeSplitDesc, type SplitQueueAddresses } from './split-ring.js';
 
 export interface SplitQueueDriverConfig extends VirtqueueOptions, SplitQueueAddresses {
@@ -59,7 +59,11 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
   private freeHead = 0;
   private _numFree: number;
   private availIdx: number;
+  /** The avail index last stored in the ring (behind `availIdx` while a batch is unpublished). */
+  private availPublished: number;
   private numAdded = 0;
+  /** Where used_event was last parked, while interrupts are off (EVENT_IDX). */
+  private parkedFrom = 0;
   private lastUsed: number;
   private usedIdxSeen: number;
   private interruptsDisabled = false;
@@ -87,6 +91,7 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     this.buffers = new InFlightBuffers<T>(n, config.allocator);
     this._numFree = n;
     this.availIdx = start;
+    this.availPublished = start;
     this.lastUsed = start;
     this.usedIdxSeen = start;
     avail.store16(VIRTQ_AVAIL_FLAGS, 0);
@@ -156,13 +161,21 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     this.buffers.add(head, token, indirectTable);
     le.setU16(this.avail.bytes, VIRTQ_AVAIL_RING + 2 * (this.availIdx & this.mask), head);
     this.availIdx = (this.availIdx + 1) & 0xffff;
-    this.avail.store16(VIRTQ_AVAIL_IDX, this.availIdx); // release: descriptors and slot first
+    if (options?.more !== true || ((this.availIdx - this.availPublished) & 0xffff) >= AVAIL_PUBLISH_BATCH) this.publish();
     this.numAdded++;
     return true;
   }
 
+  /** Store the avail index: the release that hands every buffer written since to the device. */
+  private publish(): void {
+    if (this.availPublished === this.availIdx) return;
+    this.availPublished = this.availIdx;
+    this.avail.store16(VIRTQ_AVAIL_IDX, this.availIdx); // release: descriptors and slots first
+  }
+
   needsKick(): boolean {
     if (this._error !== null) throw this._error;
+    this.publish();
     const added = this.numAdded;
     this.numAdded = 0;
     if (added === 0) return false;
@@ -199,7 +212,12 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     this.freeHead = id;
     this._numFree += n;
     this.lastUsed = (this.lastUsed + 1) & 0xffff;
-    if (this.eventIdx) this.avail.store16(this.usedEventOff, this.interruptsDisabled ? (this.lastUsed + 0x8000) & 0xffff : this.lastUsed);
+    if (this.eventIdx) {
+      // interrupts on: the next used entry is the event (Linux's get_buf). Off: used_event stays
+      // parked half the index space ahead, moved on only before the device could reach it
+      if (!this.interruptsDisabled) this.avail.store16(this.usedEventOff, this.lastUsed);
+      else if (((this.lastUsed - this.parkedFrom) & 0xffff) > 0x8000 - this.size) this.park();
+    }
     return r;
   }
 
@@ -225,7 +243,17 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     this.interruptsDisabled = true;
     // with EVENT_IDX the flags must stay 0 (§2.7.7.1): park used_event half the index space away,
     // where no used index the device can reach before the next getUsed will cross it
-    if (this.eventIdx) this.avail.store16(this.usedEventOff, (this.lastUsed + 0x8000) & 0xffff);
+    if (this.eventIdx) this.park();
     else this.avail.store16(VIRTQ_AVAIL_FLAGS, VRING_AVAIL_F_NO_INTERRUPT);
+  }
+
+  /**
+   * used_event half the index space past the last used entry: the device's used index, at most
+   * `size` past the driver's, cannot cross it before the driver has taken 0x8000 - size more
+   * entries, when getUsed parks it again. One store per that many entries, not one per entry.
+   */
+  private park(): void {
+    this.parkedFrom = this.lastUsed;
+    this.avail.store16(this.usedEventOff, (this.lastUsed + 0x8000) & 0xffff);
   }
 }

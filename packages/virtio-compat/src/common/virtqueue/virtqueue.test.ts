@@ -6,7 +6,7 @@ import { SplitQueueDevice } from './split-queue-device.js';
 import { SplitQueueDriver } from './split-queue-driver.js';
 import { PackedQueueDevice } from './packed-queue-device.js';
 import { PackedQueueDriver } from './packed-queue-driver.js';
-import type { VirtqueueDevice } from './virtqueue.js';
+import { AVAIL_PUBLISH_BATCH, USED_PUBLISH_BATCH, type VirtqueueDevice } from './virtqueue.js';
 
 /** The test device: copies the readable bytes, reversed, into the writable part. */
 function serve(dev: VirtqueueDevice, max = Infinity): number {
@@ -291,6 +291,53 @@ describe.each<RingKind>(['split', 'packed'])('%s virtqueue', (kind) => {
       expect(firstIrq).toBeGreaterThanOrEqual(30);
       expect(firstIrq).toBeLessThanOrEqual(31);
     });
+  });
+});
+
+describe.each<RingKind>(['split', 'packed'])('%s virtqueue: batched publication', (kind) => {
+  it('a buffer added with `more` reaches the device with its batch: at needsKick, or at the batch limit', () => {
+    const m = new MockDriver<number>({ kind, size: 64 });
+    const dev = m.device();
+    expect(m.addBuffer([Uint8Array.of(1)], [], 0, { more: true })).toBe(true);
+    expect(m.addBuffer([Uint8Array.of(2)], [], 1, { more: true })).toBe(true);
+    expect(dev.hasAvailable()).toBe(false);
+    expect(dev.popChain()).toBeNull();
+    m.driver.needsKick();
+    expect(dev.popChain()!.reader().readAll()).toEqual(Uint8Array.of(1));
+    expect(dev.popChain()!.reader().readAll()).toEqual(Uint8Array.of(2));
+    // a batch that is never closed is published every AVAIL_PUBLISH_BATCH buffers
+    for (let i = 0; i < AVAIL_PUBLISH_BATCH; i++) m.addBuffer([Uint8Array.of(i)], [], 10 + i, { more: true });
+    let seen = 0;
+    while (dev.popChain() !== null) seen++;
+    expect(seen).toBe(AVAIL_PUBLISH_BATCH);
+    // an add without `more` publishes everything before it
+    m.addBuffer([Uint8Array.of(7)], [], 100, { more: true });
+    m.addBuffer([Uint8Array.of(8)], [], 101);
+    expect(dev.popChain()).not.toBeNull();
+    expect(dev.popChain()).not.toBeNull();
+  });
+
+  it('a used buffer returned with `more` reaches the driver with its batch: at needsNotification, or at the batch limit', () => {
+    const m = new MockDriver<number>({ kind, size: 64 });
+    const dev = m.device();
+    for (let i = 0; i < 40; i++) m.addBuffer([], [4], i);
+    const chains: DescriptorChain[] = [];
+    for (let i = 0; i < 40; i++) chains.push(dev.popChain(new DescriptorChain())!);
+    dev.addUsed(chains[0]!.id, 1, true);
+    dev.addUsed(chains[1]!.id, 2, true);
+    expect(m.driver.hasUsed()).toBe(false);
+    expect(m.getUsed()).toBeNull();
+    dev.needsNotification();
+    expect([m.getUsed()!.token, m.getUsed()!.token, m.getUsed()]).toEqual([0, 1, null]);
+    // USED_PUBLISH_BATCH left unpublished are published by the one that reaches the limit
+    for (let i = 2; i < 2 + USED_PUBLISH_BATCH; i++) dev.addUsed(chains[i]!.id, 0, true);
+    let got = 0;
+    while (m.getUsed() !== null) got++;
+    expect(got).toBe(USED_PUBLISH_BATCH);
+    // without `more`, at once, with what was batched before it
+    dev.addUsed(chains[34]!.id, 0, true);
+    dev.addUsed(chains[35]!.id, 0);
+    expect([m.getUsed()?.token, m.getUsed()?.token]).toEqual([34, 35]);
   });
 });
 

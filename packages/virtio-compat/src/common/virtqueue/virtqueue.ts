@@ -41,9 +41,16 @@ export interface VirtqueueDevice {
    * if given, else a chain object owned by the queue and reused by the next pop.
    */
   popChain(into?: DescriptorChain): DescriptorChain | null;
-  /** Return a chain (by `chain.id`) with `len` bytes written into its writable part. */
-  addUsed(id: number, len: number): void;
-  /** After a batch of `addUsed`: true if the driver wants a used-buffer notification now. */
+  /**
+   * Return a chain (by `chain.id`) with `len` bytes written into its writable part. With `more`,
+   * more buffers follow at once: the element is written but its publication (the used index, one
+   * sequentially consistent store the driver's thread must fetch) may wait for the batch, as
+   * vhost publishes a batch of used buffers at once. A batch is published by the next `addUsed`
+   * without `more`, by {@link needsNotification}, and whenever {@link USED_PUBLISH_BATCH} elements
+   * are waiting, so a long drain keeps returning buffers. Without `more`, published at once.
+   */
+  addUsed(id: number, len: number, more?: boolean): void;
+  /** After a batch of `addUsed`: publishes it; true if the driver wants a used-buffer notification now. */
   needsNotification(): boolean;
   /**
    * Ask the driver for available-buffer notifications again. Returns true if buffers became
@@ -64,10 +71,26 @@ export interface UsedBuffer<T> {
   id: number;
 }
 
+/**
+ * Used elements a device half leaves unpublished at most while `addUsed(.., more)` batches them:
+ * enough to turn one store per buffer into one per batch, few enough that a driver reclaiming
+ * while a long drain runs is never kept waiting for a whole ring (vhost-net batches 64).
+ */
+export const USED_PUBLISH_BATCH = 32;
+/** Buffers a driver half leaves unpublished at most while `add(.., { more })` batches them (as above, for the device's side). */
+export const AVAIL_PUBLISH_BATCH = 16;
+
 /** Options of one `add`. */
 export interface AddOptions {
   /** Put the segments in an indirect table (needs VIRTIO_F_INDIRECT_DESC). */
   readonly indirect?: boolean;
+  /**
+   * More buffers follow at once (Linux's xmit_more): the buffer is written but published to the
+   * device (the avail index, one sequentially consistent store) with the batch, by the next `add`
+   * without `more`, by `needsKick()`, or when {@link AVAIL_PUBLISH_BATCH} are waiting. Call
+   * `needsKick()` after the batch, as always.
+   */
+  readonly more?: boolean;
 }
 
 /** Driver side ("north"). */
@@ -85,7 +108,7 @@ export interface VirtqueueDriver<T = unknown> {
    * false (and changes nothing) if the ring has no room. `token` comes back from `getUsed`.
    */
   add(readable: readonly Segment[], writable: readonly Segment[], token: T, options?: AddOptions): boolean;
-  /** After a batch of `add`: true if the device wants an available-buffer notification (kick). */
+  /** After a batch of `add`: publishes it; true if the device wants an available-buffer notification (kick). */
   needsKick(): boolean;
   /** The next used buffer, or null. The returned object is reused by the next call. */
   getUsed(): UsedBuffer<T> | null;
