@@ -15,9 +15,9 @@ export interface WorkerMode {
 }
 
 /** Run one job with the guest in this thread; `probe` brackets the measured span (memory row). */
-export async function runInProcess(bus: Bus, job: Job, probe?: (phase: 'start' | 'end') => void): Promise<JobResult> {
+export async function runInProcess(bus: Bus, job: Job, probe?: (phase: 'start' | 'end') => void, delivery: 'scheduled' | 'direct' = 'scheduled'): Promise<JobResult> {
   const bytes = 16 << 20;
-  const conn = new InProcessConnector(bus, RegionMemory.create(MEM_BASE, bytes)).open(job.deviceName);
+  const conn = new InProcessConnector(bus, RegionMemory.create(MEM_BASE, bytes), { delivery }).open(job.deviceName);
   return runJob(job, conn, new GuestAllocator(MEM_BASE, bytes), probe);
 }
 

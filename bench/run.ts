@@ -240,7 +240,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     // --- latency, repeated and paired with the raw ping-pongs of the same repetition ---
     const latencyJob = (wait?: LatencyJob['wait']): LatencyJob => ({ kind: 'latency', device: 'echo', deviceName: 'echo-n10', size: 64, samples: latencySamples, wait });
     const latencyModes: Array<{ connector: string; note: string; run: () => Promise<JobResult | undefined> }> = [
-      { connector: 'in-process', note: 'send one frame, wait for its echo', run: () => runInProcess(bus, latencyJob()) },
+      { connector: 'in-process', note: 'send one frame, wait for its echo (signals through microtasks)', run: () => runInProcess(bus, latencyJob()) },
+      {
+        connector: 'in-process, direct delivery',
+        note: 'signals run their handlers synchronously, run to completion',
+        run: () => runInProcess(bus, latencyJob(), undefined, 'direct'),
+      },
       { connector: 'worker', note: 'send one frame, wait for its echo (guest yields to its event loop)', run: () => session.run(latencyJob()) },
       {
         connector: 'worker, sleeping waits',

@@ -93,12 +93,12 @@ describe('npm run bench (small --frames)', () => {
     }
     // virtio-net (and venet, if its driver is missing) appear as labelled unmeasured rows, never as numbers
     expect(report.rows.some((r: BenchRow) => r.device === 'virtio-net' || r.device.startsWith('venet'))).toBe(true);
-    // raw Atomics and spin ping-pongs, echo in-process and over the worker, and the worker with
-    // sleeping waits and with adaptive polling
+    // raw Atomics and spin ping-pongs, echo in-process (microtask and direct delivery) and over
+    // the worker, and the worker with sleeping waits and with adaptive polling
     expect(report.latency.map((l: { connector: string }) => l.connector)).toEqual(
-      expect.arrayContaining(['in-process', 'worker', 'worker, sleeping waits', expect.stringMatching(/^worker, adaptive poll \d+ µs$/)]),
+      expect.arrayContaining(['in-process', 'in-process, direct delivery', 'worker', 'worker, sleeping waits', expect.stringMatching(/^worker, adaptive poll \d+ µs$/)]),
     );
-    expect(report.latency.length).toBe(6);
+    expect(report.latency.length).toBe(7);
     for (const l of report.latency) expect(l.reps, `${l.name} / ${l.connector}`).toBe(2);
     for (const l of report.latency) expect(l.measured, `${l.name} / ${l.connector}`).toBe(true);
     for (const l of report.latency) for (const f of LATENCY_FIELDS) expect(l, `${l.name}: ${f}`).toHaveProperty(f);

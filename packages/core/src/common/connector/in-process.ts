@@ -3,7 +3,7 @@ import type { HostConnection } from '../bus/host-connection.js';
 import type { Scheduler } from '../time/scheduler.js';
 import type { VirtualTimeScheduler } from '../time/virtual-time-scheduler.js';
 import type { SignalLink, SignalRouter } from '../bus/signal-router.js';
-import { BusError } from '../errors.js';
+import { BusError, ConfigError } from '../errors.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { GuestConnectionImpl, type ControlChannel, type GuestBus, type GuestConnection } from './guest-connection.js';
 
@@ -64,6 +64,78 @@ class ScheduledLink implements SignalLink {
   }
 }
 
+/** Deliveries one outermost ring may run before the rest wait for the scheduler (a chain of echoes must not hold the thread). */
+const DIRECT_BUDGET = 256;
+
+/**
+ * Synchronous delivery with run-to-completion, shared by every direct-delivery connection on one
+ * scheduler: a ring made outside any handler runs its handler at once, inside `inject()`; a ring
+ * made while a handler runs (the device answering, the driver replying, another connection the
+ * frame reached) is queued and runs when that handler returns, before the outermost `inject()`
+ * returns. No handler ever runs nested inside another, as with the scheduler; what goes is the
+ * hop through the microtask queue per signal. Past {@link DIRECT_BUDGET} deliveries in a row the
+ * rest continue through the scheduler (its turn budget then applies).
+ */
+class DirectDelivery {
+  private static readonly perScheduler = new WeakMap<Scheduler, DirectDelivery>();
+  private busy = false;
+  private queue: Array<() => void> = [];
+  private head = 0;
+
+  private constructor(private readonly scheduler: Scheduler) {}
+
+  static of(scheduler: Scheduler): DirectDelivery {
+    let d = DirectDelivery.perScheduler.get(scheduler);
+    if (d === undefined) DirectDelivery.perScheduler.set(scheduler, (d = new DirectDelivery(scheduler)));
+    return d;
+  }
+
+  run(fn: () => void): void {
+    this.queue.push(fn);
+    if (!this.busy) this.drain();
+  }
+
+  private readonly drain = (): void => {
+    this.busy = true;
+    // deliveries never throw (the router reports a handler's error); the queue ends either way
+    for (let n = 0; this.head < this.queue.length; n++) {
+      if (n === DIRECT_BUDGET) {
+        this.scheduler.schedule(this.drain);
+        return;
+      }
+      this.queue[this.head++]!();
+    }
+    this.queue.length = 0;
+    this.head = 0;
+    this.busy = false;
+  };
+}
+
+/** A link that delivers a ring synchronously through the scheduler's {@link DirectDelivery}; rings to a slot still queued collapse into one. */
+class DirectLink implements SignalLink {
+  private readonly deliver: Array<() => void> = [];
+  private readonly queued: boolean[] = [];
+  constructor(
+    private readonly delivery: DirectDelivery,
+    private readonly router: () => SignalRouter | undefined,
+    private readonly trace?: (slot: number) => void,
+  ) {}
+  ring(slot: number): void {
+    if (this.queued[slot]) return;
+    this.queued[slot] = true;
+    let fn = this.deliver[slot];
+    if (!fn) {
+      fn = () => {
+        this.queued[slot] = false;
+        this.trace?.(slot);
+        this.router()?.dispatch(slot);
+      };
+      this.deliver[slot] = fn;
+    }
+    this.delivery.run(fn);
+  }
+}
+
 /**
  * Connects a guest that runs in the same thread as the bus. Signals are delivered through the
  * bus's scheduler (microtask by default; a {@link VirtualTimeScheduler} makes it the simulated
@@ -88,8 +160,21 @@ export class InProcessConnector {
        * verbs complete in microtasks.
        */
       verbsThroughScheduler?: boolean;
+      /**
+       * How signals reach the other side. `'scheduled'` (default): one `schedule()` later (a
+       * microtask, or the embedder's virtual time). `'direct'`: synchronously, run to completion:
+       * a ring made outside any handler runs its handler inside `inject()`, a ring made by a
+       * handler runs when that handler returns (before the outermost `inject()` returns), so no
+       * handler runs inside another. The lowest latency one thread has (a single-frame echo
+       * without a microtask hop per signal); a driver must then expect its own handlers to run
+       * inside its kick, so kick last in a send, as drivers here do.
+       */
+      delivery?: 'scheduled' | 'direct';
     } = {},
-  ) {}
+  ) {
+    const delivery = options.delivery ?? 'scheduled';
+    if (delivery !== 'scheduled' && delivery !== 'direct') throw new ConfigError('delivery', delivery, "must be 'scheduled' or 'direct'");
+  }
 
   /** The guest's view of the bus. */
   guestBus(): GuestBus {
@@ -107,8 +192,11 @@ export class InProcessConnector {
     let guest: GuestConnectionImpl | undefined;
     let host: HostConnection | undefined;
     const trace = this.options.trace;
-    const toGuest = new ScheduledLink(scheduler, () => guest?.router, trace && ((slot) => trace('to-guest', slot, name)));
-    const toHost = new ScheduledLink(scheduler, () => host?.router, trace && ((slot) => trace('to-host', slot, name)));
+    const guestTrace = trace && ((slot: number) => trace('to-guest', slot, name));
+    const hostTrace = trace && ((slot: number) => trace('to-host', slot, name));
+    const direct = this.options.delivery === 'direct' ? DirectDelivery.of(scheduler) : undefined;
+    const toGuest: SignalLink = direct ? new DirectLink(direct, () => guest?.router, guestTrace) : new ScheduledLink(scheduler, () => guest?.router, guestTrace);
+    const toHost: SignalLink = direct ? new DirectLink(direct, () => host?.router, hostTrace) : new ScheduledLink(scheduler, () => host?.router, hostTrace);
     host = this.bus.connect(name, {
       guest: this.options.guest ?? 'in-process',
       memory: this.memory,
