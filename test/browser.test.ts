@@ -90,9 +90,11 @@ describe('the browser demo in headless Chromium', { timeout: 300_000 }, () => {
       process.stdout.write(
         `browser: window ${p.window}: ${p.sent} frames echoed in ${Math.round(p.ms)} ms (${Math.round((p.sent / p.ms) * 1000)} frames/s one way), ${p.signalsPerFrame.toFixed(4)} signals per device frame\n`,
       );
-    // notification prevention: ping-pong costs a signal or more per frame; a window batches them away
+    // notification prevention: ping-pong costs about a signal per frame (a little less: a frame
+    // that arrives while the device still polls its ring, pollTurns, needs no kick); a window
+    // batches them away
     const spf = s.phases.map((p) => p.signalsPerFrame);
-    expect(spf[0]).toBeGreaterThanOrEqual(1);
+    expect(spf[0]).toBeGreaterThanOrEqual(0.5);
     expect(spf.at(-1)!).toBeLessThan(spf[0]! / 4);
 
     // the live table on the page shows the bus's counters

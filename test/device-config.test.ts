@@ -41,7 +41,7 @@ describe('createDevice and unknown config keys', () => {
 
   it('a key with no near match lists the known keys', () => {
     expect(() => bus().createDevice('virtual-ethernet', 'v0', { colour: 'blue' } as never)).toThrow(
-      /colour.*known: mac, mtu, ringSize, txCompleteEvery, burstThresholdUs, backend/,
+      /colour.*known: mac, mtu, ringSize, txCompleteEvery, burstThresholdUs, pollTurns, backend/,
     );
   });
 

@@ -42,6 +42,13 @@ export class DeviceContextImpl implements DeviceContext {
     this.parts.scheduler.schedule(() => this.run(fn));
   };
 
+  readonly nextTurn = (fn: () => void): void => {
+    const scheduler = this.parts.scheduler;
+    const task = () => this.run(fn);
+    if (scheduler.nextTurn) scheduler.nextTurn(task);
+    else scheduler.schedule(task);
+  };
+
   readonly after = (delayMs: number, fn: () => void): Cancel => {
     if (!this.parts.live()) return noCancel;
     const timers = this.timers;

@@ -82,6 +82,13 @@ export interface DeviceContext {
    */
   defer(fn: () => void): void;
   /**
+   * Like {@link defer}, but after the bus's loop turned once (the scheduler's `nextTurn`): how a
+   * device keeps polling a ring for a few turns before it unmasks its signal, so that a guest
+   * streaming frames finds it still polling instead of paying for a wakeup. Dropped if the
+   * device has failed or left the bus by then; an exception fails the device.
+   */
+  nextTurn(fn: () => void): void;
+  /**
    * Run `fn` once `delayMs` milliseconds of the bus's clock have passed (virtual time under a
    * `VirtualTimeScheduler`): a device's timer (tx-complete mitigation, a link's latency, a
    * retry). Cancelled when the device fails, is removed or is reset; an exception fails the

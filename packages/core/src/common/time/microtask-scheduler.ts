@@ -51,6 +51,11 @@ export class MicrotaskScheduler implements Scheduler {
     return this.clock.now();
   }
 
+  /** One macrotask: `setImmediate` under Node, a MessageChannel message elsewhere. */
+  nextTurn(fn: () => void): void {
+    macrotask(fn);
+  }
+
   schedule(fn: () => void): void {
     if (this.full) {
       this.waiting.push(fn);

@@ -28,6 +28,13 @@ export interface Scheduler extends Clock {
   at(timeMs: number, fn: () => void): Cancel;
   /** Run `fn` `delayMs` milliseconds from now: `at(now() + delayMs, fn)`. */
   after(delayMs: number, fn: () => void): Cancel;
+  /**
+   * Optional: run `fn` after the embedder's loop turned once (timers, I/O and other threads' work
+   * had their chance), the unit a device polls in before it unmasks a signal. Without it,
+   * {@link schedule} stands in. {@link MicrotaskScheduler}: one macrotask (`setImmediate`);
+   * {@link VirtualTimeScheduler}: `schedule`.
+   */
+  nextTurn?(fn: () => void): void;
 }
 
 /** Inversify token for the {@link Scheduler}. */

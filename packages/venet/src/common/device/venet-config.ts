@@ -1,8 +1,11 @@
-import { ConfigError } from '@vbus/core';
+import { ConfigError, checkPollTurns } from '@vbus/core';
 import type { NetBackend } from '@vbus/net';
 import type { RandomSource } from '@vbus/core';
 import { configMac } from '@vbus/net';
 import { VENET_DEFAULT_MTU, VENET_DEFAULT_TX_COMPLETE_EVERY, VENET_MAX_RING_SIZE } from '../abi/venet-abi.js';
+
+/** Default turns of polling before the tx kick is unmasked (venet's `pollTurns`). */
+export const VENET_DEFAULT_POLL_TURNS = 16;
 
 /** Configuration of a venet device as given to `bus.createDevice`. */
 export interface VenetConfigInput {
@@ -16,6 +19,12 @@ export interface VenetConfigInput {
   txCompleteEvery?: number;
   /** If set (µs): rx frames arriving closer together than this are delivered from context.defer. */
   burstThresholdUs?: number;
+  /**
+   * Turns of the bus's loop the device keeps polling the tx ring, kick masked, after it drained
+   * it (TurnPoller), before it unmasks: a streaming guest then rarely pays for a kick. Default
+   * 16; 0 unmasks at once.
+   */
+  pollTurns?: number;
   /** Backend to attach to; without one, transmitted frames are dropped and counted. */
   backend?: NetBackend;
 }
@@ -27,6 +36,7 @@ export interface VenetConfig {
   ringSize: number;
   txCompleteEvery: number;
   burstThresholdUs: number | undefined;
+  pollTurns: number;
   backend: NetBackend | undefined;
 }
 
@@ -44,8 +54,9 @@ export function validateVenetConfig(config: unknown, random?: RandomSource): Ven
   if (!Number.isInteger(n) || n < 1 || n > VENET_MAX_RING_SIZE) throw new ConfigError('txCompleteEvery', n, `must be an integer in [1, ${VENET_MAX_RING_SIZE}]`);
   const b = c.burstThresholdUs;
   if (b !== undefined && !(typeof b === 'number' && b > 0 && Number.isFinite(b))) throw new ConfigError('burstThresholdUs', b, 'must be a positive number of microseconds');
+  const pollTurns = checkPollTurns(c.pollTurns, VENET_DEFAULT_POLL_TURNS);
   const backend = c.backend;
   if (backend !== undefined && (typeof backend !== 'object' || backend === null || typeof (backend as { attach?: unknown }).attach !== 'function'))
     throw new ConfigError('backend', '[not a NetBackend]', 'must be a NetBackend (an object with attach())');
-  return { mac, mtu, ringSize, txCompleteEvery: n, burstThresholdUs: b, backend };
+  return { mac, mtu, ringSize, txCompleteEvery: n, burstThresholdUs: b, pollTurns, backend };
 }

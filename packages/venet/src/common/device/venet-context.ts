@@ -45,6 +45,8 @@ export interface VenetConnectionContext {
   readonly port: NetBackendPort | undefined;
   /** Run `fn` later, from the device's bottom half. */
   defer(fn: () => void): void;
+  /** Run `fn` after the bus's loop turned once (the tx path's polling before it unmasks). */
+  nextTurn(fn: () => void): void;
   /** The bus's clock in ms (virtual under a virtual-time scheduler): the burst threshold reads it. */
   now(): number;
   /** Fail the device with `error` (the bus disconnects it). */

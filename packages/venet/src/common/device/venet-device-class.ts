@@ -10,7 +10,7 @@ export class VenetDeviceClass implements DeviceClass<VenetConfig, VenetConfigInp
   readonly type = abi.VENET_TYPE;
   readonly version = abi.VENET_VERSION;
   readonly description = 'venet: paravirtual Ethernet NIC over IOQ rings (rx 0, tx 1, events 2)';
-  readonly configKeys = ['mac', 'mtu', 'ringSize', 'txCompleteEvery', 'burstThresholdUs', 'backend'] as const satisfies ReadonlyArray<keyof VenetConfigInput>;
+  readonly configKeys = ['mac', 'mtu', 'ringSize', 'txCompleteEvery', 'burstThresholdUs', 'pollTurns', 'backend'] as const satisfies ReadonlyArray<keyof VenetConfigInput>;
   /** @param random feeds default MACs: the container's {@link RandomSource}; bind a seeded one for reproducible runs. */
   constructor(@inject(RandomSource) @optional() private readonly random?: RandomSource) {}
   validate(config: unknown): VenetConfig {

@@ -44,6 +44,7 @@ export class VenetDevice implements Device {
       txDrops: this.txDrops,
       port: this.port,
       defer: (fn) => context.defer(fn),
+      nextTurn: (fn) => context.nextTurn(fn),
       now: () => context.now(),
       fail: (error) => context.fail(error),
       closed: () => {
@@ -75,6 +76,7 @@ export class VenetDevice implements Device {
       ringSize: this.config.ringSize,
       txCompleteEvery: this.config.txCompleteEvery,
       burstThresholdUs: this.config.burstThresholdUs ?? 0,
+      pollTurns: this.config.pollTurns,
       backend: this.config.backend?.kind ?? 'none',
       link: c?.linkUp ?? false,
       capsSg: c?.caps(abi.VENET_CAP_GROUP_SG) ?? 0,

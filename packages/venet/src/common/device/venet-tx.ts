@@ -3,7 +3,7 @@
  * (checking each descriptor on a private copy), hand them to the backend port, signal
  * tx-complete every N frames (or as TXC events) and when the ring drains, then unmask.
  */
-import { FrameCopy, le } from '@vbus/core';
+import { FrameCopy, TurnPoller, le } from '@vbus/core';
 import { GSO_NONE, gsoRefusal, type FrameOffload } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import type { DeviceRing } from './device-ring.js';
@@ -32,6 +32,8 @@ export class VenetTxPath {
   /** The TXC event, rewritten per frame (only the cookie changes). */
   private readonly txcEvent = newTxcEvent();
   private continueScheduled = false;
+  /** Polls the ring for a few turns, kick still masked, before unmasking. */
+  private readonly poller: TurnPoller;
 
   constructor(
     private readonly host: VenetPathHost,
@@ -40,6 +42,14 @@ export class VenetTxPath {
     const mtu = host.ctx.config.mtu;
     this.limits = { maxPlain: mtu + abi.VENET_FRAME_OVERHEAD, sgCaps: 0, memory: ring.reg.memory };
     this.plainCopy = new FrameCopy(this.limits.maxPlain);
+    this.poller = new TurnPoller(host.ctx, host.ctx.config.pollTurns, {
+      hasWork: () => host.live && ring.next(),
+      // false: failed, or more than a ring was queued and the deferred pass continues
+      drain: () => host.live && host.guard('tx', () => this.drain()) && !this.continueScheduled,
+      unmask: () => {
+        if (host.live) ring.signal.enable();
+      },
+    });
     this.violation = (value, rule) => ring.violation(value, rule);
   }
 
@@ -52,7 +62,7 @@ export class VenetTxPath {
     tx.signal.disable();
     if (!host.guard('tx', () => this.drain())) return;
     if (this.continueScheduled) return; // stays masked until the deferred pass finishes
-    tx.signal.enable();
+    this.poller.idle(); // polls a few turns, then unmasks
   }
 
   /** Move up to one ring's worth of frames; if more remain, finish in a deferred pass (bounded work per wakeup). */
@@ -89,7 +99,7 @@ export class VenetTxPath {
       host.ctx.defer(() => {
         this.continueScheduled = false;
         if (!host.live) return;
-        if (host.guard('tx', () => this.drain()) && !this.continueScheduled) tx.signal.enable();
+        if (host.guard('tx', () => this.drain()) && !this.continueScheduled) this.poller.idle();
       });
       return;
     }

@@ -1,4 +1,4 @@
-import { ConfigError, type RandomSource } from '@vbus/core';
+import { ConfigError, checkPollTurns, type RandomSource } from '@vbus/core';
 import { configMac, type NetBackend } from '@vbus/net';
 import { VIRTQ_MAX_SIZE } from '../virtqueue/layout.js';
 import { VIRTIO_NET_IMPLEMENTED_FEATURES } from './features.js';
@@ -25,7 +25,16 @@ export interface VirtioNetConfig {
   maxQueueSize: number;
   /** Link state at creation. Default up. */
   link: boolean;
+  /**
+   * Turns of the bus's loop the device keeps polling a tx queue, notifications off, after it
+   * drained it (TurnPoller), before it turns them on: a streaming driver then rarely kicks.
+   * Default 16; 0 turns them on at once.
+   */
+  pollTurns: number;
 }
+
+/** Default turns of polling before tx notifications are turned on again (virtio-net's `pollTurns`). */
+export const VIRTIO_NET_DEFAULT_POLL_TURNS = 16;
 
 /**
  * Check and fill in a virtio-net configuration (as venet-config.ts does for venet); throws
@@ -47,5 +56,6 @@ export function validateVirtioNetConfig(config: unknown, random?: RandomSource):
   const backend = c.backend;
   if (backend !== undefined && (typeof backend !== 'object' || typeof (backend as NetBackend).attach !== 'function'))
     throw new ConfigError('backend', '[object]', 'must be a NetBackend');
-  return { mac, mtu, queuePairs, backend, features, maxQueueSize, link: c.link ?? true };
+  const pollTurns = checkPollTurns(c.pollTurns, VIRTIO_NET_DEFAULT_POLL_TURNS);
+  return { mac, mtu, queuePairs, backend, features, maxQueueSize, link: c.link ?? true, pollTurns };
 }

@@ -1,4 +1,4 @@
-import { FrameCopy, type DeviceContext, type GuestMemory } from '@vbus/core';
+import { FrameCopy, TurnPoller, type DeviceContext, type GuestMemory } from '@vbus/core';
 /**
  * One driver's connection to a virtio-net device: the virtio transport plus the NIC's data
  * paths (tx chains to the backend port, backend frames into rx chains, MRG_RXBUF, MQ flow
@@ -7,6 +7,7 @@ import { FrameCopy, type DeviceContext, type GuestMemory } from '@vbus/core';
  */
 import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackendPort } from '@vbus/net';
 import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
+import type { VirtqueueDevice } from '../virtqueue/virtqueue.js';
 import { hasFeature } from '../virtqueue/layout.js';
 import type { QueueSlot } from '../transport/queue-slot.js';
 import { VirtioDeviceConnection, type QueueCounters } from '../transport/virtio-transport.js';
@@ -67,6 +68,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
   /** Nesting depth of queue processing: rx interrupts raised meanwhile are sent once at the end. */
   private busy = 0;
   private readonly rxIrqPending: boolean[] = [];
+  /** Per tx queue slot: its TurnPoller and the queue it was made for. */
+  private readonly txPollers: Array<{ queue: VirtqueueDevice; poller: TurnPoller } | undefined> = [];
   /** Frames dropped by the receive filter. */
   filtered = 0;
 
@@ -146,6 +149,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
   }
 
   protected stop(): void {
+    for (const t of this.txPollers) t?.poller.cancel();
+    this.txPollers.length = 0;
     const p = this.port;
     this.port = undefined;
     p?.disconnect();
@@ -173,36 +178,65 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
 
   // --- transmit ---------------------------------------------------------------------------------
 
-  /** Drain a tx queue: notifications off, pop, deliver, complete; re-enable and re-check. */
+  /**
+   * Drain a tx queue: notifications off, pop, deliver, complete; then poll it a few turns
+   * (TurnPoller) before notifications go back on, with the re-check.
+   */
   private processTx(slot: QueueSlot): void {
     const q = slot.queue!;
+    q.disableNotification();
+    if (this.drainTx(slot, q)) this.txPoller(slot, q).idle();
+  }
+
+  /** Pop and transmit what the tx queue holds. False when more than the budget was queued: a deferred pass continues. */
+  private drainTx(slot: QueueSlot, q: VirtqueueDevice): boolean {
     const budget = 4 * q.size;
     let done = 0;
     this.busy++;
     try {
-      q.disableNotification();
-      for (;;) {
-        let chain: DescriptorChain | null;
-        while ((chain = q.popChain()) !== null) {
-          const id = chain.id;
-          const len = this.transmitChain(slot, chain);
-          // published with the batch: by interrupt() below, or every USED_PUBLISH_BATCH
-          q.addUsed(id, len, true);
-          if (++done >= budget) {
-            // a guest that keeps the ring full does not get to hold the event loop: continue later
-            this.interrupt(slot);
-            this.context.defer(() => this.live && slot.queue === q && this.guard(slot, () => this.processTx(slot)));
-            return;
-          }
+      let chain: DescriptorChain | null;
+      while ((chain = q.popChain()) !== null) {
+        const id = chain.id;
+        const len = this.transmitChain(slot, chain);
+        // published with the batch: by interrupt() below, or every USED_PUBLISH_BATCH
+        q.addUsed(id, len, true);
+        if (++done >= budget) {
+          // a guest that keeps the ring full does not get to hold the event loop: continue later
+          this.interrupt(slot);
+          this.context.defer(() => this.live && slot.queue === q && this.guard(slot, () => this.processTx(slot)));
+          return false;
         }
-        if (!q.enableNotification()) break;
-        q.disableNotification();
       }
       if (done > 0) this.interrupt(slot);
+      return true;
     } finally {
       this.busy--;
       if (this.busy === 0) this.flushRxInterrupts();
     }
+  }
+
+  /** The poller of tx queue `slot` as set up now (a queue set up again gets a new one). */
+  private txPoller(slot: QueueSlot, q: VirtqueueDevice): TurnPoller {
+    const known = this.txPollers[slot.index];
+    if (known !== undefined && known.queue === q) return known.poller;
+    known?.poller.cancel();
+    const current = () => this.live && slot.queue === q;
+    const poller = new TurnPoller(this.context, this.device.config.pollTurns, {
+      hasWork: () => current() && q.hasAvailable(),
+      drain: () => {
+        let more = false;
+        this.guard(slot, () => {
+          more = this.drainTx(slot, q);
+        });
+        return more && current();
+      },
+      unmask: () => {
+        // enableNotification re-checks: buffers that came meanwhile are drained now
+        if (current()) this.guard(slot, () => q.enableNotification() && this.processTx(slot));
+      },
+    });
+    this.txPollers[slot.index] = { queue: q, poller };
+    return poller;
   }
 
   /** One tx chain: header + frame out of the readable part, to the backend. Returns the used length (0). */

@@ -17,7 +17,7 @@ export class VirtioNetDeviceClass implements DeviceClass<VirtioNetConfig, Virtio
   readonly type = VIRTIO_NET_TYPE;
   readonly version = 1;
   readonly description = 'virtio-net (OASIS virtio 1.2 §5.1) over the vbus virtio transport';
-  readonly configKeys = ['mac', 'mtu', 'queuePairs', 'backend', 'features', 'maxQueueSize', 'link'] as const satisfies ReadonlyArray<keyof VirtioNetConfigInput>;
+  readonly configKeys = ['mac', 'mtu', 'queuePairs', 'backend', 'features', 'maxQueueSize', 'link', 'pollTurns'] as const satisfies ReadonlyArray<keyof VirtioNetConfigInput>;
 
   /** @param random feeds default MACs: the container's {@link RandomSource}; bind a seeded one for reproducible runs. */
   constructor(@inject(RandomSource) @optional() private readonly random?: RandomSource) {}
