@@ -119,9 +119,11 @@ export class IoqDriverQueue {
     // valid index: north's alone
     w[this.wValidTail] = next;
     if (next === this.vHead) w[this.wValidFull] = 1;
-    // inuse index: north writes the tail, south the head
+    // inuse index: north writes the tail, south the head. The ring is full only if this post
+    // took the last slot: with fewer than count outstanding it cannot be, so south's head (a
+    // word south writes per completion) is read only then, not per post
     w[this.wInuseTail] = next;
-    if (next === Atomics.load(w, this.wInuseHead)) w[this.wInuseFull] = 1;
+    if (this.outstanding + 1 === count && next === Atomics.load(w, this.wInuseHead)) w[this.wInuseFull] = 1;
     // the synchronisation point: every store above is visible to south once it sees sown = 1
     Atomics.store(bytes, sownAt, 1);
     this.outstanding++;
