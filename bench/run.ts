@@ -14,6 +14,7 @@ import { GuestSession, runInProcess, runInWorker, type WorkerMode } from './gues
 import { emptyRow, type BenchReport, type BenchRow, type LatencyRow, type MemoryRow } from './report.js';
 import { runScale } from './scale.js';
 import { median, summarize } from './stats.js';
+import { SinkBackend } from './sink-backend.js';
 import { checkTargets } from './targets.js';
 import type { DeviceKind, Job, JobResult, LatencyJob, SignalTotals, StreamJob } from './scenarios.js';
 
@@ -55,13 +56,18 @@ function gcFunction(): () => void {
   return vm.runInNewContext('gc') as () => void;
 }
 
-/** Build the bus every bus row uses: echo devices with tx-complete every 1, 10, 64, a venet and a virtio-net device. */
+/**
+ * Build the bus every bus row uses: echo devices with tx-complete every 1, 10, 64, a venet and a
+ * virtio-net device, both NICs delivering to a sink backend (each frame copied by the device and
+ * read, as the ring baseline's consumer does).
+ */
 function newBus(): Bus {
   const { vbus } = createVbus({ modules: [echoModule, venetModule, virtioNetModule] });
   const bus = vbus.createBus('bench');
+  const sink = new SinkBackend();
   for (const n of [1, 10, 64]) bus.createDevice('vbus-echo', `echo-n${n}`, { txCompleteEvery: n });
-  bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: TX_COMPLETE_DEFAULT });
-  bus.createDevice('virtio-net', 'virtio-net0', {});
+  bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: TX_COMPLETE_DEFAULT, backend: sink });
+  bus.createDevice('virtio-net', 'virtio-net0', { backend: sink });
   return bus;
 }
 

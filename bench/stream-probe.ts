@@ -1,6 +1,7 @@
 // Single-device stream probe used to profile and measure the hot path (docs/benchmarks.md):
 //   node --conditions=@vbus/source --import tsx bench/stream-probe.ts <echo|venet|virtio-net> <in|worker> [frames] [bytes]
 // runs the bench's stream scenario three times and prints frames/s; add --cpu-prof to profile.
+// The NICs deliver to the bench's sink backend (NOSINK=1: no backend).
 import type { ContainerModule } from 'inversify';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
@@ -8,6 +9,7 @@ import { echoModule } from '@vbus/core/reference/echo';
 import { venetModule } from '@vbus/venet';
 import { virtioNetModule } from '@vbus/virtio-compat';
 import { runJob } from './scenarios.js';
+import { SinkBackend } from './sink-backend.js';
 
 const device = (process.argv[2] ?? 'venet') as 'echo' | 'venet' | 'virtio-net';
 const mode = process.argv[3] ?? 'in';
@@ -16,8 +18,11 @@ const size = Number(process.argv[5] ?? 64);
 const { vbus } = createVbus({ modules: [echoModule, venetModule as ContainerModule, virtioNetModule as ContainerModule] });
 const bus = vbus.createBus('p');
 bus.createDevice('vbus-echo', 'echo-n10', { txCompleteEvery: 10 });
-bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: 10 });
-bus.createDevice('virtio-net', 'virtio-net0', {});
+// a sink backend, as the bench's rows have (the device copies each frame and hands it over);
+// NOSINK=1: none (each frame a counted drop, not copied), as the bench was before
+const sink = process.env.NOSINK ? undefined : new SinkBackend();
+bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: 10, backend: sink });
+bus.createDevice('virtio-net', 'virtio-net0', { backend: sink });
 const name = device === 'echo' ? 'echo-n10' : device === 'venet' ? 'venet0' : 'virtio-net0';
 const job = { kind: 'stream' as const, device, deviceName: name, size, frames, batching: true };
 for (let rep = 0; rep < 3; rep++) {

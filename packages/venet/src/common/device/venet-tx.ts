@@ -3,7 +3,7 @@
  * (checking each descriptor on a private copy), hand them to the backend port, signal
  * tx-complete every N frames (or as TXC events) and when the ring drains, then unmask.
  */
-import { FrameCopy, TurnPoller, le } from '@vbus/core';
+import { FrameCopy, MemoryAccessError, TurnPoller, le } from '@vbus/core';
 import { GSO_NONE, gsoRefusal, type FrameOffload } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import type { DeviceRing } from './device-ring.js';
@@ -107,6 +107,11 @@ export class VenetTxPath {
     if (txcLost) tx.notify();
   }
 
+  /** The RingError of a plain frame that is not inside guest memory. */
+  private outside(tx: DeviceRing, ptr: number, len: number): Error {
+    return tx.violation(ptr, `frame at 0x${ptr.toString(16)}+${len} is outside guest memory`);
+  }
+
   /** Check and send the frame under the TX cursor. Returns its cookie. Throws RingError on an ABI violation. */
   private transmitOne(tx: DeviceRing): number {
     const ptr = tx.q.ptr;
@@ -121,12 +126,21 @@ export class VenetTxPath {
     let cookie = tx.q.cookie;
     if ((this.limits.sgCaps & abi.VENET_CAP_SG) === 0) {
       if (len < 14 || len > maxPlain) throw tx.violation(len, `frame length must be in [14, ${maxPlain}] (MTU ${ctx.config.mtu} + 18)`);
-      if (!mem.contains(ptr, len)) throw tx.violation(ptr, `frame at 0x${ptr.toString(16)}+${len} is outside guest memory`);
       frameLen = len;
       // copied out, never a view: the switch checks the source MAC and a backend reads the frame
       // after that, while the guest (another thread) may rewrite the bytes in between; the copy
-      // keeps the guest's alignment and hands out one reused view (FrameCopy)
-      if (port) frame = this.plainCopy.copyFrom(mem, ptr, len);
+      // keeps the guest's alignment and hands out one reused view (FrameCopy). The copy checks
+      // the range (one region lookup, not two); without a port only the check is made
+      if (!port) {
+        if (!mem.contains(ptr, len)) throw this.outside(tx, ptr, len);
+      } else {
+        try {
+          frame = this.plainCopy.copyFrom(mem, ptr, len);
+        } catch (e) {
+          if (MemoryAccessError.is(e)) throw this.outside(tx, ptr, len);
+          throw e;
+        }
+      }
     } else {
       // SG: copy the descriptor out of shared memory first, then check the copy.
       if (len < abi.venetSgSize(1) || len > VENET_SG_MAX_DESC) throw tx.violation(len, `SG descriptor length must be in [${abi.venetSgSize(1)}, ${VENET_SG_MAX_DESC}]`);
