@@ -118,7 +118,7 @@ async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAll
   let sent = 0;
   const cpu0 = process.cpuUsage();
   // a GuestNic waits for room as guest-nic's stream does; the echo driver has no wake: it polls
-  const room = d.onTxWake !== undefined ? new TxRoomWaiter(d as Pick<GuestNic, 'onTxWake'>) : undefined;
+  const room = d.onTxWake !== undefined ? new TxRoomWaiter(d as Pick<GuestNic, 'onTxWake' | 'txPending'>) : undefined;
   const t0 = performance.now();
   while (sent < job.frames) {
     let n = 0;

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { TxRoomWaiter } from './tx-room-waiter.js';
 
-function fakeNic() {
-  return { onTxWake: (): void => {} };
+/** A NIC whose ring stays full (txPending never drops) unless `freeAfter` looks at it. */
+function fakeNic(freeAfter = Infinity) {
+  let looks = 0;
+  return {
+    onTxWake: (): void => {},
+    txPending: (): number => (++looks > freeAfter ? 0 : 256),
+    get looks() {
+      return looks;
+    },
+  };
 }
 
 describe('TxRoomWaiter', () => {
@@ -34,6 +42,24 @@ describe('TxRoomWaiter', () => {
     room.sent();
     await room.wait(); // polled again, not asleep
     expect(nic.onTxWake).toBe(idle);
+  });
+
+  it('room freed while it spins on the ring resolves without yielding a turn; a full ring spins spinPolls looks, then yields', async () => {
+    const order: string[] = [];
+    const freeing = fakeNic(40);
+    setImmediate(() => order.push('turn'));
+    await new TxRoomWaiter(freeing, { spinPolls: 512, pollTurns: 3 }).wait();
+    order.push('room');
+    expect(order).toEqual(['room']); // no turn of the loop passed
+    expect(freeing.looks).toBe(41);
+    await new Promise((r) => setImmediate(r)); // let that turn pass
+    order.length = 0;
+    const full = fakeNic();
+    setImmediate(() => order.push('turn'));
+    await new TxRoomWaiter(full, { spinPolls: 100, pollTurns: 3 }).wait();
+    order.push('yielded');
+    expect(order).toEqual(['turn', 'yielded']);
+    expect(full.looks).toBe(101); // the look before the spin, and 100 in it
   });
 
   it('a wake that never comes ends after maxWaitMs', async () => {
