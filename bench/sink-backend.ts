@@ -14,18 +14,17 @@ export class SinkBackend implements NetBackend {
 
   attach(nic: NicInfo, _toNic: FrameSink): NetBackendPort {
     const counters: PortCounters = { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, drops: 0 };
-    const sink = this;
     return {
       name: `sink/${nic.name}`,
       counters,
-      deliver(frame: Uint8Array): boolean {
+      deliver: (frame: Uint8Array): boolean => {
         counters.txFrames++;
         counters.txBytes += frame.length;
-        sink.frames++;
-        sink.check += frame[0]!;
+        this.frames++;
+        this.check += frame[0]!;
         return true;
       },
-      disconnect(): void {},
+      disconnect: (): void => {},
     };
   }
 
