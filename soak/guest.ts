@@ -1,6 +1,7 @@
 // A soak guest in a worker thread: one NIC (venet or virtio-net) on the switch. It streams
 // frames to the peers the host names and counts into shared memory, so its figures survive its
-// own death: [0] sent (driver accepted), [1] received addressed to it, [2] received flood copies,
+// own death: [0] sent (counted as the driver takes the frame, taken back if it refuses: never
+// behind what the host may see), [1] received addressed to it, [2] received flood copies,
 // [3] 1 once the NIC is up, [4] 1 once its connection closed, [5] spoofed frames sent, [6] GSO
 // bombs sent (attack frames count in [0] too: the driver accepted them).
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -91,8 +92,14 @@ async function pump(): Promise<void> {
       for (let i = 0; i < batch; i++) {
         const f = frameTo(peers[seq++ % peers.length]!);
         new DataView(f.buffer).setUint32(14, seq);
-        if (nic.send(f, i + 1 < batch ? SEND_MORE : SEND_NOW)) Atomics.add(c, 0, 1);
-        else break;
+        // counted before the send, taken back if refused: a guest killed between the post and
+        // the count would otherwise leave the host a frame it never counted (the devices poll
+        // their rings, so they take a posted frame without waiting for a kick)
+        Atomics.add(c, 0, 1);
+        if (!nic.send(f, i + 1 < batch ? SEND_MORE : SEND_NOW)) {
+          Atomics.sub(c, 0, 1);
+          break;
+        }
       }
       nic.flush();
     }
@@ -103,9 +110,14 @@ async function pump(): Promise<void> {
 /** Send attack frames; each one the driver accepts counts as sent ([0]) and in `slot`. */
 function attack(frames: Uint8Array[], slot: number, sendOne: (f: Uint8Array, more: boolean) => boolean = (f, more) => nic.send(f, more ? SEND_MORE : SEND_NOW)): void {
   for (let i = 0; i < frames.length; i++) {
-    if (!sendOne(frames[i]!, i + 1 < frames.length)) break;
+    // counted first, as in pump()
     Atomics.add(c, 0, 1);
     Atomics.add(c, slot, 1);
+    if (!sendOne(frames[i]!, i + 1 < frames.length)) {
+      Atomics.sub(c, 0, 1);
+      Atomics.sub(c, slot, 1);
+      break;
+    }
   }
   nic.flush();
 }
