@@ -36,15 +36,15 @@ function throughScheduler(control: ControlChannel, scheduler: Scheduler, trace?:
 }
 
 /**
- * A link that delivers a ring through a scheduler: a microtask by default, or an embedder's
- * virtual-time scheduler. Rings to one slot that arrive before the delivery runs collapse into
- * one (the shm-signal's pending flag already makes that rare).
+ * A link that hands each ring's delivery to `run`: the scheduler (a microtask by default, or an
+ * embedder's virtual time) or {@link DirectDelivery}. Rings to one slot that arrive before its
+ * delivery ran collapse into one (the shm-signal's pending flag already makes that rare).
  */
-class ScheduledLink implements SignalLink {
+class QueuedLink implements SignalLink {
   private readonly deliver: Array<() => void> = [];
   private readonly queued: boolean[] = [];
   constructor(
-    private readonly scheduler: Scheduler,
+    private readonly run: (fn: () => void) => void,
     private readonly router: () => SignalRouter | undefined,
     private readonly trace?: (slot: number) => void,
   ) {}
@@ -60,7 +60,7 @@ class ScheduledLink implements SignalLink {
       };
       this.deliver[slot] = fn;
     }
-    this.scheduler.schedule(fn);
+    this.run(fn);
   }
 }
 
@@ -109,31 +109,6 @@ class DirectDelivery {
     this.head = 0;
     this.busy = false;
   };
-}
-
-/** A link that delivers a ring synchronously through the scheduler's {@link DirectDelivery}; rings to a slot still queued collapse into one. */
-class DirectLink implements SignalLink {
-  private readonly deliver: Array<() => void> = [];
-  private readonly queued: boolean[] = [];
-  constructor(
-    private readonly delivery: DirectDelivery,
-    private readonly router: () => SignalRouter | undefined,
-    private readonly trace?: (slot: number) => void,
-  ) {}
-  ring(slot: number): void {
-    if (this.queued[slot]) return;
-    this.queued[slot] = true;
-    let fn = this.deliver[slot];
-    if (!fn) {
-      fn = () => {
-        this.queued[slot] = false;
-        this.trace?.(slot);
-        this.router()?.dispatch(slot);
-      };
-      this.deliver[slot] = fn;
-    }
-    this.delivery.run(fn);
-  }
 }
 
 /**
@@ -195,8 +170,9 @@ export class InProcessConnector {
     const guestTrace = trace && ((slot: number) => trace('to-guest', slot, name));
     const hostTrace = trace && ((slot: number) => trace('to-host', slot, name));
     const direct = this.options.delivery === 'direct' ? DirectDelivery.of(scheduler) : undefined;
-    const toGuest: SignalLink = direct ? new DirectLink(direct, () => guest?.router, guestTrace) : new ScheduledLink(scheduler, () => guest?.router, guestTrace);
-    const toHost: SignalLink = direct ? new DirectLink(direct, () => host?.router, hostTrace) : new ScheduledLink(scheduler, () => host?.router, hostTrace);
+    const run = direct ? (fn: () => void) => direct.run(fn) : (fn: () => void) => scheduler.schedule(fn);
+    const toGuest = new QueuedLink(run, () => guest?.router, guestTrace);
+    const toHost = new QueuedLink(run, () => host?.router, hostTrace);
     host = this.bus.connect(name, {
       guest: this.options.guest ?? 'in-process',
       memory: this.memory,
