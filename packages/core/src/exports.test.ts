@@ -13,6 +13,7 @@ it('pins the public exports of @vbus/core', () => {
       "ConsoleLogger",
       "DEFAULT_BUS_LIMITS",
       "DEFAULT_CONNECTOR_LIMITS",
+      "DEFAULT_POLL_TURNS",
       "DeviceClass",
       "DriverRing",
       "FlatMemory",

@@ -22,7 +22,7 @@ export { FrameCopy } from './common/memory/frame-copy.js';
 export * as le from './common/memory/le.js';
 export * from './common/signal/layout.js';
 export { ShmSignal, type Wake, type SignalCounters } from './common/signal/shm-signal.js';
-export { TurnPoller, checkPollTurns, MAX_POLL_TURNS, type PolledQueue } from './common/signal/turn-poller.js';
+export { TurnPoller, checkPollTurns, DEFAULT_POLL_TURNS, MAX_POLL_TURNS, type PolledQueue } from './common/signal/turn-poller.js';
 export * from './common/ioq/layout.js';
 export { Ioq, IoqIterator } from './common/ioq/ioq.js';
 export * from './common/bus/device.js';

@@ -100,6 +100,9 @@ class DirectDelivery {
     // deliveries never throw (the router reports a handler's error); the queue ends either way
     for (let n = 0; this.head < this.queue.length; n++) {
       if (n === DIRECT_BUDGET) {
+        // drop what ran: a chain that never ends would otherwise grow the array for ever
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
         this.scheduler.schedule(this.drain);
         return;
       }

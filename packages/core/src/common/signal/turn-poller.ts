@@ -4,11 +4,14 @@ import type { DeviceContext } from '../bus/device.js';
 /** Most turns a device may be configured to poll before it unmasks: beyond this, polling costs more than any wakeup it saves. */
 export const MAX_POLL_TURNS = 1024;
 
+/** Turns a device polls before it unmasks when its config does not say (venet's and virtio-net's `pollTurns`). */
+export const DEFAULT_POLL_TURNS = 16;
+
 /**
  * A device's `pollTurns` option, checked: an integer in [0, {@link MAX_POLL_TURNS}], `fallback`
- * when absent; a ConfigError naming the option otherwise.
+ * ({@link DEFAULT_POLL_TURNS} unless given) when absent; a ConfigError naming the option otherwise.
  */
-export function checkPollTurns(value: unknown, fallback: number): number {
+export function checkPollTurns(value: unknown, fallback = DEFAULT_POLL_TURNS): number {
   const n = value ?? fallback;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_POLL_TURNS) throw new ConfigError('pollTurns', n, `must be an integer in [0, ${MAX_POLL_TURNS}]`);
   return n;

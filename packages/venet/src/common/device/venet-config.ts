@@ -4,9 +4,6 @@ import type { RandomSource } from '@vbus/core';
 import { configMac } from '@vbus/net';
 import { VENET_DEFAULT_MTU, VENET_DEFAULT_TX_COMPLETE_EVERY, VENET_MAX_RING_SIZE } from '../abi/venet-abi.js';
 
-/** Default turns of polling before the tx kick is unmasked (venet's `pollTurns`). */
-export const VENET_DEFAULT_POLL_TURNS = 16;
-
 /** Configuration of a venet device as given to `bus.createDevice`. */
 export interface VenetConfigInput {
   /** `"52:54:00:12:34:56"` or 6 bytes; default: a random locally administered unicast address (`configMac`). */
@@ -54,7 +51,7 @@ export function validateVenetConfig(config: unknown, random?: RandomSource): Ven
   if (!Number.isInteger(n) || n < 1 || n > VENET_MAX_RING_SIZE) throw new ConfigError('txCompleteEvery', n, `must be an integer in [1, ${VENET_MAX_RING_SIZE}]`);
   const b = c.burstThresholdUs;
   if (b !== undefined && !(typeof b === 'number' && b > 0 && Number.isFinite(b))) throw new ConfigError('burstThresholdUs', b, 'must be a positive number of microseconds');
-  const pollTurns = checkPollTurns(c.pollTurns, VENET_DEFAULT_POLL_TURNS);
+  const pollTurns = checkPollTurns(c.pollTurns);
   const backend = c.backend;
   if (backend !== undefined && (typeof backend !== 'object' || backend === null || typeof (backend as { attach?: unknown }).attach !== 'function'))
     throw new ConfigError('backend', '[not a NetBackend]', 'must be a NetBackend (an object with attach())');

@@ -33,9 +33,6 @@ export interface VirtioNetConfig {
   pollTurns: number;
 }
 
-/** Default turns of polling before tx notifications are turned on again (virtio-net's `pollTurns`). */
-export const VIRTIO_NET_DEFAULT_POLL_TURNS = 16;
-
 /**
  * Check and fill in a virtio-net configuration (as venet-config.ts does for venet); throws
  * {@link ConfigError} naming the option. `random` feeds the default MAC (`configMac`).
@@ -56,6 +53,6 @@ export function validateVirtioNetConfig(config: unknown, random?: RandomSource):
   const backend = c.backend;
   if (backend !== undefined && (typeof backend !== 'object' || typeof (backend as NetBackend).attach !== 'function'))
     throw new ConfigError('backend', '[object]', 'must be a NetBackend');
-  const pollTurns = checkPollTurns(c.pollTurns, VIRTIO_NET_DEFAULT_POLL_TURNS);
+  const pollTurns = checkPollTurns(c.pollTurns);
   return { mac, mtu, queuePairs, backend, features, maxQueueSize, link: c.link ?? true, pollTurns };
 }
