@@ -27,7 +27,7 @@ class CounterClass implements DeviceClass<{ every: number }> {
             while (q.next()) {
               // descriptor copied out and checked
               reg.memory.view(q.ptr, q.len); // bounds-checked against the guest's regions
-              q.complete(0);
+              q.complete(0, true); // published in batches; notify() publishes
               frames++;
               if (++n % config.every === 0) q.notify();
             }

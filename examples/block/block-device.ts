@@ -259,7 +259,8 @@ class BlockConnection implements DeviceConnectionHandler {
     let since = 0;
     while (done < q.ioq.count && q.next()) {
       done++;
-      q.complete(this.execute(q.ptr, q.len, q.cookie));
+      // kept back (more = true): notify() below publishes the batch before it signals
+      q.complete(this.execute(q.ptr, q.len, q.cookie), true);
       this.stats.requests++;
       if (++since >= every) {
         this.notify(q);

@@ -118,7 +118,7 @@ export class XorConnection implements DeviceConnectionHandler {
     let since = 0;
     // one ring's worth at most: the handler runs again (enable re-checks) if more came meanwhile
     for (let n = 0; n < q.ioq.count && q.next(); n++) {
-      q.complete(this.work(q.ptr, q.len));
+      q.complete(this.work(q.ptr, q.len), true); // published by the next notify()
       t.buffers++;
       if (++since === this.device.config.completeEvery) {
         since = 0;

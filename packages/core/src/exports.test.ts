@@ -20,6 +20,7 @@ it('pins the public exports of @vbus/core', () => {
       "FrameCopy",
       "GuestAllocator",
       "HostConnection",
+      "IOQ_COMPLETE_PUBLISH_BATCH",
       "IOQ_DESC_COOKIE",
       "IOQ_DESC_LEN",
       "IOQ_DESC_PTR",

@@ -1,15 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { RegionMemory } from '../memory/region-memory.js';
 import { Ioq } from './ioq.js';
-import { IoqDeviceQueue, IoqDriverQueue } from './queue-ends.js';
+import { IOQ_IDX_HEAD, IOQ_OFF_IDX_INUSE } from './layout.js';
+import { IOQ_COMPLETE_PUBLISH_BATCH, IoqDeviceQueue, IoqDriverQueue } from './queue-ends.js';
 
 const BASE = 0x1000;
 
-function pair(count = 4) {
+function pair(count = 4, wake: () => void = () => {}) {
   const mem = RegionMemory.create(BASE, 1 << 16);
   const driver = new IoqDriverQueue(mem, BASE, count, 'q');
-  const device = new IoqDeviceQueue(mem, BASE, Ioq.byteLength(count), () => {}, 'q');
-  return { driver, device };
+  const device = new IoqDeviceQueue(mem, BASE, Ioq.byteLength(count), wake, 'q');
+  return { mem, driver, device };
+}
+
+/** Post `n` buffers (cookie i, ptr 0x8000 + 0x100 i, len 64 + i). */
+function postAll(driver: IoqDriverQueue, n: number): void {
+  for (let i = 0; i < n; i++) expect(driver.post(0x8000 + 0x100 * i, 64 + i, i)).toBe(true);
+}
+
+function reclaimAll(driver: IoqDriverQueue): Array<[number, number]> {
+  const got: Array<[number, number]> = [];
+  driver.reclaim((cookie, len) => got.push([cookie, len]));
+  return got;
 }
 
 describe('IOQ queue ends', () => {
@@ -39,5 +51,83 @@ describe('IOQ queue ends', () => {
     expect(driver.outstanding).toBe(2);
     expect(device.next()).toBe(true);
     expect(device.cookie).toBe(1);
+  });
+
+  describe('completions published in batches', () => {
+    it('completions with more stay invisible to the driver until publish, which hands them all back in order', () => {
+      const { mem, driver, device } = pair(8);
+      postAll(driver, 5);
+      for (let i = 0; i < 5; i++) {
+        expect(device.next()).toBe(true);
+        expect([device.cookie, device.len]).toEqual([i, 64 + i]);
+        device.complete(i * 10, true);
+      }
+      expect(device.next()).toBe(false); // the device moved past all five
+      expect(driver.hasCompleted).toBe(false);
+      expect(reclaimAll(driver)).toEqual([]);
+      const inuseHead = mem.int32(BASE + IOQ_OFF_IDX_INUSE + IOQ_IDX_HEAD, 1);
+      expect(inuseHead[0]).toBe(0); // the index is not written per completion either
+      device.publish();
+      expect(inuseHead[0]).toBe(5);
+      expect(reclaimAll(driver)).toEqual([0, 1, 2, 3, 4].map((i) => [i, i * 10]));
+      device.publish(); // nothing pending: a no-op
+      expect(inuseHead[0]).toBe(5);
+    });
+
+    it('a completion without more publishes the ones kept back before it', () => {
+      const { driver, device } = pair(8);
+      postAll(driver, 3);
+      device.next();
+      device.complete(1, true);
+      device.next();
+      device.complete(2, true);
+      device.next();
+      device.complete(3);
+      expect(reclaimAll(driver)).toEqual([
+        [0, 1],
+        [1, 2],
+        [2, 3],
+      ]);
+    });
+
+    it('notify publishes before it wakes the driver', () => {
+      let seenByWake: Array<[number, number]> | undefined;
+      const { driver, device } = pair(8, () => (seenByWake = reclaimAll(driver)));
+      postAll(driver, 2);
+      device.next();
+      device.complete(7, true);
+      device.next();
+      device.complete(8, true);
+      expect(device.notify()).toBe(true);
+      expect(seenByWake).toEqual([
+        [0, 7],
+        [1, 8],
+      ]);
+    });
+
+    it(`publishes by itself after ${IOQ_COMPLETE_PUBLISH_BATCH} completions, so a long drain returns buffers as it runs`, () => {
+      const n = IOQ_COMPLETE_PUBLISH_BATCH + 3;
+      const { driver, device } = pair(64);
+      postAll(driver, n);
+      for (let i = 0; i < n; i++) {
+        device.next();
+        device.complete(0, true);
+      }
+      expect(reclaimAll(driver).map(([c]) => c)).toEqual(Array.from({ length: IOQ_COMPLETE_PUBLISH_BATCH }, (_, i) => i));
+      device.publish();
+      expect(reclaimAll(driver).map(([c]) => c)).toEqual([32, 33, 34]);
+    });
+
+    it('a guest that rewrote the inuse head while completions were kept back fails the ring when they are published', () => {
+      const { mem, driver, device } = pair(8);
+      postAll(driver, 2);
+      device.next();
+      device.complete(0, true);
+      mem.int32(BASE + IOQ_OFF_IDX_INUSE + IOQ_IDX_HEAD, 1)[0] = 3;
+      device.next();
+      expect(() => device.complete(0)).toThrow(/pop is only allowed at the head/);
+      mem.int32(BASE + IOQ_OFF_IDX_INUSE + IOQ_IDX_HEAD, 1)[0] = 99;
+      expect(() => device.publish()).toThrow(/idx\[1\]\.head must be below count 8/);
+    });
   });
 });

@@ -139,17 +139,18 @@ class EchoConnection implements DeviceConnectionHandler {
       if (rx && rx.next()) {
         if (rx.len < len) {
           this.stats.drops++;
-          rx.complete(0);
+          rx.complete(0, true);
         } else {
           // guest to guest, no view allocated; the rx range is checked by the copy
           mem.copyWithin(rx.ptr, src, len);
-          rx.complete(len);
+          rx.complete(len, true);
           this.stats.frames++;
           this.stats.bytes += len;
         }
         rxDone++;
       } else this.stats.drops++;
-      tx.complete(0);
+      // completions are published in batches, and always before a signal (notify publishes)
+      tx.complete(0, true);
       if (++sinceSignal >= this.config.txCompleteEvery) {
         if (tx.notify()) this.stats.txCompleteSignals++;
         sinceSignal = 0;
@@ -161,6 +162,8 @@ class EchoConnection implements DeviceConnectionHandler {
     }
     if (rxDone > 0 && rx && rx.notify()) this.stats.rxSignals++;
     if (sinceSignal > 0 && tx.notify()) this.stats.txCompleteSignals++;
+    rx?.publish();
+    tx.publish();
     if (done === tx.ioq.count && tx.next()) {
       this.continuing = true;
       this.context.defer(() => {

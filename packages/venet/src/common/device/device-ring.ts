@@ -21,10 +21,16 @@ export class DeviceRing {
   next(): boolean {
     return this.q.next();
   }
-  complete(len: number): void {
-    this.q.complete(len);
+  /** Complete the current buffer; with `more` it may stay unpublished until {@link publish} or {@link notify}. */
+  complete(len: number, more = false): void {
+    this.q.complete(len, more);
     this.pos = this.pos + 1 === this.q.ioq.count ? 0 : this.pos + 1;
   }
+  /** Publish completions kept back by `complete(len, true)`. */
+  publish(): void {
+    this.q.publish();
+  }
+  /** Publish, then signal the driver. */
   notify(): void {
     if (this.q.notify()) this.stats.interrupts++;
     else this.stats.suppressed++;

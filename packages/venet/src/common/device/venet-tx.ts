@@ -76,9 +76,12 @@ export class VenetTxPath {
     let since = 0;
     let done = 0;
     let txcLost = false;
+    // completions are published in batches (IoqDeviceQueue), always before a tx-complete signal;
+    // with TXC events each is published before its event, which names the buffer
+    const more = !useTxc;
     while (done < tx.count && tx.next()) {
       const cookie = this.transmitOne(tx);
-      tx.complete(0);
+      tx.complete(0, more);
       done++;
       since++;
       if (useTxc) {
@@ -91,6 +94,7 @@ export class VenetTxPath {
         since = 0;
       }
     }
+    tx.publish();
     if (done === tx.count && tx.next()) {
       // more work than one ring: continue later, keeping the kick masked
       if (since > 0) (useTxc ? evq! : tx).notify();
