@@ -19,8 +19,8 @@ type BenchDriver = Pick<GuestNic, 'flush' | 'signalCounters' | 'txPending'> &
 
 export const RING = 256;
 
-async function openDriver(device: DeviceKind, conn: GuestConnection, allocator: GuestAllocator): Promise<BenchDriver> {
-  if (device === 'echo') return EchoDriver.open(conn, allocator, { ringSize: RING });
+async function openDriver(device: DeviceKind, conn: GuestConnection, allocator: GuestAllocator, driverPollTurns = 0): Promise<BenchDriver> {
+  if (device === 'echo') return EchoDriver.open(conn, allocator, { ringSize: RING, pollTurns: driverPollTurns });
   if (device === 'virtio-net') return VirtioNetDriver.open(conn, allocator, { queueSize: RING });
   return VenetDriver.open(conn, allocator, { ringSize: RING });
 }
@@ -33,6 +33,8 @@ export interface StreamJob {
   frames: number;
   /** false: every frame is sent on its own with a kick (notification prevention on the driver side off). */
   batching: boolean;
+  /** Echo only: turns the driver's rings poll before unmasking (`EchoDriver` `pollTurns`); default 0. */
+  driverPollTurns?: number;
 }
 export interface ScenarioJob {
   kind: 'scenario';
@@ -111,7 +113,7 @@ function totals(d: BenchDriver, frames: number, seconds: number, cpu: NodeJS.Cpu
  * echo device sends each frame back, so the sender keeps at most one ring of frames unanswered.
  */
 async function stream(job: StreamJob, conn: GuestConnection, allocator: GuestAllocator, probe?: (phase: 'start' | 'end') => void): Promise<SignalTotals> {
-  const d = await openDriver(job.device, conn, allocator);
+  const d = await openDriver(job.device, conn, allocator, job.driverPollTurns);
   probe?.('start');
   const frame = new Uint8Array(job.size);
   const echo = job.device === 'echo';

@@ -24,7 +24,8 @@ const sink = process.env.NOSINK ? undefined : new SinkBackend();
 bus.createDevice('virtual-ethernet', 'venet0', { txCompleteEvery: 10, backend: sink });
 bus.createDevice('virtio-net', 'virtio-net0', { backend: sink });
 const name = device === 'echo' ? 'echo-n10' : device === 'venet' ? 'venet0' : 'virtio-net0';
-const job = { kind: 'stream' as const, device, deviceName: name, size, frames, batching: true };
+// the echo driver polls its rings 16 turns, as in the bench's throughput rows (ECHO_POLL_TURNS=0: classic)
+const job = { kind: 'stream' as const, device, deviceName: name, size, frames, batching: true, driverPollTurns: Number(process.env.ECHO_POLL_TURNS ?? 16) };
 for (let rep = 0; rep < 3; rep++) {
   if (mode === 'in') {
     const bytes = 16 << 20;

@@ -21,7 +21,7 @@ const BYTES = 1 << 20;
  * A sink device: on a kick it masks its signal, completes every buffer with len = ptr & 0xff,
  * notifies once per drained pass, unmasks. `hold` keeps buffers (no completion) until released.
  */
-function sinkModule(log: { kicks: number; passes: number }, control: { hold: boolean; release?: () => void }) {
+function sinkModule(log: { kicks: number; passes: number; suppressed: number }, control: { hold: boolean; release?: () => void }) {
   class Sink implements DeviceClass<object> {
     readonly type = 'sink';
     readonly version = 1;
@@ -45,7 +45,7 @@ function sinkModule(log: { kicks: number; passes: number }, control: { hold: boo
             const drain = () => {
               log.passes++;
               while (q.next()) q.complete(q.ptr & 0xff);
-              q.notify();
+              if (!q.notify()) log.suppressed++;
             };
             control.release = () => {
               drain();
@@ -68,7 +68,7 @@ function sinkModule(log: { kicks: number; passes: number }, control: { hold: boo
 }
 
 function rig(hold = false) {
-  const log = { kicks: 0, passes: 0 };
+  const log = { kicks: 0, passes: 0, suppressed: 0 };
   const control: { hold: boolean; release?: () => void } = { hold };
   const { vbus } = createVbus({ modules: [sinkModule(log, control)] });
   const bus = vbus.createBus('b');
@@ -166,6 +166,46 @@ describe('openDriverRing', () => {
     expect(ring.reclaim((c, len) => got.push(c * 1000 + len))).toBe(4);
     expect(got).toEqual([0, 1001, 2002, 3003]);
     expect(ring.counters.completed).toBe(4);
+  });
+
+  it('with pollTurns, a drained ring stays masked and reaps what the device completes meanwhile without a signal, then unmasks', async () => {
+    const { log, control, conn, allocator } = rig(true);
+    // enough turns (this connector's are scheduler tasks) that the poller is still at it below
+    const turns = 1000;
+    const microtasks = async (n: number) => {
+      for (let i = 0; i < n; i++) await Promise.resolve();
+    };
+    const ring = await openDriverRing(conn, { id: 0, count: 8, allocator, pollTurns: turns });
+    const got: number[] = [];
+    ring.onComplete = (cookie) => got.push(cookie);
+    ring.post(BASE + 0x9001, 8, 1);
+    await turn();
+    control.release!(); // completes buffer 1 and signals: the poll reaps it, then polls turns masked
+    await microtasks(5);
+    expect(got).toEqual([1]);
+    expect(ring.signal.enabled).toBe(false);
+    ring.post(BASE + 0x9002, 8, 2);
+    control.release!(); // completes buffer 2: its signal finds the driver masked
+    expect(log.suppressed).toBe(1);
+    expect(got).toEqual([1]);
+    // the poller's turns (this connection's defer, the scheduler's) reap it, then run out
+    for (let i = 0; i < 100 && !ring.signal.enabled; i++) await turn();
+    expect(got).toEqual([1, 2]);
+    expect(ring.signal.counters.wakeups).toBeLessThanOrEqual(2); // the first signal, and the unmask's re-check (no signal crossed)
+    expect(ring.counters.polls).toBeGreaterThanOrEqual(2);
+    expect(ring.signal.enabled).toBe(true); // unmasked after `turns` empty turns
+    // idle again: the next completion signals at once, as with pollTurns 0
+    ring.post(BASE + 0x9003, 8, 3);
+    await turn();
+    control.release!();
+    expect(log.suppressed).toBe(1); // this one crossed
+    await microtasks(5);
+    expect(got).toEqual([1, 2, 3]);
+  });
+
+  it('refuses a pollTurns outside [0, 1024]', async () => {
+    const { conn, allocator } = rig();
+    for (const pollTurns of [-1, 1.5, 1025]) await expect(openDriverRing(conn, { id: 0, count: 8, allocator, pollTurns })).rejects.toThrow(/pollTurns/);
   });
 
   it('refuses a bad count, weight or placement before touching guest memory', async () => {

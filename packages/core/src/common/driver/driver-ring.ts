@@ -5,6 +5,7 @@ import type { ShmSignal, SignalCounters } from '../signal/shm-signal.js';
 import { Ioq } from '../ioq/ioq.js';
 import { IOQ_MAX_COUNT } from '../ioq/layout.js';
 import { IoqDriverQueue } from '../ioq/queue-ends.js';
+import { TurnPoller, checkPollTurns } from '../signal/turn-poller.js';
 
 /** Where and how {@link openDriverRing} lays out one IOQ. */
 export interface DriverRingOptions {
@@ -20,6 +21,14 @@ export interface DriverRingOptions {
   readonly name?: string;
   /** Completions handled per poll before yielding to the event loop (NAPI's weight). Default 64. */
   readonly pollWeight?: number;
+  /**
+   * Turns of the guest's loop (`GuestConnection.defer`) a drained poll keeps the signal masked
+   * and looks again before it unmasks, 0 to 1024 (a {@link TurnPoller}; Linux's NAPI repoll).
+   * While it polls, the device finds the signal masked and sends no interrupt: each one that
+   * wakes a worker guest's event loop costs the device's thread microseconds. Default 0:
+   * unmask as soon as the ring is drained.
+   */
+  readonly pollTurns?: number;
 }
 
 /** What a {@link DriverRing} counted, from the driver's side. */
@@ -30,7 +39,7 @@ export interface DriverRingCounters {
   completed: number;
   /** Kicks asked for (by a `post` without `more`, or `flush`); see the signal's counters for how many crossed. */
   kicks: number;
-  /** Polls run by device signals and their continuations. */
+  /** Polls run by device signals, their continuations and the turns of a {@link DriverRingOptions.pollTurns} poller. */
   polls: number;
 }
 
@@ -76,6 +85,8 @@ export class DriverRing {
     this.counters.completed++;
     this.handling(cookie, len);
   };
+  /** Polls the ring across turns before unmasking (absent with pollTurns 0). */
+  private readonly poller: TurnPoller | undefined;
 
   /** @internal use {@link openDriverRing}. */
   constructor(
@@ -83,11 +94,20 @@ export class DriverRing {
     queue: IoqDriverQueue,
     signal: ShmSignal,
     pollWeight: number,
+    pollTurns = 0,
   ) {
     this.queue = queue;
     this.signal = signal;
     this.pollWeight = pollWeight;
     queue.signal = signal;
+    this.poller =
+      pollTurns > 0
+        ? new TurnPoller({ nextTurn: (fn) => conn.defer(fn) }, pollTurns, {
+            hasWork: () => this.onComplete !== null && !conn.closed && queue.hasCompleted,
+            drain: () => this.reap(),
+            unmask: () => signal.enable(),
+          })
+        : undefined;
     signal.handler = () => {
       if (this.onComplete === null) return;
       signal.disable();
@@ -161,19 +181,32 @@ export class DriverRing {
     return this.queue.kick();
   }
 
-  /** One NAPI poll: up to pollWeight completions, then either continue later or unmask. */
+  /** One NAPI poll: up to pollWeight completions, then continue later, poll a few turns, or unmask. */
   private poll(): void {
-    const handler = this.onComplete;
-    if (handler === null) {
+    if (this.onComplete === null) {
+      this.poller?.cancel();
       this.signal.enable();
       return;
     }
+    if (!this.reap()) return;
+    if (this.poller) this.poller.idle();
+    else this.signal.enable();
+  }
+
+  /** Hand up to pollWeight completions to onComplete. False if more are waiting and a deferred poll continues. */
+  private reap(): boolean {
+    const handler = this.onComplete;
+    if (handler === null) return true;
     this.handling = handler;
     this.counters.polls++;
     const done = this.queue.reclaim(this.completeFn, this.pollWeight);
     this.onPollEnd?.();
-    if (done === this.pollWeight && !this.conn.closed) this.conn.defer(this.pollFn);
-    else this.signal.enable();
+    if (done === this.pollWeight && !this.conn.closed) {
+      this.poller?.cancel();
+      this.conn.defer(this.pollFn);
+      return false;
+    }
+    return true;
   }
 }
 
@@ -191,11 +224,12 @@ export async function openDriverRing(conn: GuestConnection, options: DriverRingO
   if (!Number.isInteger(count) || count < 1 || count > IOQ_MAX_COUNT) throw new ConfigError('count', count, `must be an integer in [1, ${IOQ_MAX_COUNT}]`);
   const weight = options.pollWeight ?? 64;
   if (!Number.isInteger(weight) || weight < 1) throw new ConfigError('pollWeight', weight, 'must be a positive integer');
+  const turns = checkPollTurns(options.pollTurns, 0);
   let address: number;
   if (options.address !== undefined && options.allocator === undefined) address = options.address;
   else if (options.allocator !== undefined && options.address === undefined) address = options.allocator.alloc(Ioq.byteLength(count), 64);
   else throw new ConfigError('address', options.address, 'give exactly one of address and allocator');
   const queue = new IoqDriverQueue(conn.memory, address, count, options.name ?? `${conn.device.name}.q${id}`);
   const signal = await conn.shm(id, address, queue.byteLength, queue.signalAddress);
-  return new DriverRing(conn, queue, signal, weight);
+  return new DriverRing(conn, queue, signal, weight, turns);
 }

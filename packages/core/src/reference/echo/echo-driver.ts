@@ -10,6 +10,8 @@ export interface EchoDriverOptions {
   bufferSize?: number;
   /** Frames handled per poll before yielding (NAPI weight). */
   pollWeight?: number;
+  /** Turns a drained ring keeps polling, its signal masked, before it unmasks (`DriverRingOptions.pollTurns`). */
+  pollTurns?: number;
 }
 
 /** Options of {@link EchoDriver.send}: `more` frames follow (xmit_more), so the kick waits. */
@@ -61,8 +63,8 @@ export class EchoDriver {
     const count = options.ringSize ?? 256;
     const pollWeight = options.pollWeight ?? 128;
     const name = conn.device.name;
-    const rx = await openDriverRing(conn, { id: ECHO_QUEUE_RX, count, allocator, pollWeight, name: `${name}.rx` });
-    const tx = await openDriverRing(conn, { id: ECHO_QUEUE_TX, count, allocator, pollWeight, name: `${name}.tx` });
+    const rx = await openDriverRing(conn, { id: ECHO_QUEUE_RX, count, allocator, pollWeight, pollTurns: options.pollTurns, name: `${name}.rx` });
+    const tx = await openDriverRing(conn, { id: ECHO_QUEUE_TX, count, allocator, pollWeight, pollTurns: options.pollTurns, name: `${name}.tx` });
     const d = new EchoDriver(conn, rx, tx, allocator, options.bufferSize ?? 2048);
     // fill the rx ring; the echo device takes rx buffers when it has a frame, so no kick
     for (let i = 0; i < count; i++) rx.post(d.rxBuffers[i]!, d.bufferSize, i, true);
