@@ -1,7 +1,10 @@
 // Devices poll their tx ring for a few turns of the loop before they unmask the kick (pollTurns):
 // a frame sent while the device still polls needs no kick, one sent after it unmasked gets one.
+// Drivers can do the same on rx (rxPollTurns): a frame delivered while the driver still polls
+// needs no interrupt.
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
+import type { FrameSink, NetBackend, NetBackendPort, NicInfo } from '@vbus/net';
 import { venetModule, VenetDriver } from '@vbus/venet';
 import { virtioNetModule, VirtioNetDriver } from '@vbus/virtio-compat';
 
@@ -68,5 +71,81 @@ describe.each(['venet', 'virtio-net'] as const)('%s: pollTurns', (kind) => {
     const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
     const bus = vbus.createBus('poll');
     expect(() => bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'bad', { pollTurns: -1 })).toThrow(/pollTurns/);
+  });
+});
+
+/** A backend that only keeps the NIC's FrameSink, so a test can deliver frames to the guest. */
+class Source implements NetBackend {
+  readonly kind = 'test-source';
+  toNic: FrameSink | undefined;
+  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
+    this.toNic = toNic;
+    return { name: `source/${nic.name}`, counters: { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, drops: 0 }, deliver: () => true, disconnect: () => {} };
+  }
+  async close(): Promise<void> {}
+}
+
+describe.each(['venet', 'virtio-net'] as const)('%s driver: rxPollTurns', (kind) => {
+  async function receiver(rxPollTurns: number) {
+    const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
+    const bus = vbus.createBus('rxpoll');
+    const source = new Source();
+    bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0', { backend: source });
+    const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, 8 * MB)).open('nic0');
+    const allocator = new GuestAllocator(0x10000, 8 * MB);
+    const nic = kind === 'venet' ? await VenetDriver.open(conn, allocator, { rxPollTurns }) : await VirtioNetDriver.open(conn, allocator, { rxPollTurns });
+    let received = 0;
+    nic.onFrame = () => received++;
+    await turns(5);
+    // rx interrupts the device sent (a signal that found the driver masked counts as suppressed)
+    const interrupts = () => {
+      const c = bus.introspect().devices[0]!.counters as Record<string, { interrupts: number }>;
+      return (c.rx ?? c.rx0)!.interrupts;
+    };
+    return { nic, deliver: () => source.toNic!.deliver(frame), received: () => received, interrupts };
+  }
+
+  it('a frame delivered while the driver still polls is received without an interrupt; once the turns run out, the next one interrupts', async () => {
+    // this connector's turns are scheduler tasks (microtasks): enough of them that the driver
+    // still polls a few microtasks later
+    const { deliver, received, interrupts } = await receiver(1000);
+    const microtasks = async (n: number) => {
+      for (let i = 0; i < n; i++) await Promise.resolve();
+    };
+    const i0 = interrupts();
+    expect(deliver()).toBe(true);
+    await microtasks(10);
+    expect(received()).toBe(1);
+    expect(interrupts() - i0).toBe(1);
+    expect(deliver()).toBe(true); // the driver polls: no interrupt
+    await microtasks(10);
+    expect(received()).toBe(2);
+    expect(interrupts() - i0).toBe(1);
+    await turns(50); // the polling turns run out and the driver unmasks
+    expect(deliver()).toBe(true);
+    await turns(1);
+    expect(received()).toBe(3);
+    expect(interrupts() - i0).toBe(2);
+  });
+
+  it('with rxPollTurns 0 (the default) every lone frame interrupts', async () => {
+    const { deliver, received, interrupts } = await receiver(0);
+    const i0 = interrupts();
+    for (let i = 1; i <= 3; i++) {
+      expect(deliver()).toBe(true);
+      await turns(2);
+      expect(received()).toBe(i);
+    }
+    expect(interrupts() - i0).toBe(3);
+  });
+
+  it('refuses a bad rxPollTurns, naming it', async () => {
+    const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
+    const bus = vbus.createBus('rxpoll');
+    bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0');
+    const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, 8 * MB)).open('nic0');
+    const allocator = new GuestAllocator(0x10000, 8 * MB);
+    const open = () => (kind === 'venet' ? VenetDriver.open(conn, allocator, { rxPollTurns: 2000 }) : VirtioNetDriver.open(conn, allocator, { rxPollTurns: 2000 }));
+    await expect(open()).rejects.toThrow(/rxPollTurns/);
   });
 });

@@ -8,12 +8,13 @@ export const MAX_POLL_TURNS = 1024;
 export const DEFAULT_POLL_TURNS = 16;
 
 /**
- * A device's `pollTurns` option, checked: an integer in [0, {@link MAX_POLL_TURNS}], `fallback`
- * ({@link DEFAULT_POLL_TURNS} unless given) when absent; a ConfigError naming the option otherwise.
+ * A `pollTurns` option, checked: an integer in [0, {@link MAX_POLL_TURNS}], `fallback`
+ * ({@link DEFAULT_POLL_TURNS} unless given) when absent; a ConfigError naming the option (`name`,
+ * default `pollTurns`) otherwise.
  */
-export function checkPollTurns(value: unknown, fallback = DEFAULT_POLL_TURNS): number {
+export function checkPollTurns(value: unknown, fallback = DEFAULT_POLL_TURNS, name = 'pollTurns'): number {
   const n = value ?? fallback;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_POLL_TURNS) throw new ConfigError('pollTurns', n, `must be an integer in [0, ${MAX_POLL_TURNS}]`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_POLL_TURNS) throw new ConfigError(name, n, `must be an integer in [0, ${MAX_POLL_TURNS}]`);
   return n;
 }
 

@@ -125,4 +125,35 @@ describe('NapiPoll', () => {
     runDeferred();
     expect(log).toEqual(['mask', 'receive 4', 'refill', 'defer']); // the deferred turn finds it closed and stops
   });
+
+  it('with pollTurns, a drained poll keeps interrupts masked and polls once per turn until that many polls in a row found nothing', () => {
+    const { q, log } = fakeQueue(5);
+    // one turn of the loop runs what was deferred before it, not what it defers itself
+    const queued: Array<() => void> = [];
+    q.defer = (fn) => {
+      queued.push(fn);
+      log.push('defer');
+    };
+    const turn = () => {
+      const before = log.length;
+      for (const fn of queued.splice(0, queued.length)) fn();
+      return log.slice(before);
+    };
+    const napi = released(new NapiPoll(q, 64, new PollBatch(() => {}), 'inline', 3));
+    napi.interrupt();
+    expect(log).toEqual(['mask', 'receive 5', 'refill', 'defer']); // drained, not unmasked
+    expect(turn()).toEqual(['receive 0', 'refill', 'defer']); // empty poll 1 of 3
+    q.pending = 2; // the device delivers while the driver polls: no interrupt needed
+    expect(turn()).toEqual(['receive 2', 'refill', 'defer']); // found: the count starts over
+    expect(turn()).toEqual(['receive 0', 'refill', 'defer']);
+    expect(turn()).toEqual(['receive 0', 'refill', 'defer']);
+    expect(q.masked).toBe(true);
+    expect(turn()).toEqual(['receive 0', 'refill', 'unmask']); // the third empty poll in a row
+    expect(q.masked).toBe(false);
+    expect(turn()).toEqual([]); // nothing left scheduled
+    // idle: the next interrupt polls again at once
+    q.pending = 1;
+    napi.interrupt();
+    expect(q.pending).toBe(0);
+  });
 });

@@ -56,23 +56,33 @@ export class PollBatch {
  * One rx queue's NAPI loop. It starts held: until {@link release} (the driver's receive handler
  * is attached), an interrupt only masks and frames stay in the ring, so no frame is consumed
  * with nobody to take it (a full ring makes the device count drops, as for a slow receiver).
+ *
+ * With `pollTurns` N > 0 a poll that drained the ring does not unmask at once: the loop polls
+ * again on each of the next turns, interrupts still masked, and unmasks after N polls in a row
+ * found nothing (Linux's NAPI repoll / busy poll; the device side's `TurnPoller`). A device that
+ * keeps delivering then sends no interrupt: each one wakes a worker guest's event loop and
+ * costs the device's thread microseconds.
  */
 export class NapiPoll {
   private scheduled = false;
   private held = true;
   /** An interrupt came while held: poll on release. */
   private parked = false;
+  /** Polls in a row that found nothing, while polling turns with interrupts masked. */
+  private emptyPolls = 0;
   private readonly turn = (): void => this.poll();
 
   /**
    * @param first `inline`: the first poll runs inside the interrupt (lowest latency: venet);
    *   `deferred`: it runs on the next turn (virtio-net, as Linux's softirq).
+   * @param pollTurns empty polls, one per turn, before it unmasks (default 0: unmask when drained)
    */
   constructor(
     private readonly queue: NapiQueue,
     private readonly weight: number,
     private readonly batch: PollBatch,
     private readonly first: 'inline' | 'deferred',
+    private readonly pollTurns = 0,
   ) {}
 
   /** The rx interrupt: mask, and poll unless a poll is already under way (or the loop is held). */
@@ -113,9 +123,19 @@ export class NapiPoll {
     }
     q.refill();
     if (done === this.weight && !q.closed) {
+      this.emptyPolls = 0;
       q.defer(this.turn);
       return;
     }
+    if (this.pollTurns > 0 && !q.closed) {
+      // drained: keep polling, masked, until pollTurns polls in a row find nothing
+      this.emptyPolls = done > 0 ? 0 : this.emptyPolls + 1;
+      if (this.emptyPolls < this.pollTurns) {
+        q.defer(this.turn);
+        return;
+      }
+    }
+    this.emptyPolls = 0;
     this.scheduled = false;
     if (q.unmask()) {
       q.mask();

@@ -1,4 +1,4 @@
-import { BusError, Ioq, IoqDriverQueue, le, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
+import { BusError, checkPollTurns, Ioq, IoqDriverQueue, le, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
 import { NapiPoll, PollBatch, SEND_NOW, type FrameHandler, type GuestNic, type GuestNicStats, type NapiQueue, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import type { VenetDriverCounters, VenetDriverOptions } from './venet-driver-options.js';
@@ -66,6 +66,7 @@ export class VenetDriver implements GuestNic {
   private events: VenetEventRing | undefined;
   private readonly bufferSize: number;
   private readonly pollWeight: number;
+  private readonly rxPollTurns: number;
   private readonly maxSegments: number;
   private readonly rxBuffers: number[] = [];
   /** Per rx slot: the view last handed to onFrame, reused while frames keep the same length. */
@@ -106,6 +107,7 @@ export class VenetDriver implements GuestNic {
     const n = options.ringSize ?? abi.VENET_DEFAULT_GUEST_RING_SIZE;
     this.bufferSize = options.bufferSize ?? 2048;
     this.pollWeight = options.pollWeight ?? abi.VENET_DEFAULT_POLL_WEIGHT;
+    this.rxPollTurns = checkPollTurns(options.rxPollTurns, 0, 'rxPollTurns');
     this.maxSegments = options.maxSegments ?? 8;
     this.mtu = options.mtu ?? abi.VENET_DEFAULT_MTU;
     if (!(this.maxSegments >= 1 && this.maxSegments <= abi.VENET_SG_MAX_IOV)) throw new BusError(`maxSegments must be in [1, ${abi.VENET_SG_MAX_IOV}]`);
@@ -136,7 +138,7 @@ export class VenetDriver implements GuestNic {
     for (let i = 0; i < d.rx.count; i++) d.rx.post(d.rxBuffers[i]!, d.bufferSize, i);
     d.rxSignal = d.rx.signal = (await conn.shm(abi.VENET_QUEUE_RX, d.rx.ioq.address, d.rx.byteLength, d.rx.signalAddress))!;
     d.txSignal = d.tx.signal = (await conn.shm(abi.VENET_QUEUE_TX, d.tx.ioq.address, d.tx.byteLength, d.tx.signalAddress))!;
-    const napi = (d.napi = new NapiPoll(d.napiQueue(), d.pollWeight, d.pollBatch, 'inline'));
+    const napi = (d.napi = new NapiPoll(d.napiQueue(), d.pollWeight, d.pollBatch, 'inline', d.rxPollTurns));
     d.rxSignal.handler = () => {
       d.counters.rxInterrupts++;
       napi.interrupt();

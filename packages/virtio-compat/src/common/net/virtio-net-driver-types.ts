@@ -20,6 +20,12 @@ export interface VirtioNetDriverOptions {
   /** Frames per NAPI poll before yielding (default 64). */
   pollWeight?: number;
   /**
+   * Empty rx polls, one per turn of the guest's loop, before rx interrupts are unmasked again
+   * (0 to 1024, default 0: unmask as soon as the queue is drained). While it polls, the device
+   * delivers without interrupting (`NapiPoll`).
+   */
+  rxPollTurns?: number;
+  /**
    * Where the MAC comes from when the device offers none (no VIRTIO_NET_F_MAC): a random locally
    * administered one, as Linux's virtio_net. Give a seeded source for reproducible runs. Default: crypto.
    */

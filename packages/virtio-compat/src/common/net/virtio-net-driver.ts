@@ -4,7 +4,7 @@
 // virtio-net-driver-control.ts, options/counters/queue state in virtio-net-driver-types.ts; the
 // loop it shares with venet is @vbus/net's NapiPoll. About 350 lines of code after a 50-line
 // import list (the ABI constants it uses).
-import { BusError, cryptoRandomSource, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
+import { BusError, checkPollTurns, cryptoRandomSource, type GuestAllocator, type GuestConnection, type ShmSignal } from '@vbus/core';
 import { NapiPoll, PollBatch, SEND_NOW, type FrameHandler, type GuestNic, type GuestNicStats, type NicSendOptions, type NicSignalCounters } from '@vbus/net';
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE,
@@ -133,6 +133,7 @@ export class VirtioNetDriver implements GuestNic {
       rxBufferSize: options.rxBufferSize ?? 2048,
       txBufferSize: options.txBufferSize ?? 2048,
       pollWeight: options.pollWeight ?? 64,
+      rxPollTurns: checkPollTurns(options.rxPollTurns, 0, 'rxPollTurns'),
       random: options.random ?? cryptoRandomSource,
     };
   }
@@ -214,6 +215,7 @@ export class VirtioNetDriver implements GuestNic {
         this.options.pollWeight,
         this.pollBatch,
         'deferred',
+        this.options.rxPollTurns,
       ));
       // rings set up again (recover()) poll at once if a receiver is already attached
       if (this.frameHandler !== undefined) napi.release();

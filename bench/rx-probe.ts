@@ -1,0 +1,57 @@
+// Receive-stream probe (docs/benchmarks.md, round 4): the host pushes 64-byte frames into one
+// NIC as fast as the guest's rx ring takes them; a worker guest counts what its driver hands up.
+//   node --conditions=@vbus/source --import tsx bench/rx-probe.ts <venet|virtio-net> [frames] [rxPollTurns]
+// prints the guest's frames/s, rx interrupts per frame and the frames the device had to drop.
+import type { ContainerModule } from 'inversify';
+import { createVbus } from '@vbus/core';
+import { WorkerConnector } from '@vbus/core/node';
+import type { FrameSink, NetBackend, NetBackendPort, NicInfo, PortCounters } from '@vbus/net';
+import { venetModule } from '@vbus/venet';
+import { virtioNetModule } from '@vbus/virtio-compat';
+
+const kind = (process.argv[2] ?? 'venet') as 'venet' | 'virtio-net';
+const frames = Number(process.argv[3] ?? 2_000_000);
+const rxPollTurns = Number(process.argv[4] ?? 0);
+
+/** A backend that only remembers how to reach the NIC. */
+class SourceBackend implements NetBackend {
+  readonly kind = 'bench-source';
+  toNic: FrameSink | undefined;
+  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
+    this.toNic = toNic;
+    const counters: PortCounters = { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, drops: 0 };
+    return { name: `source/${nic.name}`, counters, deliver: () => true, disconnect: () => {} };
+  }
+  async close(): Promise<void> {}
+}
+
+const { vbus } = createVbus({ modules: [venetModule as ContainerModule, virtioNetModule as ContainerModule] });
+const bus = vbus.createBus('rx');
+const source = new SourceBackend();
+bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0', { backend: source });
+const frame = new Uint8Array(64).fill(0xff, 0, 6);
+for (let rep = 0; rep < 3; rep++) {
+  const connector = new WorkerConnector(bus);
+  const guest = connector.spawn(new URL('./rx-guest.ts', import.meta.url), { name: `rx${rep}`, workerData: { kind, frames, rxPollTurns } });
+  let result: { seconds: number; received: number; interrupts: number } | undefined;
+  let ready = false;
+  guest.worker.on('message', (m: { t: string; result?: typeof result }) => {
+    if (m.t === 'ready') ready = true;
+    if (m.t === 'result') result = m.result;
+  });
+  while (!ready) await new Promise((r) => setImmediate(r));
+  let refused = 0;
+  while (result === undefined) {
+    // up to 256 frames per turn; a refusal (no rx buffer) ends the turn
+    for (let i = 0; i < 256; i++)
+      if (!source.toNic!.deliver(frame)) {
+        refused++;
+        break;
+      }
+    await new Promise((r) => setImmediate(r));
+  }
+  await guest.exited;
+  const r = result;
+  console.log(`${kind} rxPollTurns=${rxPollTurns} ${(r.received / r.seconds / 1e6).toFixed(3)} M/s, ${(r.interrupts / r.received).toFixed(4)} rx irq/frame, ${refused} refusals`);
+}
+process.exit(0);
