@@ -5,7 +5,7 @@
 import type { ContainerModule } from 'inversify';
 import { createVbus } from '@vbus/core';
 import { WorkerConnector } from '@vbus/core/node';
-import type { FrameSink, NetBackend, NetBackendPort, NicInfo, PortCounters } from '@vbus/net';
+import { CaptureBackend } from '@vbus/net/testing';
 import { venetModule } from '@vbus/venet';
 import { virtioNetModule } from '@vbus/virtio-compat';
 
@@ -13,21 +13,10 @@ const kind = (process.argv[2] ?? 'venet') as 'venet' | 'virtio-net';
 const frames = Number(process.argv[3] ?? 2_000_000);
 const rxPollTurns = Number(process.argv[4] ?? 0);
 
-/** A backend that only remembers how to reach the NIC. */
-class SourceBackend implements NetBackend {
-  readonly kind = 'bench-source';
-  toNic: FrameSink | undefined;
-  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
-    this.toNic = toNic;
-    const counters: PortCounters = { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, drops: 0 };
-    return { name: `source/${nic.name}`, counters, deliver: () => true, disconnect: () => {} };
-  }
-  async close(): Promise<void> {}
-}
-
 const { vbus } = createVbus({ modules: [venetModule as ContainerModule, virtioNetModule as ContainerModule] });
 const bus = vbus.createBus('rx');
-const source = new SourceBackend();
+// the test backend's inject() pushes a frame toward the NIC (nothing is sent the other way here)
+const source = new CaptureBackend();
 bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0', { backend: source });
 const frame = new Uint8Array(64).fill(0xff, 0, 6);
 for (let rep = 0; rep < 3; rep++) {
@@ -44,7 +33,7 @@ for (let rep = 0; rep < 3; rep++) {
   while (result === undefined) {
     // up to 256 frames per turn; a refusal (no rx buffer) ends the turn
     for (let i = 0; i < 256; i++)
-      if (!source.toNic!.deliver(frame)) {
+      if (!source.inject(frame)) {
         refused++;
         break;
       }

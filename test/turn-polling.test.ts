@@ -4,7 +4,7 @@
 // needs no interrupt.
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
-import type { FrameSink, NetBackend, NetBackendPort, NicInfo } from '@vbus/net';
+import { CaptureBackend } from '@vbus/net/testing';
 import { venetModule, VenetDriver } from '@vbus/venet';
 import { virtioNetModule, VirtioNetDriver } from '@vbus/virtio-compat';
 
@@ -74,22 +74,11 @@ describe.each(['venet', 'virtio-net'] as const)('%s: pollTurns', (kind) => {
   });
 });
 
-/** A backend that only keeps the NIC's FrameSink, so a test can deliver frames to the guest. */
-class Source implements NetBackend {
-  readonly kind = 'test-source';
-  toNic: FrameSink | undefined;
-  attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
-    this.toNic = toNic;
-    return { name: `source/${nic.name}`, counters: { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, drops: 0 }, deliver: () => true, disconnect: () => {} };
-  }
-  async close(): Promise<void> {}
-}
-
 describe.each(['venet', 'virtio-net'] as const)('%s driver: rxPollTurns', (kind) => {
   async function receiver(rxPollTurns: number) {
     const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
     const bus = vbus.createBus('rxpoll');
-    const source = new Source();
+    const source = new CaptureBackend();
     bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0', { backend: source });
     const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, 8 * MB)).open('nic0');
     const allocator = new GuestAllocator(0x10000, 8 * MB);
@@ -102,7 +91,7 @@ describe.each(['venet', 'virtio-net'] as const)('%s driver: rxPollTurns', (kind)
       const c = bus.introspect().devices[0]!.counters as Record<string, { interrupts: number }>;
       return (c.rx ?? c.rx0)!.interrupts;
     };
-    return { nic, deliver: () => source.toNic!.deliver(frame), received: () => received, interrupts };
+    return { nic, deliver: () => source.inject(frame), received: () => received, interrupts };
   }
 
   it('a frame delivered while the driver still polls is received without an interrupt; once the turns run out, the next one interrupts', async () => {
