@@ -16,19 +16,28 @@ const turns = (n: number) =>
   });
 const frame = Uint8Array.from({ length: 60 }, (_, i) => (i < 6 ? 0xff : i));
 
-async function setup(kind: 'venet' | 'virtio-net', pollTurns: number) {
+type Kind = 'venet' | 'virtio-net';
+
+/** A bus with one NIC of `kind` (device config `config`) and its driver (options `driver`), in process. */
+async function openNic(kind: Kind, config: Record<string, unknown>, driver: { rxPollTurns?: number } = {}) {
   const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
   const bus = vbus.createBus('poll');
-  const device = kind === 'venet' ? 'virtual-ethernet' : 'virtio-net';
-  bus.createDevice(device, 'nic0', { pollTurns });
+  bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0', config);
   const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, 8 * MB)).open('nic0');
   const allocator = new GuestAllocator(0x10000, 8 * MB);
-  const nic = kind === 'venet' ? await VenetDriver.open(conn, allocator) : await VirtioNetDriver.open(conn, allocator);
-  // no backend: every frame the device takes off the ring is a counted tx drop
-  const taken = () => {
-    const c = bus.introspect().devices[0]!.counters as Record<string, { drops: number }>;
-    return (c.tx ?? c.tx0)!.drops;
+  const nic = kind === 'venet' ? await VenetDriver.open(conn, allocator, driver) : await VirtioNetDriver.open(conn, allocator, driver);
+  /** The device's counters of its tx or rx queue (venet names them tx/rx, virtio-net tx0/rx0). */
+  const queue = (dir: 'tx' | 'rx') => {
+    const c = bus.introspect().devices[0]!.counters as Record<string, { drops: number; interrupts: number }>;
+    return (c[dir] ?? c[`${dir}0`])!;
   };
+  return { nic, queue };
+}
+
+async function setup(kind: Kind, pollTurns: number) {
+  const { nic, queue } = await openNic(kind, { pollTurns });
+  // no backend: every frame the device takes off the ring is a counted tx drop
+  const taken = () => queue('tx').drops;
   const kicks = () => nic.signalCounters().tx.injected;
   return { nic, taken, kicks };
 }
@@ -76,21 +85,13 @@ describe.each(['venet', 'virtio-net'] as const)('%s: pollTurns', (kind) => {
 
 describe.each(['venet', 'virtio-net'] as const)('%s driver: rxPollTurns', (kind) => {
   async function receiver(rxPollTurns: number) {
-    const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
-    const bus = vbus.createBus('rxpoll');
     const source = new CaptureBackend();
-    bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0', { backend: source });
-    const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, 8 * MB)).open('nic0');
-    const allocator = new GuestAllocator(0x10000, 8 * MB);
-    const nic = kind === 'venet' ? await VenetDriver.open(conn, allocator, { rxPollTurns }) : await VirtioNetDriver.open(conn, allocator, { rxPollTurns });
+    const { nic, queue } = await openNic(kind, { backend: source }, { rxPollTurns });
     let received = 0;
     nic.onFrame = () => received++;
     await turns(5);
     // rx interrupts the device sent (a signal that found the driver masked counts as suppressed)
-    const interrupts = () => {
-      const c = bus.introspect().devices[0]!.counters as Record<string, { interrupts: number }>;
-      return (c.rx ?? c.rx0)!.interrupts;
-    };
+    const interrupts = () => queue('rx').interrupts;
     return { nic, deliver: () => source.inject(frame), received: () => received, interrupts };
   }
 
@@ -129,12 +130,6 @@ describe.each(['venet', 'virtio-net'] as const)('%s driver: rxPollTurns', (kind)
   });
 
   it('refuses a bad rxPollTurns, naming it', async () => {
-    const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
-    const bus = vbus.createBus('rxpoll');
-    bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'nic0');
-    const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, 8 * MB)).open('nic0');
-    const allocator = new GuestAllocator(0x10000, 8 * MB);
-    const open = () => (kind === 'venet' ? VenetDriver.open(conn, allocator, { rxPollTurns: 2000 }) : VirtioNetDriver.open(conn, allocator, { rxPollTurns: 2000 }));
-    await expect(open()).rejects.toThrow(/rxPollTurns/);
+    await expect(openNic(kind, {}, { rxPollTurns: 2000 })).rejects.toThrow(/rxPollTurns/);
   });
 });

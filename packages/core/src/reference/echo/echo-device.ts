@@ -149,7 +149,8 @@ class EchoConnection implements DeviceConnectionHandler {
         }
         rxDone++;
       } else this.stats.drops++;
-      // completions are published in batches, and always before a signal (notify publishes)
+      // completions are kept back and published in batches: each is followed, in this pass,
+      // by a notify() of its ring (below, or at the end), which publishes before it signals
       tx.complete(0, true);
       if (++sinceSignal >= this.config.txCompleteEvery) {
         if (tx.notify()) this.stats.txCompleteSignals++;
@@ -162,8 +163,6 @@ class EchoConnection implements DeviceConnectionHandler {
     }
     if (rxDone > 0 && rx && rx.notify()) this.stats.rxSignals++;
     if (sinceSignal > 0 && tx.notify()) this.stats.txCompleteSignals++;
-    rx?.publish();
-    tx.publish();
     if (done === tx.ioq.count && tx.next()) {
       this.continuing = true;
       this.context.defer(() => {

@@ -76,8 +76,9 @@ export class VenetTxPath {
     let since = 0;
     let done = 0;
     let txcLost = false;
-    // completions are published in batches (IoqDeviceQueue), always before a tx-complete signal;
-    // with TXC events each is published before its event, which names the buffer
+    // completions are published in batches (IoqDeviceQueue): every frame kept back is followed,
+    // in this pass, by a tx-complete notify(), which publishes first. With TXC events each is
+    // published at once, before its event, which names the buffer
     const more = !useTxc;
     while (done < tx.count && tx.next()) {
       const cookie = this.transmitOne(tx);
@@ -94,7 +95,6 @@ export class VenetTxPath {
         since = 0;
       }
     }
-    tx.publish();
     if (done === tx.count && tx.next()) {
       // more work than one ring: continue later, keeping the kick masked
       if (since > 0) (useTxc ? evq! : tx).notify();
