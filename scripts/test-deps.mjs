@@ -128,13 +128,20 @@ function main(argv) {
   const log = [];
   // tshark's package asks whether non-root users may capture; answer it beforehand.
   spawnSync('debconf-set-selections', { input: 'wireshark-common wireshark-common/install-setuid boolean false\n' });
-  const ok = run(['apt-get', 'update', '-qq'], log) && run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...pkgs], log);
+  // A mirror in the middle of a sync fails `apt-get update` for one index ("File has unexpected
+  // size"): try again after a pause, then install anyway (the other indexes are fresh, and the
+  // check below decides whether everything the tests need is there).
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    if (run(['apt-get', 'update', '-qq'], log)) break;
+    if (attempt < 3) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20_000);
+  }
+  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...pkgs], log);
   const still = missingRequirements();
-  if (!ok || still.length > 0) {
+  if (still.length > 0) {
     const logFile = join(tmpdir(), 'vbus-test-deps.log');
     writeFileSync(logFile, log.join('\n'));
     stop(
-      `test set-up: apt-get could not provide everything the tests need (full log: ${logFile}).\nStill missing:\n${describe(still.length > 0 ? still : missing)}\n\nInstall them by hand:\n  ${installCommand(pkgs)}`,
+      `test set-up: apt-get could not provide everything the tests need (full log: ${logFile}).\nStill missing:\n${describe(still)}\n\nInstall them by hand:\n  ${installCommand(pkgs)}`,
     );
   }
   process.stderr.write(`test set-up: installed ${pkgs.join(', ')}\n`);

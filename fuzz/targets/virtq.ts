@@ -54,6 +54,8 @@ export interface VqCase {
   size: number;
   indirect: boolean;
   eventIdx: boolean;
+  /** Split only: VIRTIO_F_IN_ORDER on both halves (the device checks its own order and batches used elements). */
+  inOrder?: boolean;
   buffers: VqBuffer[];
   corruptions: VqCorruption[];
 }
@@ -116,6 +118,7 @@ export function vqArbitrary(kind: RingKind): fc.Arbitrary<VqCase> {
       size: fc.constant(size),
       indirect: fc.boolean(),
       eventIdx: fc.boolean(),
+      inOrder: fc.boolean().map((b) => b && kind === 'split'),
       buffers: fc.array(
         fc.record({
           readable: fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 3 }),
@@ -200,9 +203,10 @@ function applyCorruption(m: MockDriver<number>, kind: RingKind, c: VqCorruption,
 
 export async function runVq(kind: RingKind, c: VqCase): Promise<Outcome> {
   const where = `virtio-${kind}(size ${c.size})`;
-  const m = new MockDriver<number>({ kind, size: c.size, indirect: c.indirect, eventIdx: c.eventIdx, name: 'evil.q0', memorySize: 64 * c.size + 0x1000 + (1 << 20) });
+  const inOrder = kind === 'split' && c.inOrder === true;
+  const m = new MockDriver<number>({ kind, size: c.size, indirect: c.indirect, eventIdx: c.eventIdx, inOrder, name: 'evil.q0', memorySize: 64 * c.size + 0x1000 + (1 << 20) });
   const rec = new RecordingMemory(m.memory);
-  const common = { name: 'evil.q0', memory: rec, size: c.size, eventIdx: c.eventIdx, indirect: c.indirect };
+  const common = { name: 'evil.q0', memory: rec, size: c.size, eventIdx: c.eventIdx, indirect: c.indirect, inOrder };
   const dev: VirtqueueDevice = kind === 'split' ? new SplitQueueDevice({ ...common, ...m.split, nextAvail: 0, nextUsed: 0 }) : new PackedQueueDevice({ ...common, ...m.packed });
   const added: Array<{ token: number; readable: Uint8Array; writable: number }> = [];
   let slotsUsed = 0;
@@ -241,7 +245,8 @@ export async function runVq(kind: RingKind, c: VqCase): Promise<Outcome> {
       const w = chain.writer();
       const out = pattern(Math.min(chain.writableBytes, 4096), chain.id);
       w.write(out);
-      dev.addUsed(chain.id, w.written);
+      // with IN_ORDER batched: one element for the lot, written by needsNotification
+      dev.addUsed(chain.id, w.written, inOrder);
     }
     dev.needsNotification();
     dev.enableNotification();

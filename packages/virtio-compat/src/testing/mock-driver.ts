@@ -41,12 +41,16 @@ export interface MockDriverOptions {
   readonly memorySize?: number;
   /** Split only: first avail/used index, to test u16 wraparound. */
   readonly startIndex?: number;
+  /** Split only: VIRTIO_F_IN_ORDER negotiated, for both halves. */
+  readonly inOrder?: boolean;
 }
 
 /** A buffer returned by the device, with the bytes it wrote. */
 export interface MockUsed<T> {
   readonly token: T;
   readonly len: number;
+  /** Head index (split) or buffer id (packed) the buffer had in flight. */
+  readonly id: number;
   /** The first `len` bytes of the writable segments, concatenated. */
   readonly written: Uint8Array;
 }
@@ -73,6 +77,8 @@ export class MockDriver<T = number> {
   readonly indirect: boolean;
   readonly driver: VirtqueueDriver<Pending<T>>;
   private readonly startIndex: number;
+  /** VIRTIO_F_IN_ORDER (split). */
+  readonly inOrder: boolean;
 
   constructor(options: MockDriverOptions) {
     this.kind = options.kind ?? 'split';
@@ -81,12 +87,16 @@ export class MockDriver<T = number> {
     this.eventIdx = options.eventIdx ?? false;
     this.indirect = options.indirect ?? false;
     this.startIndex = options.startIndex ?? 0;
+    this.inOrder = options.inOrder ?? false;
     const base = options.base ?? 0x10000;
     const length = options.memorySize ?? 64 * this.size + 0x1000 + (1 << 20);
     this.memory = RegionMemory.create(base, length);
     this.allocator = new GuestAllocator(base, length);
     const common = { name: this.name, memory: this.memory, size: this.size, eventIdx: this.eventIdx, indirect: this.indirect, allocator: this.allocator };
-    this.driver = this.kind === 'split' ? SplitQueueDriver.allocate<Pending<T>>({ ...common, startIndex: this.startIndex }) : PackedQueueDriver.allocate<Pending<T>>(common);
+    this.driver =
+      this.kind === 'split'
+        ? SplitQueueDriver.allocate<Pending<T>>({ ...common, startIndex: this.startIndex, inOrder: this.inOrder })
+        : PackedQueueDriver.allocate<Pending<T>>(common);
   }
 
   /** Guest addresses of the split rings (throws for a packed mock). */
@@ -104,7 +114,7 @@ export class MockDriver<T = number> {
   device(name = this.name): VirtqueueDevice {
     const common = { name, memory: this.memory, size: this.size, eventIdx: this.eventIdx, indirect: this.indirect };
     return this.kind === 'split'
-      ? new SplitQueueDevice({ ...common, ...this.split, nextAvail: this.startIndex, nextUsed: this.startIndex })
+      ? new SplitQueueDevice({ ...common, ...this.split, nextAvail: this.startIndex, nextUsed: this.startIndex, inOrder: this.inOrder })
       : new PackedQueueDevice({ ...common, ...this.packed });
   }
 
@@ -142,6 +152,7 @@ export class MockDriver<T = number> {
     if (u === null) return null;
     const p = u.token;
     const len = u.len;
+    const id = u.id;
     const written = new Uint8Array(
       Math.min(
         len,
@@ -157,7 +168,7 @@ export class MockDriver<T = number> {
       at += k;
     }
     this.release(p);
-    return { token: p.token, len, written };
+    return { token: p.token, len, id, written };
   }
 
   private release(p: Pending<T>): void {

@@ -1,4 +1,4 @@
-import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, featureMask } from '../virtqueue/layout.js';
+import { VIRTIO_F_EVENT_IDX, VIRTIO_F_IN_ORDER, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, featureMask } from '../virtqueue/layout.js';
 import {
   VIRTIO_NET_F_CSUM,
   VIRTIO_NET_F_CTRL_MAC_ADDR,
@@ -32,4 +32,5 @@ export const VIRTIO_NET_IMPLEMENTED_FEATURES: bigint = [
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_VERSION_1,
   VIRTIO_F_RING_PACKED,
+  VIRTIO_F_IN_ORDER,
 ].reduce((m, b) => m | featureMask(b), 0n);

@@ -242,8 +242,7 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
   /** One tx chain: header + frame out of the readable part, to the backend. Returns the used length (0). */
   private transmitChain(slot: QueueSlot, chain: DescriptorChain): number {
     const c = slot.counters;
-    const r = chain.reader();
-    const total = r.remaining;
+    const total = chain.readableBytes;
     if (total < VIRTIO_NET_HDR_SIZE + 14 || total > VIRTIO_NET_HDR_SIZE + VIRTIO_NET_MAX_FRAME) {
       c.drops++;
       return 0;
@@ -257,11 +256,14 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
     let hdrAt: number;
     let at: number;
     if (chain.len(0) >= total) {
-      hdrAt = copy.place(r.address, total);
-      r.read(copy.bytes, hdrAt, total);
+      // the common case (Linux, our driver): one buffer, copied straight, no chain reader
+      const address = chain.addr(0);
+      hdrAt = copy.place(address, total);
+      chain.memory!.copyOut(address, copy.bytes, hdrAt, total);
       hdrBytes = copy.bytes;
       at = hdrAt + VIRTIO_NET_HDR_SIZE;
     } else {
+      const r = chain.reader();
       r.read(this.txHdr, 0, VIRTIO_NET_HDR_SIZE);
       hdrBytes = this.txHdr;
       hdrAt = 0;

@@ -28,7 +28,7 @@ export class ControlClient {
   /** Send a control command `{class, cmd}` + data; resolves to the device's ack (VIRTIO_NET_OK / ERR). */
   command(cls: number, cmd: number, data: Uint8Array = new Uint8Array(0)): Promise<number> {
     const q = this.q;
-    const i = q.free.pop();
+    const i = q.free.take();
     if (i === undefined) return Promise.reject(new BusError(`${this.name}: control queue full`));
     const addr = q.buffers[i]!;
     const mem = this.memory;

@@ -69,7 +69,7 @@ export class RxPath {
     let i;
     const seg = this.rxSeg;
     seg.len = q.bufferSize;
-    while (q.vq.numFree > 0 && (i = q.free.pop()) !== undefined) {
+    while (q.vq.numFree > 0 && (i = q.free.take()) !== undefined) {
       seg.addr = q.buffers[i]!;
       q.vq.add(NO_SEGMENTS, this.rxSegs, i, MORE);
     }

@@ -9,6 +9,7 @@ import {
   VIRTIO_CONFIG_S_FEATURES_OK,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_IN_ORDER,
   VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   featureMask,
@@ -34,6 +35,7 @@ import {
   VIRTIO_NET_HDR_SIZE,
   VIRTIO_NET_S_LINK_UP,
 } from './virtio-net-abi.js';
+import { FreeBuffers } from './free-buffers.js';
 import type { DriverQueue } from './virtio-net-driver-types.js';
 
 /** What negotiation settled and the device config said. */
@@ -64,6 +66,8 @@ export async function negotiate(t: VirtioTransportClient, name: string, supporte
   const packed = featureMask(VIRTIO_F_RING_PACKED);
   if (ring === 'packed') {
     if ((f & packed) === 0n) throw new BusError(`${name}: packed rings asked for but RING_PACKED is not available`);
+    // this driver's packed ring does not implement IN_ORDER (the split ring's does)
+    f &= ~featureMask(VIRTIO_F_IN_ORDER);
   } else f &= ~packed;
   if (!hasFeature(f, VIRTIO_NET_F_CTRL_VQ)) f &= ~(featureMask(VIRTIO_NET_F_CTRL_RX) | featureMask(VIRTIO_NET_F_MQ) | featureMask(VIRTIO_NET_F_CTRL_MAC_ADDR));
   await t.setDriverFeatures(f);
@@ -116,6 +120,7 @@ export async function setupDriverQueue(s: QueueSetup, index: number, size: numbe
     indirect: hasFeature(s.features, VIRTIO_F_INDIRECT_DESC),
     allocator: s.allocator,
   };
+  const inOrder = hasFeature(s.features, VIRTIO_F_IN_ORDER);
   let vq: VirtqueueDriver<number>;
   let areas: { desc: number; driver: number; device: number };
   if (hasFeature(s.features, VIRTIO_F_RING_PACKED)) {
@@ -124,7 +129,7 @@ export async function setupDriverQueue(s: QueueSetup, index: number, size: numbe
     vq = p;
     areas = { desc: a.descRing, driver: a.driverEvent, device: a.deviceEvent };
   } else {
-    const p = SplitQueueDriver.allocate<number>(common);
+    const p = SplitQueueDriver.allocate<number>({ ...common, inOrder });
     const a = p.addresses;
     vq = p;
     areas = { desc: a.descTable, driver: a.availRing, device: a.usedRing };
@@ -137,5 +142,5 @@ export async function setupDriverQueue(s: QueueSetup, index: number, size: numbe
   await s.transport.setupQueue(index, size, areas);
   const buffers: number[] = [];
   for (let i = 0; i < size; i++) buffers.push(s.allocator.alloc(bufferSize + FRAME_ALIGN_PAD, 64) + FRAME_ALIGN_PAD);
-  return { index, vq, signal, buffers, bufferSize, free: buffers.map((_, i) => size - 1 - i) };
+  return { index, vq, signal, buffers, bufferSize, free: new FreeBuffers(size) };
 }

@@ -1,5 +1,6 @@
 // The virtio-net driver's options, counters, and the per-queue state its parts share.
 import type { RandomSource, ShmSignal } from '@vbus/core';
+import type { FreeBuffers } from './free-buffers.js';
 import type { NapiPoll } from '@vbus/net';
 import type { VirtqueueDriver } from '../virtqueue/virtqueue.js';
 
@@ -61,8 +62,8 @@ export interface DriverQueue {
   signal: ShmSignal;
   buffers: number[];
   bufferSize: number;
-  /** tx: free buffer numbers */
-  free: number[];
+  /** Free buffer numbers (first in, first out). */
+  free: FreeBuffers;
   /** rx: the queue's NAPI loop. */
   napi?: NapiPoll;
 }

@@ -259,7 +259,7 @@ export class VirtioNetDriver implements GuestNic {
       return false;
     }
     this.reclaimTx(q);
-    const i = q.free.pop();
+    const i = q.free.take();
     if (i === undefined) {
       this.counters.txBusy++;
       this.txStopped = true;

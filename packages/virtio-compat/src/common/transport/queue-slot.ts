@@ -25,6 +25,8 @@ export interface QueueRingFeatures {
   eventIdx: boolean;
   indirect: boolean;
   packed: boolean;
+  /** VIRTIO_F_IN_ORDER (split rings batch their used elements; the packed device writes each). */
+  inOrder: boolean;
 }
 
 /** A queue slot as the device starts (and a reset leaves it): full size, no ring, no areas. */
@@ -65,7 +67,7 @@ export function clearQueueSlot(slot: QueueSlot): void {
 export function enableQueueSlot(slot: QueueSlot, memory: GuestMemory, features: QueueRingFeatures): void {
   if (slot.areas === null) throw new BusError(`${slot.name}: set the ring addresses before enabling the queue`);
   if (slot.signal === undefined) throw new BusError(`${slot.name}: register the queue's shm (id ${slot.index}) with a signal before enabling it`);
-  const common = { name: slot.name, memory, size: slot.size, eventIdx: features.eventIdx, indirect: features.indirect };
+  const common = { name: slot.name, memory, size: slot.size, eventIdx: features.eventIdx, indirect: features.indirect, inOrder: features.inOrder };
   // the constructors check size, alignment and bounds and write nothing when they refuse
   if (slot.start !== null && features.packed) throw new BusError(`${slot.name}: a start state is for split rings only`);
   slot.queue = features.packed

@@ -19,6 +19,7 @@ import {
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_PACKED,
+  VIRTIO_F_IN_ORDER,
   VIRTIO_F_VERSION_1,
   hasFeature,
 } from '../virtqueue/layout.js';
@@ -323,7 +324,12 @@ export abstract class VirtioDeviceConnection implements DeviceConnectionHandler 
   }
 
   private enableQueue(slot: QueueSlot): void {
-    enableQueueSlot(slot, this.memory, { eventIdx: this.has(VIRTIO_F_EVENT_IDX), indirect: this.has(VIRTIO_F_INDIRECT_DESC), packed: this.has(VIRTIO_F_RING_PACKED) });
+    enableQueueSlot(slot, this.memory, {
+      eventIdx: this.has(VIRTIO_F_EVENT_IDX),
+      indirect: this.has(VIRTIO_F_INDIRECT_DESC),
+      packed: this.has(VIRTIO_F_RING_PACKED),
+      inOrder: this.has(VIRTIO_F_IN_ORDER),
+    });
   }
 
   private safeStop(): void {

@@ -67,6 +67,7 @@ export class PackedQueueDriver<T = unknown> extends RingHalf implements Virtqueu
     super(config.name, config.size);
     checkPackedSize(config.name, config.size);
     if (config.indirect && !config.allocator) throw new ConfigError(`${config.name}.allocator`, undefined, 'indirect descriptors need an allocator');
+    if (config.inOrder) throw new ConfigError(`${config.name}.inOrder`, true, 'VIRTIO_F_IN_ORDER is implemented for split rings only: do not negotiate it with RING_PACKED');
     const { desc, driver, device } = mapPackedRing(config);
     this.memory = config.memory;
     this.allocator = config.allocator;

@@ -36,6 +36,8 @@ const configArb = fc.record({
   eventIdx: fc.boolean(),
   indirect: fc.boolean(),
   startIndex: fc.integer({ min: 0xff00, max: 0xffff }),
+  // split only: the device uses buffers in order and batches used elements
+  inOrder: fc.boolean(),
 });
 
 function payload(token: number, seg: number, len: number): Uint8Array {
@@ -47,10 +49,13 @@ describe('driver and device against each other (fast-check)', () => {
     fc.assert(
       fc.property(configArb, fc.array(opArb, { maxLength: 150 }), (cfg, ops) => {
         const size = cfg.kind === 'split' ? 1 << cfg.sizeExp : cfg.packedSize;
-        const m = new MockDriver({ kind: cfg.kind, size, eventIdx: cfg.eventIdx, indirect: cfg.indirect, startIndex: cfg.kind === 'split' ? cfg.startIndex : 0 });
+        const inOrder = cfg.kind === 'split' && cfg.inOrder;
+        const m = new MockDriver({ kind: cfg.kind, size, eventIdx: cfg.eventIdx, indirect: cfg.indirect, startIndex: cfg.kind === 'split' ? cfg.startIndex : 0, inOrder });
         const dev = m.device();
         const added = new Map<number, { r: number[]; w: number[] }>();
         const returned = new Set<number>();
+        // the length the device gave each buffer in flight, by id (unique while in flight)
+        const usedLen = new Map<number, number>();
         const held: DescriptorChain[] = [];
         const spare: DescriptorChain[] = [];
         let next = 0;
@@ -58,10 +63,14 @@ describe('driver and device against each other (fast-check)', () => {
           const w = c.writer();
           const n = w.write(new Uint8Array(fill).fill(0xa5));
           expect(n).toBe(Math.min(fill, c.writableBytes));
+          usedLen.set(c.id, n);
           dev.addUsed(c.id, n, more);
         };
-        const check = (u: { token: number; len: number; written: Uint8Array }) => {
+        const check = (u: { token: number; len: number; id: number; written: Uint8Array }) => {
           expect(added.has(u.token)).toBe(true);
+          // exact, also for the buffers an IN_ORDER batch skipped
+          expect(u.len).toBe(usedLen.get(u.id));
+          usedLen.delete(u.id);
           expect(returned.has(u.token)).toBe(false);
           returned.add(u.token);
           expect(u.written.every((b) => b === 0xa5)).toBe(true);
@@ -95,7 +104,8 @@ describe('driver and device against each other (fast-check)', () => {
             }
             case 'complete': {
               if (held.length === 0) break;
-              const c = held.splice(op.pick % held.length, 1)[0]!;
+              // in order: the oldest popped chain; otherwise any
+              const c = held.splice(inOrder ? 0 : op.pick % held.length, 1)[0]!;
               complete(c, op.fill, op.more);
               spare.push(c);
               break;
@@ -113,8 +123,8 @@ describe('driver and device against each other (fast-check)', () => {
         }
         // drain: publish what was batched on both sides, then take everything
         m.driver.needsKick();
-        for (let c = dev.popChain(); c !== null; c = dev.popChain()) complete(c, 3, true);
         for (const c of held) complete(c, 1, true);
+        for (let c = dev.popChain(); c !== null; c = dev.popChain()) complete(c, 3, true);
         dev.needsNotification();
         for (let u = m.getUsed(); u !== null; u = m.getUsed()) check(u);
         expect(returned.size).toBe(added.size);

@@ -11,6 +11,11 @@ import { RingError, type GuestAllocator, type GuestMemory } from '@vbus/core';
 export class RingArea {
   readonly bytes: Uint8Array;
   private readonly u16: Uint16Array | null;
+  /**
+   * The area as little-endian u32 words, for reading descriptors four bytes per load instead of
+   * one (null when the area is not 4-aligned or the host is big-endian: callers use `bytes`).
+   */
+  readonly u32: Uint32Array | null;
 
   constructor(
     readonly memory: GuestMemory,
@@ -20,6 +25,7 @@ export class RingArea {
     this.bytes = memory.view(address, length);
     const b = this.bytes;
     this.u16 = b.byteOffset % 2 === 0 ? new Uint16Array(b.buffer, b.byteOffset, length >>> 1) : null;
+    this.u32 = b.byteOffset % 4 === 0 && LITTLE_ENDIAN ? new Uint32Array(b.buffer, b.byteOffset, length >>> 2) : null;
   }
 
   /**

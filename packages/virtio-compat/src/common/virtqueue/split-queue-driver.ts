@@ -2,6 +2,7 @@
 import { ConfigError, le, type GuestAllocator } from '@vbus/core';
 import { checkAdd } from './chain-checks.js';
 import { InFlightBuffers } from './in-flight.js';
+import { InOrderQueue } from './in-order.js';
 import { checkSegments, type Segment } from './descriptor.js';
 import {
   VIRTQ_AVAIL_ALIGN,
@@ -67,6 +68,21 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
   private lastUsed: number;
   private usedIdxSeen: number;
   private interruptsDisabled = false;
+  /**
+   * With VIRTIO_F_IN_ORDER (null without): the heads in flight in the order they were added, the
+   * next descriptor in ring order, what each descriptor and avail entry last held (so that a
+   * field already holding its value is not written again: a ring reused lap after lap with the
+   * same buffers leaves those cache lines shared between the two sides instead of moving them
+   * back and forth), and the rest of the batch the last used element named.
+   */
+  private readonly inOrder: InOrderQueue | null;
+  private nextDesc = 0;
+  private readonly shadowAddr: Float64Array;
+  private readonly shadowLen: Float64Array;
+  private readonly shadowFlagsNext: Int32Array;
+  private readonly shadowAvail: Int32Array;
+  private batchLeft = 0;
+  private batchLen = 0;
 
   constructor(config: SplitQueueDriverConfig) {
     super(config.name, config.size);
@@ -94,6 +110,13 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     this.availPublished = start;
     this.lastUsed = start;
     this.usedIdxSeen = start;
+    const shadow = config.inOrder ? n : 0;
+    this.inOrder = config.inOrder ? new InOrderQueue(n) : null;
+    // NaN and -1 match no value: the first write of each field happens
+    this.shadowAddr = new Float64Array(shadow).fill(NaN);
+    this.shadowLen = new Float64Array(shadow).fill(NaN);
+    this.shadowFlagsNext = new Int32Array(shadow).fill(-1);
+    this.shadowAvail = new Int32Array(shadow).fill(-1);
     avail.store16(VIRTQ_AVAIL_FLAGS, 0);
     avail.store16(VIRTQ_AVAIL_IDX, start);
     avail.store16(this.usedEventOff, start);
@@ -130,6 +153,7 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     checkAdd(this.name, this.indirect, total, useIndirect);
     if ((useIndirect ? 1 : total) > this._numFree) return false;
     checkSegments(this.name, readable, writable);
+    if (this.inOrder !== null) return this.addInOrder(readable, writable, token, total, useIndirect, options);
     const head = this.freeHead;
     let indirectTable = -1;
     if (useIndirect) {
@@ -166,6 +190,77 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     return true;
   }
 
+  /**
+   * `add` with IN_ORDER: the chain takes the next descriptors in ring order (next = x + 1, 0
+   * after the last, §2.7.5), and fields that already hold their value are not written.
+   */
+  private addInOrder(readable: readonly Segment[], writable: readonly Segment[], token: T, total: number, useIndirect: boolean, options: AddOptions | undefined): boolean {
+    const head = this.nextDesc;
+    const mask = this.mask;
+    let writableBytes = 0;
+    let indirectTable = -1;
+    if (useIndirect) {
+      const tableLen = total * VIRTQ_DESC_SIZE;
+      const table = this.allocator!.alloc(tableLen, VIRTQ_DESC_ALIGN);
+      const t = this.memory.view(table, tableLen);
+      for (let k = 0; k < total; k++) {
+        const w = k >= readable.length;
+        const seg = w ? writable[k - readable.length]! : readable[k]!;
+        if (w) writableBytes += seg.len;
+        // indirect entries in order too: next = k + 1 (§2.7.5.3)
+        writeSplitDesc(t, k, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0), k + 1 < total ? k + 1 : 0);
+      }
+      this.writeDesc(head, table, tableLen, VIRTQ_DESC_F_INDIRECT);
+      this.nextDesc = (head + 1) & mask;
+      this._numFree -= 1;
+      this.chainLen[head] = 1;
+      indirectTable = table;
+    } else {
+      let i = head;
+      for (let k = 0; k < total; k++) {
+        const w = k >= readable.length;
+        const seg = w ? writable[k - readable.length]! : readable[k]!;
+        if (w) writableBytes += seg.len;
+        this.writeDesc(i, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0));
+        i = (i + 1) & mask;
+      }
+      this.nextDesc = i;
+      this._numFree -= total;
+      this.chainLen[head] = total;
+    }
+    this.buffers.add(head, token, indirectTable);
+    this.inOrder!.push(head, writableBytes);
+    const slot = this.availIdx & mask;
+    if (this.shadowAvail[slot] !== head) {
+      le.setU16(this.avail.bytes, VIRTQ_AVAIL_RING + 2 * slot, head);
+      this.shadowAvail[slot] = head;
+    }
+    this.availIdx = (this.availIdx + 1) & 0xffff;
+    if (options?.more !== true || ((this.availIdx - this.availPublished) & 0xffff) >= AVAIL_PUBLISH_BATCH) this.publish();
+    this.numAdded++;
+    return true;
+  }
+
+  /** Descriptor `i` of the table (its next: the one after it in ring order), each field written only if it changed. */
+  private writeDesc(i: number, addr: number, len: number, flags: number): void {
+    const b = this.desc.bytes;
+    const off = i * VIRTQ_DESC_SIZE;
+    if (this.shadowAddr[i] !== addr) {
+      le.setU64(b, off, addr);
+      this.shadowAddr[i] = addr;
+    }
+    if (this.shadowLen[i] !== len) {
+      le.setU32(b, off + 8, len);
+      this.shadowLen[i] = len;
+    }
+    const flagsNext = flags | (((i + 1) & this.mask) << 16);
+    if (this.shadowFlagsNext[i] !== flagsNext) {
+      le.setU16(b, off + 12, flags);
+      le.setU16(b, off + 14, (i + 1) & this.mask);
+      this.shadowFlagsNext[i] = flagsNext;
+    }
+  }
+
   /** Store the avail index: the release that hands every buffer written since to the device. */
   private publish(): void {
     if (this.availPublished === this.availIdx) return;
@@ -192,6 +287,7 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
 
   getUsed(): UsedBuffer<T> | null {
     if (this._error !== null) throw this._error;
+    if (this.inOrder !== null) return this.getUsedInOrder();
     if (this.lastUsed === this.usedIdxSeen) {
       const idx = this.used.load16(VIRTQ_USED_IDX);
       const ahead = (idx - this.lastUsed) & 0xffff;
@@ -212,13 +308,57 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     this.freeHead = id;
     this._numFree += n;
     this.lastUsed = (this.lastUsed + 1) & 0xffff;
+    this.afterUsed();
+    return r;
+  }
+
+  /**
+   * `getUsed` with IN_ORDER: a used element names the last buffer of a batch that starts at the
+   * oldest buffer in flight; the buffers before it count as used completely (their writable
+   * total, §2.7.9), and the batch is handed out one buffer per call.
+   */
+  private getUsedInOrder(): UsedBuffer<T> | null {
+    const order = this.inOrder!;
+    if (this.batchLeft === 0) {
+      if (this.lastUsed === this.usedIdxSeen) {
+        const idx = this.used.load16(VIRTQ_USED_IDX);
+        const ahead = (idx - this.lastUsed) & 0xffff;
+        if (ahead > this.buffers.count) this.fail(-1, idx, `used.idx is ${ahead} entries ahead but only ${this.buffers.count} buffers are in flight`);
+        if (ahead === 0) return null;
+        this.usedIdxSeen = idx;
+      }
+      const slot = this.lastUsed & this.mask;
+      const off = VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * slot;
+      const id = le.getU32(this.used.bytes, off);
+      const len = le.getU32(this.used.bytes, off + 4);
+      // the batch cannot reach past the used index the device published
+      const limit = (this.usedIdxSeen - this.lastUsed) & 0xffff;
+      let k = 0;
+      while (k < limit && order.head(k) !== id) k++;
+      if (k === limit)
+        this.fail(slot, id, `used.ring[${slot}].id ${id} is not one of the next ${limit} buffers in flight, in the order they were added (VIRTIO_F_IN_ORDER, §2.7.9)`);
+      this.batchLeft = k + 1;
+      this.batchLen = len;
+    }
+    const id = order.head(0);
+    const len = this.batchLeft === 1 ? this.batchLen : order.fullLen();
+    order.shift();
+    this.batchLeft--;
+    const r = this.buffers.take(id, len);
+    this._numFree += this.chainLen[id]!;
+    this.lastUsed = (this.lastUsed + 1) & 0xffff;
+    this.afterUsed();
+    return r;
+  }
+
+  /** used_event after a buffer was taken (EVENT_IDX). */
+  private afterUsed(): void {
     if (this.eventIdx) {
       // interrupts on: the next used entry is the event (Linux's get_buf). Off: used_event stays
       // parked half the index space ahead, moved on only before the device could reach it
       if (!this.interruptsDisabled) this.avail.store16(this.usedEventOff, this.lastUsed);
       else if (((this.lastUsed - this.parkedFrom) & 0xffff) > 0x8000 - this.size) this.park();
     }
-    return r;
   }
 
   enableInterrupts(): boolean {

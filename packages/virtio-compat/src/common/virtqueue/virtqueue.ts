@@ -20,6 +20,14 @@ export interface VirtqueueOptions {
   readonly eventIdx?: boolean;
   /** VIRTIO_F_INDIRECT_DESC was negotiated. */
   readonly indirect?: boolean;
+  /**
+   * VIRTIO_F_IN_ORDER was negotiated (§2.7.9; split rings: the packed driver refuses it, the
+   * packed device uses buffers in order and writes every used element). A split device then
+   * must use buffers in the order it popped them (`addUsed` with another id is a ConfigError)
+   * and writes one used element per batch; a split driver places descriptors in ring order and
+   * leaves descriptor fields and avail entries that already hold the value unwritten.
+   */
+  readonly inOrder?: boolean;
 }
 
 /**
