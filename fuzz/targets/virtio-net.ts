@@ -96,7 +96,8 @@ interface Queue {
   signal: ShmSignal;
   buffers: number[];
   bufferSize: number;
-  free: number[];
+  /** The driver's FreeBuffers (first in, first out). */
+  free: { take(): number | undefined; push(i: number): void };
 }
 interface DriverInternals {
   tx: Queue[];
@@ -152,7 +153,7 @@ export async function runVirtioNet(c: VirtioNetCase): Promise<Outcome> {
       if (needsReset || d.conn.closed) break;
       switch (o.op) {
         case 'tx': {
-          const i = txq.free.pop();
+          const i = txq.free.take();
           if (i === undefined) break;
           const addr = txq.buffers[i]!;
           const total = Math.min(VIRTIO_NET_HDR_SIZE + o.frameLen, txq.bufferSize);
@@ -200,7 +201,7 @@ export async function runVirtioNet(c: VirtioNetCase): Promise<Outcome> {
         case 'ctrlRaw': {
           const q = inner.ctrl;
           if (!q) break;
-          const i = q.free.pop();
+          const i = q.free.take();
           if (i === undefined) break;
           const addr = q.buffers[i]!;
           raw.view(addr, 8).set(o.head.slice(0, 8));
