@@ -17,7 +17,8 @@ const frames = Number(process.argv[4] ?? 1_000_000);
 const size = Number(process.argv[5] ?? 64);
 const { vbus } = createVbus({ modules: [echoModule, venetModule as ContainerModule, virtioNetModule as ContainerModule] });
 const bus = vbus.createBus('p');
-bus.createDevice('vbus-echo', 'echo-n10', { txCompleteEvery: 10 });
+// the echo device polls its tx queue 16 turns, as the bench's echo stream rows (ECHO_DEVICE_POLL_TURNS=0: classic)
+bus.createDevice('vbus-echo', 'echo-n10', { txCompleteEvery: 10, pollTurns: Number(process.env.ECHO_DEVICE_POLL_TURNS ?? 16) });
 // a sink backend, as the bench's rows have (the device copies each frame and hands it over);
 // NOSINK=1: none (each frame a counted drop, not copied), as the bench was before
 const sink = process.env.NOSINK ? undefined : new SinkBackend();

@@ -19,7 +19,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   for (const [device, label, goal] of [
     ['venet0', 'venet', 0.8],
     ['virtio-net0', 'virtio-net', 0.7],
-    ['echo-n10', 'echo', 0.5],
+    ['echo-stream', 'echo', 0.5],
   ] as const) {
     const r = worker(device, 64);
     out.push(
@@ -34,7 +34,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   for (const [device, label] of [
     ['venet0', 'venet'],
     ['virtio-net0', 'virtio-net'],
-    ['echo-n10', 'echo'],
+    ['echo-stream', 'echo'],
   ] as const) {
     const r = worker(device, 1500);
     out.push(
@@ -62,7 +62,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       (v) => `${x(v)} (${venet!.cpuUsPerFrame!.toFixed(3)} µs/frame)`,
     ),
   );
-  const echo = worker('echo-n10', 64);
+  const echo = worker('echo-stream', 64);
   out.push(
     check(
       'worker 64-byte frames >= 15x postMessage',
@@ -81,7 +81,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
         (v) => v.toFixed(4),
       ),
     );
-    const stream = find(rows, (r) => r.connector === connector && r.section === 'throughput' && r.device === 'echo-n10' && r.frameSize === 64);
+    const stream = find(rows, (r) => r.connector === connector && r.section === 'throughput' && r.device === 'echo-stream' && r.frameSize === 64);
     out.push(
       check(
         `${connector}: free-running 64-byte stream <= 0.01 kicks/frame`,

@@ -34,7 +34,7 @@ describe('bus', () => {
     bus.removeDevice('e0');
     expect(events).toEqual(['+e0', '+e1', '-e0']);
     expect(bus.devices().map((d) => d.name)).toEqual(['e1']);
-    expect(bus.introspect().devices[0]!.attributes).toEqual({ txCompleteEvery: 3 });
+    expect(bus.introspect().devices[0]!.attributes).toEqual({ txCompleteEvery: 3, pollTurns: 0 });
   });
 
   it('connect, call and shm verbs; disconnect events; introspection shows regions and signal counters', async () => {

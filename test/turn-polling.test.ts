@@ -4,6 +4,7 @@
 // needs no interrupt.
 import { describe, expect, it } from 'vitest';
 import { createVbus, GuestAllocator, InProcessConnector, RegionMemory } from '@vbus/core';
+import { EchoDriver, echoModule } from '@vbus/core/reference/echo';
 import { CaptureBackend } from '@vbus/net/testing';
 import { venetModule, VenetDriver } from '@vbus/venet';
 import { virtioNetModule, VirtioNetDriver } from '@vbus/virtio-compat';
@@ -80,6 +81,54 @@ describe.each(['venet', 'virtio-net'] as const)('%s: pollTurns', (kind) => {
     const { vbus } = createVbus({ modules: [venetModule, virtioNetModule] });
     const bus = vbus.createBus('poll');
     expect(() => bus.createDevice(kind === 'venet' ? 'virtual-ethernet' : 'virtio-net', 'bad', { pollTurns: -1 })).toThrow(/pollTurns/);
+  });
+});
+
+describe('the echo device: pollTurns (default 0)', () => {
+  async function echo(config: Record<string, unknown>) {
+    const { vbus } = createVbus({ modules: [echoModule] });
+    const bus = vbus.createBus('poll');
+    bus.createDevice('vbus-echo', 'echo0', config);
+    const conn = new InProcessConnector(bus, RegionMemory.create(0x10000, 8 * MB)).open('echo0');
+    const d = await EchoDriver.open(conn, new GuestAllocator(0x10000, 8 * MB), { ringSize: 16 });
+    let echoed = 0;
+    d.onFrame = () => echoed++;
+    // kicks the driver sent (one that finds the device masked counts as suppressed)
+    const kicks = () => d.signalCounters().tx.injected;
+    return { d, bus, echoed: () => echoed, kicks };
+  }
+
+  it('polling 8 turns: a frame sent while the device polls is echoed without a kick; after the turns the next one kicks', async () => {
+    const { d, echoed, kicks } = await echo({ pollTurns: 8 });
+    await turns(20);
+    const k0 = kicks();
+    d.send(frame);
+    await turns(2);
+    expect(echoed()).toBe(1);
+    expect(kicks() - k0).toBe(1);
+    d.send(frame);
+    await turns(3);
+    expect(echoed()).toBe(2);
+    expect(kicks() - k0).toBe(1);
+    await turns(20);
+    d.send(frame);
+    await turns(2);
+    expect(echoed()).toBe(3);
+    expect(kicks() - k0).toBe(2);
+  });
+
+  it('by default it unmasks at once (every lone frame kicks), and a bad pollTurns is refused naming it', async () => {
+    const { d, bus, echoed, kicks } = await echo({});
+    expect(bus.introspect().devices[0]!.attributes).toMatchObject({ pollTurns: 0 });
+    await turns(5);
+    const k0 = kicks();
+    for (let i = 1; i <= 3; i++) {
+      d.send(frame);
+      await turns(2);
+      expect(echoed()).toBe(i);
+    }
+    expect(kicks() - k0).toBe(3);
+    expect(() => bus.createDevice('vbus-echo', 'bad', { pollTurns: 1025 })).toThrow(/pollTurns/);
   });
 });
 

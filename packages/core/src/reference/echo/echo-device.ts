@@ -3,6 +3,7 @@ import { ConfigError } from '../../common/errors.js';
 import type { Device, DeviceClass, DeviceConnectionHandler, DeviceContext, ShmRegistration } from '../../common/bus/device.js';
 import { DeviceClass as DeviceClassToken } from '../../common/bus/device.js';
 import { IoqDeviceQueue } from '../../common/ioq/queue-ends.js';
+import { TurnPoller, checkPollTurns } from '../../common/signal/turn-poller.js';
 import { BusError } from '../../common/errors.js';
 
 /** ABI of the echo device: what the driver sends on TX comes back on RX. */
@@ -18,6 +19,13 @@ export const ECHO_CALL_PING = 0;
 export interface EchoConfig {
   /** Signal tx-complete every N frames (and when the queue drains). */
   txCompleteEvery: number;
+  /**
+   * Turns of the bus's loop the tx queue is polled, kick masked, after a drain empties it,
+   * before the kick is unmasked (a {@link TurnPoller}, as venet and virtio-net do; 0..1024).
+   * Default 0: the classic device, which unmasks at once, so a test counting kicks sees one
+   * per wakeup.
+   */
+  pollTurns: number;
 }
 
 /** Counters of one echo connection. */
@@ -39,12 +47,12 @@ export class EchoDeviceClass implements DeviceClass<EchoConfig, Partial<EchoConf
   readonly type = ECHO_TYPE;
   readonly version = 1;
   readonly description = 'echoes every TX frame back on RX (an example device)';
-  readonly configKeys = ['txCompleteEvery'] as const;
+  readonly configKeys = ['txCompleteEvery', 'pollTurns'] as const;
   validate(config: unknown): EchoConfig {
     const c = (config ?? {}) as Partial<EchoConfig>;
     const n = c.txCompleteEvery ?? 10;
     if (!Number.isInteger(n) || n < 1 || n > 4096) throw new ConfigError('txCompleteEvery', n, 'must be an integer in [1, 4096]');
-    return { txCompleteEvery: n };
+    return { txCompleteEvery: n, pollTurns: checkPollTurns(c.pollTurns, 0) };
   }
   /** Make an echo device from a validated config. */
   create(config: EchoConfig, context: DeviceContext): Device {
@@ -65,7 +73,7 @@ class EchoDevice implements Device {
     return c;
   }
   attributes() {
-    return { txCompleteEvery: this.config.txCompleteEvery };
+    return { txCompleteEvery: this.config.txCompleteEvery, pollTurns: this.config.pollTurns };
   }
   counters() {
     const total: Record<string, number> = { frames: 0, bytes: 0, drops: 0 };
@@ -82,6 +90,7 @@ class EchoConnection implements DeviceConnectionHandler {
   private rx: IoqDeviceQueue | undefined;
   private tx: IoqDeviceQueue | undefined;
   private txReg: ShmRegistration | undefined;
+  private poller: TurnPoller | undefined;
 
   constructor(
     private readonly config: EchoConfig,
@@ -101,7 +110,16 @@ class EchoConnection implements DeviceConnectionHandler {
     else if (reg.id === ECHO_QUEUE_TX) {
       this.tx = q;
       this.txReg = reg;
-      reg.signal.handler = () => this.onKick();
+      const signal = reg.signal;
+      signal.handler = () => this.onKick();
+      // after a drain: look again on the next pollTurns turns, kick masked, then unmask
+      this.poller = new TurnPoller(this.context, this.config.pollTurns, {
+        hasWork: () => !this.closed && q.next(),
+        drain: () => !this.closed && this.pass(),
+        unmask: () => {
+          if (!this.closed) signal.enable();
+        },
+      });
     } else throw new BusError(`${this.context.name}: unknown queue id ${reg.id}`);
   }
 
@@ -114,19 +132,20 @@ class EchoConnection implements DeviceConnectionHandler {
     this.stats.kicks++;
     if (this.continuing) return;
     this.txReg!.signal!.disable();
-    this.pass();
+    if (this.pass()) this.poller!.idle();
   }
 
   /**
    * Echo at most one ring's worth of frames. A guest that refills as fast as we drain would
    * otherwise keep this loop going for ever: if more is waiting, finish in a deferred pass
    * (the scheduler lets the event loop turn between passes), with the kick still masked.
+   * Returns true when the queue was drained (the caller polls or unmasks), false when a
+   * deferred pass continues (it does that itself when it ends).
    */
-  private pass(): void {
+  private pass(): boolean {
     const tx = this.tx!;
     const rx = this.rx;
     const mem = this.txReg!.memory;
-    const signal = this.txReg!.signal!;
     let sinceSignal = 0;
     let rxDone = 0;
     let done = 0;
@@ -167,15 +186,16 @@ class EchoConnection implements DeviceConnectionHandler {
       this.continuing = true;
       this.context.defer(() => {
         this.continuing = false;
-        if (!this.closed) this.pass();
+        if (!this.closed && this.pass()) this.poller!.idle();
       });
-      return;
+      return false;
     }
-    signal.enable();
+    return true;
   }
 
   close(): void {
     this.closed = true;
+    this.poller?.cancel();
     this.onClose();
   }
 }
@@ -186,7 +206,7 @@ export const echoModule = new ContainerModule((options) => {
 });
 
 declare module '../../common/bus/device.js' {
-  // `bus.createDevice('vbus-echo', name, config)` takes `{ txCompleteEvery?: number `. (a plain comment: typedoc keeps one doc per interface)
+  // `bus.createDevice('vbus-echo', name, config)` takes `{ txCompleteEvery?: number, pollTurns?: number `. (a plain comment: typedoc keeps one doc per interface)
   interface DeviceConfigs {
     'vbus-echo': Partial<EchoConfig>;
   }
