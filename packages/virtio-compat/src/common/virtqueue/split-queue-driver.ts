@@ -153,97 +153,67 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     checkAdd(this.name, this.indirect, total, useIndirect);
     if ((useIndirect ? 1 : total) > this._numFree) return false;
     checkSegments(this.name, readable, writable);
-    if (this.inOrder !== null) return this.addInOrder(readable, writable, token, total, useIndirect, options);
-    const head = this.freeHead;
+    // without IN_ORDER the chain takes descriptors off the free list; with it, the next ones in
+    // ring order (next = x + 1, 0 after the last, §2.7.5)
+    const order = this.inOrder;
+    const head = order === null ? this.freeHead : this.nextDesc;
+    let after: number;
     let indirectTable = -1;
     if (useIndirect) {
-      const tableLen = total * VIRTQ_DESC_SIZE;
-      const table = this.allocator!.alloc(tableLen, VIRTQ_DESC_ALIGN);
-      const t = this.memory.view(table, tableLen);
-      for (let k = 0; k < total; k++) {
-        const w = k >= readable.length;
-        const seg = w ? writable[k - readable.length]! : readable[k]!;
-        writeSplitDesc(t, k, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0), k + 1 < total ? k + 1 : 0);
-      }
-      writeSplitDesc(this.desc.bytes, head, table, tableLen, VIRTQ_DESC_F_INDIRECT, this.nextFree[head]!);
-      this.freeHead = this.nextFree[head]!;
+      indirectTable = this.indirectTable(readable, writable, total);
+      this.putDesc(head, indirectTable, total * VIRTQ_DESC_SIZE, VIRTQ_DESC_F_INDIRECT);
+      after = this.successor(head);
       this._numFree -= 1;
       this.chainLen[head] = 1;
-      indirectTable = table;
     } else {
       let i = head;
       for (let k = 0; k < total; k++) {
         const w = k >= readable.length;
         const seg = w ? writable[k - readable.length]! : readable[k]!;
-        writeSplitDesc(this.desc.bytes, i, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0), this.nextFree[i]!);
-        i = this.nextFree[i]!;
+        this.putDesc(i, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0));
+        i = this.successor(i);
       }
-      this.freeHead = i;
+      after = i;
       this._numFree -= total;
       this.chainLen[head] = total;
     }
     this.buffers.add(head, token, indirectTable);
-    le.setU16(this.avail.bytes, VIRTQ_AVAIL_RING + 2 * (this.availIdx & this.mask), head);
+    const slot = this.availIdx & this.mask;
+    if (order === null) {
+      this.freeHead = after;
+      le.setU16(this.avail.bytes, VIRTQ_AVAIL_RING + 2 * slot, head);
+    } else {
+      this.nextDesc = after;
+      let writableBytes = 0;
+      for (let k = 0; k < writable.length; k++) writableBytes += writable[k]!.len;
+      order.push(head, writableBytes);
+      if (this.shadowAvail[slot] !== head) {
+        le.setU16(this.avail.bytes, VIRTQ_AVAIL_RING + 2 * slot, head);
+        this.shadowAvail[slot] = head;
+      }
+    }
     this.availIdx = (this.availIdx + 1) & 0xffff;
     if (options?.more !== true || ((this.availIdx - this.availPublished) & 0xffff) >= AVAIL_PUBLISH_BATCH) this.publish();
     this.numAdded++;
     return true;
+  }
+
+  /** The descriptor a chain continues in after `i`: the free list's next, or with IN_ORDER the next in ring order. */
+  private successor(i: number): number {
+    return this.inOrder === null ? this.nextFree[i]! : (i + 1) & this.mask;
   }
 
   /**
-   * `add` with IN_ORDER: the chain takes the next descriptors in ring order (next = x + 1, 0
-   * after the last, §2.7.5), and fields that already hold their value are not written.
+   * Write descriptor `i` (its next: {@link successor}). With IN_ORDER each field is written only if
+   * it changed (the shadow holds what this driver last wrote; a device never writes the table).
    */
-  private addInOrder(readable: readonly Segment[], writable: readonly Segment[], token: T, total: number, useIndirect: boolean, options: AddOptions | undefined): boolean {
-    const head = this.nextDesc;
-    const mask = this.mask;
-    let writableBytes = 0;
-    let indirectTable = -1;
-    if (useIndirect) {
-      const tableLen = total * VIRTQ_DESC_SIZE;
-      const table = this.allocator!.alloc(tableLen, VIRTQ_DESC_ALIGN);
-      const t = this.memory.view(table, tableLen);
-      for (let k = 0; k < total; k++) {
-        const w = k >= readable.length;
-        const seg = w ? writable[k - readable.length]! : readable[k]!;
-        if (w) writableBytes += seg.len;
-        // indirect entries in order too: next = k + 1 (§2.7.5.3)
-        writeSplitDesc(t, k, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0), k + 1 < total ? k + 1 : 0);
-      }
-      this.writeDesc(head, table, tableLen, VIRTQ_DESC_F_INDIRECT);
-      this.nextDesc = (head + 1) & mask;
-      this._numFree -= 1;
-      this.chainLen[head] = 1;
-      indirectTable = table;
-    } else {
-      let i = head;
-      for (let k = 0; k < total; k++) {
-        const w = k >= readable.length;
-        const seg = w ? writable[k - readable.length]! : readable[k]!;
-        if (w) writableBytes += seg.len;
-        this.writeDesc(i, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0));
-        i = (i + 1) & mask;
-      }
-      this.nextDesc = i;
-      this._numFree -= total;
-      this.chainLen[head] = total;
-    }
-    this.buffers.add(head, token, indirectTable);
-    this.inOrder!.push(head, writableBytes);
-    const slot = this.availIdx & mask;
-    if (this.shadowAvail[slot] !== head) {
-      le.setU16(this.avail.bytes, VIRTQ_AVAIL_RING + 2 * slot, head);
-      this.shadowAvail[slot] = head;
-    }
-    this.availIdx = (this.availIdx + 1) & 0xffff;
-    if (options?.more !== true || ((this.availIdx - this.availPublished) & 0xffff) >= AVAIL_PUBLISH_BATCH) this.publish();
-    this.numAdded++;
-    return true;
-  }
-
-  /** Descriptor `i` of the table (its next: the one after it in ring order), each field written only if it changed. */
-  private writeDesc(i: number, addr: number, len: number, flags: number): void {
+  private putDesc(i: number, addr: number, len: number, flags: number): void {
     const b = this.desc.bytes;
+    const next = this.successor(i);
+    if (this.inOrder === null) {
+      writeSplitDesc(b, i, addr, len, flags, next);
+      return;
+    }
     const off = i * VIRTQ_DESC_SIZE;
     if (this.shadowAddr[i] !== addr) {
       le.setU64(b, off, addr);
@@ -253,12 +223,25 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
       le.setU32(b, off + 8, len);
       this.shadowLen[i] = len;
     }
-    const flagsNext = flags | (((i + 1) & this.mask) << 16);
+    const flagsNext = flags | (next << 16);
     if (this.shadowFlagsNext[i] !== flagsNext) {
       le.setU16(b, off + 12, flags);
-      le.setU16(b, off + 14, (i + 1) & this.mask);
+      le.setU16(b, off + 14, next);
       this.shadowFlagsNext[i] = flagsNext;
     }
+  }
+
+  /** Allocate and fill an indirect table for the segments (entries in order: next = k + 1, §2.7.5.3); returns its address. */
+  private indirectTable(readable: readonly Segment[], writable: readonly Segment[], total: number): number {
+    const tableLen = total * VIRTQ_DESC_SIZE;
+    const table = this.allocator!.alloc(tableLen, VIRTQ_DESC_ALIGN);
+    const t = this.memory.view(table, tableLen);
+    for (let k = 0; k < total; k++) {
+      const w = k >= readable.length;
+      const seg = w ? writable[k - readable.length]! : readable[k]!;
+      writeSplitDesc(t, k, seg.addr, seg.len, (w ? VIRTQ_DESC_F_WRITE : 0) | (k < total - 1 ? VIRTQ_DESC_F_NEXT : 0), k + 1 < total ? k + 1 : 0);
+    }
+    return table;
   }
 
   /** Store the avail index: the release that hands every buffer written since to the device. */
@@ -288,13 +271,7 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
   getUsed(): UsedBuffer<T> | null {
     if (this._error !== null) throw this._error;
     if (this.inOrder !== null) return this.getUsedInOrder();
-    if (this.lastUsed === this.usedIdxSeen) {
-      const idx = this.used.load16(VIRTQ_USED_IDX);
-      const ahead = (idx - this.lastUsed) & 0xffff;
-      if (ahead > this.buffers.count) this.fail(-1, idx, `used.idx is ${ahead} entries ahead but only ${this.buffers.count} buffers are in flight`);
-      if (ahead === 0) return null;
-      this.usedIdxSeen = idx;
-    }
+    if (!this.usedWaiting()) return null;
     const slot = this.lastUsed & this.mask;
     const off = VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * slot;
     const id = le.getU32(this.used.bytes, off);
@@ -320,13 +297,7 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
   private getUsedInOrder(): UsedBuffer<T> | null {
     const order = this.inOrder!;
     if (this.batchLeft === 0) {
-      if (this.lastUsed === this.usedIdxSeen) {
-        const idx = this.used.load16(VIRTQ_USED_IDX);
-        const ahead = (idx - this.lastUsed) & 0xffff;
-        if (ahead > this.buffers.count) this.fail(-1, idx, `used.idx is ${ahead} entries ahead but only ${this.buffers.count} buffers are in flight`);
-        if (ahead === 0) return null;
-        this.usedIdxSeen = idx;
-      }
+      if (!this.usedWaiting()) return null;
       const slot = this.lastUsed & this.mask;
       const off = VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * slot;
       const id = le.getU32(this.used.bytes, off);
@@ -349,6 +320,20 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     this.lastUsed = (this.lastUsed + 1) & 0xffff;
     this.afterUsed();
     return r;
+  }
+
+  /**
+   * True when a used element waits past `lastUsed`: the used index is loaded (and checked against
+   * the buffers in flight) only once the elements seen last time are taken.
+   */
+  private usedWaiting(): boolean {
+    if (this.lastUsed !== this.usedIdxSeen) return true;
+    const idx = this.used.load16(VIRTQ_USED_IDX);
+    const ahead = (idx - this.lastUsed) & 0xffff;
+    if (ahead > this.buffers.count) this.fail(-1, idx, `used.idx is ${ahead} entries ahead but only ${this.buffers.count} buffers are in flight`);
+    if (ahead === 0) return false;
+    this.usedIdxSeen = idx;
+    return true;
   }
 
   /** used_event after a buffer was taken (EVENT_IDX). */
