@@ -73,7 +73,10 @@ export interface VirtqueueDevice {
 export interface UsedBuffer<T> {
   /** The token passed to `add`. */
   token: T;
-  /** Bytes the device wrote. */
+  /**
+   * Bytes the device wrote. With IN_ORDER, a buffer the device's used element skipped (not the
+   * last of its batch) counts as used completely: its device-writable total (§2.7.9).
+   */
   len: number;
   /** Head index (split) or buffer id (packed). */
   id: number;
