@@ -100,6 +100,42 @@ describe('LearningSwitch', () => {
     expect(sw.stats.moved).toBe(1);
   });
 
+  it('a stream repeating its addresses (the last-address shortcut) follows moves, refreshes, expiry and a detach exactly', () => {
+    let t = 1_000;
+    const { sw, sinks, ports } = setup(4, { ageMs: 10_000, clock: { now: () => t } }, true);
+    const counts = () => sinks.map((s) => s.frames.length);
+    ports[1]!.deliver(frame(BCAST, mac(9)));
+    const base = counts();
+    for (let i = 0; i < 5; i++) ports[0]!.deliver(frame(mac(9), mac(8), i));
+    expect(counts()).toEqual([base[0], base[1]! + 5, base[2], base[3]]);
+    // the destination moves: the next frame of the same stream follows it
+    ports[2]!.deliver(frame(BCAST, mac(9)));
+    const moved = counts();
+    ports[0]!.deliver(frame(mac(9), mac(8)));
+    expect(counts()).toEqual([moved[0], moved[1], moved[2]! + 1, moved[3]]);
+    // the source moves too: frames toward it go to its new port
+    ports[3]!.deliver(frame(mac(9), mac(8)));
+    expect(sw.lookup(mac(8))).toBe('p3');
+    // a source seen again (the shortcut) is refreshed: alive 12 s after it was learned, at age 10 s
+    t += 6_000;
+    ports[3]!.deliver(frame(mac(9), mac(8)));
+    t += 6_000;
+    expect(sw.lookup(mac(8))).toBe('p3');
+    // the destination was last refreshed 12 s ago: expired, the stream floods
+    const before = counts();
+    const expired = sw.stats.expired;
+    ports[3]!.deliver(frame(mac(9), mac(8)));
+    expect(sw.stats.expired).toBe(expired + 1);
+    expect(counts()).toEqual([before[0]! + 1, before[1]! + 1, before[2]! + 1, before[3]]);
+    // learned again on p2, then p2 detaches: nothing more reaches it, the stream floods the rest
+    ports[2]!.deliver(frame(BCAST, mac(9)));
+    ports[3]!.deliver(frame(mac(9), mac(8)));
+    const detached = counts();
+    ports[2]!.disconnect();
+    ports[3]!.deliver(frame(mac(9), mac(8)));
+    expect(counts()).toEqual([detached[0]! + 1, detached[1]! + 1, detached[2], detached[3]]);
+  });
+
   it('ages entries out with an injected clock (lazily, on lookup)', () => {
     let t = 1_000;
     const { sw, sinks, ports } = setup(3, { ageMs: 10_000, clock: { now: () => t } });

@@ -2,9 +2,9 @@ import { ConfigError, MicrotaskScheduler, systemClock, type Clock, type Schedule
 import type { FrameOffload, FrameSink, NetBackend, NetBackendPort, NicInfo, PortCounters } from './net-backend.js';
 import { needsSoftwareOffload, SoftwareOffload } from './offload.js';
 import { BackendPort } from './port.js';
-import { MacTable } from './mac-table.js';
+import { MacTable, type MacTableEntryOf } from './mac-table.js';
 import { checkLinkOptions, LinkLane, type LinkModel, type LinkOptions, type LinkStats } from './link.js';
-import { ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../packet/index.js';
+import { bytesEqual, ETH_HLEN, formatMac, isGroupMac, macToNumber } from '../packet/index.js';
 
 /** Options of a {@link LearningSwitch}. */
 export interface LearningSwitchOptions {
@@ -118,6 +118,8 @@ class SwitchPort extends BackendPort {
     readonly capture: FrameSink | undefined,
     /** The only source MAC this port may send from (as a number), or -1 for an uplink. */
     readonly ownMac: number,
+    /** The same address as bytes (null for an uplink): compared per frame without making a key. */
+    readonly ownMacBytes: Uint8Array | null,
     transmit: (port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined) => boolean,
     onDisconnect: (port: SwitchPort) => void,
   ) {
@@ -135,7 +137,8 @@ class SwitchPort extends BackendPort {
  * known unicast to one port, floods broadcast, multicast and unknown unicast to every other port
  * and never sends a frame back out of the port it came in on. Learned addresses age out after
  * `ageMs` without traffic; expiry is lazy (checked on lookup), so aging runs no timers and
- * follows the injected clock. Forwarding is synchronous and allocates nothing per frame, except
+ * follows the injected clock. Forwarding is synchronous and allocates nothing per frame of its own
+ * (a stream's repeated addresses are matched as bytes, not turned into keys), except
  * on ports given a link model (latency, bandwidth, queue: link.ts), whose frames are copied and
  * delivered at their arrival time by the injected scheduler.
  *
@@ -161,6 +164,19 @@ export class LearningSwitch implements NetBackend {
   private readonly link: LinkModel | ((nic: NicInfo) => LinkOptions | undefined) | undefined;
   private readonly capture: FrameSink | undefined;
   private readonly table: MacTable<SwitchPort>;
+  /**
+   * The last frame's source (with its ingress port) and destination addresses, as bytes, with the
+   * table entries they resolved to, valid while the table's version is the one read with them. A
+   * stream repeats both: six compared bytes then stand for turning each address into a 48-bit key
+   * (a double, allocated per frame where it crosses a call) and a map lookup.
+   */
+  private readonly lastSrc = new Uint8Array(6);
+  private lastSrcPort: SwitchPort | undefined;
+  private lastSrcEntry: MacTableEntryOf<SwitchPort> | undefined;
+  private lastSrcVersion = -1;
+  private readonly lastDst = new Uint8Array(6);
+  private lastDstEntry: MacTableEntryOf<SwitchPort> | undefined;
+  private lastDstVersion = -1;
   /** MACs owned by NIC ports (with how many ports own each: a device may have several connections). */
   private readonly owned = new Map<number, number>();
   /** The scheduler of modelled links, made when the first one needs it. */
@@ -197,6 +213,7 @@ export class LearningSwitch implements NetBackend {
       nic.acceptsOffload === true,
       options.capture,
       ownMac,
+      ownMac >= 0 ? Uint8Array.from(nic.mac as Uint8Array) : null,
       (p, f, o) => (p.linkIn === undefined ? this.forward(p, f, o) : this.onLink(p, p.linkIn.send(f, o))),
       (p) => this.detach(p),
     );
@@ -268,9 +285,8 @@ export class LearningSwitch implements NetBackend {
    */
   private sourceAllowed(port: SwitchPort, frame: Uint8Array): boolean {
     if (isGroupMac(frame, 6)) return port.ownMac < 0;
-    const src = macToNumber(frame, 6);
-    if (port.ownMac >= 0) return src === port.ownMac;
-    return !this.owned.has(src);
+    if (port.ownMacBytes !== null) return bytesEqual(frame, 6, port.ownMacBytes, 0, 6);
+    return !this.owned.has(macToNumber(frame, 6));
   }
 
   /** A frame was offered to a port's link: a full queue is a drop on that port. */
@@ -297,9 +313,31 @@ export class LearningSwitch implements NetBackend {
       return false;
     }
     const now = this.clock.now();
-    if (!isGroupMac(frame, 6)) this.table.learn(ingress, macToNumber(frame, 6), now);
+    const table = this.table;
+    if (!isGroupMac(frame, 6)) {
+      if (this.lastSrcVersion === table.version && this.lastSrcPort === ingress && bytesEqual(frame, 6, this.lastSrc, 0, 6)) this.lastSrcEntry!.lastSeen = now;
+      else {
+        const learned = table.learn(ingress, macToNumber(frame, 6), now);
+        if (learned !== undefined) {
+          for (let i = 0; i < 6; i++) this.lastSrc[i] = frame[6 + i]!;
+          this.lastSrcPort = ingress;
+          this.lastSrcEntry = learned;
+          this.lastSrcVersion = table.version;
+        } else this.lastSrcVersion = -1;
+      }
+    }
     if (!isGroupMac(frame, 0)) {
-      const e = this.find(macToNumber(frame, 0), now);
+      let e: MacTableEntryOf<SwitchPort> | undefined;
+      const last = this.lastDstEntry;
+      if (this.lastDstVersion === table.version && now - last!.lastSeen <= this.ageMs && bytesEqual(frame, 0, this.lastDst, 0, 6)) e = last;
+      else {
+        e = table.find(macToNumber(frame, 0), now);
+        if (e !== undefined) {
+          for (let i = 0; i < 6; i++) this.lastDst[i] = frame[i]!;
+          this.lastDstEntry = e;
+          this.lastDstVersion = table.version;
+        } else this.lastDstVersion = -1;
+      }
       if (e !== undefined) {
         if (e.port === ingress) {
           this.stats.filtered++;

@@ -38,6 +38,11 @@ export const SWEEP_BUDGET = 8;
 
 export class MacTable<P extends MacTablePort> {
   private readonly map = new Map<number, MacTableEntryOf<P>>();
+  /**
+   * Bumped whenever an entry leaves the table or changes port: an entry object held since a
+   * version is still the table's entry for its key, on the same port, while the version is the same.
+   */
+  version = 0;
 
   constructor(
     private readonly maxEntries: number,
@@ -61,8 +66,8 @@ export class MacTable<P extends MacTablePort> {
     return e;
   }
 
-  /** `port` sent from `key` at `now`: refresh, move or learn it, within the caps. */
-  learn(port: P, key: number, now: number): void {
+  /** `port` sent from `key` at `now`: refresh, move or learn it, within the caps. Returns the entry, if `key` is learned on `port` now. */
+  learn(port: P, key: number, now: number): MacTableEntryOf<P> | undefined {
     const e = this.map.get(key);
     if (e !== undefined) {
       if (e.port !== port) {
@@ -70,30 +75,33 @@ export class MacTable<P extends MacTablePort> {
           // the new port has no room: forget the old location rather than keep a wrong one
           this.remove(key, e);
           this.stats.portLimit++;
-          return;
+          return undefined;
         }
         e.port.learned--;
         port.learned++;
         e.port = port;
+        this.version++;
         this.stats.moved++;
       }
       e.lastSeen = now;
-      return;
+      return e;
     }
     if (port.learned >= this.maxPerPort) {
       this.stats.portLimit++;
-      return;
+      return undefined;
     }
     if (this.map.size >= this.maxEntries) {
       this.sweep(now);
       if (this.map.size >= this.maxEntries) {
         this.stats.tableFull++;
-        return;
+        return undefined;
       }
     }
-    this.map.set(key, { port, lastSeen: now });
+    const entry = { port, lastSeen: now };
+    this.map.set(key, entry);
     port.learned++;
     this.stats.learned++;
+    return entry;
   }
 
   /** Forget every address of `port` (it was detached). Not a per-frame path. */
@@ -104,6 +112,7 @@ export class MacTable<P extends MacTablePort> {
   clear(): void {
     for (const e of this.map.values()) e.port.learned = 0;
     this.map.clear();
+    this.version++;
   }
 
   /** Every entry with its key (for introspection). */
@@ -114,6 +123,7 @@ export class MacTable<P extends MacTablePort> {
   /** Visit up to SWEEP_BUDGET of the oldest entries: drop the expired, give the live a second chance. */
   private sweep(now: number): void {
     let n = 0;
+    this.version++;
     for (const [key, e] of this.map) {
       if (n++ >= SWEEP_BUDGET) break;
       this.map.delete(key);
@@ -126,6 +136,7 @@ export class MacTable<P extends MacTablePort> {
 
   private remove(key: number, e: MacTableEntryOf<P>): void {
     this.map.delete(key);
+    this.version++;
     e.port.learned--;
   }
 }
