@@ -234,6 +234,7 @@ export class SplitQueueDevice extends RingHalf implements VirtqueueDevice {
     if (!more || ((this.nextUsed - this.usedPublished) & 0xffff) >= USED_PUBLISH_BATCH) this.publish();
   }
 
+  /** Write the used element at used index `at` (published by the next {@link publish}). */
   private writeUsed(at: number, id: number, len: number): void {
     const off = VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * (at & this.mask);
     le.setU32(this.used.bytes, off, id);
