@@ -41,6 +41,7 @@ it('pins the public exports of @vbus/core', () => {
       "IOQ_OFF_MAGIC",
       "IOQ_OFF_SIGNAL",
       "IOQ_OFF_VERSION",
+      "IOQ_POST_PUBLISH_BATCH",
       "IOQ_VERSION",
       "InProcessConnector",
       "Ioq",

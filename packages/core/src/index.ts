@@ -45,5 +45,5 @@ export { standaloneDeviceContext, type StandaloneDeviceContext } from './common/
 export { RandomSource, cryptoRandomSource } from './common/bus/random-source.js';
 export type { GuestConnection, GuestConnectionEvents, GuestBus } from './common/connector/guest-connection.js';
 export { InProcessConnector, SimulatedConnector } from './common/connector/in-process.js';
-export { IoqDriverQueue, IoqDeviceQueue, IOQ_COMPLETE_PUBLISH_BATCH } from './common/ioq/queue-ends.js';
+export { IoqDriverQueue, IoqDeviceQueue, IOQ_COMPLETE_PUBLISH_BATCH, IOQ_POST_PUBLISH_BATCH } from './common/ioq/queue-ends.js';
 export { DriverRing, openDriverRing, type DriverRingOptions, type DriverRingCounters, type CompletionHandler } from './common/driver/driver-ring.js';

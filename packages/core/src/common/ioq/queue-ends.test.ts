@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RegionMemory } from '../memory/region-memory.js';
 import { Ioq } from './ioq.js';
 import { IOQ_IDX_HEAD, IOQ_OFF_IDX_INUSE } from './layout.js';
-import { IOQ_COMPLETE_PUBLISH_BATCH, IoqDeviceQueue, IoqDriverQueue } from './queue-ends.js';
+import { IOQ_COMPLETE_PUBLISH_BATCH, IOQ_POST_PUBLISH_BATCH, IoqDeviceQueue, IoqDriverQueue } from './queue-ends.js';
 
 const BASE = 0x1000;
 
@@ -128,6 +128,64 @@ describe('IOQ queue ends', () => {
       expect(() => device.complete(0)).toThrow(/pop is only allowed at the head/);
       mem.int32(BASE + IOQ_OFF_IDX_INUSE + IOQ_IDX_HEAD, 1)[0] = 99;
       expect(() => device.publish()).toThrow(/idx\[1\]\.head must be below count 8/);
+    });
+  });
+
+  describe('posts published in batches', () => {
+    /** What the device can take now: the cookies, in order (each completed at once, kept back). */
+    function deviceTakes(device: IoqDeviceQueue): number[] {
+      const got: number[] = [];
+      while (device.next()) {
+        got.push(device.cookie);
+        device.complete(0, true);
+      }
+      return got;
+    }
+
+    it('posts with more reach the device together, at publish, a post without more, or kick', () => {
+      const { driver, device } = pair(16);
+      for (let i = 0; i < 3; i++) expect(driver.post(0x8000 + 0x100 * i, 64, i, true)).toBe(true);
+      expect(driver.unpublishedCount).toBe(3);
+      expect(deviceTakes(device)).toEqual([]);
+      driver.publish();
+      expect(driver.unpublishedCount).toBe(0);
+      expect(deviceTakes(device)).toEqual([0, 1, 2]);
+      driver.post(0x8300, 64, 3, true);
+      driver.post(0x8400, 64, 4); // the batch's last frame publishes the batch
+      expect(deviceTakes(device)).toEqual([3, 4]);
+      driver.post(0x8500, 64, 5, true);
+      expect(driver.kick()).toBe(true);
+      expect(deviceTakes(device)).toEqual([5]);
+      driver.publish(); // nothing kept back: a no-op
+      expect(deviceTakes(device)).toEqual([]);
+    });
+
+    it(`publishes by itself after ${IOQ_POST_PUBLISH_BATCH} posts, so a polling device starts on a long batch`, () => {
+      const { driver, device } = pair(64);
+      for (let i = 0; i < IOQ_POST_PUBLISH_BATCH + 2; i++) driver.post(0x8000 + 0x40 * i, 64, i, true);
+      expect(deviceTakes(device)).toEqual(Array.from({ length: IOQ_POST_PUBLISH_BATCH }, (_, i) => i));
+      expect(driver.unpublishedCount).toBe(2);
+    });
+
+    it('reclaim and hasCompleted never take a buffer the device cannot see yet', () => {
+      // the batch's first flag is still 0 (handed back, as it reads) until it is published
+      const { driver, device } = pair(8);
+      driver.post(0x8000, 64, 0);
+      expect(deviceTakes(device)).toEqual([0]);
+      device.publish();
+      driver.post(0x8100, 64, 1, true);
+      driver.post(0x8200, 64, 2, true);
+      expect(reclaimAll(driver)).toEqual([[0, 0]]);
+      expect(driver.hasCompleted).toBe(false);
+      expect(reclaimAll(driver)).toEqual([]);
+      expect(driver.outstanding).toBe(2);
+      driver.publish();
+      expect(deviceTakes(device)).toEqual([1, 2]);
+      device.publish();
+      expect(reclaimAll(driver)).toEqual([
+        [1, 0],
+        [2, 0],
+      ]);
     });
   });
 });

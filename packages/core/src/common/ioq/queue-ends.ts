@@ -29,6 +29,11 @@ const W_PTR = IOQ_DESC_PTR >> 2;
 const W_LEN = IOQ_DESC_LEN >> 2;
 const TWO_32 = 0x1_0000_0000;
 
+/** The high 32 bits of a non-negative safe integer (no division for the usual value below 2^32). */
+function high32(v: number): number {
+  return v < TWO_32 ? 0 : Math.floor(v / TWO_32) >>> 0;
+}
+
 /**
  * The driver's (north's) end of an IOQ, in the pattern venet uses: post a buffer (make it valid,
  * hand it to south), and reclaim buffers south gave back, in order. Signals are the caller's
@@ -54,8 +59,11 @@ export class IoqDriverQueue {
   private readonly wInuseHead: number;
   private readonly wInuseTail: number;
   private readonly wInuseFull: number;
-  /** Buffers handed to south and not yet reclaimed. */
+  /** Buffers handed to south (published or not) and not yet reclaimed. */
   outstanding = 0;
+  /** Posts not yet published, and the byte offset of the first one's `sown`. */
+  private unpublished = 0;
+  private firstSownAt = 0;
   /**
    * The north endpoint of the ring's signal. Starts unwired; set it to the endpoint that
    * `GuestConnection.shm` returns for this ring, so that {@link kick} reaches the device.
@@ -96,8 +104,14 @@ export class IoqDriverQueue {
     return this.outstanding < this.ioq.count;
   }
 
-  /** Hand a buffer to south. Returns false (and changes nothing) if the ring is full. */
-  post(ptr: number, len: number, cookie: number): boolean {
+  /**
+   * Hand a buffer to south. Returns false (and changes nothing) if the ring is full. With `more`
+   * the buffer may stay unpublished (south does not see it yet) until {@link publish},
+   * {@link kick}, a post without `more`, or the {@link IOQ_POST_PUBLISH_BATCH}th post: a batch
+   * costs one `Atomics.store` (its first flag, stored last) instead of one per buffer, as
+   * {@link IoqDeviceQueue.complete} batches completions and a split virtqueue its avail index.
+   */
+  post(ptr: number, len: number, cookie: number, more = false): boolean {
     const count = this.ioq.count;
     if (this.outstanding >= count) return false;
     const slot = this.vTail;
@@ -108,11 +122,11 @@ export class IoqDriverQueue {
     if (Atomics.load(bytes, sownAt) !== 0) throw new RingError(this.ioq.name, slot, 1, 'push of a descriptor this side does not own');
     const w = this.words;
     w[d + W_COOKIE] = cookie >>> 0;
-    w[d + W_COOKIE + 1] = Math.floor(cookie / TWO_32) >>> 0;
+    w[d + W_COOKIE + 1] = high32(cookie);
     w[d + W_PTR] = ptr >>> 0;
-    w[d + W_PTR + 1] = Math.floor(ptr / TWO_32) >>> 0;
+    w[d + W_PTR + 1] = high32(ptr);
     w[d + W_LEN] = len >>> 0;
-    w[d + W_LEN + 1] = Math.floor(len / TWO_32) >>> 0;
+    w[d + W_LEN + 1] = high32(len);
     bytes[(d << 2) + IOQ_DESC_VALID] = 1;
     const next = slot + 1 === count ? 0 : slot + 1;
     this.vTail = next;
@@ -124,14 +138,32 @@ export class IoqDriverQueue {
     // word south writes per completion) is read only then, not per post
     w[this.wInuseTail] = next;
     if (this.outstanding + 1 === count && next === Atomics.load(w, this.wInuseHead)) w[this.wInuseFull] = 1;
-    // the synchronisation point: every store above is visible to south once it sees sown = 1
-    Atomics.store(bytes, sownAt, 1);
     this.outstanding++;
+    // the batch's first flag is stored last, by publish(); south reads the flags in order, so it
+    // reads none of the later ones (plain stores) before that one
+    if (this.unpublished++ === 0) this.firstSownAt = sownAt;
+    else bytes[sownAt] = 1;
+    if (!more || this.unpublished >= IOQ_POST_PUBLISH_BATCH) this.publish();
     return true;
   }
 
-  /** Wake south (suppressed if south is polling or already woken). */
+  /** Make the buffers {@link post} kept back visible to south (nothing if there are none). */
+  publish(): void {
+    if (this.unpublished === 0) return;
+    this.unpublished = 0;
+    // the synchronisation point: every store of the batch is visible to south once it sees the
+    // batch's first sown = 1
+    Atomics.store(this.bytes, this.firstSownAt, 1);
+  }
+
+  /** Buffers posted with `more` that south cannot see yet. */
+  get unpublishedCount(): number {
+    return this.unpublished;
+  }
+
+  /** Publish, then wake south (suppressed if south is polling or already woken). */
   kick(): boolean {
+    this.publish();
     return this.signal.inject();
   }
 
@@ -144,7 +176,9 @@ export class IoqDriverQueue {
     const count = this.ioq.count;
     const w = this.words;
     const bytes = this.bytes;
-    while (n < budget && this.outstanding > 0) {
+    // an unpublished batch's first flag is still 0: only published buffers can be finished
+    const published = this.outstanding - this.unpublished;
+    while (n < budget && n < published) {
       const slot = this.vHead;
       const d = descWord(slot);
       // south's Atomics.store of sown = 0 orders its len write before it
@@ -165,9 +199,15 @@ export class IoqDriverQueue {
 
   /** True if south has finished at least one buffer not yet reclaimed. */
   get hasCompleted(): boolean {
-    return this.outstanding > 0 && Atomics.load(this.bytes, (descWord(this.vHead) << 2) + IOQ_DESC_SOWN) === 0;
+    return this.outstanding > this.unpublished && Atomics.load(this.bytes, (descWord(this.vHead) << 2) + IOQ_DESC_SOWN) === 0;
   }
 }
+
+/**
+ * Posts {@link IoqDriverQueue.post} may keep unpublished (`more`) before it publishes them
+ * anyway, so that a long batch reaches a polling device while the driver still fills it.
+ */
+export const IOQ_POST_PUBLISH_BATCH = 32;
 
 /**
  * Completions {@link IoqDeviceQueue.complete} may keep unpublished (`more`) before it publishes
@@ -249,7 +289,7 @@ export class IoqDeviceQueue {
     const sownAt = (d << 2) + IOQ_DESC_SOWN;
     if (Atomics.load(bytes, sownAt) === 0) throw new RingError(q.name, pos, 0, 'pop of a descriptor this side does not own');
     w[d + W_LEN] = len >>> 0;
-    w[d + W_LEN + 1] = Math.floor(len / TWO_32) >>> 0;
+    w[d + W_LEN + 1] = high32(len);
     this.head = pos + 1 === q.count ? 0 : pos + 1;
     // the batch's first flag is stored last, by publish(); the others are ordered by it
     if (this.unpublished++ === 0) this.firstSownAt = sownAt;

@@ -43,6 +43,29 @@ describe('copyBytes', () => {
       { numRuns: 300 },
     );
   });
+
+  it('copies every word-aligned length up to 300 bytes between shared and plain memory, both ways, exactly', () => {
+    // the word loop's three parts (16 words, 4 words, single words) at every split
+    const shared = new Uint8Array(new SharedArrayBuffer(1024));
+    const plain = new Uint8Array(1024);
+    for (const [src, dst] of [
+      [shared, plain],
+      [plain, shared],
+    ] as const) {
+      for (let n = 0; n <= 300; n += 4) {
+        for (const [sa, da] of [
+          [4, 8],
+          [64, 12],
+        ] as const) {
+          src.forEach((_, i) => (src[i] = (i * 13 + n) & 0xff));
+          dst.fill(0xee);
+          copyBytes(src, sa, dst, da, n);
+          expect(Array.from(dst.subarray(da, da + n))).toEqual(Array.from(src.subarray(sa, sa + n)));
+          expect([dst[da - 1], dst[da + n]]).toEqual([0xee, 0xee]);
+        }
+      }
+    }
+  });
 });
 
 describe('FrameCopy', () => {

@@ -10,8 +10,49 @@ export function checkSpan(b: Uint8Array, offset: number, length: number, op: str
     throw new RangeError(`${op}: [${offset}, ${offset + length}) does not fit an array of ${b.length} bytes`);
 }
 
-/** Partial copies between two different buffers up to this length run as a loop (no view allocated). */
-const LOOP_COPY_MAX = 128;
+/**
+ * Partial copies between two different buffers up to this length run as a word loop (no view
+ * allocated): the unrolled loop below copies 64 bytes in about 4 ns and 256 in about 32, where
+ * `set` through a fresh subarray takes 29 to 38 ns; from about 300 bytes `set` wins.
+ */
+const LOOP_COPY_MAX = 256;
+
+/**
+ * Copy `n` 32-bit words, 16 at a time unrolled: V8 neither unrolls nor hoists the bounds checks
+ * of a plain element loop, which made a 64-byte copy cost 13 ns instead of 4.
+ */
+function copyWords(sw: Int32Array, s4: number, dw: Int32Array, d4: number, n: number): void {
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const s = s4 + i;
+    const d = d4 + i;
+    dw[d] = sw[s]!;
+    dw[d + 1] = sw[s + 1]!;
+    dw[d + 2] = sw[s + 2]!;
+    dw[d + 3] = sw[s + 3]!;
+    dw[d + 4] = sw[s + 4]!;
+    dw[d + 5] = sw[s + 5]!;
+    dw[d + 6] = sw[s + 6]!;
+    dw[d + 7] = sw[s + 7]!;
+    dw[d + 8] = sw[s + 8]!;
+    dw[d + 9] = sw[s + 9]!;
+    dw[d + 10] = sw[s + 10]!;
+    dw[d + 11] = sw[s + 11]!;
+    dw[d + 12] = sw[s + 12]!;
+    dw[d + 13] = sw[s + 13]!;
+    dw[d + 14] = sw[s + 14]!;
+    dw[d + 15] = sw[s + 15]!;
+  }
+  for (; i + 4 <= n; i += 4) {
+    const s = s4 + i;
+    const d = d4 + i;
+    dw[d] = sw[s]!;
+    dw[d + 1] = sw[s + 1]!;
+    dw[d + 2] = sw[s + 2]!;
+    dw[d + 3] = sw[s + 3]!;
+  }
+  for (; i < n; i++) dw[d4 + i] = sw[s4 + i]!;
+}
 
 /**
  * Per byte array seen by {@link copyBytes}: its buffer, offset and an Int32 view over the whole
@@ -54,7 +95,8 @@ function entryOf(a: Uint8Array): ArrayWords {
 export function copyBytes(src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt: number, length: number): void {
   if (length === 0) return;
   if (srcAt === 0 && length === src.length) {
-    // the whole source: one set (it copies as memmove when both share a buffer), no lookup
+    // the whole source: one set (it copies as memmove when both share a buffer), no lookup; at
+    // 64 bytes that beat the word loop below with its two lookups (in-process stream probe)
     dst.set(src, dstAt);
     return;
   }
@@ -72,13 +114,8 @@ export function copyBytes(src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt
   } else if (length <= LOOP_COPY_MAX) {
     const s = sOffset + srcAt;
     const d = de.byteOffset + dstAt;
-    if (((s | d | length) & 3) === 0) {
-      const dw = de.words!;
-      const s4 = s >> 2;
-      const d4 = d >> 2;
-      const n4 = length >> 2;
-      for (let i = 0; i < n4; i++) dw[d4 + i] = sw[s4 + i]!;
-    } else {
+    if (((s | d | length) & 3) === 0) copyWords(sw, s >> 2, de.words!, d >> 2, length >> 2);
+    else {
       for (let i = 0; i < length; i++) dst[dstAt + i] = src[srcAt + i]!;
     }
   } else {

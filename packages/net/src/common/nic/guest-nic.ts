@@ -12,7 +12,12 @@ import type { FrameOffload } from '../backend/net-backend.js';
  * allocates nothing.
  */
 export interface NicSendOptions {
-  /** More frames follow (Linux's xmit_more): leave the kick to the last frame or {@link GuestNic.flush}. */
+  /**
+   * More frames follow (Linux's xmit_more): leave the kick to the last frame or
+   * {@link GuestNic.flush}. The driver may also keep the frame from the device until then (both
+   * drivers publish a batch's buffers together, at most 32 at a time), so end every batch with a
+   * frame without `more` or a flush.
+   */
   readonly more?: boolean;
   /** Checksum or segmentation offload for this frame, when the NIC negotiated it. */
   readonly offload?: Partial<FrameOffload>;

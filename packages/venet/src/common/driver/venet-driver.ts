@@ -172,7 +172,8 @@ export class VenetDriver implements GuestNic {
 
   /**
    * Send one frame. False (counted in txBusy) if every tx buffer is in flight. With `more` the
-   * kick is left to the last frame of the batch (or {@link flush}).
+   * kick is left to the last frame of the batch (or {@link flush}), and the frame's buffer is
+   * published with the batch's (every 32 at most, and on a refusal).
    */
   send(frame: Uint8Array, options: NicSendOptions = SEND_NOW): boolean {
     const parts = this.onePart;
@@ -202,6 +203,7 @@ export class VenetDriver implements GuestNic {
       // the queue stops: the tx-complete interrupt that frees buffers wakes the sender
       this.txStopped = true;
       if (!options.more) this.tx.kick();
+      else this.tx.publish(); // what the batch posted so far reaches a polling device
       return false;
     }
     this.txStopped = false; // buffers were free after all (reclaimed on this path): the queue runs
@@ -214,10 +216,10 @@ export class VenetDriver implements GuestNic {
         mem.copyIn(buf + at, p, 0, p.length);
         at += p.length;
       }
-      this.tx.post(buf, total, slot);
+      this.tx.post(buf, total, slot, options.more === true);
     } else {
       writeVenetTxSg(mem, this.txSgViews[slot]!, slot, buf, parts, total, options.offload);
-      this.tx.post(this.txSg[slot]!, abi.venetSgSize(parts.length), slot);
+      this.tx.post(this.txSg[slot]!, abi.venetSgSize(parts.length), slot, options.more === true);
     }
     this.counters.sent++;
     this.counters.txBytes += total;
