@@ -75,6 +75,8 @@ export class VenetDriver implements GuestNic {
   /** Per tx slot: where its SG descriptor lives. */
   private readonly txSg: number[] = [];
   private readonly txFree: number[] = [];
+  /** Per tx slot: a view of its buffer, made on its first plain send (no view per frame). */
+  private readonly txViews: Array<Uint8Array | undefined> = [];
   /** Per tx slot: a view of its SG descriptor, made once (no view per frame). */
   private readonly txSgViews: Uint8Array[] = [];
   /** The one-part array {@link send} hands to {@link sendv} (reused, cleared after each call). */
@@ -176,13 +178,52 @@ export class VenetDriver implements GuestNic {
    * published with the batch's (every 32 at most, and on a refusal).
    */
   send(frame: Uint8Array, options: NicSendOptions = SEND_NOW): boolean {
-    const parts = this.onePart;
-    parts[0] = frame;
-    try {
-      return this.sendv(parts, options);
-    } finally {
-      parts[0] = EMPTY;
+    if (this.sg || options.offload) {
+      const parts = this.onePart;
+      parts[0] = frame;
+      try {
+        return this.sendv(parts, options);
+      } finally {
+        parts[0] = EMPTY;
+      }
     }
+    // one plain frame (the common case): straight into its buffer through a view made once per
+    // slot, without sendv's parts, loops and guest-memory lookup
+    const total = frame.length;
+    if (total > this.bufferSize) throw new BusError(`${this.conn.device.name}: frame of ${total} bytes exceeds the tx buffer size ${this.bufferSize}`);
+    const slot = this.takeTxSlot(options);
+    if (slot < 0) return false;
+    const buf = this.txBuffers[slot]!;
+    (this.txViews[slot] ??= this.conn.memory.view(buf, this.bufferSize)).set(frame, 0);
+    this.tx.post(buf, total, slot, options.more === true);
+    this.txPosted(total, options);
+    return true;
+  }
+
+  /** A free tx slot, or -1 (counted in txBusy, the queue stopped) when every buffer is in flight. */
+  private takeTxSlot(options: NicSendOptions): number {
+    if (this.txFree.length === 0) this.reclaimTx();
+    const slot = this.txFree.pop();
+    if (slot === undefined) {
+      this.counters.txBusy++;
+      // the queue stops: the tx-complete interrupt that frees buffers wakes the sender
+      this.txStopped = true;
+      if (!options.more) this.tx.kick();
+      else this.tx.publish(); // what the batch posted so far reaches a polling device
+      return -1;
+    }
+    this.txStopped = false; // buffers were free after all (reclaimed on this path): the queue runs
+    return slot;
+  }
+
+  /** Count a posted frame and kick (or leave the kick to the batch's end). */
+  private txPosted(total: number, options: NicSendOptions): void {
+    this.counters.sent++;
+    this.counters.txBytes += total;
+    if (!options.more) {
+      // a frame sent from inside the rx poll (a reply) joins the poll's batch: one kick at its end
+      if (!this.pollBatch.deferKick()) this.kickTx();
+    } else this.unkicked = true;
   }
 
   /**
@@ -196,17 +237,8 @@ export class VenetDriver implements GuestNic {
     if (total > this.bufferSize) throw new BusError(`${this.conn.device.name}: frame of ${total} bytes exceeds the tx buffer size ${this.bufferSize}`);
     if (this.sg && parts.length > this.maxSegments) throw new BusError(`${this.conn.device.name}: ${parts.length} segments exceed maxSegments ${this.maxSegments}`);
     if (options.offload && !this.sg) throw new BusError(`${this.conn.device.name}: offload metadata needs SG`);
-    if (this.txFree.length === 0) this.reclaimTx();
-    const slot = this.txFree.pop();
-    if (slot === undefined) {
-      this.counters.txBusy++;
-      // the queue stops: the tx-complete interrupt that frees buffers wakes the sender
-      this.txStopped = true;
-      if (!options.more) this.tx.kick();
-      else this.tx.publish(); // what the batch posted so far reaches a polling device
-      return false;
-    }
-    this.txStopped = false; // buffers were free after all (reclaimed on this path): the queue runs
+    const slot = this.takeTxSlot(options);
+    if (slot < 0) return false;
     const mem = this.conn.memory;
     const buf = this.txBuffers[slot]!;
     if (!this.sg) {
@@ -221,12 +253,7 @@ export class VenetDriver implements GuestNic {
       writeVenetTxSg(mem, this.txSgViews[slot]!, slot, buf, parts, total, options.offload);
       this.tx.post(this.txSg[slot]!, abi.venetSgSize(parts.length), slot, options.more === true);
     }
-    this.counters.sent++;
-    this.counters.txBytes += total;
-    if (!options.more) {
-      // a frame sent from inside the rx poll (a reply) joins the poll's batch: one kick at its end
-      if (!this.pollBatch.deferKick()) this.kickTx();
-    } else this.unkicked = true;
+    this.txPosted(total, options);
     return true;
   }
 
