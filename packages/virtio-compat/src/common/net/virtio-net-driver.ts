@@ -258,7 +258,9 @@ export class VirtioNetDriver implements GuestNic {
       this.counters.txTooBig++;
       return false;
     }
-    this.reclaimTx(q);
+    // reaped only when no buffer is free: reading the used index per frame pulled its cache line,
+    // which the device writes, across cores on every send
+    if (q.free.length === 0) this.reclaimTx(q);
     const i = q.free.take();
     if (i === undefined) {
       this.counters.txBusy++;
