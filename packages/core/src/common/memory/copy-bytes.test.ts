@@ -90,6 +90,18 @@ describe('FrameCopy', () => {
     expect(copy.copyFrom(mem, 0x1004, 60)).not.toBe(a);
   });
 
+  it('keeps the alignment of guest addresses above 4 GiB (read as doubles from a descriptor)', () => {
+    const base = 2 ** 40;
+    const mem = RegionMemory.create(base, 0x1000);
+    mem.write(base + 0x203, Uint8Array.from({ length: 40 }, (_, i) => 100 + i));
+    const copy = new FrameCopy(64);
+    for (const off of [0x203, 0x205, 0x208]) {
+      const v = copy.copyFrom(mem, base + off, 20);
+      expect(v.byteOffset % 8).toBe(off % 8);
+      expect(v[0]).toBe(100 + off - 0x203);
+    }
+  });
+
   it('refuses a range outside guest memory without touching the copy', () => {
     const mem = RegionMemory.create(0x1000, 0x100);
     const copy = new FrameCopy(64);

@@ -39,7 +39,9 @@ export class FrameCopy {
    * the same alignment as the address. Grows the buffer if needed.
    */
   place(address: number, length: number): number {
-    const at = address % WORD;
+    // the low bits through ToUint32 (exact: 2^32 is a multiple of 8): `address % 8` on a guest
+    // address, a double, compiled to a call to fmod, about 20 ns a frame
+    const at = (address >>> 0) & (WORD - 1);
     if (at + length > this.buffer.length) {
       this.buffer = new Uint8Array(at + length + WORD);
       this.views.fill(undefined);
