@@ -93,7 +93,10 @@ describe('FrameCopy', () => {
   it('keeps the alignment of guest addresses above 4 GiB (read as doubles from a descriptor)', () => {
     const base = 2 ** 40;
     const mem = RegionMemory.create(base, 0x1000);
-    mem.write(base + 0x203, Uint8Array.from({ length: 40 }, (_, i) => 100 + i));
+    mem.write(
+      base + 0x203,
+      Uint8Array.from({ length: 40 }, (_, i) => 100 + i),
+    );
     const copy = new FrameCopy(64);
     for (const off of [0x203, 0x205, 0x208]) {
       const v = copy.copyFrom(mem, base + off, 20);
