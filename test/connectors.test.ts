@@ -98,7 +98,9 @@ describe('worker connector in blocking mode (Atomics.wait poll loop)', () => {
     await guest.exited;
     expect(r).toMatchObject({ sent: 6000, received: 6000, intact: true });
     expect(r.kicks).toBeLessThanOrEqual(30);
-    expect(r.polls).toBeGreaterThan(0);
+    // without a budget a wait that finds no echo yet sleeps; with one it sleeps only when the
+    // echo takes longer than the spin, which a quick host may never do
+    if (pollBudgetUs === 0) expect(r.polls).toBeGreaterThan(0);
   });
 });
 

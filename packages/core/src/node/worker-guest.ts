@@ -5,7 +5,7 @@ import type { GuestMemory } from '../common/memory/guest-memory.js';
 import { checkEmbedderMemory, memoryOfRegions, type CheckedEmbedderMemory, type EmbedderMemory } from '../common/memory/embedder-memory.js';
 import { DEFAULT_CONNECTOR_LIMITS } from '../common/connector/untrusted.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
-import { DOORBELL_TO_GUEST, checkPollBudgetUs, drainDoorbell, spinWhile } from '../common/connector/doorbell.js';
+import { DOORBELL_TO_GUEST, checkPollBudgetUs, drainDoorbell, newWakeWord, sleepOn, spinWhile } from '../common/connector/doorbell.js';
 import type { GuestBus } from '../common/connector/guest-connection.js';
 import { GuestControl } from '../common/connector/guest-control.js';
 import type { HostToGuest } from '../common/connector/worker-protocol.js';
@@ -70,7 +70,7 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
   const allocator = new GuestAllocator(layout.allocator.address, layout.allocator.length);
   const blocking = options.wait === 'blocking';
   const pollBudgetUs = checkPollBudgetUs(options.pollBudgetUs);
-  const wake = blocking ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+  const wake = blocking ? newWakeWord() : undefined;
   const name = String(workerData.__vbusName ?? 'worker');
   const drainPort = (): void => {
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) control.receive(m.message as HostToGuest);
@@ -108,7 +108,7 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
         if (until()) break;
         if (deferred.length > 0) continue;
         if (spinWhile(wake, 0, seen, pollBudgetUs)) continue;
-        if (Atomics.wait(wake, 0, seen, timeoutMs) === 'timed-out') break;
+        if (sleepOn(wake, 0, 1, seen, timeoutMs) === 'timed-out') break;
         handled++;
       }
       return handled;

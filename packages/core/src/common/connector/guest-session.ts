@@ -8,7 +8,7 @@ import { macrotask } from '../time/macrotask.js';
 import type { ConnectorLimits } from './untrusted.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { memoryOfRegions } from '../memory/embedder-memory.js';
-import { DOORBELL_CONTROL_BIT, DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, newDoorbell, serveDoorbell } from './doorbell.js';
+import { DOORBELL_CONTROL_BIT, DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, WAKE_WORD_CELLS, newDoorbell, serveDoorbell } from './doorbell.js';
 import { parseGuestMessage, requestOf, UNKNOWN_VERB, verbOf, type GuestToHost, type HostToGuest, type OpenReply } from './worker-protocol.js';
 
 /**
@@ -140,7 +140,7 @@ export class GuestSession {
         if (m.regions.length > 0) throw new ProtocolError('regions', "must be empty: this guest's memory is the embedder's, given at spawn", `guest ${this.name}`);
         this.memory = this.embedderMemory;
       } else this.memory = memoryOfRegions(m.regions);
-      this.wake = m.wake ? new Int32Array(m.wake, 0, 1) : undefined;
+      this.wake = m.wake ? new Int32Array(m.wake, 0, WAKE_WORD_CELLS) : undefined;
     } catch (e) {
       this.memory = undefined;
       this.memoryError = describe(e);

@@ -1,6 +1,7 @@
 /**
  * An IOQ's two ends on two threads over one SharedArrayBuffer, the way a worker guest and the
- * host use them: north posts buffers and reclaims them, south takes each one and completes it
+ * host use them: north posts buffers in batches of random length (`post(..., true)`, published
+ * together) and reclaims them, south takes each one and completes it
  * with a length derived from its cookie, keeping completions back in batches of random length
  * (`complete(len, true)`), publishing whenever it runs out of work. Both spin (no signals), so
  * the test checks the ring's ordering alone: every buffer comes back once, in order, with the
@@ -32,7 +33,7 @@ interface RingData {
 interface RingResult {
   ok: number;
   error?: string;
-  /** South: completions made with `more` (kept back until a later publication). */
+  /** Completions (south) or posts (north) made with `more` (kept back until a later publication). */
   keptBack?: number;
 }
 
@@ -47,6 +48,7 @@ function north(d: RingData): RingResult {
   parentPort!.postMessage({ formatted: true });
   Atomics.wait(ctl, GO, 0, STALL_MS);
   let posted = 0;
+  let postedWithMore = 0;
   let expect = 0;
   let error: string | undefined;
   let last = Date.now();
@@ -54,12 +56,27 @@ function north(d: RingData): RingResult {
     if (error === undefined && (cookie !== expect || len !== lenFor(cookie))) error = `reclaimed cookie ${cookie} len ${len}, expected cookie ${expect} len ${lenFor(expect)}`;
     expect++;
   };
+  let rnd = (d.seed * 2654435761) >>> 0 || 1;
+  let batch = 0;
   while (expect < d.items && error === undefined) {
-    while (posted < d.items && q.canPost) q.post(BUFFERS + (posted % COUNT) * 0x800, postedLen(posted), posted++);
+    // posts in batches of 1..40 published together (`more`), the batch ended by a post without
+    // `more` or, when the ring fills or the items run out, by publish()
+    while (posted < d.items && q.canPost) {
+      if (batch <= 0) {
+        rnd ^= rnd << 13;
+        rnd ^= rnd >>> 17;
+        rnd ^= rnd << 5;
+        batch = 1 + ((rnd >>> 0) % 40);
+      }
+      const more = --batch > 0;
+      q.post(BUFFERS + (posted % COUNT) * 0x800, postedLen(posted), posted++, more);
+      if (more) postedWithMore++;
+    }
+    q.publish();
     if (q.reclaim(onBack) > 0) last = Date.now();
     else if (Date.now() - last > STALL_MS) error = `stalled: ${expect} of ${d.items} reclaimed, ${q.outstanding} outstanding`;
   }
-  return { ok: expect, error };
+  return { ok: expect, error, keptBack: postedWithMore };
 }
 
 function south(d: RingData): RingResult {
@@ -117,7 +134,7 @@ if (!isMainThread && (workerData as Partial<RingData> | null)?.__ioqThreads) {
   }
 
   describe('IOQ queue ends across worker_threads', () => {
-    it('completions published in batches of random length: every buffer back once, in order, with the length the device wrote', async () => {
+    it('posts and completions published in batches of random length: every buffer taken and back once, in order, as written', async () => {
       const items = 200_000;
       const ring = new SharedArrayBuffer(Ioq.byteLength(COUNT) + 64);
       const ctl = new SharedArrayBuffer(16);
@@ -131,8 +148,9 @@ if (!isMainThread && (workerData as Partial<RingData> | null)?.__ioqThreads) {
       expect(s.error).toBeUndefined();
       expect(n.ok).toBe(items);
       expect(s.ok).toBe(items);
-      // most completions were kept back behind a batch's first
+      // most posts and completions were kept back behind a batch's first
       expect(s.keptBack).toBeGreaterThan(items / 2);
+      expect(n.keptBack).toBeGreaterThan(items / 2);
     });
   });
 }
