@@ -237,6 +237,20 @@ describe('venet data path and signal economy (in-process)', () => {
     expect(d.txSignalCounters.injected + d.txSignalCounters.suppressed).toBe(k0 + 1);
   });
 
+  it('a frame longer than a tx buffer is refused with its size, plain or in parts, and nothing is posted', async () => {
+    for (const sg of [0, VENET_CAP_SG]) {
+      const { guest } = oneNic();
+      const d = await VenetDriver.open(guest.conn, guest.allocator, { sg, eventq: 0, bufferSize: 256 });
+      await settle();
+      expect(() => d.send(new Uint8Array(257))).toThrow(/frame of 257 bytes exceeds the tx buffer size 256/);
+      expect(() => d.sendv([new Uint8Array(200), new Uint8Array(57)])).toThrow(/frame of 257 bytes exceeds the tx buffer size 256/);
+      expect([d.txInFlight, d.counters.sent]).toEqual([0, 0]);
+      // the next frame that fits goes through
+      expect(d.send(new Uint8Array(256))).toBe(true);
+      expect(d.counters.sent).toBe(1);
+    }
+  });
+
   it('rx ring full: frames beyond the posted buffers are counted drops; sent = delivered + dropped', async () => {
     const { guest, backend, device } = oneNic();
     const d = await VenetDriver.open(guest.conn, guest.allocator, { ringSize: 32 });

@@ -190,7 +190,7 @@ export class VenetDriver implements GuestNic {
     // one plain frame (the common case): straight into its buffer through a view made once per
     // slot, without sendv's parts, loops and guest-memory lookup
     const total = frame.length;
-    if (total > this.bufferSize) throw new BusError(`${this.conn.device.name}: frame of ${total} bytes exceeds the tx buffer size ${this.bufferSize}`);
+    if (total > this.bufferSize) throw this.tooLong(total);
     const slot = this.takeTxSlot(options);
     if (slot < 0) return false;
     const buf = this.txBuffers[slot]!;
@@ -198,6 +198,10 @@ export class VenetDriver implements GuestNic {
     this.tx.post(buf, total, slot, options.more === true);
     this.txPosted(total, options);
     return true;
+  }
+
+  private tooLong(total: number): BusError {
+    return new BusError(`${this.conn.device.name}: frame of ${total} bytes exceeds the tx buffer size ${this.bufferSize}`);
   }
 
   /** A free tx slot, or -1 (counted in txBusy, the queue stopped) when every buffer is in flight. */
@@ -234,7 +238,7 @@ export class VenetDriver implements GuestNic {
     // index loops: a for-of here allocated an array iterator per frame (allocation profile)
     let total = 0;
     for (let i = 0; i < parts.length; i++) total += parts[i]!.length;
-    if (total > this.bufferSize) throw new BusError(`${this.conn.device.name}: frame of ${total} bytes exceeds the tx buffer size ${this.bufferSize}`);
+    if (total > this.bufferSize) throw this.tooLong(total);
     if (this.sg && parts.length > this.maxSegments) throw new BusError(`${this.conn.device.name}: ${parts.length} segments exceed maxSegments ${this.maxSegments}`);
     if (options.offload && !this.sg) throw new BusError(`${this.conn.device.name}: offload metadata needs SG`);
     const slot = this.takeTxSlot(options);
