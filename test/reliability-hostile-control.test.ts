@@ -45,7 +45,7 @@ describe('control channel: a hostile worker guest', () => {
     expect(r[8]!.ok).toBe(true);
     // every hello before the good one was refused, so open had no memory
     expect(r[9]!.ok).toBe(false);
-    expect(r[9]!.error!.message).toMatch(/its memory regions were refused: guest evil: field wake: must be at least 4 bytes, got 0/);
+    expect(r[9]!.error!.message).toMatch(/its memory regions were refused: guest evil: field wake: must be at least 8 bytes, got 0/);
     // the good hello, open and call went through
     expect(r[10]!.ok).toBe(true);
     expect(r[11]!.ok).toBe(true);
@@ -165,9 +165,9 @@ describe('control channel: limits refuse with a LimitError and a counter', () =>
     await rig.exit();
   });
 
-  it('the wake word must be a real SharedArrayBuffer of at least 4 bytes', async () => {
+  it('the wake word must be a real SharedArrayBuffer of at least 8 bytes (its sequence and asleep words)', async () => {
     const bus = echoBus();
-    for (const wake of [new SharedArrayBuffer(0), new SharedArrayBuffer(3), new ArrayBuffer(4), new Int32Array(new SharedArrayBuffer(4)), { byteLength: 4 }]) {
+    for (const wake of [new SharedArrayBuffer(0), new SharedArrayBuffer(3), new SharedArrayBuffer(4), new ArrayBuffer(8), new Int32Array(new SharedArrayBuffer(8)), { byteLength: 8 }]) {
       const rig = controlRig(bus);
       rig.send(hello(undefined, wake), 'direct');
       rig.send({ t: 'open', req: 1, name: 'echo0' }, 'port');

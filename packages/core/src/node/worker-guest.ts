@@ -5,7 +5,7 @@ import type { GuestMemory } from '../common/memory/guest-memory.js';
 import { checkEmbedderMemory, memoryOfRegions, type CheckedEmbedderMemory, type EmbedderMemory } from '../common/memory/embedder-memory.js';
 import { DEFAULT_CONNECTOR_LIMITS } from '../common/connector/untrusted.js';
 import { GuestAllocator } from '../common/memory/allocator.js';
-import { DOORBELL_TO_GUEST, checkPollBudgetUs, drainDoorbell, newWakeWord, sleepOn, spinWhile } from '../common/connector/doorbell.js';
+import { DOORBELL_TO_GUEST, WAKE_ASLEEP, WAKE_SEQ, checkPollBudgetUs, drainDoorbell, newWakeWord, sleepOn, spinWhile } from '../common/connector/doorbell.js';
 import type { GuestBus } from '../common/connector/guest-connection.js';
 import { GuestControl } from '../common/connector/guest-control.js';
 import type { HostToGuest } from '../common/connector/worker-protocol.js';
@@ -98,7 +98,7 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
       if (!wake) throw new BusError("poll(): this guest was connected with wait: 'event-loop'; pass wait: 'blocking'");
       let handled = 0;
       while (!until()) {
-        const seen = Atomics.load(wake, 0);
+        const seen = Atomics.load(wake, WAKE_SEQ);
         let controlMessages = false;
         for (const c of control.connections.values()) if (drainDoorbell(c.cells, DOORBELL_TO_GUEST, c.guest.router)) controlMessages = true;
         if (controlMessages) drainPort();
@@ -107,8 +107,8 @@ export function connectWorkerGuest(options: WorkerGuestOptions = {}): WorkerGues
         for (let n = deferred.length; n > 0; n--) deferred.shift()!();
         if (until()) break;
         if (deferred.length > 0) continue;
-        if (spinWhile(wake, 0, seen, pollBudgetUs)) continue;
-        if (sleepOn(wake, 0, 1, seen, timeoutMs) === 'timed-out') break;
+        if (spinWhile(wake, WAKE_SEQ, seen, pollBudgetUs)) continue;
+        if (sleepOn(wake, WAKE_SEQ, WAKE_ASLEEP, seen, timeoutMs) === 'timed-out') break;
         handled++;
       }
       return handled;

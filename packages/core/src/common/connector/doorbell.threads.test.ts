@@ -8,7 +8,7 @@
  * This file is also the worker's entry (run through packages/core/src/node/ts-worker.mjs).
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { DOORBELL_CELLS, DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, doorbellAsleepCell, newWakeWord, sleepOn } from './doorbell.js';
+import { DOORBELL_TO_GUEST, DOORBELL_TO_HOST, DoorbellLink, WAKE_ASLEEP, WAKE_SEQ, doorbellAsleepCell, newDoorbell, newWakeWord, sleepOn } from './doorbell.js';
 
 /** A side that waits this long for the other's ring reports a lost wakeup. */
 const TIMEOUT_MS = 5000;
@@ -40,11 +40,11 @@ function guestSide(cells: Int32Array, wake: Int32Array, rounds: number, seed: nu
   let seen = 0;
   for (let i = 0; i < rounds; i++) {
     // spin a random while (a third of the time not at all) before sleeping
-    for (let spins = random() % 3 === 0 ? 0 : random() % 2000; spins > 0; spins--) if (Atomics.load(wake, 0) !== seen) break;
-    while (Atomics.load(wake, 0) === seen) {
-      if (sleepOn(wake, 0, 1, seen, TIMEOUT_MS) === 'timed-out') return { rounds: i, error: `guest, round ${i}: no ring within ${TIMEOUT_MS} ms (a lost wakeup)` };
+    for (let spins = random() % 3 === 0 ? 0 : random() % 2000; spins > 0; spins--) if (Atomics.load(wake, WAKE_SEQ) !== seen) break;
+    while (Atomics.load(wake, WAKE_SEQ) === seen) {
+      if (sleepOn(wake, WAKE_SEQ, WAKE_ASLEEP, seen, TIMEOUT_MS) === 'timed-out') return { rounds: i, error: `guest, round ${i}: no ring within ${TIMEOUT_MS} ms (a lost wakeup)` };
     }
-    seen = Atomics.load(wake, 0);
+    seen = Atomics.load(wake, WAKE_SEQ);
     Atomics.exchange(cells, DOORBELL_TO_GUEST, 0);
     toHost.ring(0);
   }
@@ -64,7 +64,7 @@ if (!isMainThread && (workerData as Partial<PingData> | null)?.__doorbellThreads
   describe('doorbell across worker_threads', () => {
     it('a ping-pong of sleeping sides, rings notified only when the receiver is asleep, loses no wakeup', async () => {
       const rounds = 3000;
-      const cells = new Int32Array(new SharedArrayBuffer(DOORBELL_CELLS * 4));
+      const cells = newDoorbell();
       const wake = newWakeWord();
       const guest = new Promise<PingResult>((resolve, reject) => {
         const w = new Worker(boot, { workerData: { __doorbellThreads: true, cells: cells.buffer, wake: wake.buffer, rounds, __vbusEntry: import.meta.url } });
@@ -94,7 +94,9 @@ if (!isMainThread && (workerData as Partial<PingData> | null)?.__doorbellThreads
       expect(g.error).toBeUndefined();
       expect(g.rounds).toBe(rounds);
       // both asleep words are clear once nobody sleeps
-      expect([Atomics.load(cells, doorbellAsleepCell(DOORBELL_TO_HOST)), Atomics.load(cells, doorbellAsleepCell(DOORBELL_TO_GUEST)), Atomics.load(wake, 1)]).toEqual([0, 0, 0]);
+      expect([Atomics.load(cells, doorbellAsleepCell(DOORBELL_TO_HOST)), Atomics.load(cells, doorbellAsleepCell(DOORBELL_TO_GUEST)), Atomics.load(wake, WAKE_ASLEEP)]).toEqual([
+        0, 0, 0,
+      ]);
     });
   });
 }

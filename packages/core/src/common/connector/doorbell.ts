@@ -38,6 +38,9 @@ export function newDoorbell(): Int32Array {
  * sequence, cell 1 whether its owner is asleep on it (the same rule as a doorbell's).
  */
 export const WAKE_WORD_CELLS = 2;
+/** A wake word's sequence cell, and the cell its owner sets while asleep on it. */
+export const WAKE_SEQ = 0;
+export const WAKE_ASLEEP = 1;
 
 /** Allocate a wake word. */
 export function newWakeWord(): Int32Array {
@@ -77,8 +80,8 @@ export class DoorbellLink implements SignalLink {
     if (Atomics.load(this.cells, this.asleepCell) !== 0) Atomics.notify(this.cells, this.direction + 1, 1);
     const any = this.anyCell;
     if (any) {
-      Atomics.add(any, 0, 1);
-      if (Atomics.load(any, 1) !== 0) Atomics.notify(any, 0, 1);
+      Atomics.add(any, WAKE_SEQ, 1);
+      if (Atomics.load(any, WAKE_ASLEEP) !== 0) Atomics.notify(any, WAKE_SEQ, 1);
     }
   }
 }

@@ -1,6 +1,7 @@
 /** Messages on the control port between a guest worker and the bus. @internal */
 import type { DeviceInfo } from '../bus/introspection.js';
 import { ProtocolError } from '../errors.js';
+import { WAKE_WORD_CELLS } from './doorbell.js';
 import { byteLength, field, integer, kind, list, record, sharedBuffer, sharedBufferLength, text, uint8Array, withinLimit, type ConnectorLimits } from './untrusted.js';
 
 export interface RegionMessage {
@@ -37,8 +38,8 @@ const VERBS = new Set(['hello', 'devices', 'open', 'call', 'shm', 'close']);
 const MAX_NAME = 64;
 /** Bound on the guest's self-reported name (shown nowhere: the host names the guest). */
 const MAX_GUEST_NAME = 256;
-/** Shm-signal words are 4-byte aligned: the wake word is one Int32. */
-const WAKE_BYTES = 4;
+/** The wake word: its sequence and its owner's asleep word, two Int32s. */
+const WAKE_BYTES = WAKE_WORD_CELLS * 4;
 
 /** Own data field `key` of a message that may be anything; undefined if it cannot be read. */
 function peek(m: unknown, key: string): unknown {

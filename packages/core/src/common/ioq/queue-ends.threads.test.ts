@@ -37,6 +37,17 @@ interface RingResult {
   keptBack?: number;
 }
 
+/** A xorshift32 sequence from `seed` (each side draws its batch lengths from its own). */
+function xorshift32(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
 const lenFor = (cookie: number): number => (cookie * 7919) % 1500;
 const postedLen = (cookie: number): number => 14 + (cookie % 50);
 
@@ -56,18 +67,13 @@ function north(d: RingData): RingResult {
     if (error === undefined && (cookie !== expect || len !== lenFor(cookie))) error = `reclaimed cookie ${cookie} len ${len}, expected cookie ${expect} len ${lenFor(expect)}`;
     expect++;
   };
-  let rnd = (d.seed * 2654435761) >>> 0 || 1;
+  const random = xorshift32(d.seed * 2654435761);
   let batch = 0;
   while (expect < d.items && error === undefined) {
     // posts in batches of 1..40 published together (`more`), the batch ended by a post without
     // `more` or, when the ring fills or the items run out, by publish()
     while (posted < d.items && q.canPost) {
-      if (batch <= 0) {
-        rnd ^= rnd << 13;
-        rnd ^= rnd >>> 17;
-        rnd ^= rnd << 5;
-        batch = 1 + ((rnd >>> 0) % 40);
-      }
+      if (batch <= 0) batch = 1 + (random() % 40);
       const more = --batch > 0;
       q.post(BUFFERS + (posted % COUNT) * 0x800, postedLen(posted), posted++, more);
       if (more) postedWithMore++;
@@ -85,13 +91,7 @@ function south(d: RingData): RingResult {
   const q = new IoqDeviceQueue(mem, BASE, Ioq.byteLength(COUNT), () => {}, 'threads');
   Atomics.store(new Int32Array(d.ctl), GO, 1);
   Atomics.notify(new Int32Array(d.ctl), GO);
-  let rnd = d.seed >>> 0 || 1;
-  const random = (): number => {
-    rnd ^= rnd << 13;
-    rnd ^= rnd >>> 17;
-    rnd ^= rnd << 5;
-    return rnd >>> 0;
-  };
+  const random = xorshift32(d.seed);
   let done = 0;
   let keptBack = 0;
   let keepBack = 0;
