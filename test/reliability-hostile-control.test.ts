@@ -167,7 +167,14 @@ describe('control channel: limits refuse with a LimitError and a counter', () =>
 
   it('the wake word must be a real SharedArrayBuffer of at least 8 bytes (its sequence and asleep words)', async () => {
     const bus = echoBus();
-    for (const wake of [new SharedArrayBuffer(0), new SharedArrayBuffer(3), new SharedArrayBuffer(4), new ArrayBuffer(8), new Int32Array(new SharedArrayBuffer(8)), { byteLength: 8 }]) {
+    for (const wake of [
+      new SharedArrayBuffer(0),
+      new SharedArrayBuffer(3),
+      new SharedArrayBuffer(4),
+      new ArrayBuffer(8),
+      new Int32Array(new SharedArrayBuffer(8)),
+      { byteLength: 8 },
+    ]) {
       const rig = controlRig(bus);
       rig.send(hello(undefined, wake), 'direct');
       rig.send({ t: 'open', req: 1, name: 'echo0' }, 'port');
