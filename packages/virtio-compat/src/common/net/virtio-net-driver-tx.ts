@@ -60,7 +60,6 @@ export class TxPath {
 
   /** Take back every completed tx buffer of `q` (free_old_xmit). */
   reclaim(q: DriverQueue): void {
-    let u;
-    while ((u = q.vq.getUsed()) !== null) q.free.push(u.token);
+    q.vq.takeUsed(q.free);
   }
 }

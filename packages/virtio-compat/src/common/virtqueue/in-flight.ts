@@ -42,9 +42,15 @@ export class InFlightBuffers<T> {
   /** `id` comes back with `len` bytes written: its indirect table is released; the result object is reused by the next call. */
   take(id: number, len: number): UsedBuffer<T> {
     const r = this.result;
-    r.token = this.tokens[id] as T;
     r.len = len;
     r.id = id;
+    r.token = this.release(id);
+    return r;
+  }
+
+  /** `id` comes back: its indirect table is released; returns its token. */
+  release(id: number): T {
+    const token = this.tokens[id] as T;
     this.tokens[id] = undefined;
     this.outstanding[id] = 0;
     this.count--;
@@ -53,6 +59,6 @@ export class InFlightBuffers<T> {
       this.allocator!.release(table);
       this.indirectTable[id] = -1;
     }
-    return r;
+    return token;
   }
 }

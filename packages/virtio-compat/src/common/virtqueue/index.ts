@@ -5,7 +5,16 @@
 export * from './layout.js';
 export * from './descriptor.js';
 export { DescriptorChain, ChainReader, ChainWriter } from './descriptor-chain.js';
-export { USED_PUBLISH_BATCH, AVAIL_PUBLISH_BATCH, type VirtqueueOptions, type VirtqueueDevice, type VirtqueueDriver, type UsedBuffer, type AddOptions } from './virtqueue.js';
+export {
+  USED_PUBLISH_BATCH,
+  AVAIL_PUBLISH_BATCH,
+  type VirtqueueOptions,
+  type VirtqueueDevice,
+  type VirtqueueDriver,
+  type UsedBuffer,
+  type UsedTokenSink,
+  type AddOptions,
+} from './virtqueue.js';
 export type { SplitQueueAddresses, SplitQueueState } from './split-ring.js';
 export { SplitQueueDevice, type SplitQueueDeviceConfig } from './split-queue-device.js';
 export { SplitQueueDriver, type SplitQueueDriverConfig } from './split-queue-driver.js';

@@ -26,7 +26,7 @@ import {
 } from './layout.js';
 import { allocZeroedArea, RingArea } from './ring-area.js';
 import { RingHalf } from './ring-half.js';
-import { AVAIL_PUBLISH_BATCH, type AddOptions, type UsedBuffer, type VirtqueueDriver, type VirtqueueOptions } from './virtqueue.js';
+import { AVAIL_PUBLISH_BATCH, type AddOptions, type UsedBuffer, type UsedTokenSink, type VirtqueueDriver, type VirtqueueOptions } from './virtqueue.js';
 import { checkPackedSize, FLAGS, isUsed, mapPackedRing, type PackedQueueAddresses } from './packed-ring.js';
 
 export interface PackedQueueDriverConfig extends VirtqueueOptions, PackedQueueAddresses {
@@ -234,6 +234,16 @@ export class PackedQueueDriver<T = unknown> extends RingHalf implements Virtqueu
     }
     if (this.eventIdx && !this.interruptsDisabled) this.driverArea.store16(VRING_PACKED_EVENT_OFF_WRAP, this.lastUsed | (this.usedWrap << VRING_PACKED_EVENT_F_WRAP_CTR));
     return r;
+  }
+
+  takeUsed(sink: UsedTokenSink<T>): number {
+    let n = 0;
+    let u;
+    while ((u = this.getUsed()) !== null) {
+      sink.push(u.token);
+      n++;
+    }
+    return n;
   }
 
   enableInterrupts(): boolean {

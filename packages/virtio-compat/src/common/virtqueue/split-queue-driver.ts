@@ -28,7 +28,7 @@ import {
 } from './layout.js';
 import { allocZeroedArea, RingArea } from './ring-area.js';
 import { RingHalf } from './ring-half.js';
-import { AVAIL_PUBLISH_BATCH, type AddOptions, type UsedBuffer, type VirtqueueDriver, type VirtqueueOptions } from './virtqueue.js';
+import { AVAIL_PUBLISH_BATCH, type AddOptions, type UsedBuffer, type UsedTokenSink, type VirtqueueDriver, type VirtqueueOptions } from './virtqueue.js';
 import { checkSplitSize, checkU16Index, mapSplitRing, writeSplitDesc, type SplitQueueAddresses } from './split-ring.js';
 
 export interface SplitQueueDriverConfig extends VirtqueueOptions, SplitQueueAddresses {
@@ -296,21 +296,7 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
    */
   private getUsedInOrder(): UsedBuffer<T> | null {
     const order = this.inOrder!;
-    if (this.batchLeft === 0) {
-      if (!this.usedWaiting()) return null;
-      const slot = this.lastUsed & this.mask;
-      const off = VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * slot;
-      const id = le.getU32(this.used.bytes, off);
-      const len = le.getU32(this.used.bytes, off + 4);
-      // the batch cannot reach past the used index the device published
-      const limit = (this.usedIdxSeen - this.lastUsed) & 0xffff;
-      let k = 0;
-      while (k < limit && order.head(k) !== id) k++;
-      if (k === limit)
-        this.fail(slot, id, `used.ring[${slot}].id ${id} is not one of the next ${limit} buffers in flight, in the order they were added (VIRTIO_F_IN_ORDER, §2.7.9)`);
-      this.batchLeft = k + 1;
-      this.batchLen = len;
-    }
+    if (this.batchLeft === 0 && !this.nextBatch(order)) return null;
     const id = order.head(0);
     const len = this.batchLeft === 1 ? this.batchLen : order.fullLen();
     order.shift();
@@ -320,6 +306,62 @@ export class SplitQueueDriver<T = unknown> extends RingHalf implements Virtqueue
     this.lastUsed = (this.lastUsed + 1) & 0xffff;
     this.afterUsed();
     return r;
+  }
+
+  /**
+   * IN_ORDER: read the next used element, if one waits, and check that it names one of the
+   * buffers in flight within the used index the device published; sets `batchLeft` to the
+   * buffers it covers. False when none waits.
+   */
+  private nextBatch(order: InOrderQueue): boolean {
+    if (!this.usedWaiting()) return false;
+    const slot = this.lastUsed & this.mask;
+    const off = VIRTQ_USED_RING + VIRTQ_USED_ELEM_SIZE * slot;
+    const id = le.getU32(this.used.bytes, off);
+    const len = le.getU32(this.used.bytes, off + 4);
+    // the batch cannot reach past the used index the device published
+    const limit = (this.usedIdxSeen - this.lastUsed) & 0xffff;
+    let k = 0;
+    while (k < limit && order.head(k) !== id) k++;
+    if (k === limit) this.fail(slot, id, `used.ring[${slot}].id ${id} is not one of the next ${limit} buffers in flight, in the order they were added (VIRTIO_F_IN_ORDER, §2.7.9)`);
+    this.batchLeft = k + 1;
+    this.batchLen = len;
+    return true;
+  }
+
+  takeUsed(sink: UsedTokenSink<T>): number {
+    if (this._error !== null) throw this._error;
+    const order = this.inOrder;
+    let n = 0;
+    if (order === null) {
+      let u;
+      while ((u = this.getUsed()) !== null) {
+        sink.push(u.token);
+        n++;
+      }
+      return n;
+    }
+    const buffers = this.buffers;
+    const chainLen = this.chainLen;
+    const parked = this.eventIdx && this.interruptsDisabled;
+    const parkAt = 0x8000 - this.size;
+    while (this.batchLeft > 0 || this.nextBatch(order)) {
+      // the whole batch in one loop; the state moves before each token is handed out
+      while (this.batchLeft > 0) {
+        const id = order.head(0);
+        order.shift();
+        this.batchLeft--;
+        this._numFree += chainLen[id]!;
+        this.lastUsed = (this.lastUsed + 1) & 0xffff;
+        if (parked && ((this.lastUsed - this.parkedFrom) & 0xffff) > parkAt) this.park();
+        n++;
+        sink.push(buffers.release(id));
+      }
+      // interrupts on: used_event once per batch (getUsed writes it per buffer; the last value
+      // is the one that counts, and the used index is read again after it, as getUsed would)
+      if (this.eventIdx && !this.interruptsDisabled) this.avail.store16(this.usedEventOff, this.lastUsed);
+    }
+    return n;
   }
 
   /**

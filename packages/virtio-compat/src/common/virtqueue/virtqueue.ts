@@ -104,6 +104,12 @@ export interface AddOptions {
   readonly more?: boolean;
 }
 
+/** Where {@link VirtqueueDriver.takeUsed} puts the tokens of used buffers. */
+export interface UsedTokenSink<T> {
+  /** Take the token of one used buffer (called in the order the buffers were used). */
+  push(token: T): void;
+}
+
 /** Driver side ("north"). */
 export interface VirtqueueDriver<T = unknown> {
   readonly name: string;
@@ -123,6 +129,13 @@ export interface VirtqueueDriver<T = unknown> {
   needsKick(): boolean;
   /** The next used buffer, or null. The returned object is reused by the next call. */
   getUsed(): UsedBuffer<T> | null;
+  /**
+   * Take every used buffer waiting, in the order `getUsed` would return them, giving each token
+   * to `sink`; returns how many. For a driver that needs only the tokens (a tx queue's
+   * free_old_xmit): with IN_ORDER a batch the device named with one element is taken in one
+   * loop, and used_event is written once per batch instead of once per buffer.
+   */
+  takeUsed(sink: UsedTokenSink<T>): number;
   /** True if a used buffer is waiting. */
   hasUsed(): boolean;
   /** Ask for used-buffer notifications; true if used buffers arrived meanwhile (poll them). */
