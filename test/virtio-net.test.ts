@@ -352,6 +352,25 @@ describe('virtio-net multiqueue and offload metadata', () => {
     expect(seen[0]).toEqual({ needsCsum: true, csumStart: 34, csumOffset: 6 });
   });
 
+  it('the header of a tx buffer is rewritten whenever its frame needs another: plain and NEEDS_CSUM frames mixed over three laps of the ring arrive as sent', async () => {
+    // the tx path leaves a plain frame's all-zero header unwritten when the buffer already holds one
+    const { d } = await loopbackDriver();
+    const seen: boolean[] = [];
+    d.onFrame = (_f, o) => seen.push(o?.needsCsum === true);
+    const sent: boolean[] = [];
+    let x = 0x9e3779b9;
+    for (let i = 0; i < 3 * 256; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      const csum = (x & 0x10000) !== 0;
+      sent.push(csum);
+      const offload = csum ? { offload: { needsCsum: true, csumStart: 34, csumOffset: 6, gsoType: 0, gsoSize: 0, hdrLen: 0, ecn: false } } : {};
+      expect(d.send(frameTo(d.mac, d.mac, i), offload)).toBe(true);
+      await until(() => seen.length === i + 1);
+    }
+    expect(seen).toEqual(sent);
+    expect(sent.filter(Boolean).length).toBeGreaterThan(300);
+  });
+
   it('without EVENT_IDX the flags still keep a burst to 1 kick and 1 interrupt', async () => {
     const { d } = await loopbackDriver({ features: ~featureMask(VIRTIO_F_EVENT_IDX) });
     let got = 0;
