@@ -70,6 +70,13 @@ interface ArrayWords {
 const WORD_CACHE = 4;
 const entries: ArrayWords[] = Array.from({ length: WORD_CACHE }, () => ({ array: undefined, buffer: undefined, byteOffset: 0, words: undefined }));
 let entryNext = 0;
+/**
+ * The entries of the last copy's two arrays, checked before the scan: a thread that copies the
+ * same way frame after frame (guest memory into one private buffer) finds both at once. An entry
+ * is reused for another array when the cache turns over, so each is matched by its array.
+ */
+let lastSrc: ArrayWords = entries[0]!;
+let lastDst: ArrayWords = entries[0]!;
 function entryOf(a: Uint8Array): ArrayWords {
   for (let i = 0; i < WORD_CACHE; i++) if (entries[i]!.array === a) return entries[i]!;
   const e = entries[entryNext]!;
@@ -101,11 +108,13 @@ export function copyBytes(src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt
     return;
   }
   // the source's fields are read before the destination's lookup, which may evict its entry
-  const se = entryOf(src);
+  let se = lastSrc;
+  if (se.array !== src) lastSrc = se = entryOf(src);
   const sBuffer = se.buffer;
   const sOffset = se.byteOffset;
   const sw = se.words!;
-  const de = entryOf(dst);
+  let de = lastDst;
+  if (de.array !== dst) lastDst = de = entryOf(dst);
   if (sBuffer === de.buffer) {
     // same backing store: one memmove, whatever the two views are
     const from = srcAt + sOffset - de.byteOffset;
