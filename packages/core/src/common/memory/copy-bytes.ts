@@ -116,7 +116,15 @@ export function copyBytes(src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt
   let de = lastDst;
   if (de.array !== dst) lastDst = de = entryOf(dst);
   if (sBuffer === de.buffer) {
-    // same backing store: one memmove, whatever the two views are
+    // same backing store (a guest-to-guest copy): a short aligned copy between ranges that do not
+    // overlap runs as the word loop (a call into copyWithin costs more than 64 bytes of words);
+    // anything else is one memmove, whatever the two views are
+    const s = sOffset + srcAt;
+    const d = de.byteOffset + dstAt;
+    if (length <= LOOP_COPY_MAX && ((s | d | length) & 3) === 0 && (s + length <= d || d + length <= s)) {
+      copyWords(sw, s >> 2, sw, d >> 2, length >> 2);
+      return;
+    }
     const from = srcAt + sOffset - de.byteOffset;
     if (from >= 0 && from + length <= dst.length) dst.copyWithin(dstAt, from, from + length);
     else dst.set(src.subarray(srcAt, srcAt + length), dstAt);

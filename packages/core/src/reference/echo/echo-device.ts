@@ -153,21 +153,25 @@ class EchoConnection implements DeviceConnectionHandler {
       done++;
       const len = tx.len;
       const src = tx.ptr;
-      // the tx buffer is checked whether or not it is echoed (view() throws the MemoryAccessError)
-      if (!mem.contains(src, len)) mem.view(src, len);
+      // the tx buffer is checked whether or not it is echoed: by the copy (which checks both
+      // ranges) when it is, else here (view() throws the MemoryAccessError)
       if (rx && rx.next()) {
         if (rx.len < len) {
+          if (!mem.contains(src, len)) mem.view(src, len);
           this.stats.drops++;
           rx.complete(0, true);
         } else {
-          // guest to guest, no view allocated; the rx range is checked by the copy
+          // guest to guest, no view allocated
           mem.copyWithin(rx.ptr, src, len);
           rx.complete(len, true);
           this.stats.frames++;
           this.stats.bytes += len;
         }
         rxDone++;
-      } else this.stats.drops++;
+      } else {
+        if (!mem.contains(src, len)) mem.view(src, len);
+        this.stats.drops++;
+      }
       // completions are kept back and published in batches: each is followed, in this pass,
       // by a notify() of its ring (below, or at the end), which publishes before it signals
       tx.complete(0, true);
