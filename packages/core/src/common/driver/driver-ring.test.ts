@@ -154,6 +154,46 @@ describe('openDriverRing', () => {
     expect(log.kicks).toBeLessThan(20);
   });
 
+  it('buffers posted with more reach the device with their batch: at flush, publish, a post without more, the 32nd post, or the end of the poll that re-posted them', async () => {
+    const { control, conn, allocator } = rig(true);
+    const ring = await openDriverRing(conn, { id: 0, count: 64, allocator });
+    const back: number[] = [];
+    ring.onComplete = (cookie) => back.push(cookie);
+    // the held device completes, on release, what it can see (what was published)
+    const seen = async () => {
+      const before = back.length;
+      control.release!();
+      for (let i = 0; i < 5; i++) await turn();
+      return back.length - before;
+    };
+    for (let i = 0; i < 3; i++) ring.post(BASE + 0x9000, 64, i, true);
+    expect(await seen()).toBe(0); // posted with more: not published yet
+    ring.publish();
+    expect(await seen()).toBe(3);
+    for (let i = 3; i < 6; i++) ring.post(BASE + 0x9000, 64, i, true);
+    ring.flush();
+    expect(await seen()).toBe(3);
+    for (let i = 6; i < 9; i++) ring.post(BASE + 0x9000, 64, i, i < 8);
+    expect(await seen()).toBe(3); // the batch's last post, without more
+    for (let i = 9; i < 9 + 40; i++) ring.post(BASE + 0x9000, 64, i, true);
+    expect(await seen()).toBe(32); // the 32nd post publishes its batch; 8 wait
+    ring.flush();
+    expect(await seen()).toBe(8);
+    // refills posted with more from onComplete are published when the poll ends
+    let refills = 0;
+    ring.onComplete = (cookie) => {
+      back.push(cookie);
+      if (refills < 5) {
+        refills++;
+        ring.post(BASE + 0x9000, 64, 100 + cookie, true);
+      }
+    };
+    ring.post(BASE + 0x9000, 64, 1000, false);
+    expect(await seen()).toBe(1); // the poll of its completion re-posted one buffer...
+    expect(await seen()).toBe(1); // ...which the device sees at once: the poll's end published it
+    expect(back.slice(-2)).toEqual([1000, 1100]);
+  });
+
   it('without onComplete, signals only count and reclaim reaps', async () => {
     const { conn, allocator } = rig();
     const ring = await openDriverRing(conn, { id: 1, count: 4, allocator });

@@ -145,15 +145,24 @@ export class DriverRing {
 
   /**
    * Hand `[ptr, ptr+len)` to the device with `cookie` (the driver's own tag, given back on
-   * completion). With `more`, more buffers follow and the kick waits for the last one or for
-   * {@link flush}. Returns false, and changes nothing, when the ring is full.
+   * completion). With `more`, more buffers follow: the kick waits for the last one or for
+   * {@link flush}, and the buffer is published with its batch (one `Atomics.store` for the batch,
+   * {@link IoqDriverQueue.post}): by the post without `more`, {@link flush}, {@link publish}, the
+   * end of the poll it was posted from (an rx refill in {@link onComplete}), or every 32 posts
+   * (`IOQ_POST_PUBLISH_BATCH`). Returns false, and changes nothing, when the ring is
+   * full; a driver that waits for room then must publish what it posted.
    */
   post(ptr: number, len: number, cookie: number, more = false): boolean {
-    if (!this.queue.post(ptr, len, cookie)) return false;
+    if (!this.queue.post(ptr, len, cookie, more)) return false;
     this.counters.posted++;
     if (more) this.unkicked = true;
     else this.kick();
     return true;
+  }
+
+  /** Make buffers posted with `more` visible to the device without kicking it (a polling device finds them). */
+  publish(): void {
+    this.queue.publish();
   }
 
   /**
@@ -201,6 +210,8 @@ export class DriverRing {
     this.counters.polls++;
     const done = this.queue.reclaim(this.completeFn, this.pollWeight);
     this.onPollEnd?.();
+    // buffers posted with `more` from onComplete (refills) reach the device with the poll's end
+    this.queue.publish();
     if (done === this.pollWeight && !this.conn.closed) {
       this.poller?.cancel();
       this.conn.defer(this.pollFn);

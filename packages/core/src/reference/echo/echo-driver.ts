@@ -68,6 +68,7 @@ export class EchoDriver {
     const d = new EchoDriver(conn, rx, tx, allocator, options.bufferSize ?? 2048);
     // fill the rx ring; the echo device takes rx buffers when it has a frame, so no kick
     for (let i = 0; i < count; i++) rx.post(d.rxBuffers[i]!, d.bufferSize, i, true);
+    rx.publish();
     return d;
   }
 
@@ -80,6 +81,8 @@ export class EchoDriver {
     const i = this.txFree.pop();
     if (i === undefined) {
       this.counters.txBusy++;
+      // what the batch posted so far reaches the device (polling, or kicked by the caller's flush)
+      this.tx.publish();
       return false;
     }
     this.conn.memory.copyIn(this.txBuffers[i]!, frame, 0, frame.length);
