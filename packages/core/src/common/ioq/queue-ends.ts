@@ -260,6 +260,11 @@ export class IoqDeviceQueue {
     this.head = this.publishedHead = this.ioq.readIndex(IoqIndex.Inuse, IOQ_IDX_HEAD);
   }
 
+  /** The slot {@link next} looks at (the private inuse head), e.g. to name it in an error. */
+  get position(): number {
+    return this.head;
+  }
+
   /**
    * If the driver has handed over a buffer, copy its descriptor into {@link ptr}, {@link len} and
    * {@link cookie} and return true. The buffer bytes are checked against guest memory by the

@@ -1,10 +1,8 @@
-import { IOQ_IDX_HEAD, IoqDeviceQueue, IoqIndex, RingError, type QueueCounters, type ShmRegistration, type ShmSignal } from '@vbus/core';
+import { IoqDeviceQueue, RingError, type QueueCounters, type ShmRegistration, type ShmSignal } from '@vbus/core';
 
 /** One device queue: the IOQ's south end plus the slot index we are at (for error messages). */
 export class DeviceRing {
   readonly q: IoqDeviceQueue;
-  /** Slot of the buffer {@link next} looked at. */
-  pos: number;
   constructor(
     readonly reg: ShmRegistration,
     readonly signal: ShmSignal,
@@ -13,7 +11,10 @@ export class DeviceRing {
     readonly stats: QueueCounters,
   ) {
     this.q = new IoqDeviceQueue(reg.memory, reg.address, reg.length, signal, name, maxCount);
-    this.pos = this.q.ioq.readIndex(IoqIndex.Inuse, IOQ_IDX_HEAD);
+  }
+  /** Slot of the buffer {@link next} looks at (the queue keeps it: no second count per frame). */
+  get pos(): number {
+    return this.q.position;
   }
   get count(): number {
     return this.q.ioq.count;
@@ -24,7 +25,6 @@ export class DeviceRing {
   /** Complete the current buffer; with `more` it may stay unpublished until {@link publish} or {@link notify}. */
   complete(len: number, more = false): void {
     this.q.complete(len, more);
-    this.pos = this.pos + 1 === this.q.ioq.count ? 0 : this.pos + 1;
   }
   /** Publish completions kept back by `complete(len, true)`. */
   publish(): void {

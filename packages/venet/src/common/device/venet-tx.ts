@@ -80,7 +80,8 @@ export class VenetTxPath {
     // in this pass, by a tx-complete notify(), which publishes first. With TXC events each is
     // published at once, before its event, which names the buffer
     const more = !useTxc;
-    while (done < tx.count && tx.next()) {
+    const count = tx.count;
+    while (done < count && tx.next()) {
       const cookie = this.transmitOne(tx);
       tx.complete(0, more);
       done++;
@@ -95,7 +96,7 @@ export class VenetTxPath {
         since = 0;
       }
     }
-    if (done === tx.count && tx.next()) {
+    if (done === count && tx.next()) {
       // more work than one ring: continue later, keeping the kick masked
       if (since > 0) (useTxc ? evq! : tx).notify();
       if (txcLost) tx.notify();
