@@ -217,6 +217,42 @@ describe('control channel: limits refuse with a LimitError and a counter', () =>
     await rig.exit();
   });
 
+  it('a proxy whose traps throw, in any field (regions, a region, the message), is refused naming the field, never with the text the trap of the guest threw', async () => {
+    const hostileProxy = (target: object) =>
+      new Proxy(target, {
+        get: () => {
+          throw new Error('guest text: get');
+        },
+        getOwnPropertyDescriptor: () => {
+          throw new Error('guest text: descriptor');
+        },
+        ownKeys: () => {
+          throw new Error('guest text: keys');
+        },
+      });
+    const revoked = Proxy.revocable([], {});
+    revoked.revoke();
+    const cases: Array<{ msg: unknown; field: string }> = [
+      { msg: { t: 'hello', guest: 'g', regions: hostileProxy([]) }, field: 'length' },
+      { msg: hello([hostileProxy({}) as never]), field: 'buffer' },
+      { msg: { t: 'hello', guest: 'g', regions: revoked.proxy }, field: 'regions' },
+    ];
+    for (const { msg, field } of cases) {
+      const bus = echoBus();
+      const rig = controlRig(bus);
+      rig.send(msg, 'direct');
+      rig.send({ t: 'open', req: 1, name: 'echo0' }, 'port');
+      await turns();
+      const r = reply(rig.received, 1);
+      expect(r?.ok).toBe(false);
+      // the open is refused because the hello was: what was wrong, and where
+      expect(r!.error!.message).toContain(`its memory regions were refused: guest message: field ${field}: could not be read`);
+      expect(r!.error!.message).not.toContain('guest text');
+      expect(rig.guest.refused().malformed).toBe(1);
+      await rig.exit();
+    }
+  });
+
   it('limits are configurable and checked', () => {
     const bus = echoBus();
     expect(() => new WorkerConnector(bus, { limits: { connectionsPerGuest: 0 } })).toThrow(ConfigError);

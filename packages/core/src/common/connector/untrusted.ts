@@ -45,17 +45,37 @@ export function withinLimit(limit: string, value: number, max: number, where: st
 
 /**
  * The value of own data property `key` of `obj`, or undefined. A getter is never run, an
- * inherited property never read; a Proxy's trap may throw, which the caller's guard turns into
- * a refusal.
+ * inherited property never read. A Proxy's trap may still run (nothing tells a Proxy apart
+ * without asking it); if it throws, the refusal is a {@link ProtocolError} naming the field, never
+ * the thrown value or its text (which the guest chose).
  */
 export function field(obj: object, key: string): unknown {
-  const d = Object.getOwnPropertyDescriptor(obj, key);
+  let d: PropertyDescriptor | undefined;
+  try {
+    d = Object.getOwnPropertyDescriptor(obj, key);
+  } catch {
+    throw unreadable(key);
+  }
   return d !== undefined && 'value' in d ? d.value : undefined;
+}
+
+/** The refusal of a field whose object threw when asked for it (a Proxy's trap). */
+function unreadable(name: string): ProtocolError {
+  return new ProtocolError(name, 'could not be read: its object is a proxy whose trap threw', 'guest message');
+}
+
+/** `Array.isArray(v)`, which throws for a revoked Proxy: then a refusal naming the field. */
+function isArray(v: unknown, name: string): v is unknown[] {
+  try {
+    return Array.isArray(v);
+  } catch {
+    throw unreadable(name);
+  }
 }
 
 /** `v` as an object whose fields may be read with {@link field}: not null, not an array. */
 export function record(v: unknown, name: string, where: string): object {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(name, `must be an object, got ${kind(v)}`, where);
+  if (typeof v !== 'object' || v === null || isArray(v, name)) throw new ProtocolError(name, `must be an object, got ${kind(v)}`, where);
   return v;
 }
 
@@ -76,7 +96,7 @@ export function text(v: unknown, name: string, maxLength: number, where: string)
  * too many is a {@link LimitError} under `limit`.
  */
 export function list(v: unknown, name: string, limit: string, max: number, where: string): unknown[] {
-  if (!Array.isArray(v)) throw new ProtocolError(name, `must be an array, got ${kind(v)}`, where);
+  if (!isArray(v, name)) throw new ProtocolError(name, `must be an array, got ${kind(v)}`, where);
   const n = field(v, 'length');
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new ProtocolError(`${name}.length`, 'must be a non-negative integer', where);
   withinLimit(limit, n, max, where);
@@ -129,7 +149,13 @@ export function byteLength(v: Uint8Array): number {
 /** A short description of a hostile value for an error message; never calls into it. */
 export function kind(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
+  let array: boolean;
+  try {
+    array = Array.isArray(v);
+  } catch {
+    return 'a revoked proxy';
+  }
+  if (array) return 'an array';
   switch (typeof v) {
     case 'number':
       return Number.isFinite(v) ? `the number ${v}` : String(v);
