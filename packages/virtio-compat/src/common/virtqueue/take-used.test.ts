@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { RingError } from '@vbus/core';
 import { MockDriver, type RingKind } from '../../testing/index.js';
 import { VIRTQ_USED_RING } from './layout.js';
 import type { VirtqueueDevice, VirtqueueDriver } from './virtqueue.js';
 
 /** `takeUsed`: every used buffer's token at once, as `getUsed` would hand them out one by one. */
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 type Shape = { kind: RingKind; inOrder: boolean; eventIdx: boolean };
 const SHAPES: Shape[] = [
@@ -37,60 +26,61 @@ function ring(shape: Shape, size = 16) {
   return { m, drv, dev, readable, writable };
 }
 
-/** The device uses `n` chains, some shorter than their writable part (which ends an IN_ORDER batch), then publishes. */
-function use(dev: VirtqueueDevice, n: number, short: () => boolean): void {
-  for (let k = 0; k < n; k++) {
+/** The device uses chains, one per entry of `short` (true: shorter than its writable part, which ends an IN_ORDER batch), then publishes. */
+function use(dev: VirtqueueDevice, short: readonly boolean[]): void {
+  for (const s of short) {
     const c = dev.popChain();
     if (c === null) break;
-    dev.addUsed(c.id, c.writableBytes > 0 && short() ? 3 : c.writableBytes, true);
+    dev.addUsed(c.id, c.writableBytes > 0 && s ? 3 : c.writableBytes, true);
   }
   dev.needsNotification();
 }
+
+/** One round of the twin program: buffers added (rx-shaped or tx-shaped, with or without `more`), then chains used. */
+const round = fc.record({
+  adds: fc.array(fc.record({ rx: fc.boolean(), more: fc.boolean() }), { maxLength: 16 }),
+  uses: fc.array(fc.boolean(), { maxLength: 16 }),
+});
 
 describe('takeUsed', () => {
   for (const shape of SHAPES) {
     const label = `${shape.kind}${shape.inOrder ? ', IN_ORDER' : ''}${shape.eventIdx ? ', EVENT_IDX' : ''}`;
     it(`${label}: the same tokens in the same order as getUsed, with the same free and in-flight counts`, () => {
-      // two identical rings driven by the same random program: one drained with getUsed, one with takeUsed
-      const a = ring(shape);
-      const b = ring(shape);
-      const rand = xorshift(0x5eed + SHAPES.indexOf(shape));
-      let token = 0;
-      const viaGet: number[] = [];
-      const viaTake: number[] = [];
-      const sink = { push: (t: number) => viaTake.push(t) };
-      for (let round = 0; round < 400; round++) {
-        const adds = Math.floor(rand() * 17);
-        for (let k = 0; k < adds; k++) {
-          // tx-shaped (readable only) and rx-shaped (writable only) buffers mixed
-          const rx = rand() < 0.3;
-          const more = rand() < 0.5;
-          const okA = a.drv.add(rx ? [] : a.readable, rx ? a.writable : [], token, { more });
-          const okB = b.drv.add(rx ? [] : b.readable, rx ? b.writable : [], token, { more });
-          expect(okB).toBe(okA);
-          if (okA) token++;
-        }
-        a.drv.needsKick();
-        b.drv.needsKick();
-        const n = Math.floor(rand() * 17);
-        const shortSeed = rand();
-        const shortA = xorshift(shortSeed * 0xffffffff);
-        const shortB = xorshift(shortSeed * 0xffffffff);
-        use(a.dev, n, () => shortA() < 0.2);
-        use(b.dev, n, () => shortB() < 0.2);
-        let u;
-        let got = 0;
-        while ((u = a.drv.getUsed()) !== null) {
-          viaGet.push(u.token);
-          got++;
-        }
-        expect(b.drv.takeUsed(sink)).toBe(got);
-        expect(viaTake).toEqual(viaGet);
-        expect(b.drv.numFree).toBe(a.drv.numFree);
-        expect(b.drv.inFlight).toBe(a.drv.inFlight);
-        expect(b.drv.takeUsed(sink)).toBe(0);
-      }
-      expect(viaGet.length).toBeGreaterThan(2000);
+      // two identical rings driven by the same program: one drained with getUsed, one with takeUsed
+      fc.assert(
+        fc.property(fc.array(round, { minLength: 1, maxLength: 60 }), (rounds) => {
+          const a = ring(shape);
+          const b = ring(shape);
+          let token = 0;
+          const viaGet: number[] = [];
+          const viaTake: number[] = [];
+          const sink = { push: (t: number) => viaTake.push(t) };
+          for (const r of rounds) {
+            for (const { rx, more } of r.adds) {
+              const okA = a.drv.add(rx ? [] : a.readable, rx ? a.writable : [], token, { more });
+              const okB = b.drv.add(rx ? [] : b.readable, rx ? b.writable : [], token, { more });
+              expect(okB).toBe(okA);
+              if (okA) token++;
+            }
+            a.drv.needsKick();
+            b.drv.needsKick();
+            use(a.dev, r.uses);
+            use(b.dev, r.uses);
+            let u;
+            let got = 0;
+            while ((u = a.drv.getUsed()) !== null) {
+              viaGet.push(u.token);
+              got++;
+            }
+            expect(b.drv.takeUsed(sink)).toBe(got);
+            expect(viaTake).toEqual(viaGet);
+            expect(b.drv.numFree).toBe(a.drv.numFree);
+            expect(b.drv.inFlight).toBe(a.drv.inFlight);
+            expect(b.drv.takeUsed(sink)).toBe(0);
+          }
+        }),
+        { numRuns: 200 },
+      );
     });
   }
 
@@ -101,7 +91,7 @@ describe('takeUsed', () => {
     drv.enableInterrupts();
     for (let t = 0; t < 5; t++) drv.add(readable, [], t, { more: true });
     drv.needsKick();
-    use(dev, 5, () => false);
+    use(dev, [false, false, false, false, false]);
     expect(drv.takeUsed(sink)).toBe(5);
     expect(taken).toEqual([0, 1, 2, 3, 4]);
     expect(m.usedEvent()).toBe(5);
