@@ -20,6 +20,23 @@ export interface ControlRig {
   exit(): Promise<void>;
 }
 
+/**
+ * A Proxy whose every trap throws "proxy <trap> trap ran": a value a guest could hand an
+ * in-process connector, which the host must refuse without running a trap's code into its replies.
+ */
+export function throwingProxy<T extends object>(target: T): T {
+  const trap = (name: string) => () => {
+    throw new Error(`proxy ${name} trap ran`);
+  };
+  return new Proxy(target, {
+    get: trap('get'),
+    getOwnPropertyDescriptor: trap('descriptor'),
+    has: trap('has'),
+    ownKeys: trap('ownKeys'),
+    getPrototypeOf: trap('prototype'),
+  });
+}
+
 export function controlRig(bus: Bus, limits?: Partial<ConnectorLimits>, name = 'hostile'): ControlRig {
   const channel = new MessageChannel();
   const worker = new EventEmitter();

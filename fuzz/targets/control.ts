@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { Ioq, IoqDriverQueue, RegionMemory, type BusLimits, type ConnectorLimits } from '@vbus/core';
 import { check, checkNoEscapes, OracleFailure } from '../oracle.js';
-import { controlRig } from '../harness/control.js';
+import { controlRig, throwingProxy } from '../harness/control.js';
 import { checkHealthy, dropBus, freshBus, openHealthy } from '../harness/venet.js';
 import { CaptureBackend } from '@vbus/net/testing';
 import { target, type Outcome } from '../target.js';
@@ -215,23 +215,7 @@ export function materialize(v: Val): unknown {
       return o;
     }
     case 'proxy':
-      return new Proxy([], {
-        get: () => {
-          throw new Error('proxy get trap ran');
-        },
-        getOwnPropertyDescriptor: () => {
-          throw new Error('proxy descriptor trap ran');
-        },
-        has: () => {
-          throw new Error('proxy has trap ran');
-        },
-        ownKeys: () => {
-          throw new Error('proxy ownKeys trap ran');
-        },
-        getPrototypeOf: () => {
-          throw new Error('proxy prototype trap ran');
-        },
-      });
+      return throwingProxy([]);
     case 'fakeSab':
       return { byteLength: v.size, length: v.size, [Symbol.toStringTag]: 'SharedArrayBuffer' };
     case 'lyingU8': {

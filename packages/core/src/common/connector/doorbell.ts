@@ -157,6 +157,7 @@ export async function serveDoorbell(
   onError?: (error: unknown) => void,
 ): Promise<void> {
   const seqCell = direction + 1;
+  const asleep = doorbellAsleepCell(direction);
   let awake = 0;
   let since = 0;
   try {
@@ -171,7 +172,6 @@ export async function serveDoorbell(
         continue;
       }
       if (spinWhile(cells, seqCell, seen, pollBudgetUs)) continue;
-      const asleep = doorbellAsleepCell(direction);
       Atomics.store(cells, asleep, 1);
       const r = Atomics.waitAsync(cells, seqCell, seen);
       if (r.async) {

@@ -46,36 +46,37 @@ export function withinLimit(limit: string, value: number, max: number, where: st
 /**
  * The value of own data property `key` of `obj`, or undefined. A getter is never run, an
  * inherited property never read. A Proxy's trap may still run (nothing tells a Proxy apart
- * without asking it); if it throws, the refusal is a {@link ProtocolError} naming the field, never
- * the thrown value or its text (which the guest chose).
+ * without asking it); if it throws, the refusal is a {@link ProtocolError} naming the field
+ * (`owner.key`, or `owner[key]` for an element), never the thrown value or its text (which the
+ * guest chose).
  */
-export function field(obj: object, key: string): unknown {
+export function field(obj: object, key: string, where: string, owner?: string): unknown {
   let d: PropertyDescriptor | undefined;
   try {
     d = Object.getOwnPropertyDescriptor(obj, key);
   } catch {
-    throw unreadable(key);
+    throw unreadable(owner === undefined ? key : /^\d+$/.test(key) ? `${owner}[${key}]` : `${owner}.${key}`, where);
   }
   return d !== undefined && 'value' in d ? d.value : undefined;
 }
 
 /** The refusal of a field whose object threw when asked for it (a Proxy's trap). */
-function unreadable(name: string): ProtocolError {
-  return new ProtocolError(name, 'could not be read: its object is a proxy whose trap threw', 'guest message');
+function unreadable(name: string, where: string): ProtocolError {
+  return new ProtocolError(name, 'could not be read: its object is a proxy whose trap threw', where);
 }
 
 /** `Array.isArray(v)`, which throws for a revoked Proxy: then a refusal naming the field. */
-function isArray(v: unknown, name: string): v is unknown[] {
+function isArray(v: unknown, name: string, where: string): v is unknown[] {
   try {
     return Array.isArray(v);
   } catch {
-    throw unreadable(name);
+    throw unreadable(name, where);
   }
 }
 
 /** `v` as an object whose fields may be read with {@link field}: not null, not an array. */
 export function record(v: unknown, name: string, where: string): object {
-  if (typeof v !== 'object' || v === null || isArray(v, name)) throw new ProtocolError(name, `must be an object, got ${kind(v)}`, where);
+  if (typeof v !== 'object' || v === null || isArray(v, name, where)) throw new ProtocolError(name, `must be an object, got ${kind(v)}`, where);
   return v;
 }
 
@@ -96,12 +97,12 @@ export function text(v: unknown, name: string, maxLength: number, where: string)
  * too many is a {@link LimitError} under `limit`.
  */
 export function list(v: unknown, name: string, limit: string, max: number, where: string): unknown[] {
-  if (!isArray(v, name)) throw new ProtocolError(name, `must be an array, got ${kind(v)}`, where);
-  const n = field(v, 'length');
+  if (!isArray(v, name, where)) throw new ProtocolError(name, `must be an array, got ${kind(v)}`, where);
+  const n = field(v, 'length', where, name);
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new ProtocolError(`${name}.length`, 'must be a non-negative integer', where);
   withinLimit(limit, n, max, where);
   const out: unknown[] = [];
-  for (let i = 0; i < n; i++) out.push(field(v, String(i)));
+  for (let i = 0; i < n; i++) out.push(field(v, String(i), where, name));
   return out;
 }
 

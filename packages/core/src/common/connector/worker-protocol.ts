@@ -44,7 +44,7 @@ const WAKE_BYTES = WAKE_WORD_CELLS * 4;
 /** Own data field `key` of a message that may be anything; undefined if it cannot be read. */
 function peek(m: unknown, key: string): unknown {
   try {
-    return typeof m === 'object' && m !== null && !Array.isArray(m) ? field(m, key) : undefined;
+    return typeof m === 'object' && m !== null && !Array.isArray(m) ? field(m, key, '') : undefined;
   } catch {
     return undefined;
   }
@@ -68,51 +68,51 @@ export function verbOf(m: unknown): string | undefined {
  */
 export function parseGuestMessage(m: unknown, limits: ConnectorLimits & { callBytes: number }, where: string): GuestToHost {
   const o = record(m, 'message', where);
-  const t = field(o, 't');
+  const t = field(o, 't', where);
   if (typeof t !== 'string') throw new ProtocolError('t', `must be a verb (a string), got ${kind(t)}`, where);
   if (!VERBS.has(t)) throw new ProtocolError('t', `${UNKNOWN_VERB} ${JSON.stringify(t.slice(0, 32))} (known: ${[...VERBS].join(', ')})`, where);
   if (t === 'hello') {
-    const guestName = field(o, 'guest');
-    const raw = list(field(o, 'regions'), 'regions', 'regionsPerGuest', limits.regionsPerGuest, where);
+    const guestName = field(o, 'guest', where);
+    const raw = list(field(o, 'regions', where), 'regions', 'regionsPerGuest', limits.regionsPerGuest, where);
     let total = 0;
     const regions: RegionMessage[] = raw.map((r, i) => {
       const name = `regions[${i}]`;
       const ro = record(r, name, where);
-      const buffer = sharedBuffer(field(ro, 'buffer'), `${name}.buffer`, 1, where);
+      const buffer = sharedBuffer(field(ro, 'buffer', where, name), `${name}.buffer`, 1, where);
       const size = sharedBufferLength(buffer);
-      const offset = integer(field(ro, 'offset') ?? 0, `${name}.offset`, 0, size - 1, where);
-      const length = integer(field(ro, 'length'), `${name}.length`, 1, size - offset, where);
-      const address = integer(field(ro, 'address'), `${name}.address`, 0, Number.MAX_SAFE_INTEGER - length, where);
+      const offset = integer(field(ro, 'offset', where, name) ?? 0, `${name}.offset`, 0, size - 1, where);
+      const length = integer(field(ro, 'length', where, name), `${name}.length`, 1, size - offset, where);
+      const address = integer(field(ro, 'address', where, name), `${name}.address`, 0, Number.MAX_SAFE_INTEGER - length, where);
       total += length;
       withinLimit('memoryPerGuest', total, limits.memoryPerGuest, where);
       return { address, buffer, offset, length };
     });
-    const w = field(o, 'wake');
+    const w = field(o, 'wake', where);
     const wake = w === undefined ? undefined : sharedBuffer(w, 'wake', WAKE_BYTES, where);
     return { t, guest: typeof guestName === 'string' ? guestName.slice(0, MAX_GUEST_NAME) : '', regions, wake };
   }
-  const req = integer(field(o, 'req'), 'req', 0, Number.MAX_SAFE_INTEGER, where);
+  const req = integer(field(o, 'req', where), 'req', 0, Number.MAX_SAFE_INTEGER, where);
   switch (t) {
     case 'devices':
       return { t, req };
     case 'open':
-      return { t, req, name: text(field(o, 'name'), 'name', MAX_NAME, where) };
+      return { t, req, name: text(field(o, 'name', where), 'name', MAX_NAME, where) };
     case 'call': {
-      const data = uint8Array(field(o, 'data'), 'data', where);
+      const data = uint8Array(field(o, 'data', where), 'data', where);
       const n = byteLength(data);
       withinLimit('callBytes', n, limits.callBytes, where);
       // a copy made from the array's internal slots: nothing the guest attached to it is read
-      return { t, req, conn: connection(o, where), func: integer(field(o, 'func'), 'func', 0, 0xffff_ffff, where), data: new Uint8Array(data) };
+      return { t, req, conn: connection(o, where), func: integer(field(o, 'func', where), 'func', 0, 0xffff_ffff, where), data: new Uint8Array(data) };
     }
     case 'shm': {
-      const s = field(o, 'signalAddress');
+      const s = field(o, 'signalAddress', where);
       return {
         t,
         req,
         conn: connection(o, where),
-        id: integer(field(o, 'id'), 'id', 0, 0xffff_ffff, where),
-        address: integer(field(o, 'address'), 'address', 0, Number.MAX_SAFE_INTEGER, where),
-        length: integer(field(o, 'length'), 'length', 1, Number.MAX_SAFE_INTEGER, where),
+        id: integer(field(o, 'id', where), 'id', 0, 0xffff_ffff, where),
+        address: integer(field(o, 'address', where), 'address', 0, Number.MAX_SAFE_INTEGER, where),
+        length: integer(field(o, 'length', where), 'length', 1, Number.MAX_SAFE_INTEGER, where),
         signalAddress: s === undefined ? undefined : integer(s, 'signalAddress', 0, Number.MAX_SAFE_INTEGER, where),
       };
     }
@@ -122,5 +122,5 @@ export function parseGuestMessage(m: unknown, limits: ConnectorLimits & { callBy
 }
 
 function connection(o: object, where: string): number {
-  return integer(field(o, 'conn'), 'conn', 0, Number.MAX_SAFE_INTEGER, where);
+  return integer(field(o, 'conn', where), 'conn', 0, Number.MAX_SAFE_INTEGER, where);
 }
