@@ -126,6 +126,29 @@ describe('ShmSignal.inject', () => {
     expect(south.dirty).toBe(true);
   });
 
+  it('is suppressed while the receiver is still dirty from an earlier signal: no wake, the flags are left as they are, and that earlier signal runs the handler', () => {
+    const { north, south, cells, wakes, state } = pair();
+    let runs = 0;
+    south.handler = () => runs++;
+    // masked, signalled, then unmasking: enable() has stored enabled and is about to re-check dirty
+    south.disable();
+    north.inject();
+    Atomics.store(cells, signalCell(Side.South, SHM_SIGNAL_SIDE_ENABLED), 1);
+    expect(state(Side.South)).toEqual({ enabled: 1, pending: 0, dirty: 1 });
+    // a second signal here would be a second wake for the same work: dirty says a run is due
+    expect(north.inject()).toBe(false);
+    expect(wakes.south).toBe(0);
+    expect(north.counters).toMatchObject({ injected: 0, suppressed: 2 });
+    expect(state(Side.South)).toEqual({ enabled: 1, pending: 0, dirty: 1 });
+    // the re-check of enable() (or a wakeup in progress) finds dirty and runs the handler once
+    south.enable();
+    expect(runs).toBe(1);
+    expect(state(Side.South)).toEqual({ enabled: 1, pending: 0, dirty: 0 });
+    // once the handler has cleared dirty, the next signal crosses again
+    expect(north.inject()).toBe(true);
+    expect(wakes.south).toBe(1);
+  });
+
   it('the two directions are independent', () => {
     const { north, south, wakes, state } = pair();
     expect(north.inject()).toBe(true);

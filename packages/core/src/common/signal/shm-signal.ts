@@ -42,7 +42,8 @@ const MAX_RUNS_PER_WAKEUP = 64;
  * One endpoint of an shm-signal: the half held by `local`. It sends toward the other side with
  * {@link inject} and receives with {@link enable}, {@link disable} and {@link wakeup}.
  *
- * Semantics (docs/architecture.md section 3.1): inject sets the receiver's dirty flag, and only if the receiver
+ * Semantics (docs/architecture.md section 3.1): inject sets the receiver's dirty flag (unless it is
+ * still set: then a handler run is already due), and only if the receiver
  * is enabled and has nothing pending does it set pending and wake it. A wakeup runs the handler
  * while the signal stays enabled and dirty, then clears pending. Enable re-checks dirty and
  * pending, so a signal raised while masked is never lost.
@@ -121,6 +122,13 @@ export class ShmSignal {
    */
   inject(): boolean {
     const c = this.cells;
+    // dirty already set: the receiver has not yet cleared it, so a run of its handler that
+    // clears it is still to come and sees everything published before this load; leaving
+    // the flag alone spares a locked store and keeps the line shared while the receiver polls
+    if (Atomics.load(c, this.rDirty) !== 0) {
+      this.counters.suppressed++;
+      return false;
+    }
     Atomics.store(c, this.rDirty, 1);
     if (Atomics.load(c, this.rEnabled) !== 0 && Atomics.compareExchange(c, this.rPending, 0, 1) === 0) {
       this.counters.injected++;
