@@ -115,6 +115,18 @@ describe('venet data path and signal economy (in-process)', () => {
       expect(tx).toMatchObject({ frames: 1, kicks: 1, interrupts: 1, suppressed: 0, drops: 0 });
     });
 
+    it(`${mode}: a drain pass reaches the backend as one burst: every frame with more, then one flush`, async () => {
+      const { guest, backend } = oneNic();
+      const d = await VenetDriver.open(guest.conn, guest.allocator, { sg, eventq: 0 });
+      for (let i = 0; i < 100; i++) d.send(testFrame(i), i < 99 ? SEND_MORE : SEND_NOW);
+      await settle(() => d.txInFlight === 0);
+      expect(backend.frames.length).toBe(100);
+      expect(backend.frames.every((f) => f.more)).toBe(true);
+      // one kick, one pass: the burst ends once, and nothing stays held for a later flush
+      expect(backend.flushes).toBe(1);
+      expect(backend.burstOpen).toBe(false);
+    });
+
     for (const n of [1, 10, 25]) {
       it(`${mode}: a burst of 100 sent with more costs 1 kick and ceil(100/${n}) tx-complete signals raised`, async () => {
         const { guest, backend, device } = oneNic({ txCompleteEvery: n });

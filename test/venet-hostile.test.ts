@@ -161,3 +161,28 @@ describe('hostile guests: venet fails alone, with a clear error', () => {
     });
   }
 });
+
+describe('hostile guests: a pass that fails still ends its burst to the backend', () => {
+  it('frames before the bad descriptor reach the backend with more, and the backend is flushed before the device fails', async () => {
+    const bus = newVenetBus();
+    const backend = new CaptureBackend();
+    addVenet(bus, 'venet0', { backend });
+    const failures: string[] = [];
+    bus.on('device-failed', (info, err) => failures.push(`${info.name}: ${err.message}`));
+    const g = inProcessGuest(bus, 'venet0');
+    const d = await VenetDriver.open(g.conn, g.allocator, { eventq: 0 });
+    d.send(testFrame(0), SEND_MORE);
+    d.send(testFrame(1), SEND_MORE);
+    d.tx.post(OUTSIDE, 64, 0);
+    d.tx.kick();
+    await settle(() => failures.length > 0);
+    expect(failures[0]).toMatch(/tx index 2: frame at .* outside guest memory/);
+    expect(backend.frames.map((f) => [f.frame[14], f.more])).toEqual([
+      [0, true],
+      [1, true],
+    ]);
+    // a socket backend holding the two frames for the burst's end would otherwise keep them
+    expect(backend.flushes).toBe(1);
+    expect(backend.burstOpen).toBe(false);
+  });
+});

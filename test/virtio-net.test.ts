@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LearningSwitch, LoopbackBackend, SEND_MORE, SEND_NOW } from '@vbus/net';
+import { CaptureBackend } from '@vbus/net/testing';
 import { GuestResponder } from '@vbus/net';
 import {
   featureMask,
@@ -104,6 +105,24 @@ describe('virtio-net signal economy (in-process, loopback backend)', () => {
     }
     console.log('steady stream signal counts', JSON.stringify(results));
   });
+});
+
+describe('virtio-net tx bursts to the backend', () => {
+  for (const ring of ['split', 'packed'] as const) {
+    it(`${ring}: a drain reaches the backend as one burst: every frame with more, then one flush`, async () => {
+      const bus = newVirtioBus();
+      const backend = new CaptureBackend();
+      bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:00:01', backend });
+      const d = await openDriver(bus, 'vnet0', { ring });
+      await settle();
+      for (let i = 0; i < 100; i++) d.send(frameTo(d.mac, d.mac, i), i < 99 ? SEND_MORE : SEND_NOW);
+      await until(() => backend.frames.length === 100);
+      await settle();
+      expect(backend.frames.every((f) => f.more)).toBe(true);
+      expect(backend.flushes).toBe(1);
+      expect(backend.burstOpen).toBe(false);
+    });
+  }
 });
 
 describe('virtio-net receive with MRG_RXBUF', () => {

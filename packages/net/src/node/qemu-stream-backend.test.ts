@@ -302,3 +302,69 @@ describe('QemuStreamBackend over a unix socket', () => {
     await exchangeArpAndPing(new StreamPeer(sock), guest);
   });
 });
+
+describe('QemuStreamBackend: a NIC burst (frames delivered with more) is one write', () => {
+  const tagged = (tag: number, len = 60) => {
+    const f = new Uint8Array(len);
+    f.set(peerMac, 0);
+    f.set(guestMac, 6);
+    f[12] = 0x88;
+    f[13] = 0xb5;
+    f[14] = tag;
+    f[15] = tag >> 8;
+    return f;
+  };
+  const tagOf = (f: Uint8Array) => f[14]! | (f[15]! << 8);
+  const settleMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  async function nicWithPeer() {
+    const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => backend.close());
+    const port = backend.attach({ name: 'nic0', mac: guestMac }, { deliver: () => true });
+    const peer = await dial(backend.address());
+    await settleMs(20); // the backend has accepted the peer
+    return { backend, port, peer };
+  }
+
+  it('holds the frames of a burst until the NIC flushes, then they arrive whole and in order', async () => {
+    const { backend, port, peer } = await nicWithPeer();
+    for (let i = 0; i < 3; i++) expect(port.deliver(tagged(i), undefined, true)).toBe(true);
+    await settleMs(30);
+    expect(peer.frames).toHaveLength(0);
+    port.flush!();
+    for (let i = 0; i < 3; i++) expect(tagOf(await peer.next())).toBe(i);
+    expect(backend.counters.framesOut).toBe(3);
+  });
+
+  it('a frame without more ends the burst: no flush needed', async () => {
+    const { port, peer } = await nicWithPeer();
+    port.deliver(tagged(1), undefined, true);
+    port.deliver(tagged(2), undefined, true);
+    port.deliver(tagged(3));
+    for (let i = 1; i <= 3; i++) expect(tagOf(await peer.next())).toBe(i);
+  });
+
+  it('a burst larger than 64 KiB is written as it grows (no more than 64 KiB held), and arrives in order', async () => {
+    const { port, peer } = await nicWithPeer();
+    for (let i = 0; i < 100; i++) port.deliver(tagged(i, 1514), undefined, true);
+    // before the flush: everything but the last 64 KiB or so (43 frames of 1518 bytes) has gone
+    for (let i = 0; i < 100 - 44; i++) expect(tagOf(await peer.next())).toBe(i);
+    port.flush!();
+    for (let i = 100 - 44; i < 100; i++) expect(tagOf(await peer.next())).toBe(i);
+  });
+
+  it('through a learning switch and a patch cable: the NIC burst reaches the socket as a burst and its end flushes it', async () => {
+    const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => backend.close());
+    const sw = new LearningSwitch({ name: 'sw' });
+    connectBackends(sw, backend, { name: 'uplink' });
+    const nic = sw.attach({ name: 'nic0', mac: guestMac }, { deliver: () => true });
+    const peer = await dial(backend.address());
+    await settleMs(20);
+    for (let i = 0; i < 5; i++) nic.deliver(tagged(i), undefined, true);
+    await settleMs(30);
+    expect(peer.frames).toHaveLength(0); // corked at the far end of the cable
+    nic.flush!();
+    for (let i = 0; i < 5; i++) expect(tagOf(await peer.next())).toBe(i);
+  });
+});

@@ -34,20 +34,22 @@ export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTy
   protected port: BackendPort | undefined;
   private sink: FrameSink | undefined;
   protected closed = false;
-  private readonly wire: FrameSink = { deliver: (f) => this.send(f) };
+  // segments completed in software go one by one (a send without more ends a burst first)
+  private readonly wire: FrameSink = { deliver: (f) => this.send(f, false) };
 
   attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {
     const port = BackendPort.forSingleNic(
       this.name,
       this.port,
       nic,
-      (frame, offload, p) => this.toPeer(p, frame, offload),
+      (frame, offload, p, more) => this.toPeer(p, frame, offload, more),
       (p) => {
         if (this.port === p) {
           this.port = undefined;
           this.sink = undefined;
         }
       },
+      () => this.endBurst(),
     );
     this.port = port;
     this.sink = toNic;
@@ -56,8 +58,15 @@ export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTy
 
   abstract close(): Promise<void>;
 
-  /** Send one complete frame to the peer; count it with {@link countOut} or in `dropsNoPeer`. */
-  protected abstract send(frame: Uint8Array): boolean;
+  /**
+   * Send one complete frame to the peer; count it with {@link countOut} or in `dropsNoPeer`.
+   * `more`: the NIC sends another frame, or ends the burst ({@link endBurst}), before its
+   * synchronous run ends ({@link FrameSink.deliver}); a backend may hold the frame until then.
+   */
+  protected abstract send(frame: Uint8Array, more: boolean): boolean;
+
+  /** The NIC's burst ended: send what {@link send} held. Default: nothing is held. */
+  protected endBurst(): void {}
 
   /** A frame arrived from the peer: count it and hand it to the NIC. */
   protected fromPeer(frame: Uint8Array): void {
@@ -79,9 +88,9 @@ export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTy
     this.counters.bytesOut += frame.length;
   }
 
-  private toPeer(port: BackendPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+  private toPeer(port: BackendPort, frame: Uint8Array, offload: FrameOffload | undefined, more: boolean): boolean {
     if (!needsSoftwareOffload(offload)) {
-      if (this.send(frame)) return true;
+      if (this.send(frame, more)) return true;
       port.counters.drops++;
       return false;
     }

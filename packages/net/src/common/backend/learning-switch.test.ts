@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { LearningSwitch } from './learning-switch.js';
 import { LoopbackBackend } from './loopback-backend.js';
 import { connectBackends } from './patch-cable.js';
+import { BackendPort } from './port.js';
 import type { FrameOffload, FrameSink, NetBackendPort } from './net-backend.js';
 import { ConfigError } from '@vbus/core';
 
@@ -394,5 +395,108 @@ describe('LearningSwitch port security and bounded learning (issue 10)', () => {
     t = 5000;
     up.deliver(frame(BCAST, src(20_000)));
     expect(sw.lookup(src(20_000))).toBe('up');
+  });
+});
+
+/** A sink that batches: records each frame with its `more`, and each flush (as the frames it has taken by then). */
+class BurstSink implements FrameSink {
+  frames: Array<{ tag: number; more: boolean }> = [];
+  flushedAt: number[] = [];
+  deliver(frame: Uint8Array, _o?: FrameOffload, more?: boolean): boolean {
+    this.frames.push({ tag: frame[14]!, more: more === true });
+    return true;
+  }
+  flush(): void {
+    this.flushedAt.push(this.frames.length);
+  }
+}
+
+describe('LearningSwitch bursts (frames delivered with more)', () => {
+  it('reads its clock once for a burst, and once per frame without more', () => {
+    let reads = 0;
+    const clock = { now: () => (reads++, 1000) };
+    const { ports } = setup(2, { clock });
+    ports[1]!.deliver(frame(BCAST, mac(1))); // learn port 1
+    reads = 0;
+    for (let i = 0; i < 10; i++) ports[0]!.deliver(frame(mac(1), mac(0), i), undefined, true);
+    ports[0]!.flush!();
+    expect(reads).toBe(1);
+    for (let i = 0; i < 3; i++) ports[0]!.deliver(frame(mac(1), mac(0), i));
+    expect(reads).toBe(4);
+    // a burst ended by a frame without more: the next burst reads again
+    ports[0]!.deliver(frame(mac(1), mac(0)), undefined, true);
+    ports[0]!.deliver(frame(mac(1), mac(0)));
+    ports[0]!.deliver(frame(mac(1), mac(0)), undefined, true);
+    ports[0]!.flush!();
+    expect(reads).toBe(6);
+  });
+
+  it('aging still sees time move between bursts', () => {
+    let t = 0;
+    const { sw, sinks, ports } = setup(3, { ageMs: 100, clock: { now: () => t } });
+    ports[1]!.deliver(frame(BCAST, mac(1)));
+    for (let i = 0; i < 5; i++) ports[0]!.deliver(frame(mac(1), mac(0), i), undefined, true);
+    ports[0]!.flush!();
+    expect(sinks[1]!.frames.length).toBe(5);
+    expect(sinks[2]!.frames.length).toBe(1); // only the broadcast
+    t = 101; // port 1's address has aged out: the next burst floods
+    ports[0]!.deliver(frame(mac(1), mac(0), 9), undefined, true);
+    ports[0]!.flush!();
+    expect(sinks[2]!.frames.length).toBe(2);
+    expect(sw.stats.flooded).toBe(2);
+  });
+
+  it('passes a burst on to a sink that has flush, and flushes it once when the ingress burst ends', () => {
+    const sw = new LearningSwitch();
+    const a = new BurstSink();
+    const b = new BurstSink();
+    const plain = new Collector();
+    const pa = sw.attach({ name: 'a', mac: mac(1) }, a);
+    const pb = sw.attach({ name: 'b', mac: mac(2) }, b);
+    const pc = sw.attach({ name: 'c', mac: mac(3) }, plain);
+    pb.deliver(frame(BCAST, mac(2), 0));
+    pc.deliver(frame(BCAST, mac(3), 0));
+    expect(a.frames).toEqual([
+      { tag: 0, more: false },
+      { tag: 0, more: false },
+    ]);
+    a.frames.length = 0;
+    // a burst from port a: unicast to b and c, then a broadcast (b and c), ended by flush
+    pa.deliver(frame(mac(2), mac(1), 1), undefined, true);
+    pa.deliver(frame(mac(3), mac(1), 2), undefined, true);
+    expect(b.flushedAt).toEqual([]);
+    pa.deliver(frame(BCAST, mac(1), 3), undefined, true);
+    pa.flush!();
+    expect(b.frames.slice(-2)).toEqual([
+      { tag: 1, more: true },
+      { tag: 3, more: true },
+    ]);
+    expect(b.flushedAt).toEqual([b.frames.length]);
+    expect(plain.frames.map((f) => f[14])).toEqual([0, 2, 3]);
+    // a frame without more ends the burst too; a flush with no burst open flushes nobody
+    pa.deliver(frame(mac(2), mac(1), 4), undefined, true);
+    pa.deliver(frame(mac(3), mac(1), 5));
+    expect(b.flushedAt).toHaveLength(2);
+    pa.flush!();
+    expect(b.flushedAt).toHaveLength(2);
+    expect(a.flushedAt).toEqual([]);
+  });
+
+  it('a sink whose flush throws is counted on its port and the other sinks are still flushed', () => {
+    const sw = new LearningSwitch();
+    const bad = new BurstSink();
+    bad.flush = () => {
+      throw new Error('sink flush failed');
+    };
+    const good = new BurstSink();
+    const p0 = sw.attach({ name: 'p0', mac: mac(0) }, new Collector());
+    const pBad = sw.attach({ name: 'bad', mac: mac(1) }, bad);
+    sw.attach({ name: 'good', mac: mac(2) }, good);
+    p0.deliver(frame(BCAST, mac(0)), undefined, true);
+    expect(() => p0.flush!()).not.toThrow();
+    expect(good.flushedAt).toEqual([1]);
+    expect(pBad).toBeInstanceOf(BackendPort);
+    expect((pBad as BackendPort).sinkErrors).toBe(1);
+    expect(String((pBad as BackendPort).lastSinkError)).toMatch(/sink flush failed/);
   });
 });

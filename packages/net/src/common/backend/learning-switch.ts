@@ -111,6 +111,8 @@ class SwitchPort extends BackendPort {
   linkIn: LinkLane | undefined;
   /** Switch to NIC. */
   linkOut: LinkLane | undefined;
+  /** The NIC's sink took a frame with `more` in the open burst and waits for its flush. */
+  inBurst = false;
   constructor(
     name: string,
     readonly sink: FrameSink,
@@ -120,13 +122,15 @@ class SwitchPort extends BackendPort {
     readonly ownMac: number,
     /** The same address as bytes (null for an uplink): compared per frame without making a key. */
     readonly ownMacBytes: Uint8Array | null,
-    transmit: (port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined) => boolean,
+    transmit: (port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined, more: boolean) => boolean,
     onDisconnect: (port: SwitchPort) => void,
+    onFlush: () => void,
   ) {
     super(
       name,
-      (frame, offload, p) => transmit(p as SwitchPort, frame, offload),
+      (frame, offload, p, more) => transmit(p as SwitchPort, frame, offload, more),
       (p) => onDisconnect(p as SwitchPort),
+      onFlush,
     );
     this.plain = { deliver: (f) => this.toNic(sink, f) };
   }
@@ -183,6 +187,14 @@ export class LearningSwitch implements NetBackend {
   private defaultScheduler: Scheduler | undefined;
   /** Replaced (never mutated) on attach/detach, so a flood in progress iterates a stable list. */
   private portList: readonly SwitchPort[] = [];
+  /**
+   * The clock's time read for the open burst (frames a NIC delivers with `more`, all in one
+   * synchronous run), or -1: one read stands for the whole burst, since time read within one
+   * run differs by less than the run lasts. Cleared when the burst ends.
+   */
+  private burstNow = -1;
+  /** Ports whose sinks took frames of the open burst with `more`: flushed when it ends. */
+  private readonly burstEgress: SwitchPort[] = [];
 
   constructor(options: LearningSwitchOptions = {}) {
     this.name = options.name ?? 'switch';
@@ -214,12 +226,13 @@ export class LearningSwitch implements NetBackend {
       options.capture,
       ownMac,
       ownMac >= 0 ? Uint8Array.from(nic.mac as Uint8Array) : null,
-      (p, f, o) => (p.linkIn === undefined ? this.forward(p, f, o) : this.onLink(p, p.linkIn.send(f, o))),
+      (p, f, o, more) => (p.linkIn === undefined ? this.forward(p, f, o, more) : this.onLink(p, p.linkIn.send(f, o))),
       (p) => this.detach(p),
+      () => this.endBurst(),
     );
     if (link !== undefined) {
       const scheduler = this.linkScheduler();
-      port.linkIn = new LinkLane(link, scheduler, (f, o) => this.forward(port, f, o));
+      port.linkIn = new LinkLane(link, scheduler, (f, o) => this.forward(port, f, o, false));
       port.linkOut = new LinkLane(link, scheduler, (f, o) => this.deliverToNic(port, f, o));
     }
     this.portList = [...this.portList, port];
@@ -299,7 +312,33 @@ export class LearningSwitch implements NetBackend {
     return (this.defaultScheduler ??= this.scheduler ?? new MicrotaskScheduler({ clock: this.clock }));
   }
 
-  private forward(ingress: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+  /**
+   * End the open burst: forget its clock reading and flush the sinks that took frames of it
+   * with `more`. A sink's flush that throws counts on its port, as a throwing deliver does.
+   */
+  private endBurst(): void {
+    this.burstNow = -1;
+    const ports = this.burstEgress;
+    while (ports.length > 0) {
+      const p = ports.pop()!;
+      p.inBurst = false;
+      try {
+        p.sink.flush!();
+      } catch (err) {
+        p.sinkErrors++;
+        p.lastSinkError = err;
+      }
+    }
+  }
+
+  /** Forward one frame; a frame without `more` ends the burst it belongs to. */
+  private forward(ingress: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined, more: boolean): boolean {
+    const ok = this.forwardOne(ingress, frame, offload, more);
+    if (!more) this.endBurst();
+    return ok;
+  }
+
+  private forwardOne(ingress: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined, more: boolean): boolean {
     if (frame.length < ETH_HLEN) {
       this.stats.runts++;
       ingress.counters.drops++;
@@ -312,7 +351,11 @@ export class LearningSwitch implements NetBackend {
       ingress.counters.drops++;
       return false;
     }
-    const now = this.clock.now();
+    let now = this.burstNow;
+    if (now < 0) {
+      now = this.clock.now();
+      if (more) this.burstNow = now;
+    }
     const table = this.table;
     if (!isGroupMac(frame, 6)) {
       if (this.lastSrcVersion === table.version && this.lastSrcPort === ingress && bytesEqual(frame, 6, this.lastSrc, 0, 6)) this.lastSrcEntry!.lastSeen = now;
@@ -344,27 +387,38 @@ export class LearningSwitch implements NetBackend {
           return true;
         }
         this.stats.forwarded++;
-        return this.send(e.port, frame, offload);
+        return this.send(e.port, frame, offload, more);
       }
     }
     this.stats.flooded++;
     const ports = this.portList;
     for (let i = 0; i < ports.length; i++) {
       const p = ports[i]!;
-      if (p !== ingress) this.send(p, frame, offload);
+      if (p !== ingress) this.send(p, frame, offload, more);
     }
     return true;
   }
 
-  private send(port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+  private send(port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined, more: boolean): boolean {
     port.capture?.deliver(frame, offload);
     if (port.linkOut !== undefined) return this.onLink(port, port.linkOut.send(frame, offload));
-    return this.deliverToNic(port, frame, offload);
+    return this.deliverToNic(port, frame, offload, more);
   }
 
-  /** A frame reaches the NIC's end of the port: completed in software if the NIC needs it, then handed over. */
-  private deliverToNic(port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+  /**
+   * A frame reaches the NIC's end of the port: completed in software if the NIC needs it, then
+   * handed over. Within a burst (`more`) a sink with `flush` takes it with `more` and is flushed
+   * when the burst ends; the segments of a software-offloaded frame go one by one.
+   */
+  private deliverToNic(port: SwitchPort, frame: Uint8Array, offload: FrameOffload | undefined, more = false): boolean {
     if (port.acceptsOffload || !needsSoftwareOffload(offload)) {
+      if (more && port.sink.flush !== undefined) {
+        if (!port.inBurst) {
+          port.inBurst = true;
+          this.burstEgress.push(port);
+        }
+        return port.toNic(port.sink, frame, port.acceptsOffload ? offload : undefined, true);
+      }
       return port.toNic(port.sink, frame, port.acceptsOffload ? offload : undefined);
     }
     const errors = this.offload.stats.errors;

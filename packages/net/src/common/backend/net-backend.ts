@@ -31,8 +31,21 @@ export interface FrameSink {
    * Take one frame. Returns false if it was dropped (and the sink counted the drop).
    * `offload` is absent for a plain, complete frame. Both are valid only during the call (NICs
    * hand in views of reused buffers and a reused offload object): a sink that keeps them copies.
+   *
+   * `more` (Linux's xmit_more): the caller promises that, before its synchronous run ends, it
+   * delivers another frame to this sink or calls {@link FrameSink.flush}. A sink with `flush`
+   * may then put off work it does once per burst until the burst ends (a deliver without `more`,
+   * or `flush`): a socket backend writes the burst with one system call, the learning switch
+   * reads its clock once. A sink without `flush` ignores it. A caller that cannot promise it
+   * (it does not know whether another frame follows) passes nothing; the NICs pass it for every
+   * frame of a drain pass and flush after the pass.
    */
-  deliver(frame: Uint8Array, offload?: FrameOffload): boolean;
+  deliver(frame: Uint8Array, offload?: FrameOffload, more?: boolean): boolean;
+  /**
+   * End a burst of frames delivered with `more`: whatever the sink put off is done now (a frame
+   * it holds is sent, or dropped and counted). Calling it with no burst open does nothing.
+   */
+  flush?(): void;
 }
 
 /** Counters that every port keeps; shown in the bus introspection. */

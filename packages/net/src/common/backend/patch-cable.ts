@@ -42,12 +42,14 @@ export function connectBackends(a: NetBackend, b: NetBackend, options: PatchCabl
   const model = checkLinkOptions(options.link, 'link');
   let portA: NetBackendPort | undefined;
   let portB: NetBackendPort | undefined;
-  const toB = (frame: Uint8Array, offload?: FrameOffload): boolean => portB !== undefined && portB.deliver(frame, offload);
-  const toA = (frame: Uint8Array, offload?: FrameOffload): boolean => portA !== undefined && portA.deliver(frame, offload);
+  const toB = (frame: Uint8Array, offload?: FrameOffload, more?: boolean): boolean => portB !== undefined && portB.deliver(frame, offload, more);
+  const toA = (frame: Uint8Array, offload?: FrameOffload, more?: boolean): boolean => portA !== undefined && portA.deliver(frame, offload, more);
   let aToB: LinkLane | undefined;
   let bToA: LinkLane | undefined;
-  let sinkA: FrameSink = { deliver: toB };
-  let sinkB: FrameSink = { deliver: toA };
+  // an ideal wire passes a burst through whole (more, then flush), so a socket at the far end
+  // writes it with one call
+  let sinkA: FrameSink = { deliver: toB, flush: () => portB?.flush?.() };
+  let sinkB: FrameSink = { deliver: toA, flush: () => portA?.flush?.() };
   if (model !== undefined) {
     const scheduler = options.scheduler ?? new MicrotaskScheduler();
     const ab = new LinkLane(model, scheduler, toB);

@@ -117,12 +117,17 @@ export class PcapTap implements FrameSink {
     write(h);
   }
 
-  deliver(frame: Uint8Array, offload?: FrameOffload): boolean {
+  deliver(frame: Uint8Array, offload?: FrameOffload, more?: boolean): boolean {
     if (!this.closed) {
       if (needsSoftwareOffload(offload)) this.offload.process(frame, offload, this.recorder);
       else this.record(frame);
     }
-    return this.inner === undefined ? true : this.inner.deliver(frame, offload);
+    return this.inner === undefined ? true : this.inner.deliver(frame, offload, more);
+  }
+
+  /** Pass the end of a burst on to the inner sink ({@link FrameSink.flush}); records are never held. */
+  flush(): void {
+    this.inner?.flush?.();
   }
 
   /** Stop recording; frames still pass through to the inner sink. */
@@ -145,9 +150,12 @@ export class PcapTap implements FrameSink {
 /** Wrap a sink so that every frame delivered to it is also recorded by `tap` (which must have no inner sink). */
 export function tapSink(sink: FrameSink, tap: FrameSink): FrameSink {
   return {
-    deliver(frame: Uint8Array, offload?: FrameOffload): boolean {
+    deliver(frame: Uint8Array, offload?: FrameOffload, more?: boolean): boolean {
       tap.deliver(frame, offload);
-      return sink.deliver(frame, offload);
+      return sink.deliver(frame, offload, more);
+    },
+    flush(): void {
+      sink.flush?.();
     },
   };
 }

@@ -21,9 +21,13 @@ export class BackendPort implements NetBackendPort {
      * drop where it happened (on this port when the frame could not leave, on the destination
      * port when the destination refused it), so that nothing is counted twice.
      */
-    private readonly transmit: (frame: Uint8Array, offload: FrameOffload | undefined, port: BackendPort) => boolean,
+    private readonly transmit: (frame: Uint8Array, offload: FrameOffload | undefined, port: BackendPort, more: boolean) => boolean,
     private readonly onDisconnect?: (port: BackendPort) => void,
-  ) {}
+    /** Ends a burst the NIC sent with `more` ({@link FrameSink.flush}); absent: the backend puts nothing off. */
+    private readonly onFlush?: (port: BackendPort) => void,
+  ) {
+    if (onFlush === undefined) this.flush = undefined;
+  }
 
   /**
    * The port of a backend that serves one NIC at a time (a socket, a TAP): refuses a second NIC
@@ -33,18 +37,19 @@ export class BackendPort implements NetBackendPort {
     backend: string,
     current: BackendPort | undefined,
     nic: NicInfo,
-    transmit: (frame: Uint8Array, offload: FrameOffload | undefined, port: BackendPort) => boolean,
+    transmit: (frame: Uint8Array, offload: FrameOffload | undefined, port: BackendPort, more: boolean) => boolean,
     onDisconnect: (port: BackendPort) => void,
+    onFlush?: (port: BackendPort) => void,
   ): BackendPort {
     if (current?.isConnected) throw new NetError(backend, 'busy', nic.name, `already attached to ${current.name}`);
-    return new BackendPort(nic.name, transmit, onDisconnect);
+    return new BackendPort(nic.name, transmit, onDisconnect, onFlush);
   }
 
   get isConnected(): boolean {
     return this.connected;
   }
 
-  deliver(frame: Uint8Array, offload?: FrameOffload): boolean {
+  deliver(frame: Uint8Array, offload?: FrameOffload, more?: boolean): boolean {
     const c = this.counters;
     if (!this.connected) {
       c.drops++;
@@ -52,19 +57,25 @@ export class BackendPort implements NetBackendPort {
     }
     c.txFrames++;
     c.txBytes += frame.length;
-    return this.transmit(frame, offload, this);
+    return this.transmit(frame, offload, this, more === true);
   }
+
+  /**
+   * End a burst the NIC sent with `more` ({@link FrameSink.flush}). Present only when the
+   * backend puts work off until then; done even once disconnected, so nothing stays held.
+   */
+  flush: (() => void) | undefined = (): void => this.onFlush!(this);
 
   /**
    * Hand a frame to the NIC's sink, counting rxFrames/rxBytes or a drop. Used by the backend.
    * A disconnected port refuses (counted as a drop).
    */
-  toNic(sink: FrameSink, frame: Uint8Array, offload?: FrameOffload): boolean {
+  toNic(sink: FrameSink, frame: Uint8Array, offload?: FrameOffload, more?: boolean): boolean {
     const c = this.counters;
     let ok = false;
     if (this.connected) {
       try {
-        ok = sink.deliver(frame, offload);
+        ok = sink.deliver(frame, offload, more);
       } catch (err) {
         // A sink that throws must not break the backend (a flood to other ports, a socket's
         // data handler): the frame counts as dropped and the error is kept for introspection.

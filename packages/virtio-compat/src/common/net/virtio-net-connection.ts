@@ -67,6 +67,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
   private readonly plain: FrameSink = { deliver: (f) => this.receive(f, undefined) };
   /** Nesting depth of queue processing: rx interrupts raised meanwhile are sent once at the end. */
   private busy = 0;
+  /** The port the open tx burst went to: frames go with `more`, flushed when the drain ends. */
+  private burstPort: NetBackendPort | undefined;
   private readonly rxIrqPending: boolean[] = [];
   /** Per tx queue slot: its TurnPoller and the queue it was made for. */
   private readonly txPollers: Array<{ queue: VirtqueueDevice; poller: TurnPoller } | undefined> = [];
@@ -210,6 +212,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
       if (done > 0) this.interrupt(slot);
       return true;
     } finally {
+      // the frames of a drain go to the backend as one burst, ended however the drain ends
+      this.endTxBurst();
       this.busy--;
       if (this.busy === 0) this.flushRxInterrupts();
     }
@@ -287,13 +291,30 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
     }
     const port = this.port;
     // the frame view is made only for a backend that will read it
-    if (!port || !this.device.link || !port.deliver(copy.view(at, n), offload)) {
+    if (!port || !this.device.link || !this.deliverMore(port, copy.view(at, n), offload)) {
       c.drops++;
       return 0;
     }
     c.frames++;
     c.bytes += n;
     return 0;
+  }
+
+  /** Hand a frame of the drain to the port with `more` (a port that changed mid-drain gets the old burst ended first). */
+  private deliverMore(port: NetBackendPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
+    if (port !== this.burstPort) {
+      this.endTxBurst();
+      this.burstPort = port;
+    }
+    return port.deliver(frame, offload, true);
+  }
+
+  /** End the tx burst (flush its port), if one is open. */
+  private endTxBurst(): void {
+    const port = this.burstPort;
+    if (port === undefined) return;
+    this.burstPort = undefined;
+    port.flush?.();
   }
 
   // --- receive ------------------------------------------------------------------------------------
