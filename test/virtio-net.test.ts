@@ -125,6 +125,25 @@ describe('virtio-net tx bursts to the backend', () => {
   }
 });
 
+describe('virtio-net rx bursts from the backend', () => {
+  it('frames delivered with more are published and interrupt the driver once, when the burst ends', async () => {
+    const bus = newVirtioBus();
+    const backend = new CaptureBackend();
+    bus.createDevice('virtio-net', 'vnet0', { mac: '52:54:00:00:00:01', backend });
+    const d = await openDriver(bus, 'vnet0');
+    await settle();
+    let got = 0;
+    d.onFrame = () => got++;
+    const irq0 = d.counters.interrupts;
+    for (let i = 0; i < 50; i++) expect(backend.inject(frameTo(d.mac, d.mac, i), true)).toBe(true);
+    await settle();
+    expect(got).toBe(0);
+    backend.endInjectBurst();
+    await until(() => got === 50);
+    expect(d.counters.interrupts - irq0).toBe(1);
+  });
+});
+
 describe('virtio-net receive with MRG_RXBUF', () => {
   it('spreads a frame over several small rx buffers (num_buffers) and the driver reassembles it', async () => {
     const { d, bus } = await loopbackDriver({ rxBufferSize: 256, txBufferSize: 2048 });

@@ -367,4 +367,25 @@ describe('QemuStreamBackend: a NIC burst (frames delivered with more) is one wri
     nic.flush!();
     for (let i = 0; i < 5; i++) expect(tagOf(await peer.next())).toBe(i);
   });
+
+  it('the frames of one read from the peer reach the NIC as a burst: each with more, then one flush', async () => {
+    const backend = await QemuStreamBackend.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => backend.close());
+    const events: string[] = [];
+    backend.attach({ name: 'nic0', mac: guestMac }, { deliver: (f, _o, more) => (events.push(`${tagOf(f)}${more ? '+' : ''}`), true), flush: () => events.push('flush') });
+    const peer = await dial(backend.address());
+    const h = (f: Uint8Array) => {
+      const b = Buffer.alloc(4 + f.length);
+      b.writeUInt32BE(f.length, 0);
+      b.set(f, 4);
+      return b;
+    };
+    peer.socket.write(Buffer.concat(Array.from({ length: 10 }, (_, i) => h(tagged(i)))));
+    const deadline = Date.now() + 5000;
+    while (events.filter((e) => e !== 'flush').length < 10 && Date.now() < deadline) await settleMs(5);
+    expect(events.filter((e) => e !== 'flush')).toEqual(Array.from({ length: 10 }, (_, i) => `${i}+`));
+    // every burst is ended (the last event is a flush), one flush per read: at most as many as frames
+    expect(events.at(-1)).toBe('flush');
+    expect(events.filter((e) => e === 'flush').length).toBeLessThanOrEqual(10);
+  });
 });

@@ -125,7 +125,8 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
     if (!(this.idleTimeoutMs >= 0)) throw new ConfigError('idleTimeoutMs', options.idleTimeoutMs, 'must be a non-negative number of milliseconds');
     this.clock = options.clock ?? systemClock;
-    this.deframer = new StreamDeframer((f) => this.fromPeer(f), this.maxFrame);
+    // the frames of one read go to the NIC as a burst, ended after the read
+    this.deframer = new StreamDeframer((f) => this.fromPeer(f, true), this.maxFrame);
   }
 
   /** Listen on TCP `{ host, port }` (port 0: an ephemeral one, see {@link QemuStreamBackend.address}) or a unix socket `{ path }`. */
@@ -245,7 +246,12 @@ export class QemuStreamBackend extends SocketBackendBase<QemuStreamEvents, QemuS
     s.on('data', (chunk: Buffer) => {
       if (this.socket !== s || broken) return;
       this.lastHeard = this.clock.now();
-      const bad = this.deframer.push(chunk);
+      let bad: number | undefined;
+      try {
+        bad = this.deframer.push(chunk);
+      } finally {
+        this.endPeerBurst();
+      }
       if (bad !== undefined) {
         broken = true;
         this.counters.badLength++;

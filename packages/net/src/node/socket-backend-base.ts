@@ -68,8 +68,12 @@ export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTy
   /** The NIC's burst ended: send what {@link send} held. Default: nothing is held. */
   protected endBurst(): void {}
 
-  /** A frame arrived from the peer: count it and hand it to the NIC. */
-  protected fromPeer(frame: Uint8Array): void {
+  /**
+   * A frame arrived from the peer: count it and hand it to the NIC. `more`: it came with others
+   * in one read, and {@link endPeerBurst} follows when they are all handed over, so the NIC
+   * signals its guest once for them ({@link FrameSink.deliver}).
+   */
+  protected fromPeer(frame: Uint8Array, more = false): void {
     const c = this.counters;
     c.framesIn++;
     c.bytesIn += frame.length;
@@ -79,7 +83,12 @@ export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTy
       c.dropsNoNic++;
       return;
     }
-    port.toNic(sink, frame);
+    port.toNic(sink, frame, undefined, more);
+  }
+
+  /** The frames of one read from the peer have been handed over: end the NIC's burst. */
+  protected endPeerBurst(): void {
+    this.sink?.flush?.();
   }
 
   /** Count a frame sent to the peer. */

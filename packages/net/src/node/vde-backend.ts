@@ -74,14 +74,21 @@ export class VdePlugBackend extends SocketBackendBase<VdePlugEvents, VdePlugCoun
     const deframer = new VdeStreamDeframer(
       (f) => {
         if (f.length < ETH_HLEN) this.counters.runts++;
-        else this.fromPeer(f);
+        else this.fromPeer(f, true);
       },
       (len) => {
         this.counters.badLength++;
         this.emit('error', new NetError(this.name, 'frame-length', len, `${command} sent a frame length above ${VDE_STREAM_MAX_FRAME}; the stream is abandoned`));
       },
     );
-    child.stdout.on('data', (chunk: Buffer) => deframer.push(chunk));
+    // the frames of one read go to the NIC as a burst, ended after the read
+    child.stdout.on('data', (chunk: Buffer) => {
+      try {
+        deframer.push(chunk);
+      } finally {
+        this.endPeerBurst();
+      }
+    });
     child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));
     const onPipeError = (err: Error): void => {
       this.counters.errors++;

@@ -40,10 +40,18 @@ export class CaptureBackend implements NetBackend {
     return this.port;
   }
 
-  /** Deliver a frame toward the NIC; returns what the NIC answered (false: dropped). */
-  inject(frame: Uint8Array): boolean {
+  /**
+   * Deliver a frame toward the NIC; returns what the NIC answered (false: dropped). With `more`
+   * the frame is part of a burst that {@link endInjectBurst} (or a frame without `more`) ends.
+   */
+  inject(frame: Uint8Array, more = false): boolean {
     if (!this.port || !this.sink) return false;
-    return this.port.toNic(this.sink, frame);
+    return this.port.toNic(this.sink, frame, undefined, more);
+  }
+
+  /** End a burst of frames injected with `more` (the NIC's sink is flushed). */
+  endInjectBurst(): void {
+    this.sink?.flush?.();
   }
 
   async close(): Promise<void> {

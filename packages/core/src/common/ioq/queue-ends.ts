@@ -299,7 +299,9 @@ export class IoqDeviceQueue {
     // the batch's first flag is stored last, by publish(); the others are ordered by it
     if (this.unpublished++ === 0) this.firstSownAt = sownAt;
     else bytes[sownAt] = 0;
-    if (!more || this.unpublished >= IOQ_COMPLETE_PUBLISH_BATCH) this.publish();
+    // a batch that covers the whole ring is published at once: its first flag, stored last, still
+    // reads as the driver's, and the head is back on it, so next() would take it as a new buffer
+    if (!more || this.unpublished >= IOQ_COMPLETE_PUBLISH_BATCH || this.unpublished === q.count) this.publish();
   }
 
   /** Publish the completions {@link complete} kept back (nothing if there are none). */

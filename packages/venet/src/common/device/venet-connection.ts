@@ -204,13 +204,19 @@ export class VenetConnection implements DeviceConnectionHandler, VenetPathHost {
   // ---------------------------------------------------------------- rx from the backend
 
   /** A frame from the backend for the guest. False (counted as a drop) if it could not be placed. */
-  receive(frame: Uint8Array): boolean {
+  receive(frame: Uint8Array, more = false): boolean {
     if (!this.live || !this.linkUp || !this.rx) {
       this.ctx.rxDrops.linkDown++;
       this.ctx.stats.rx.drops++;
+      if (!more) this.endRxBurst();
       return false;
     }
-    return this.rx.receive(frame);
+    return this.rx.receive(frame, more);
+  }
+
+  /** The backend's burst ended (its `flush()`): notify the guest of what it placed. */
+  endRxBurst(): void {
+    if (this.live) this.rx?.endBurst();
   }
 
   // ---------------------------------------------------------------- faults

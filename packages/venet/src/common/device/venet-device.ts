@@ -24,7 +24,8 @@ export class VenetDevice implements Device {
     readonly config: VenetConfig,
     readonly context: DeviceContext,
   ) {
-    const sink: FrameSink = { deliver: (frame) => this.fromBackend(frame) };
+    // a burst from the backend (frames with more, then flush) takes one rx notification
+    const sink: FrameSink = { deliver: (frame, _offload, more) => this.fromBackend(frame, more === true), flush: () => this.conn?.endRxBurst() };
     this.port = config.backend?.attach({ name: context.name, mac: config.mac, acceptsOffload: false }, sink);
   }
 
@@ -57,14 +58,14 @@ export class VenetDevice implements Device {
     return c;
   }
 
-  private fromBackend(frame: Uint8Array): boolean {
+  private fromBackend(frame: Uint8Array, more: boolean): boolean {
     const c = this.conn;
     if (!c) {
       this.rxDrops.noConnection++;
       this.stats.rx.drops++;
       return false;
     }
-    return c.receive(frame);
+    return c.receive(frame, more);
   }
 
   /** MAC, MTU, ring and mitigation settings, negotiated capabilities, for introspection. */

@@ -2,7 +2,8 @@
  * venet's receive path: a frame from the backend goes into the next posted rx buffer and the
  * guest is signalled. With a burst threshold, frames arriving closer together than it are queued
  * (a copy) and placed from the device's bottom half, one signal per batch; the backlog is bounded
- * by the ring size and whatever it cannot place is counted as a drop, never lost silently.
+ * by the ring size and whatever it cannot place is counted as a drop, never lost silently. A
+ * burst the backend delivers with `more` is published and signalled once, when it ends.
  */
 import type { DeviceRing } from './device-ring.js';
 import type { VenetPathHost } from './venet-context.js';
@@ -11,6 +12,8 @@ export class VenetRxPath {
   private lastRxAt = -Infinity;
   private readonly backlog: Uint8Array[] = [];
   private drainScheduled = false;
+  /** Frames of an open burst (delivered with `more`) were placed: the guest is notified at its end. */
+  private burstPlaced = false;
 
   constructor(
     private readonly host: VenetPathHost,
@@ -24,7 +27,7 @@ export class VenetRxPath {
   }
 
   /** A frame from the backend for the guest. False (counted as a drop) if it could not be placed. */
-  receive(frame: Uint8Array): boolean {
+  receive(frame: Uint8Array, more = false): boolean {
     const host = this.host;
     const ctx = host.ctx;
     const threshold = ctx.config.burstThresholdUs;
@@ -52,10 +55,21 @@ export class VenetRxPath {
     }
     let ok = false;
     host.guard('rx', () => {
-      ok = this.place(frame);
-      if (ok) this.ring.notify();
+      ok = this.place(frame, more);
+      // within a burst the notification waits for its end (one for the burst)
+      if (ok) {
+        if (more) this.burstPlaced = true;
+        else this.ring.notify();
+      } else if (!more) this.endBurst();
     });
     return ok;
+  }
+
+  /** A burst from the backend ended: publish what it placed and notify the guest once. */
+  endBurst(): void {
+    if (!this.burstPlaced) return;
+    this.burstPlaced = false;
+    this.host.guard('rx', () => this.ring.notify());
   }
 
   private drainBacklog(): void {
@@ -65,8 +79,8 @@ export class VenetRxPath {
     if (placed > 0) this.ring.notify();
   }
 
-  /** Copy a frame into the next posted rx buffer. Throws RingError on an ABI violation. */
-  private place(frame: Uint8Array): boolean {
+  /** Copy a frame into the next posted rx buffer (with `more`: published at the burst's notify). Throws RingError on an ABI violation. */
+  private place(frame: Uint8Array, more = false): boolean {
     const rx = this.ring;
     const drops = this.host.ctx.rxDrops;
     if (!rx.next()) {
@@ -83,7 +97,7 @@ export class VenetRxPath {
     }
     if (!rx.reg.memory.contains(ptr, frame.length)) throw rx.violation(ptr, `rx buffer at 0x${ptr.toString(16)}+${len} is outside guest memory`);
     rx.reg.memory.copyIn(ptr, frame, 0, frame.length);
-    rx.complete(frame.length);
+    rx.complete(frame.length, more);
     rx.stats.frames++;
     rx.stats.bytes += frame.length;
     return true;

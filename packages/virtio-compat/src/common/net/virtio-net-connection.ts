@@ -67,6 +67,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
   private readonly plain: FrameSink = { deliver: (f) => this.receive(f, undefined) };
   /** Nesting depth of queue processing: rx interrupts raised meanwhile are sent once at the end. */
   private busy = 0;
+  /** A burst from the backend is open (frames delivered with `more`): `busy` holds one for it. */
+  private rxBurst = false;
   /** The port the open tx burst went to: frames go with `more`, flushed when the drain ends. */
   private burstPort: NetBackendPort | undefined;
   private readonly rxIrqPending: boolean[] = [];
@@ -319,8 +321,29 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
 
   // --- receive ------------------------------------------------------------------------------------
 
-  /** FrameSink: a frame from the backend for this NIC. Never throws. */
-  deliver(frame: Uint8Array, offload?: FrameOffload): boolean {
+  /**
+   * FrameSink: a frame from the backend for this NIC. Never throws. Within a burst (`more`) the
+   * rx interrupts wait for its end ({@link flush}), as they do during a tx drain.
+   */
+  deliver(frame: Uint8Array, offload?: FrameOffload, more?: boolean): boolean {
+    if (more === true && !this.rxBurst) {
+      this.rxBurst = true;
+      this.busy++;
+    }
+    const ok = this.deliverOne(frame, offload);
+    if (more !== true) this.flush();
+    return ok;
+  }
+
+  /** FrameSink: the backend's burst ended; the rx interrupts it held are raised. */
+  flush(): void {
+    if (!this.rxBurst) return;
+    this.rxBurst = false;
+    this.busy--;
+    if (this.busy === 0) this.flushRxInterrupts();
+  }
+
+  private deliverOne(frame: Uint8Array, offload: FrameOffload | undefined): boolean {
     if (!this.live || !this.device.link) {
       this.queues[0]!.counters.drops++;
       return false;
