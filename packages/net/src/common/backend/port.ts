@@ -24,9 +24,9 @@ export class BackendPort implements NetBackendPort {
     private readonly transmit: (frame: Uint8Array, offload: FrameOffload | undefined, port: BackendPort, more: boolean) => boolean,
     private readonly onDisconnect?: (port: BackendPort) => void,
     /** Ends a burst the NIC sent with `more` ({@link FrameSink.flush}); absent: the backend puts nothing off. */
-    private readonly onFlush?: (port: BackendPort) => void,
+    onFlush?: (port: BackendPort) => void,
   ) {
-    if (onFlush === undefined) this.flush = undefined;
+    if (onFlush !== undefined) this.flush = (): void => onFlush(this);
   }
 
   /**
@@ -64,7 +64,7 @@ export class BackendPort implements NetBackendPort {
    * End a burst the NIC sent with `more` ({@link FrameSink.flush}). Present only when the
    * backend puts work off until then; done even once disconnected, so nothing stays held.
    */
-  flush: (() => void) | undefined = (): void => this.onFlush!(this);
+  flush?: () => void;
 
   /**
    * Hand a frame to the NIC's sink, counting rxFrames/rxBytes or a drop. Used by the backend.
