@@ -159,6 +159,14 @@ export class ShmSignal {
     return Atomics.load(this.cells, this.lEnabled) !== 0;
   }
 
+  /**
+   * True if the other side's dirty flag is still set: a run of its handler is already due, and
+   * {@link inject} would be suppressed without writing anything.
+   */
+  get peerDirty(): boolean {
+    return Atomics.load(this.cells, this.rDirty) !== 0;
+  }
+
   /** True if a signal arrived since the handler last ran (whether or not it woke us). */
   get dirty(): boolean {
     return Atomics.load(this.cells, this.lDirty) !== 0;

@@ -30,6 +30,36 @@ export class DeviceRing {
   publish(): void {
     this.q.publish();
   }
+  /**
+   * A tx-complete signal within a drain pass (every N frames). When the driver's signal is still
+   * dirty, a run of its handler is already due and the signal would be suppressed anyway: it is
+   * counted as suppressed, and the completions are left to the batch's own publication (every
+   * 32) or to {@link finishDeferred} at the end of the pass, instead of being published now.
+   * That saves the publication's writes to the ring header, a line the driver writes on every
+   * post. Returns false when it deferred.
+   */
+  notifyInPass(): boolean {
+    const signal = this.signal;
+    if (signal.peerDirty) {
+      signal.counters.suppressed++;
+      this.stats.suppressed++;
+      return false;
+    }
+    this.notify();
+    return true;
+  }
+
+  /**
+   * End a pass whose last in-pass signal was deferred: publish, then signal again only if the
+   * driver's due run has happened meanwhile (its dirty flag is clear: that run may have missed
+   * these completions). A dirty flag still set after the publication means the run is still to
+   * come, and sees them.
+   */
+  finishDeferred(): void {
+    this.q.publish();
+    if (!this.signal.peerDirty) this.notify();
+  }
+
   /** Publish, then signal the driver. */
   notify(): void {
     if (this.q.notify()) this.stats.interrupts++;

@@ -98,9 +98,12 @@ export class VenetTxPath {
     let since = 0;
     let done = 0;
     let txcLost = false;
+    // the last tx-complete signal of the pass found the driver's handler already due and left
+    // its completions unpublished (DeviceRing.notifyInPass): the pass's end publishes them
+    let deferred = false;
     // completions are published in batches (IoqDeviceQueue): every frame kept back is followed,
-    // in this pass, by a tx-complete notify(), which publishes first. With TXC events each is
-    // published at once, before its event, which names the buffer
+    // in this pass, by a tx-complete notify(), which publishes first, or by finishDeferred().
+    // With TXC events each is published at once, before its event, which names the buffer
     const more = !useTxc;
     const count = tx.count;
     while (done < count && tx.next()) {
@@ -114,13 +117,15 @@ export class VenetTxPath {
         if (!host.pushEvent(ev)) txcLost = true;
       }
       if (since >= every) {
-        (useTxc ? evq! : tx).notify();
+        if (useTxc) evq!.notify();
+        else deferred = !tx.notifyInPass();
         since = 0;
       }
     }
     if (done === count && tx.next()) {
       // more work than one ring: continue later, keeping the kick masked
       if (since > 0) (useTxc ? evq! : tx).notify();
+      else if (deferred) tx.finishDeferred();
       if (txcLost) tx.notify();
       this.continueScheduled = true;
       host.ctx.defer(() => {
@@ -131,6 +136,7 @@ export class VenetTxPath {
       return;
     }
     if (since > 0) (useTxc ? evq! : tx).notify();
+    else if (deferred) tx.finishDeferred();
     if (txcLost) tx.notify();
   }
 
