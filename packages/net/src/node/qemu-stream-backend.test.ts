@@ -15,6 +15,7 @@ import {
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
   buildArpFrame,
+  buildEthernet,
   buildIcmpEchoFrame,
   formatIpv4,
   formatMac,
@@ -304,16 +305,8 @@ describe('QemuStreamBackend over a unix socket', () => {
 });
 
 describe('QemuStreamBackend: a NIC burst (frames delivered with more) is one write', () => {
-  const tagged = (tag: number, len = 60) => {
-    const f = new Uint8Array(len);
-    f.set(peerMac, 0);
-    f.set(guestMac, 6);
-    f[12] = 0x88;
-    f[13] = 0xb5;
-    f[14] = tag;
-    f[15] = tag >> 8;
-    return f;
-  };
+  // a frame of `len` bytes to the peer whose first two payload bytes number it
+  const tagged = (tag: number, len = 60) => buildEthernet(peerMac, guestMac, 0x88b5, Uint8Array.of(tag & 0xff, tag >> 8, ...new Uint8Array(len - 16)));
   const tagOf = (f: Uint8Array) => f[14]! | (f[15]! << 8);
   const settleMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
