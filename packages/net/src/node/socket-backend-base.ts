@@ -34,7 +34,7 @@ export abstract class SocketBackendBase<Events extends EventEmitter.ValidEventTy
   protected port: BackendPort | undefined;
   private sink: FrameSink | undefined;
   protected closed = false;
-  // segments completed in software go one by one (a send without more ends a burst first)
+  // segments completed in software are sent each without more (which ends an open burst with it)
   private readonly wire: FrameSink = { deliver: (f) => this.send(f, false) };
 
   attach(nic: NicInfo, toNic: FrameSink): NetBackendPort {

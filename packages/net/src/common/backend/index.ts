@@ -2,6 +2,7 @@
 export * from './net-backend.js';
 export { NetError } from './net-error.js';
 export { BackendPort } from './port.js';
+export { PortBurst } from './port-burst.js';
 export { LoopbackBackend } from './loopback-backend.js';
 export { LearningSwitch, type LearningSwitchOptions, type SwitchAttachOptions, type MacTableEntry, type SwitchStats, type SwitchPortInfo } from './learning-switch.js';
 export { connectBackends, type PatchCable, type PatchCableOptions } from './patch-cable.js';

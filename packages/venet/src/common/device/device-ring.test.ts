@@ -58,7 +58,8 @@ describe('DeviceRing: tx-complete signals within a pass', () => {
     expect(t.reclaimed).toEqual([...Array(10).keys()]);
     t.ring.finishDeferred();
     expect(t.wakes()).toBe(2);
-    expect(t.stats).toMatchObject({ interrupts: 2, suppressed: 1 });
+    // the deferred signal was raised after all: two signals for two batches, neither suppressed
+    expect(t.stats).toMatchObject({ interrupts: 2, suppressed: 0 });
     t.north.wakeup();
     expect(t.reclaimed).toEqual([...Array(20).keys()]);
   });

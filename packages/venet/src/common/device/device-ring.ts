@@ -50,14 +50,19 @@ export class DeviceRing {
   }
 
   /**
-   * End a pass whose last in-pass signal was deferred: publish, then signal again only if the
-   * driver's due run has happened meanwhile (its dirty flag is clear: that run may have missed
-   * these completions). A dirty flag still set after the publication means the run is still to
-   * come, and sees them.
+   * End a pass whose last in-pass signal was deferred: publish, then signal only if the driver's
+   * due run has happened meanwhile (its dirty flag is clear: that run may have missed these
+   * completions). The signal is then the deferred one, raised after all: it leaves the
+   * suppressed count, so a pass still raises exactly one signal per N frames. A dirty flag still
+   * set after the publication means the run is still to come, and sees them.
    */
   finishDeferred(): void {
     this.q.publish();
-    if (!this.signal.peerDirty) this.notify();
+    const signal = this.signal;
+    if (signal.peerDirty) return;
+    signal.counters.suppressed--;
+    this.stats.suppressed--;
+    this.notify();
   }
 
   /** Publish, then signal the driver. */

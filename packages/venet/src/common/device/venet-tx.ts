@@ -4,7 +4,7 @@
  * tx-complete every N frames (or as TXC events) and when the ring drains, then unmask.
  */
 import { FrameCopy, MemoryAccessError, TurnPoller, le } from '@vbus/core';
-import { GSO_NONE, gsoRefusal, type FrameOffload, type NetBackendPort } from '@vbus/net';
+import { GSO_NONE, PortBurst, gsoRefusal, type FrameOffload } from '@vbus/net';
 import * as abi from '../abi/venet-abi.js';
 import type { DeviceRing } from './device-ring.js';
 import { VENET_SG_MAX_DESC, checkSgDescriptor, gatherSg, newSgFrame, type SgLimits } from './sg-descriptor.js';
@@ -34,8 +34,8 @@ export class VenetTxPath {
   private continueScheduled = false;
   /** Polls the ring for a few turns, kick still masked, before unmasking. */
   private readonly poller: TurnPoller;
-  /** The port the open burst went to: frames go with `more`, and it is flushed when the drain pass ends. */
-  private burstPort: NetBackendPort | undefined;
+  /** The drain pass's frames go to the backend port as one burst, ended when the pass ends. */
+  private readonly burst = new PortBurst();
 
   constructor(
     private readonly host: VenetPathHost,
@@ -76,16 +76,8 @@ export class VenetTxPath {
     try {
       this.drainPass();
     } finally {
-      this.endBurst();
+      this.burst.end();
     }
-  }
-
-  /** End the burst sent to the backend port (flush it), if one is open. */
-  private endBurst(): void {
-    const port = this.burstPort;
-    if (port === undefined) return;
-    this.burstPort = undefined;
-    port.flush?.();
   }
 
   private drainPass(): void {
@@ -138,15 +130,6 @@ export class VenetTxPath {
     if (since > 0) (useTxc ? evq! : tx).notify();
     else if (deferred) tx.finishDeferred();
     if (txcLost) tx.notify();
-  }
-
-  /** Hand a frame of the pass to the port with `more` (a port that changed mid-pass gets the old burst ended first). */
-  private deliverMore(port: NetBackendPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
-    if (port !== this.burstPort) {
-      this.endBurst();
-      this.burstPort = port;
-    }
-    return port.deliver(frame, offload, true);
   }
 
   /** The RingError of a plain frame that is not inside guest memory. */
@@ -210,7 +193,7 @@ export class VenetTxPath {
       ctx.txDrops.gso++;
       ctx.txDrops.lastReason = gsoRefused;
       stats.drops++;
-    } else if (port && frame && this.deliverMore(port, frame, offload)) {
+    } else if (port && frame && this.burst.deliver(port, frame, offload)) {
       stats.frames++;
       stats.bytes += frameLen;
     } else stats.drops++;

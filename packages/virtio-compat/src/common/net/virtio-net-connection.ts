@@ -5,7 +5,7 @@ import { FrameCopy, TurnPoller, type DeviceContext, type GuestMemory } from '@vb
  * hashing), the receive filter and the control queue. The host side is a @vbus/net backend, the
  * same one venet uses; what it needs of its device comes through a {@link VirtioNetDeviceView}.
  */
-import { SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackendPort } from '@vbus/net';
+import { PortBurst, SoftwareOffload, needsSoftwareOffload, type FrameOffload, type FrameSink, type NetBackendPort } from '@vbus/net';
 import { DescriptorChain } from '../virtqueue/descriptor-chain.js';
 import type { VirtqueueDevice } from '../virtqueue/virtqueue.js';
 import { hasFeature } from '../virtqueue/layout.js';
@@ -69,8 +69,8 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
   private busy = 0;
   /** A burst from the backend is open (frames delivered with `more`): `busy` holds one for it. */
   private rxBurst = false;
-  /** The port the open tx burst went to: frames go with `more`, flushed when the drain ends. */
-  private burstPort: NetBackendPort | undefined;
+  /** A tx drain's frames go to the backend port as one burst, ended when the drain ends. */
+  private readonly txBurst = new PortBurst();
   private readonly rxIrqPending: boolean[] = [];
   /** Per tx queue slot: its TurnPoller and the queue it was made for. */
   private readonly txPollers: Array<{ queue: VirtqueueDevice; poller: TurnPoller } | undefined> = [];
@@ -215,7 +215,7 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
       return true;
     } finally {
       // the frames of a drain go to the backend as one burst, ended however the drain ends
-      this.endTxBurst();
+      this.txBurst.end();
       this.busy--;
       if (this.busy === 0) this.flushRxInterrupts();
     }
@@ -293,30 +293,13 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
     }
     const port = this.port;
     // the frame view is made only for a backend that will read it
-    if (!port || !this.device.link || !this.deliverMore(port, copy.view(at, n), offload)) {
+    if (!port || !this.device.link || !this.txBurst.deliver(port, copy.view(at, n), offload)) {
       c.drops++;
       return 0;
     }
     c.frames++;
     c.bytes += n;
     return 0;
-  }
-
-  /** Hand a frame of the drain to the port with `more` (a port that changed mid-drain gets the old burst ended first). */
-  private deliverMore(port: NetBackendPort, frame: Uint8Array, offload: FrameOffload | undefined): boolean {
-    if (port !== this.burstPort) {
-      this.endTxBurst();
-      this.burstPort = port;
-    }
-    return port.deliver(frame, offload, true);
-  }
-
-  /** End the tx burst (flush its port), if one is open. */
-  private endTxBurst(): void {
-    const port = this.burstPort;
-    if (port === undefined) return;
-    this.burstPort = undefined;
-    port.flush?.();
   }
 
   // --- receive ------------------------------------------------------------------------------------
