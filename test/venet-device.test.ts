@@ -237,6 +237,22 @@ describe('venet data path and signal economy (in-process)', () => {
     expect(rx).toMatchObject({ frames: 100, drops: 0, interrupts: 1, suppressed: 0 });
   });
 
+  it('a burst ended by a frame without more (no flush) is signalled once, at that frame', async () => {
+    const { guest, backend, device } = oneNic();
+    const d = await VenetDriver.open(guest.conn, guest.allocator, { pollWeight: 64 });
+    const got: number[] = [];
+    d.onFrame = (f) => got.push(f[14]! | (f[15]! << 8));
+    for (let i = 0; i < 10; i++) backend.inject(testFrame(i), true);
+    backend.inject(testFrame(10));
+    await settle(() => got.length === 11);
+    expect(got).toEqual([...Array(11).keys()]);
+    expect(device().counters().rx).toMatchObject({ frames: 11, interrupts: 1, suppressed: 0 });
+    // nothing left open: a flush now raises nothing
+    backend.endInjectBurst();
+    await settle();
+    expect(device().counters().rx).toMatchObject({ interrupts: 1, suppressed: 0 });
+  });
+
   it('a burst whose frames find no rx buffer still ends: the placed ones are signalled, the rest counted as drops', async () => {
     const { guest, backend, device } = oneNic({ ringSize: 16 });
     const d = await VenetDriver.open(guest.conn, guest.allocator, { pollWeight: 64, ringSize: 16, eventq: 0 });

@@ -37,30 +37,36 @@ export class VenetRxPath {
       this.lastRxAt = now;
       if (gapUs < threshold || this.backlog.length > 0) {
         // throughput mode: queue a copy and deliver from the device's bottom half
+        let queued = false;
         if (this.backlog.length >= this.ring.count) {
           ctx.rxDrops.backlogFull++;
           ctx.stats.rx.drops++;
-          return false;
+        } else {
+          queued = true;
+          this.backlog.push(frame.slice());
+          if (!this.drainScheduled) {
+            this.drainScheduled = true;
+            ctx.defer(() => {
+              this.drainScheduled = false;
+              if (host.live) host.guard('rx', () => this.drainBacklog());
+            });
+          }
         }
-        this.backlog.push(frame.slice());
-        if (!this.drainScheduled) {
-          this.drainScheduled = true;
-          ctx.defer(() => {
-            this.drainScheduled = false;
-            if (host.live) host.guard('rx', () => this.drainBacklog());
-          });
-        }
-        return true;
+        // a frame without more ends a burst whose earlier frames were placed inline
+        if (!more) this.endBurst();
+        return queued;
       }
     }
     let ok = false;
     host.guard('rx', () => {
-      ok = this.place(frame, more);
-      // within a burst the notification waits for its end (one for the burst)
-      if (ok) {
-        if (more) this.burstPlaced = true;
-        else this.ring.notify();
-      } else if (!more) this.endBurst();
+      // placed unpublished; published and signalled with the burst's end, which a frame
+      // without more is (so a lone frame is signalled at once, as before bursts)
+      ok = this.place(frame);
+      if (ok) this.burstPlaced = true;
+      if (!more && this.burstPlaced) {
+        this.burstPlaced = false;
+        this.ring.notify();
+      }
     });
     return ok;
   }
@@ -79,8 +85,8 @@ export class VenetRxPath {
     if (placed > 0) this.ring.notify();
   }
 
-  /** Copy a frame into the next posted rx buffer (with `more`: published at the burst's notify). Throws RingError on an ABI violation. */
-  private place(frame: Uint8Array, more = false): boolean {
+  /** Copy a frame into the next posted rx buffer, unpublished (the caller's notify publishes it). Throws RingError on an ABI violation. */
+  private place(frame: Uint8Array): boolean {
     const rx = this.ring;
     const drops = this.host.ctx.rxDrops;
     if (!rx.next()) {
@@ -97,7 +103,7 @@ export class VenetRxPath {
     }
     if (!rx.reg.memory.contains(ptr, frame.length)) throw rx.violation(ptr, `rx buffer at 0x${ptr.toString(16)}+${len} is outside guest memory`);
     rx.reg.memory.copyIn(ptr, frame, 0, frame.length);
-    rx.complete(frame.length, more);
+    rx.complete(frame.length, true);
     rx.stats.frames++;
     rx.stats.bytes += frame.length;
     return true;
