@@ -214,10 +214,14 @@ export class VirtioNetConnection extends VirtioDeviceConnection implements Frame
       if (done > 0) this.interrupt(slot);
       return true;
     } finally {
-      // the frames of a drain go to the backend as one burst, ended however the drain ends
-      this.txBurst.end();
-      this.busy--;
-      if (this.busy === 0) this.flushRxInterrupts();
+      // the frames of a drain go to the backend as one burst, ended however the drain ends;
+      // the held rx interrupts are raised even if the backend's flush throws
+      try {
+        this.txBurst.end();
+      } finally {
+        this.busy--;
+        if (this.busy === 0) this.flushRxInterrupts();
+      }
     }
   }
 
