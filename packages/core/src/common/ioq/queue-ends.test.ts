@@ -201,4 +201,66 @@ describe('IOQ queue ends', () => {
       ]);
     });
   });
+
+  describe('completion signals within a pass (notifyInPass, settleDeferred)', () => {
+    /** A ring of 64 with 64 posted; the driver's signal endpoint reclaims when its wakeup runs (the test decides when, as another thread would). */
+    function ring() {
+      let wakes = 0;
+      const { driver, device } = pair(64, () => wakes++);
+      postAll(driver, 64);
+      const north = driver.ioq.signal;
+      const reclaimed: number[] = [];
+      north.handler = () => driver.reclaim((cookie) => reclaimed.push(cookie));
+      const complete = (n: number) => {
+        for (let i = 0; i < n; i++) {
+          expect(device.next()).toBe(true);
+          device.complete(0, true);
+        }
+      };
+      return { device, north, reclaimed, complete, wakes: () => wakes, counters: device.ioq.signal.counters };
+    }
+
+    it('a signal whose driver run is already due is counted as suppressed and its completions wait for the end of the pass, which the due run sees', () => {
+      const t = ring();
+      t.complete(10);
+      expect(t.device.notifyInPass()).toBe(true); // crossed: the driver's run is now due
+      t.complete(10);
+      expect(t.device.notifyInPass()).toBe(false); // deferred: counted, nothing published
+      expect(t.counters).toMatchObject({ injected: 1, suppressed: 1 });
+      expect(t.device.settleDeferred()).toBeUndefined(); // the run is still due: publish only
+      expect(t.wakes()).toBe(1);
+      t.north.wakeup();
+      expect(t.reclaimed).toEqual([...Array(20).keys()]);
+    });
+
+    it('when the due run happened in between (and missed the deferred completions), the end of the pass raises the deferred signal after all, in place of its suppressed count', () => {
+      const t = ring();
+      t.complete(10);
+      t.device.notifyInPass();
+      t.complete(10);
+      expect(t.device.notifyInPass()).toBe(false);
+      t.north.wakeup(); // sees the first ten only, clears dirty and pending
+      expect(t.reclaimed).toEqual([...Array(10).keys()]);
+      expect(t.device.settleDeferred()).toBe(true);
+      expect(t.wakes()).toBe(2);
+      expect(t.counters).toMatchObject({ injected: 2, suppressed: 0 });
+      t.north.wakeup();
+      expect(t.reclaimed).toEqual([...Array(20).keys()]);
+      expect(t.device.settleDeferred()).toBeUndefined(); // settled once
+    });
+
+    it('a notify after a deferred signal publishes everything and leaves nothing to settle', () => {
+      const t = ring();
+      t.complete(10);
+      t.device.notifyInPass();
+      t.complete(10);
+      t.device.notifyInPass();
+      t.north.wakeup();
+      t.complete(5);
+      expect(t.device.notify()).toBe(true);
+      expect(t.device.settleDeferred()).toBeUndefined();
+      t.north.wakeup();
+      expect(t.reclaimed).toEqual([...Array(25).keys()]);
+    });
+  });
 });

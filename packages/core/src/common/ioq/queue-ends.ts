@@ -244,6 +244,8 @@ export class IoqDeviceQueue {
   /** Completions not yet published, and the byte offset of the first one's `sown`. */
   private unpublished = 0;
   private firstSownAt = 0;
+  /** {@link notifyInPass} deferred a signal whose completions wait for {@link settleDeferred}. */
+  private deferredSignal = false;
   /** The current buffer, copied out by {@link next}. */
   ptr = 0;
   len = 0;
@@ -325,7 +327,46 @@ export class IoqDeviceQueue {
 
   /** Publish, then signal the driver (suppressed if it is polling or already woken). */
   notify(): boolean {
+    this.deferredSignal = false;
     this.publish();
     return this.ioq.signal.inject();
+  }
+
+  /**
+   * A signal within a drain pass (a completion signal every N buffers). When the driver's
+   * signal is still dirty, a run of its handler is already due and the signal would be
+   * suppressed: it is counted as suppressed, and instead of publishing now the completions are
+   * left to the batch's own publication (every {@link IOQ_COMPLETE_PUBLISH_BATCH}) or to
+   * {@link settleDeferred} at the end of the pass. That spares the publication's write of the
+   * inuse index, on the header line the driver writes with every post. Returns true if a signal
+   * crossed, as {@link notify} does.
+   */
+  notifyInPass(): boolean {
+    const signal = this.ioq.signal;
+    if (signal.peerDirty) {
+      signal.counters.suppressed++;
+      this.deferredSignal = true;
+      return false;
+    }
+    return this.notify();
+  }
+
+  /**
+   * End a drain pass whose last signal {@link notifyInPass} deferred (nothing otherwise; a pass
+   * with completions since its last signal ends with {@link notify} instead): publish, then
+   * raise the deferred signal after all only if the driver's due run has happened meanwhile
+   * (its dirty flag clear: that run may have missed these completions). The signal then leaves
+   * the suppressed count it was put in, so a pass raises exactly one signal per N buffers.
+   * Returns undefined when no signal was raised, else whether it crossed; a caller that counted
+   * the deferred signal as suppressed takes that count back when a signal was raised.
+   */
+  settleDeferred(): boolean | undefined {
+    if (!this.deferredSignal) return undefined;
+    this.deferredSignal = false;
+    this.publish();
+    const signal = this.ioq.signal;
+    if (signal.peerDirty) return undefined;
+    signal.counters.suppressed--;
+    return this.notify();
   }
 }

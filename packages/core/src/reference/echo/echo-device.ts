@@ -173,19 +173,20 @@ class EchoConnection implements DeviceConnectionHandler {
         this.stats.drops++;
       }
       // completions are kept back and published in batches: each is followed, in this pass,
-      // by a notify() of its ring (below, or at the end), which publishes before it signals
+      // by a notify() of its ring (below, or at the end), which publishes before it signals,
+      // or by the end of the pass settling a signal notifyInPass() deferred
       tx.complete(0, true);
       if (++sinceSignal >= this.config.txCompleteEvery) {
-        if (tx.notify()) this.stats.txCompleteSignals++;
+        if (tx.notifyInPass()) this.stats.txCompleteSignals++;
         sinceSignal = 0;
       }
       if (rxDone >= this.config.txCompleteEvery && rx) {
-        if (rx.notify()) this.stats.rxSignals++;
+        if (rx.notifyInPass()) this.stats.rxSignals++;
         rxDone = 0;
       }
     }
-    if (rxDone > 0 && rx && rx.notify()) this.stats.rxSignals++;
-    if (sinceSignal > 0 && tx.notify()) this.stats.txCompleteSignals++;
+    if (rx && (rxDone > 0 ? rx.notify() : rx.settleDeferred())) this.stats.rxSignals++;
+    if (sinceSignal > 0 ? tx.notify() : tx.settleDeferred()) this.stats.txCompleteSignals++;
     if (done === tx.ioq.count && tx.next()) {
       this.continuing = true;
       this.context.defer(() => {

@@ -30,39 +30,22 @@ export class DeviceRing {
   publish(): void {
     this.q.publish();
   }
-  /**
-   * A tx-complete signal within a drain pass (every N frames). When the driver's signal is still
-   * dirty, a run of its handler is already due and the signal would be suppressed anyway: it is
-   * counted as suppressed, and the completions are left to the batch's own publication (every
-   * 32) or to {@link finishDeferred} at the end of the pass, instead of being published now.
-   * That saves the publication's writes to the ring header, a line the driver writes on every
-   * post. Returns false when it deferred.
-   */
-  notifyInPass(): boolean {
-    const signal = this.signal;
-    if (signal.peerDirty) {
-      signal.counters.suppressed++;
-      this.stats.suppressed++;
-      return false;
-    }
-    this.notify();
-    return true;
+  /** A tx-complete signal within a drain pass ({@link IoqDeviceQueue.notifyInPass}: it may be deferred). */
+  notifyInPass(): void {
+    if (this.q.notifyInPass()) this.stats.interrupts++;
+    else this.stats.suppressed++;
   }
 
   /**
-   * End a pass whose last in-pass signal was deferred: publish, then signal only if the driver's
-   * due run has happened meanwhile (its dirty flag is clear: that run may have missed these
-   * completions). The signal is then the deferred one, raised after all: it leaves the
-   * suppressed count, so a pass still raises exactly one signal per N frames. A dirty flag still
-   * set after the publication means the run is still to come, and sees them.
+   * End a pass whose last signal was deferred ({@link IoqDeviceQueue.settleDeferred}); a
+   * signal raised after all replaces the suppressed one counted for it.
    */
-  finishDeferred(): void {
-    this.q.publish();
-    const signal = this.signal;
-    if (signal.peerDirty) return;
-    signal.counters.suppressed--;
+  settleDeferred(): void {
+    const crossed = this.q.settleDeferred();
+    if (crossed === undefined) return;
     this.stats.suppressed--;
-    this.notify();
+    if (crossed) this.stats.interrupts++;
+    else this.stats.suppressed++;
   }
 
   /** Publish, then signal the driver. */

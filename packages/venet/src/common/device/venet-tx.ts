@@ -90,11 +90,8 @@ export class VenetTxPath {
     let since = 0;
     let done = 0;
     let txcLost = false;
-    // the last tx-complete signal of the pass found the driver's handler already due and left
-    // its completions unpublished (DeviceRing.notifyInPass): the pass's end publishes them
-    let deferred = false;
     // completions are published in batches (IoqDeviceQueue): every frame kept back is followed,
-    // in this pass, by a tx-complete notify(), which publishes first, or by finishDeferred().
+    // in this pass, by a tx-complete notify(), which publishes first, or by settleDeferred().
     // With TXC events each is published at once, before its event, which names the buffer
     const more = !useTxc;
     const count = tx.count;
@@ -110,14 +107,14 @@ export class VenetTxPath {
       }
       if (since >= every) {
         if (useTxc) evq!.notify();
-        else deferred = !tx.notifyInPass();
+        else tx.notifyInPass();
         since = 0;
       }
     }
     if (done === count && tx.next()) {
       // more work than one ring: continue later, keeping the kick masked
       if (since > 0) (useTxc ? evq! : tx).notify();
-      else if (deferred) tx.finishDeferred();
+      else tx.settleDeferred();
       if (txcLost) tx.notify();
       this.continueScheduled = true;
       host.ctx.defer(() => {
@@ -128,7 +125,7 @@ export class VenetTxPath {
       return;
     }
     if (since > 0) (useTxc ? evq! : tx).notify();
-    else if (deferred) tx.finishDeferred();
+    else tx.settleDeferred();
     if (txcLost) tx.notify();
   }
 
